@@ -1,0 +1,123 @@
+# sql2es - hand-written, non-recursive Makefile. Objects under build/.
+#   make                 build build/sql2es
+#   make test            install missing packages, build, run every test
+#   make demo            sync the quickstart SQLite database into a local node
+#   make bench           benchmarks (figures go to bench/RESULTS.md)
+#   make fuzz            longer libFuzzer run of the compiler
+#   make lint            banned functions, warnings
+#   make install PREFIX=/usr/local
+#   SANITIZE=address,undefined   build with sanitizers (separate build dir)
+#   WERROR=1             warnings are errors (CI sets it)
+
+PREFIX ?= /usr/local
+CC ?= cc
+PKGS := yaml-0.1 libcurl libcjson libpq libpcre2-8 libmariadb sqlite3
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wformat=2 -Wwrite-strings -Wvla -Wimplicit-fallthrough
+ifneq ($(CI),)
+WERROR ?= 1
+endif
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+BUILD ?= build
+OPT := -O2 -g
+ifneq ($(SANITIZE),)
+override BUILD := $(BUILD)/san
+OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=all
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CPPFLAGS += -D_GNU_SOURCE -DSQL2ES_VERSION='"$(VERSION)"' -I. $(PKG_CFLAGS)
+CFLAGS += -std=c11 $(OPT) $(WARN) -MMD -MP
+LDFLAGS += $(if $(SANITIZE),-fsanitize=$(SANITIZE))
+LDLIBS += $(PKG_LIBS) -lpthread -lm -lz
+
+LIB_SRC := $(wildcard engine/*.c dsl/*.c sources/*.c)
+LIB_SRC := $(filter-out engine/main.c,$(LIB_SRC))
+GEN_SRC := $(BUILD)/gen/schema_data.c
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(GEN_SRC:.c=.o)
+MAIN_OBJ := $(BUILD)/engine/main.o
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+ITEST_SRC := $(wildcard tests/integration/itest_*.c)
+UNIT_BIN += $(ITEST_SRC:tests/integration/%.c=$(BUILD)/tests/%)
+
+.PHONY: all test unit deps check-deps lint fuzz bench demo install clean \
+        opensearch-up opensearch-down schema-json
+all: $(BUILD)/sql2es
+
+$(BUILD)/sql2es: $(LIB_OBJ) $(MAIN_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c | check-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# The language description (schemas/language.yaml) is embedded in the binary.
+$(BUILD)/gen/schema_data.c: schemas/language.yaml tools/embed.sh
+	@mkdir -p $(dir $@)
+	sh tools/embed.sh sql2es_language_yaml $< > $@
+
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
+	$(CC) $(CPPFLAGS) $(filter-out -Wmissing-prototypes,$(CFLAGS)) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/integration/%.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
+unit: $(UNIT_BIN)
+
+# Install the Debian packages the build, tests and demo need, when missing.
+deps:
+	sh tools/install-deps.sh
+
+check-deps:
+	@pkg-config --exists $(PKGS) 2>/dev/null || sh tools/install-deps.sh
+
+test: deps
+	$(MAKE) all unit
+	$(MAKE) SANITIZE=address,undefined all unit
+	bash tests/run.sh
+
+schema-json: $(BUILD)/sql2es
+	$(BUILD)/sql2es schema > schemas/config.schema.json
+
+lint:
+	@! grep -nE '\b(sprintf|strcpy|strcat|gets|atoi)\s*\(' engine/*.c dsl/*.c sources/*.c || \
+	  { echo "lint: banned function (use snprintf, memcpy, buf_*, strtol)"; exit 1; }
+	@echo "lint: ok"
+
+fuzz:
+	bash tests/fuzz/run.sh long
+
+bench: all
+	bash bench/run.sh
+
+demo: deps
+	$(MAKE) all
+	bash examples/quickstart/demo.sh
+
+opensearch-up:
+	@bash tests/harness/opensearch.sh up
+
+opensearch-down:
+	@bash tests/harness/opensearch.sh down
+
+install: $(BUILD)/sql2es
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/sql2es
+	install -m 755 $(BUILD)/sql2es $(DESTDIR)$(PREFIX)/bin/sql2es
+	install -m 644 schemas/config.schema.json $(DESTDIR)$(PREFIX)/share/sql2es/
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

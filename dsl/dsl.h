@@ -1,0 +1,33 @@
+/* dsl.h - the configuration compiler's entry points.
+ *
+ * Pipeline: dsl/yaml.c (YAML -> dsl_node tree with positions)
+ *        -> dsl/check.c (the language in schemas/language.yaml: keys, types,
+ *           ranges, enums, defaults; sync rules; templates)
+ *        -> dsl/lower.c (extends/globs/templates expanded, SQL, programs) -> plan.
+ * Never returns a partial plan: any error means NULL and messages in d.
+ */
+#ifndef SQL2ES_DSL_H
+#define SQL2ES_DSL_H
+
+#include <stdio.h>
+
+#include "../engine/diag.h"
+#include "../engine/plan.h"
+#include "node.h"
+
+/* Compile a config file. Returns a plan (free with plan_free) or NULL with
+ * errors in d. Warnings (deprecated aliases...) may be present either way. */
+plan *dsl_compile_file(const char *path, diag *d);
+/* Same from memory; name is the file name used in messages. */
+plan *dsl_compile_string(const char *name, const char *text, size_t len, diag *d);
+
+/* Check a loaded tree against the language and apply defaults. Returns the
+ * tree with defaults merged (allocated in a) or NULL when errors were found. */
+dsl_node *dsl_check(arena *a, diag *d, const dsl_node *root);
+/* Lower a checked tree to a plan built in plan arena pa. NULL on errors. */
+plan *dsl_lower(arena *pa, diag *d, const dsl_node *checked, const char *file);
+
+/* Print the JSON Schema of the configuration language (from schemas/language.yaml). */
+int dsl_print_json_schema(FILE *out);
+
+#endif

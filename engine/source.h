@@ -1,0 +1,140 @@
+/* source.h - the source driver interface (SQLite VFS, curl vtls, PostgreSQL FDW).
+ *
+ * One const src_driver per database in sources/, registered in the table of
+ * engine/source.c. The engine never includes a database client header; drivers
+ * never include dsl/ headers. Row values are borrowed until the next call to
+ * next() or end_scan(): copy to keep.
+ *
+ * Value contract (what a driver hands the interpreter, already in JSON terms):
+ *   SRC_NULL    SQL NULL (p = NULL, n = 0)
+ *   SRC_BOOL    p = "true" or "false"
+ *   SRC_NUMBER  p[0..n) is a valid JSON number literal, every digit kept
+ *               (NUMERIC/DECIMAL are not rounded through a double)
+ *   SRC_STRING  raw bytes, any content; the writer escapes them and replaces
+ *               invalid UTF-8 (timestamps, uuid, inet, interval... as text)
+ *   SRC_JSON    p[0..n) is a valid JSON text (json/jsonb, SQL arrays
+ *               converted to JSON arrays, geometric types as objects)
+ *   SRC_BINARY  raw bytes; written as base64
+ * NaN and +/-Infinity have no JSON form: drivers hand SRC_NULL and count one
+ * warning in src_scan_stats.
+ */
+#ifndef SQL2ES_SOURCE_H
+#define SQL2ES_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "buf.h"
+#include "diag.h"
+
+#define SRC_DRIVER_VERSION 1
+
+typedef enum { SRC_NULL, SRC_BOOL, SRC_NUMBER, SRC_STRING, SRC_JSON, SRC_BINARY } src_vkind;
+
+typedef struct src_value {
+    src_vkind kind;
+    const char *p;
+    size_t n;
+} src_value;
+
+typedef struct src_column {
+    const char *name;
+    const char *sql_type; /* as the database spells it: "numeric(40,20)", "int(10) unsigned" */
+    const char *es_type;  /* derived Elasticsearch field type: long, double, keyword, text,
+                             date, boolean, binary, ip, object, scaled_float... */
+    int pk_pos;           /* 1-based position in the primary key, 0 when not part of it */
+    int nullable;
+} src_column;
+
+typedef struct src_table {
+    const char *schema;   /* NULL for databases without schemas */
+    const char *name;
+    src_column *cols;
+    int ncols;
+    int *pk;              /* column indexes of the primary key, in key order */
+    int npk;
+    int64_t row_estimate; /* -1 when unknown */
+    int is_view;
+} src_table;
+
+/* Connection settings, as the connectors name them (reference.md section 2). */
+typedef struct src_config {
+    const char *host;
+    int port;             /* 0 = driver default */
+    const char *username;
+    const char *password; /* secret: never logged */
+    const char *database;
+    const char *schema;   /* PostgreSQL; NULL = driver default */
+    const char *path;     /* SQLite file */
+    int ssl_enabled;
+    const char *ssl_ca;
+    int fetch_size;       /* rows per round trip */
+    int retry_count;      /* transient-error retries of a read */
+    int connect_timeout;  /* seconds; 0 = driver default (10) */
+} src_config;
+
+typedef struct src_query {
+    const char *sql;              /* complete statement, driver's placeholders */
+    const char *const *params;    /* text values; NULL entry = SQL NULL */
+    int nparams;
+    int fetch_size;
+} src_query;
+
+typedef struct src_scan_stats {
+    uint64_t rows;
+    uint64_t warnings;            /* NaN/Infinity nulled, values coerced */
+    uint64_t bytes;               /* approximate bytes received */
+} src_scan_stats;
+
+typedef struct src_conn src_conn;
+typedef struct src_scan src_scan;
+
+enum {
+    SRC_CAP_SCHEMA = 1,   /* has schemas (PostgreSQL) */
+    SRC_CAP_NETWORK = 2,  /* host/port/user/password (not a file) */
+    SRC_CAP_SSL = 4
+};
+
+typedef struct src_driver {
+    int version;          /* SRC_DRIVER_VERSION */
+    const char *name;     /* service_type */
+    unsigned caps;
+    int default_port;
+    int default_fetch_size;
+
+    /* --- dialect: pure functions, usable by the compiler without a connection */
+    int (*quote_ident)(buf *out, const char *ident);  /* appends the quoted identifier */
+    int (*placeholder)(buf *out, int n);              /* appends the n-th (1-based) parameter marker */
+
+    /* --- connection. All return 0 or a negative DIAG_E* code with a message
+     * in d (DIAG_ETRANSIENT for errors worth a retry after reconnecting). */
+    int (*open)(const src_config *cfg, src_conn **out, diag *d);
+    void (*close)(src_conn *c); /* NULL and half-open connections accepted */
+    int (*ping)(src_conn *c, diag *d);
+    /* Base tables and views of schema (NULL = default), sorted by name. */
+    int (*list_tables)(src_conn *c, const char *schema, arena *a, const char ***names, int *n,
+                       diag *d);
+    /* Columns, types, primary key, row estimate. DIAG_ENOTFOUND when missing. */
+    int (*describe)(src_conn *c, const char *schema, const char *table, arena *a,
+                    src_table *out, diag *d);
+
+    /* --- scans: streaming in bounded memory (server-side cursor / unbuffered
+     * result / stepping), never LIMIT/OFFSET paging. */
+    int (*begin_scan)(src_conn *c, const src_query *q, src_scan **out, diag *d);
+    /* Result columns (valid after begin_scan until end_scan). */
+    int (*scan_columns)(src_scan *s, const src_column **cols, int *n);
+    /* 1 = a row in *row (ncols values), 0 = end, <0 = error. */
+    int (*next)(src_scan *s, const src_value **row, diag *d);
+    const src_scan_stats *(*stats)(src_scan *s);
+    void (*end_scan)(src_scan *s); /* NULL accepted */
+} src_driver;
+
+/* The built-in drivers, NULL-terminated (engine/source.c). */
+extern const src_driver *const src_drivers[];
+/* Driver for a service_type (aliases: "mariadb" -> mysql), or NULL. */
+const src_driver *src_driver_find(const char *service_type);
+/* Comma-separated list of built-in driver names, for error messages. */
+const char *src_driver_names(void);
+
+#endif

@@ -1,0 +1,7 @@
+/* mysql.c - placeholder registration; the driver is being written. */
+#include "../engine/source.h"
+
+const src_driver src_mysql_driver = {
+    .version = SRC_DRIVER_VERSION,
+    .name = "mysql",
+};

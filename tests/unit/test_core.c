@@ -1,0 +1,70 @@
+/* test_core.c - arena, diag and buf/JSON primitives. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/arena.h"
+#include "engine/buf.h"
+#include "engine/diag.h"
+#include "t.h"
+
+static int cleaned;
+static void on_free(void *p) { cleaned += *(int *)p; }
+
+int main(void)
+{
+    arena *a = arena_new();
+    char *s = arena_printf(a, "%s-%d", "x", 42);
+    T_STREQ(s, "x-42", "arena_printf");
+    void *big = arena_alloc(a, 1 << 20);
+    T_CHECK(big != NULL && ((char *)big)[12345] == 0, "arena big block zeroed");
+    static int one = 1, two = 2;
+    arena_on_free(a, on_free, &one);
+    arena_on_free(a, on_free, &two);
+    arena_reset(a);
+    T_CHECK(cleaned == 3, "cleanups run on reset");
+    T_STREQ(arena_strndup(a, "abcdef", 3), "abc", "arena_strndup after reset");
+    arena_free(a);
+    arena_free(NULL);
+
+    buf b = BUF_INIT;
+    size_t rep = 0;
+    buf_json_str(&b, "a\"b\\\n\x01\xc3\xa9\xff", 9, &rep);
+    T_STREQ(b.data, "\"a\\\"b\\\\\\n\\u0001\xc3\xa9\xef\xbf\xbd\"", "json escape + invalid byte replaced");
+    T_CHECK(rep == 1, "one replacement counted");
+    buf_reset(&b);
+    buf_json_str(&b, "\xed\xa0\x80", 3, &rep); /* surrogate */
+    T_CHECK(rep == 4 && utf8_valid(b.data, b.len), "surrogate bytes replaced");
+    buf_reset(&b);
+    buf_json_base64(&b, "hello!?", 7);
+    T_STREQ(b.data, "\"aGVsbG8hPw==\"", "base64");
+    buf_free(&b);
+
+    buf capped;
+    buf_init(&capped, 8);
+    T_CHECK(buf_puts(&capped, "12345678") == 0, "cap: fits");
+    T_CHECK(buf_puts(&capped, "9") != 0 && capped.failed, "cap: overflow refused and sticky");
+    buf_free(&capped);
+
+    T_CHECK(json_is_number("-12.5e+3", 8), "json number ok");
+    T_CHECK(!json_is_number("01", 2) && !json_is_number("1.", 2) && !json_is_number("NaN", 3),
+            "json number rejects");
+
+    diag *d = diag_new();
+    const char *src = "a: 1\nmapings: {}\n";
+    diag_add_source(d, "c.yml", src, strlen(src));
+    diag_error(d, (src_loc){"c.yml", 2, 1}, "unknown key '%s'", "mapings");
+    static const char *const cands[] = {"mappings", "templates", NULL};
+    diag_hint(d, "did you mean '%s'?", diag_suggest("mapings", cands));
+    for (int i = 0; i < 30; i++) diag_error(d, (src_loc){"c.yml", 1, 1}, "e%d", i);
+    char *out = NULL;
+    size_t outn = 0;
+    FILE *f = open_memstream(&out, &outn);
+    diag_print(d, f, 0);
+    fclose(f);
+    T_CHECK(strstr(out, "c.yml:2:1: error: unknown key 'mapings'\n     2 | mapings: {}\n       | ^\n  hint: did you mean 'mappings'?") != NULL,
+            "diag caret and hint");
+    T_CHECK(strstr(out, "... and 11 more errors not shown\n31 errors\n") != NULL, "diag cap and count");
+    free(out);
+    diag_free(d);
+    return T_DONE();
+}
