@@ -80,7 +80,10 @@ void diag_verror(diag *d, diag_level lv, src_loc loc, const char *fmt, va_list a
     vsnprintf(tmp, sizeof tmp, fmt, ap);
     if (lv == DIAG_ERROR) {
         d->nerrors++;
-        snprintf(d->last, sizeof d->last, "%s", tmp);
+        size_t tl = strlen(tmp);
+        if (tl >= sizeof d->last) tl = sizeof d->last - 1;
+        memcpy(d->last, tmp, tl);
+        d->last[tl] = '\0';
     } else if (lv == DIAG_WARNING) {
         d->nwarnings++;
     }
