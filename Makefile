@@ -51,8 +51,14 @@ UNIT_BIN += $(ITEST_SRC:tests/integration/%.c=$(BUILD)/tests/%)
         opensearch-up opensearch-down schema-json
 all: $(BUILD)/sql2es
 
-$(BUILD)/sql2es: $(LIB_OBJ) $(MAIN_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# The library is an archive: a test links only the objects it uses.
+LIB_A := $(BUILD)/libsql2es.a
+$(LIB_A): $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/sql2es: $(MAIN_OBJ) $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) -Wl,--start-group $(LIB_A) -Wl,--end-group $(LDLIBS)
 
 $(BUILD)/%.o: %.c | check-deps
 	@mkdir -p $(dir $@)
@@ -66,13 +72,13 @@ $(BUILD)/gen/schema_data.c: schemas/language.yaml tools/embed.sh
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	$(CC) $(CPPFLAGS) $(filter-out -Wmissing-prototypes,$(CFLAGS)) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(LIB_A) -Wl,--end-group $(LDLIBS)
 
-$(BUILD)/tests/%: tests/integration/%.c $(LIB_OBJ)
+$(BUILD)/tests/%: tests/integration/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(LIB_A) -Wl,--end-group $(LDLIBS)
 
 unit: $(UNIT_BIN)
 

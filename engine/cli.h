@@ -1,0 +1,11 @@
+/* cli.h - command implementations behind engine/main.c. Each returns the
+ * process exit code: 0 success, 1 run-time failure, 2 invalid config/usage. */
+#ifndef SQL2ES_CLI_H
+#define SQL2ES_CLI_H
+
+int cli_validate(int argc, char **argv);
+int cli_plan(int argc, char **argv);
+int cli_schema(int argc, char **argv);
+int cli_sync(int argc, char **argv);
+
+#endif

@@ -1,0 +1,28 @@
+/* state.h - the incremental-sync state file: per connector and table, the
+ * watermark (the cursor tuple of the newest row whose documents Elasticsearch
+ * acknowledged). Saved atomically (write to a temp file, fsync, rename) and
+ * only after acknowledgement. Format: one line per table,
+ *   connector<TAB>table<TAB>n<TAB>v1<TAB>v2...
+ * with backslash escapes for TAB, newline and backslash; "\N" is SQL NULL. */
+#ifndef SQL2ES_STATE_H
+#define SQL2ES_STATE_H
+
+#include "arena.h"
+#include "diag.h"
+
+typedef struct eng_state eng_state;
+
+/* Load path (a missing file is an empty state). NULL + diag on a corrupt file. */
+eng_state *eng_state_load(const char *path, diag *d);
+void eng_state_free(eng_state *s);
+/* Watermark of connector/table: values[0..n) (NULL entries = SQL NULL), or
+ * n = 0 when none. Borrowed until the next set/free. */
+int eng_state_get(const eng_state *s, const char *connector, const char *table,
+                  const char *const **values, int *n);
+/* Replace (n = 0 removes) a watermark in memory. */
+void eng_state_set(eng_state *s, const char *connector, const char *table,
+                   const char *const *values, int n);
+/* Write the whole state atomically. */
+int eng_state_save(eng_state *s, diag *d);
+
+#endif
