@@ -64,6 +64,10 @@ enum {
     PLAN_COPY_INCLUDE = 1,   /* only names[], in table order */
     PLAN_COPY_LOWER = 0x10   /* lower-case the emitted names (connectors style) */
 };
+/* COPY_COLUMNS prefix: when op.tpl is set it is the prefix as a template of
+ * plan variables ("{{ $schema }}_{{ $table }}_" for the connectors'
+ * PostgreSQL documents), rendered at bind time; op.s is then its source text.
+ * Without tpl, op.s is a literal prefix (or NULL). */
 
 typedef enum { PLAN_TPL_LIT, PLAN_TPL_COL, PLAN_TPL_VAR, PLAN_TPL_PK } plan_tpl_kind;
 
@@ -194,6 +198,7 @@ typedef struct plan_connector {
     int ntables;
     const char *state_file;   /* incremental watermarks; NULL = engine default */
     src_loc loc;
+    const char *api_key;      /* secret: this connector's API key (wins over es.api_key); NULL */
 } plan_connector;
 
 typedef struct plan_es {
@@ -217,6 +222,7 @@ typedef struct plan_es {
     int max_concurrency;
     int bulk_max_retries;
     const char *dead_letter_file; /* NULL = engine default */
+    double bulk_retry_interval;  /* bulk.retry_interval: seconds before the first item retry */
 } plan_es;
 
 typedef struct plan_service {
