@@ -1,0 +1,645 @@
+/* itest_es.c - the Elasticsearch side against a real OpenSearch node:
+ * client start-up and version check, index creation and mapping conflicts,
+ * the bulk sink (chunking, concurrency, dead letters, error monitor,
+ * acknowledgements, gzip) and, through tests/harness/faultproxy.py in front
+ * of the node, 429s, item rejections, connection resets and an ApiKey check.
+ *
+ * Environment (set by tests/suites/40-es-sink.sh):
+ *   ES_URL            the node
+ *   PROXY_429         proxy answering 429 to about a third of _bulk requests
+ *   PROXY_ITEMS       proxy rejecting items inside _bulk replies (429)
+ *   PROXY_RESET       proxy resetting connections
+ *   PROXY_AUTH        proxy requiring "Authorization: ApiKey $PROXY_AUTH_KEY"
+ *   ITEST_TMP         directory for dead-letter files
+ * A missing variable is a failure, never a skip.
+ *   itest_es bench N  index N small documents and print docs/s (not a test).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/es.h"
+#include "tests/unit/t.h"
+
+static const char *es_url, *tmpdir;
+
+static plan_es base_cfg(const char *host)
+{
+    plan_es c;
+    memset(&c, 0, sizeof c);
+    c.host = host;
+    c.request_timeout = 30;
+    c.max_wait_duration = 30;
+    c.initial_backoff_duration = 0.05;
+    c.backoff_multiplier = 2;
+    c.max_retries = 8;
+    c.retry_on_timeout = 1;
+    c.chunk_size = 500;
+    c.max_concurrency = 4;
+    c.bulk_max_retries = 8;
+    return c;
+}
+
+static const char *MAPPING =
+    "{\"properties\":{\"n\":{\"type\":\"long\"},\"name\":{\"type\":\"keyword\"},"
+    "\"price\":{\"type\":\"double\"}}}";
+static const char *SETTINGS = "{\"number_of_shards\":1,\"number_of_replicas\":0}";
+
+/* A fresh index with MAPPING. */
+static int fresh_index(es_client *c, const char *index, diag *d)
+{
+    if (es_index_delete(c, index, d) != 0) return -1;
+    return es_index_ensure(c, index, MAPPING, SETTINGS, NULL, d);
+}
+
+static int64_t count_of(es_client *c, const char *index, diag *d)
+{
+    int64_t n = -1;
+    if (es_refresh(c, index, d) != 0) return -1;
+    if (es_count(c, index, NULL, &n, d) != 0) return -1;
+    return n;
+}
+
+typedef struct acks {
+    uint64_t last;
+    int calls;
+    int monotonic;
+} acks;
+
+static void on_ack(void *ctx, uint64_t upto)
+{
+    acks *a = ctx;
+    if (a->calls > 0 && upto <= a->last) a->monotonic = 0;
+    a->last = upto;
+    a->calls++;
+}
+
+static void doc_item(buf *b, const char *index, int i)
+{
+    buf_reset(b);
+    buf_printf(b, "{\"index\":{\"_index\":\"%s\",\"_id\":\"%d\"}}\n"
+                  "{\"n\":%d,\"name\":\"doc %d\",\"price\":%d.5}\n",
+               index, i, i, i, i);
+}
+
+/* Index n documents (ids 0..n-1) through a sink on cfg; returns the finish
+ * code; stats and acks filled. */
+static int load(const plan_es *cfg, const char *index, int n, es_bulk_stats *st, acks *a,
+                diag *d)
+{
+    es_client *c = es_client_new(cfg, d);
+    if (!c) return -100;
+    es_bulk *s = es_bulk_new(c, cfg, d);
+    if (!s) {
+        es_client_free(c);
+        return -101;
+    }
+    if (a) {
+        memset(a, 0, sizeof *a);
+        a->monotonic = 1;
+        es_bulk_set_ack_cb(s, on_ack, a);
+    }
+    buf b = BUF_INIT;
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        doc_item(&b, index, i);
+        es_item_meta m = {(uint64_t)i, NULL};
+        rc = es_bulk_add(s, b.data, b.len, &m);
+    }
+    int frc = es_bulk_finish(s, st);
+    if (rc == 0) rc = frc;
+    buf_free(&b);
+    es_bulk_free(s);
+    es_client_free(c);
+    return rc;
+}
+
+static int contains(const char *hay, const char *needle) { return hay && strstr(hay, needle); }
+
+/* ---- without a server ---------------------------------------------------- */
+
+static void test_pure(void)
+{
+    diag *d = diag_new();
+    es_version v;
+    const char *os = "{\"version\":{\"distribution\":\"opensearch\",\"number\":\"2.19.6\"}}";
+    T_CHECK(es_version_parse(os, strlen(os), &v, d) == 0 && v.opensearch && v.major == 2 &&
+                v.minor == 19 && v.patch == 6,
+            "version: OpenSearch 2.19.6 accepted");
+    const char *e8 = "{\"version\":{\"number\":\"8.15.1\",\"build_flavor\":\"default\"}}";
+    T_CHECK(es_version_parse(e8, strlen(e8), &v, d) == 0 && !v.opensearch && v.major == 8,
+            "version: Elasticsearch 8.15.1 accepted");
+    const char *e7 = "{\"version\":{\"number\":\"7.10.2\"}}";
+    const char *e9 = "{\"version\":{\"number\":\"9.0.0\"}}";
+    const char *o1 = "{\"version\":{\"distribution\":\"opensearch\",\"number\":\"1.3.0\"}}";
+    T_CHECK(es_version_parse(e7, strlen(e7), NULL, d) == 0 &&
+                es_version_parse(e9, strlen(e9), NULL, d) == 0 &&
+                es_version_parse(o1, strlen(o1), NULL, d) == 0,
+            "version: ES 7.10.2, ES 9.0.0, OpenSearch 1.3.0 accepted");
+    T_CHECK(diag_errors(d) == 0, "version: no messages for accepted versions");
+    const char *e6 = "{\"version\":{\"number\":\"6.8.23\"}}";
+    T_CHECK(es_version_parse(e6, strlen(e6), &v, d) == DIAG_EINVAL, "version: ES 6.8.23 refused");
+    T_STREQ(diag_last(d), "elasticsearch: unsupported Elasticsearch version 6.8.23 (supported: "
+                          "Elasticsearch 7.x to 9.x)", "version: message names the version");
+    const char *o4 = "{\"version\":{\"distribution\":\"opensearch\",\"number\":\"4.0.0\"}}";
+    T_CHECK(es_version_parse(o4, strlen(o4), &v, d) == DIAG_EINVAL &&
+                contains(diag_last(d), "OpenSearch version 4.0.0"),
+            "version: OpenSearch 4.0.0 refused");
+    T_CHECK(es_version_parse("<html>", 6, &v, d) == DIAG_EINVAL &&
+                contains(diag_last(d), "no version.number"),
+            "version: garbage refused");
+
+    diag_clear(d);
+    char *add = NULL;
+    int nadd = -1;
+    const char *have = "{\"properties\":{\"price\":{\"type\":\"keyword\"},\"a\":{\"properties\":"
+                       "{\"b\":{\"type\":\"long\"}}},\"t\":{\"type\":\"text\"}}}";
+    const char *want = "{\"properties\":{\"price\":{\"type\":\"double\"},\"a\":{\"properties\":"
+                       "{\"b\":{\"type\":\"keyword\"},\"c\":{\"type\":\"long\"}}},"
+                       "\"t\":{\"type\":\"text\"}}}";
+    T_CHECK(es_mapping_diff(have, want, &add, &nadd, d) == DIAG_EINVAL && add == NULL,
+            "mapping diff: conflicts refused");
+    T_CHECK(diag_errors(d) == 2, "mapping diff: one message per conflicting field");
+    T_STREQ(diag_count(d) > 0 ? diag_get(d, 0)->text : NULL,
+            "field 'price': index has 'keyword', plan wants 'double'", "mapping diff: message 1");
+    T_STREQ(diag_count(d) > 1 ? diag_get(d, 1)->text : NULL,
+            "field 'a.b': index has 'long', plan wants 'keyword'", "mapping diff: nested field");
+    diag_clear(d);
+    const char *want2 = "{\"properties\":{\"price\":{\"type\":\"keyword\"},\"a\":{\"properties\":"
+                        "{\"c\":{\"type\":\"long\"}}},\"z\":{\"type\":\"date\"}}}";
+    T_CHECK(es_mapping_diff(have, want2, &add, &nadd, d) == 0 && nadd == 2,
+            "mapping diff: additions counted");
+    T_STREQ(add, "{\"properties\":{\"a\":{\"properties\":{\"c\":{\"type\":\"long\"}}},"
+                 "\"z\":{\"type\":\"date\"}}}", "mapping diff: only the new fields");
+    free(add);
+
+    es_item_result r[4];
+    int errors = -1;
+    const char *reply = "{\"took\":3,\"errors\":true,\"items\":["
+                        "{\"index\":{\"_id\":\"1\",\"status\":201,\"result\":\"created\"}},"
+                        "{\"index\":{\"status\":400,\"error\":{\"type\":\"mapper_parsing_exception\","
+                        "\"reason\":\"failed to parse\"}}},"
+                        "{\"delete\":{\"status\":404,\"result\":\"not_found\"}},"
+                        "{\"update\":{\"status\":429,\"error\":\"old style\"}},"
+                        "{\"create\":{\"status\":201}}]}";
+    int n = es_bulk_parse_reply(reply, strlen(reply), r, 4, &errors, d);
+    T_CHECK(n == 5 && errors == 1, "bulk reply: 5 items, errors flag");
+    T_CHECK(r[0].op == ES_OP_INDEX && r[0].status == 201 && strcmp(r[0].result, "created") == 0 &&
+                r[0].err_type[0] == 0,
+            "bulk reply: created item");
+    T_CHECK(r[1].status == 400 && strcmp(r[1].err_type, "mapper_parsing_exception") == 0 &&
+                strcmp(r[1].err_reason, "failed to parse") == 0,
+            "bulk reply: item error type and reason");
+    T_CHECK(r[2].op == ES_OP_DELETE && r[2].status == 404 && r[3].op == ES_OP_UPDATE &&
+                strcmp(r[3].err_reason, "old style") == 0,
+            "bulk reply: delete not_found, string error");
+    T_CHECK(es_bulk_parse_reply("{\"error\":{}}", 12, r, 4, &errors, d) == DIAG_EIO,
+            "bulk reply: non-bulk reply refused");
+    diag_free(d);
+}
+
+/* ---- against the node ---------------------------------------------------- */
+
+static void test_ready(void)
+{
+    diag *d = diag_new();
+    plan_es cfg = base_cfg(es_url);
+    es_client *c = es_client_new(&cfg, d);
+    es_version v;
+    T_CHECK(c && es_wait_ready(c, &v, d) == 0 && v.opensearch && v.major == 2,
+            "wait_ready: node answers, OpenSearch 2.x accepted");
+    es_client_free(c);
+
+    plan_es dead = base_cfg("http://127.0.0.1:1");
+    dead.max_wait_duration = 0.6;
+    dead.initial_backoff_duration = 0.1;
+    c = es_client_new(&dead, d);
+    double t0 = es_now();
+    int rc = c ? es_wait_ready(c, NULL, d) : -99;
+    double took = es_now() - t0;
+    T_CHECK(rc == DIAG_ETRANSIENT && took < 3, "wait_ready: unreachable host gives up in time");
+    T_CHECK(contains(diag_last(d), "not ready after"), "wait_ready: clear message");
+    es_client_free(c);
+
+    plan_es bad = base_cfg("ftp://127.0.0.1:1");
+    T_CHECK(es_client_new(&bad, d) == NULL && contains(diag_last(d), "unsupported scheme"),
+            "client: unsupported scheme refused");
+    plan_es cred = base_cfg("http://user:hunter2@127.0.0.1:1");
+    cred.max_wait_duration = 0.1;
+    c = es_client_new(&cred, d);
+    T_CHECK(c && strcmp(es_client_host(c), "http://127.0.0.1:1") == 0 &&
+                es_wait_ready(c, NULL, d) != 0 && !contains(diag_last(d), "hunter2"),
+            "client: credentials in host never shown");
+    es_client_free(c);
+    diag_free(d);
+}
+
+static void test_index(void)
+{
+    diag *d = diag_new();
+    plan_es cfg = base_cfg(es_url);
+    es_client *c = es_client_new(&cfg, d);
+    es_index_report rep;
+    es_index_delete(c, "it_index", d);
+    T_CHECK(es_index_exists(c, "it_index", d) == 0, "index: absent before");
+    T_CHECK(es_index_ensure(c, "it_index", MAPPING, SETTINGS, &rep, d) == 0 && rep.created == 1,
+            "index: created with mapping and settings");
+    T_CHECK(es_index_exists(c, "it_index", d) == 1, "index: exists after");
+    T_CHECK(es_index_ensure(c, "it_index", MAPPING, SETTINGS, &rep, d) == 0 && rep.created == 0 &&
+                rep.fields_added == 0,
+            "index: ensure again changes nothing");
+    const char *more = "{\"properties\":{\"n\":{\"type\":\"long\"},\"tags\":{\"type\":\"keyword\"},"
+                       "\"geo\":{\"properties\":{\"city\":{\"type\":\"keyword\"}}}}}";
+    T_CHECK(es_index_ensure(c, "it_index", more, SETTINGS, &rep, d) == 0 && rep.fields_added == 2,
+            "index: fields only in the plan added");
+    es_response r;
+    T_CHECK(es_request(c, "GET", "/it_index/_mapping", NULL, 0, NULL, &r, d) == 0 &&
+                r.status == 200 && contains(r.body, "\"tags\":{\"type\":\"keyword\"}") &&
+                contains(r.body, "\"city\":{\"type\":\"keyword\"}") &&
+                contains(r.body, "\"price\":{\"type\":\"double\"}"),
+            "index: mapping has old and new fields");
+    es_response_free(&r);
+    diag_clear(d);
+    const char *conflict = "{\"properties\":{\"price\":{\"type\":\"keyword\"},"
+                           "\"name\":{\"type\":\"text\"},\"extra\":{\"type\":\"long\"}}}";
+    T_CHECK(es_index_ensure(c, "it_index", conflict, SETTINGS, &rep, d) == DIAG_EINVAL,
+            "index: type conflict refused");
+    T_STREQ(diag_count(d) > 0 ? diag_get(d, 0)->text : NULL,
+            "field 'price': index has 'double', plan wants 'keyword'", "index: conflict message 1");
+    T_STREQ(diag_count(d) > 1 ? diag_get(d, 1)->text : NULL,
+            "field 'name': index has 'keyword', plan wants 'text'", "index: conflict message 2");
+    T_CHECK(es_request(c, "GET", "/it_index/_mapping", NULL, 0, NULL, &r, d) == 0 &&
+                !contains(r.body, "\"extra\""),
+            "index: nothing changed on conflict");
+    es_response_free(&r);
+    diag_clear(d);
+    T_CHECK(es_index_ensure(c, "bad/name", MAPPING, NULL, NULL, d) == DIAG_EINVAL,
+            "index: invalid name refused");
+    es_index_delete(c, "it_index", d);
+    es_client_free(c);
+    diag_free(d);
+}
+
+static void test_bulk_10k(void)
+{
+    diag *d = diag_new();
+    plan_es cfg = base_cfg(es_url);
+    es_client *c = es_client_new(&cfg, d);
+    fresh_index(c, "it_bulk", d);
+    es_bulk_stats st;
+    acks a;
+    double t0 = es_now();
+    int rc = load(&cfg, "it_bulk", 10000, &st, &a, d);
+    double took = es_now() - t0;
+    T_CHECK(rc == 0, "bulk 10k: finished without error");
+    if (rc) printf("#   %s\n", diag_last(d));
+    T_CHECK(count_of(c, "it_bulk", d) == 10000, "bulk 10k: _count is 10000 exactly");
+    T_CHECK(st.indexed == 10000 && st.failed == 0 && st.requests == 40,
+            "bulk 10k: stats 10000 indexed in 40 requests of 500 lines");
+    printf("# bulk 10k: %.2f s, %llu bytes, %llu requests\n", took,
+           (unsigned long long)st.bytes, (unsigned long long)st.requests);
+    T_CHECK(a.monotonic && a.last == 9999 && a.calls > 1, "bulk 10k: acks increase to 9999");
+
+    /* the _ids of the index, in bounded pages */
+    es_ids *it = NULL;
+    char *seen = calloc(10000, 1);
+    int nids = 0, dup = 0, bad = 0, r;
+    const char *id;
+    size_t idlen;
+    if (es_ids_open(c, "it_bulk", NULL, 700, &it, d) == 0) {
+        while ((r = es_ids_next(it, &id, &idlen, d)) == 1) {
+            char *end;
+            long v = strtol(id, &end, 10);
+            if (*end || v < 0 || v >= 10000) { bad++; continue; }
+            if (seen[v]) dup++;
+            seen[v] = 1;
+            nids++;
+        }
+        T_CHECK(r == 0, "ids: iteration ends cleanly");
+    } else {
+        T_CHECK(0, "ids: scroll opened");
+    }
+    es_ids_close(it);
+    free(seen);
+    T_CHECK(nids == 10000 && dup == 0 && bad == 0, "ids: every _id once");
+
+    int64_t del = -1, left = -1;
+    T_CHECK(es_delete_by_query(c, "it_bulk", "{\"range\":{\"n\":{\"gte\":9000}}}", &del, d) == 0 &&
+                del == 1000,
+            "delete_by_query: 1000 deleted");
+    T_CHECK(es_count(c, "it_bulk", "{\"range\":{\"n\":{\"gte\":8000}}}", &left, d) == 0 &&
+                left == 1000,
+            "count with a query");
+
+    /* bulk deletes, one of an id that does not exist */
+    es_bulk *s = es_bulk_new(c, &cfg, d);
+    buf b = BUF_INIT;
+    for (int i = 0; i < 100; i++) {
+        buf_reset(&b);
+        buf_printf(&b, "{\"delete\":{\"_index\":\"it_bulk\",\"_id\":\"%d\"}}", i == 99 ? 99999 : i);
+        es_bulk_add(s, b.data, b.len, NULL);
+    }
+    rc = es_bulk_finish(s, &st);
+    T_CHECK(rc == 0 && st.deleted == 100 && st.failed == 0, "bulk deletes: 100 settled (one not_found)");
+    T_CHECK(count_of(c, "it_bulk", d) == 10000 - 1000 - 99, "bulk deletes: documents gone");
+    buf_free(&b);
+    es_bulk_free(s);
+    es_index_delete(c, "it_bulk", d);
+    es_client_free(c);
+    diag_free(d);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    buf b = BUF_INIT;
+    char tmp[4096];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) buf_append(&b, tmp, n);
+    fclose(f);
+    if (!b.data) buf_puts(&b, "");
+    return buf_detach(&b, NULL);
+}
+
+static void test_dead_letters(void)
+{
+    diag *d = diag_new();
+    plan_es cfg = base_cfg(es_url);
+    char dl[512];
+    snprintf(dl, sizeof dl, "%s/dead1.ndjson", tmpdir);
+    unlink(dl);
+    cfg.dead_letter_file = dl;
+    es_client *c = es_client_new(&cfg, d);
+    fresh_index(c, "it_dead", d);
+    es_bulk *s = es_bulk_new(c, &cfg, d);
+    acks a = {0, 0, 1};
+    es_bulk_set_ack_cb(s, on_ack, &a);
+    buf b = BUF_INIT;
+    int rc = 0;
+    for (int i = 0; i < 100 && rc == 0; i++) {
+        if (i == 10 || i == 50 || i == 90) {
+            buf_reset(&b);
+            buf_printf(&b, "{\"index\":{\"_index\":\"it_dead\",\"_id\":\"%d\"}}\n"
+                           "{\"n\":%d,\"price\":\"not a number\"}\n", i, i);
+        } else {
+            doc_item(&b, "it_dead", i);
+        }
+        es_item_meta m = {(uint64_t)i + 1, "t > key"};
+        rc = es_bulk_add(s, b.data, b.len, &m);
+    }
+    es_bulk_stats st;
+    int frc = es_bulk_finish(s, &st);
+    T_CHECK(rc == 0 && frc == 0, "dead letters: 3 bad documents do not stop the sync");
+    T_CHECK(st.indexed == 97 && st.failed == 3, "dead letters: 97 indexed, 3 failed");
+    T_CHECK(count_of(c, "it_dead", d) == 97, "dead letters: 97 in the index");
+    T_CHECK(a.last == 100, "dead letters: acks reach the last item");
+    char *text = slurp(dl);
+    /* exact lines up to the server's reason text */
+    int lines = 0, good = 0;
+    for (char *p = text, *nl; p && *p; p = nl + 1) {
+        nl = strchr(p, '\n');
+        if (!nl) break;
+        *nl = 0;
+        int id = lines == 0 ? 10 : lines == 1 ? 50 : 90;
+        char want[300];
+        snprintf(want, sizeof want,
+                 "{\"action\":{\"index\":{\"_index\":\"it_dead\",\"_id\":\"%d\"}},\"document\":"
+                 "{\"n\":%d,\"price\":\"not a number\"},\"status\":400,\"error\":{\"type\":"
+                 "\"mapper_parsing_exception\",\"reason\":\"failed to parse field [price] of type "
+                 "[double]",
+                 id, id);
+        if (strncmp(p, want, strlen(want)) == 0 && nl[-1] == '}' && nl[-2] == '}') good++;
+        else printf("#   line %d: %s\n", lines + 1, p);
+        lines++;
+    }
+    T_CHECK(lines == 3 && good == 3, "dead letters: file has the 3 items exactly");
+    free(text);
+    buf_free(&b);
+    es_bulk_free(s);
+    es_index_delete(c, "it_dead", d);
+    es_client_free(c);
+    diag_free(d);
+}
+
+static void test_monitor(void)
+{
+    diag *d = diag_new();
+    plan_es cfg = base_cfg(es_url);
+    char dl[512];
+    snprintf(dl, sizeof dl, "%s/dead2.ndjson", tmpdir);
+    cfg.dead_letter_file = dl;
+    cfg.chunk_size = 40;
+    es_client *c = es_client_new(&cfg, d);
+    fresh_index(c, "it_mon", d);
+
+    /* a flood of mapping errors: stops after 11 in a row */
+    es_bulk *s = es_bulk_new(c, &cfg, d);
+    buf b = BUF_INIT;
+    int rc = 0;
+    for (int i = 0; i < 1000 && rc == 0; i++) {
+        buf_reset(&b);
+        buf_printf(&b, "{\"index\":{\"_index\":\"it_mon\",\"_id\":\"%d\"}}\n{\"price\":\"x%d\"}\n", i, i);
+        rc = es_bulk_add(s, b.data, b.len, NULL);
+    }
+    es_bulk_stats st;
+    int frc = es_bulk_finish(s, &st);
+    T_CHECK(frc != 0 && st.failed < 1000 && st.indexed == 0,
+            "monitor: a flood of mapping errors stops the sync");
+    printf("# monitor: stopped after %llu failed documents\n", (unsigned long long)st.failed);
+    T_CHECK(contains(diag_last(d), "consecutive document errors") &&
+                contains(diag_last(d), "mapper_parsing_exception"),
+            "monitor: message says why");
+    es_bulk_free(s);
+
+    /* one bad document in five: over 15% of the last 100 */
+    diag_clear(d);
+    s = es_bulk_new(c, &cfg, d);
+    rc = 0;
+    for (int i = 0; i < 400 && rc == 0; i++) {
+        if (i % 5 == 0) {
+            buf_reset(&b);
+            buf_printf(&b, "{\"index\":{\"_index\":\"it_mon\",\"_id\":\"%d\"}}\n{\"price\":\"x\"}\n", i);
+        } else {
+            doc_item(&b, "it_mon", i);
+        }
+        rc = es_bulk_add(s, b.data, b.len, NULL);
+    }
+    frc = es_bulk_finish(s, NULL);
+    T_CHECK(frc != 0 && contains(diag_last(d), "errors in the last 100 operations"),
+            "monitor: 20% errors trips the ratio check");
+    es_bulk_free(s);
+
+    /* one in ten: under the limits */
+    diag_clear(d);
+    s = es_bulk_new(c, &cfg, d);
+    rc = 0;
+    for (int i = 0; i < 400 && rc == 0; i++) {
+        if (i % 10 == 0) {
+            buf_reset(&b);
+            buf_printf(&b, "{\"index\":{\"_index\":\"it_mon\",\"_id\":\"%d\"}}\n{\"price\":\"x\"}\n", i);
+        } else {
+            doc_item(&b, "it_mon", i);
+        }
+        rc = es_bulk_add(s, b.data, b.len, NULL);
+    }
+    frc = es_bulk_finish(s, &st);
+    T_CHECK(rc == 0 && frc == 0 && st.failed == 40, "monitor: 10% errors is tolerated");
+    es_bulk_free(s);
+    buf_free(&b);
+    unlink(dl);
+    es_index_delete(c, "it_mon", d);
+    es_client_free(c);
+    diag_free(d);
+}
+
+static void test_gzip(void)
+{
+    diag *d = diag_new();
+    plan_es cfg = base_cfg(es_url);
+    cfg.gzip = 1;
+    es_client *c = es_client_new(&cfg, d);
+    T_CHECK(c && fresh_index(c, "it_gzip", d) == 0, "gzip: index created with a gzip body");
+    es_bulk_stats st;
+    int rc = load(&cfg, "it_gzip", 3000, &st, NULL, d);
+    T_CHECK(rc == 0 && st.indexed == 3000, "gzip: bulk accepted");
+    T_CHECK(count_of(c, "it_gzip", d) == 3000, "gzip: 3000 documents");
+    es_index_delete(c, "it_gzip", d);
+    es_client_free(c);
+    diag_free(d);
+}
+
+/* ---- through the fault proxy --------------------------------------------- */
+
+static const char *need_env(const char *name)
+{
+    const char *v = getenv(name);
+    if (!v || !*v) {
+        printf("not ok - environment variable %s is not set (run tests/suites/40-es-sink.sh)\n",
+               name);
+        t_failed++;
+        t_count++;
+        return NULL;
+    }
+    return v;
+}
+
+static void test_faults(const char *var, const char *what, int n)
+{
+    const char *proxy = need_env(var);
+    if (!proxy) return;
+    diag *d = diag_new();
+    plan_es direct = base_cfg(es_url);
+    es_client *c = es_client_new(&direct, d);
+    char index[64], name[160];
+    snprintf(index, sizeof index, "it_fault_%s", what);
+    fresh_index(c, index, d);
+    plan_es cfg = base_cfg(proxy);
+    cfg.max_retries = 12;
+    cfg.bulk_max_retries = 10;
+    cfg.initial_backoff_duration = 0.01;
+    cfg.backoff_multiplier = 1.5;
+    es_bulk_stats st;
+    acks a;
+    int rc = load(&cfg, index, n, &st, &a, d);
+    snprintf(name, sizeof name, "%s: finished without error", what);
+    T_CHECK(rc == 0, name);
+    if (rc) printf("#   %s\n", diag_last(d));
+    snprintf(name, sizeof name, "%s: all %d documents present exactly once", what, n);
+    T_CHECK(count_of(c, index, d) == n && st.indexed + st.updated == (uint64_t)n && st.failed == 0,
+            name);
+    printf("# %s: %llu requests, %llu request retries, %llu item retries\n", what,
+           (unsigned long long)st.requests, (unsigned long long)st.request_retries,
+           (unsigned long long)st.item_retries);
+    snprintf(name, sizeof name, "%s: retries happened", what);
+    T_CHECK(st.request_retries + st.item_retries > 0, name);
+    snprintf(name, sizeof name, "%s: acks reach the last item in order", what);
+    T_CHECK(a.monotonic && a.last == (uint64_t)n - 1, name);
+    es_index_delete(c, index, d);
+    es_client_free(c);
+    diag_free(d);
+}
+
+static void test_auth(void)
+{
+    const char *proxy = need_env("PROXY_AUTH"), *key = need_env("PROXY_AUTH_KEY");
+    if (!proxy || !key) return;
+    diag *d = diag_new();
+    plan_es direct = base_cfg(es_url);
+    es_client *c = es_client_new(&direct, d);
+    fresh_index(c, "it_auth", d);
+
+    plan_es cfg = base_cfg(proxy);
+    cfg.api_key = key;
+    cfg.username = "elastic";
+    cfg.password = "changeme";
+    es_client *pc = es_client_new(&cfg, d);
+    T_CHECK(pc && es_wait_ready(pc, NULL, d) == 0, "apikey: right key accepted");
+    es_client_free(pc);
+    es_bulk_stats st;
+    T_CHECK(load(&cfg, "it_auth", 500, &st, NULL, d) == 0 && count_of(c, "it_auth", d) == 500,
+            "apikey: bulk through the proxy");
+
+    diag_clear(d);
+    const char *wrong = "wrong-key-0451";
+    cfg.api_key = wrong;
+    pc = es_client_new(&cfg, d);
+    int rc = pc ? es_wait_ready(pc, NULL, d) : -99;
+    T_CHECK(rc == DIAG_EIO && contains(diag_last(d), "answered 401"), "apikey: wrong key gives 401");
+    printf("# %s\n", diag_last(d));
+    T_CHECK(!contains(diag_last(d), wrong) && !contains(diag_last(d), "changeme"),
+            "apikey: the key is not in the message");
+    es_client_free(pc);
+    diag_clear(d);
+    rc = load(&cfg, "it_auth", 10, &st, NULL, d);
+    T_CHECK(rc != 0 && contains(diag_last(d), "401") && !contains(diag_last(d), wrong),
+            "apikey: bulk with a wrong key fails clearly");
+    printf("# %s\n", diag_last(d));
+    es_index_delete(c, "it_auth", d);
+    es_client_free(c);
+    diag_free(d);
+}
+
+static int bench(int n)
+{
+    diag *d = diag_new();
+    plan_es cfg = base_cfg(es_url);
+    cfg.chunk_size = 1000;
+    cfg.max_concurrency = 4;
+    es_client *c = es_client_new(&cfg, d);
+    fresh_index(c, "it_bench", d);
+    es_bulk_stats st;
+    double t0 = es_now();
+    int rc = load(&cfg, "it_bench", n, &st, NULL, d);
+    double took = es_now() - t0;
+    int64_t cnt = count_of(c, "it_bench", d);
+    printf("bench: %d docs in %.2f s = %.0f docs/s (%llu bytes, %llu requests), count %lld, rc %d\n",
+           n, took, n / took, (unsigned long long)st.bytes, (unsigned long long)st.requests,
+           (long long)cnt, rc);
+    es_index_delete(c, "it_bench", d);
+    es_client_free(c);
+    diag_free(d);
+    return rc != 0;
+}
+
+int main(int argc, char **argv)
+{
+    test_pure();
+    es_url = need_env("ES_URL");
+    tmpdir = getenv("ITEST_TMP");
+    if (!tmpdir || !*tmpdir) tmpdir = getenv("TMPDIR");
+    if (!tmpdir || !*tmpdir) tmpdir = ".";
+    if (!es_url) return T_DONE();
+    if (argc == 3 && strcmp(argv[1], "bench") == 0) return bench((int)strtol(argv[2], NULL, 10));
+    test_ready();
+    test_index();
+    test_bulk_10k();
+    test_dead_letters();
+    test_monitor();
+    test_gzip();
+    test_faults("PROXY_429", "429", 10000);
+    test_faults("PROXY_ITEMS", "item-rejects", 5000);
+    test_faults("PROXY_RESET", "resets", 5000);
+    test_auth();
+    return T_DONE();
+}
