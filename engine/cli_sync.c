@@ -1,0 +1,141 @@
+/* cli_sync.c - the `sync` command: compile, then run engine/sync.c, then
+ * print the summary. Stage: front door. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../dsl/dsl.h"
+#include "cli.h"
+#include "sync.h"
+
+static const char sync_usage[] =
+    "usage: sql2es sync -c FILE [--connector ID] [--table T] [--full|--incremental]\n"
+    "                   [--dry-run] [-o FILE] [--limit N] [--state-file F] [-q]\n"
+    "\n"
+    "Read each connector's tables and index them. Tables with an incremental\n"
+    "cursor are read incrementally (from the saved watermark, minus `lag`),\n"
+    "the others fully; a full sync then deletes the documents it did not see.\n"
+    "\n"
+    "  -c, --config FILE     configuration (default: config.yml)\n"
+    "      --connector ID    only this connector\n"
+    "  -t, --table T         only this table\n"
+    "      --full            force a full sync (re-read everything, delete unseen)\n"
+    "      --incremental     force incremental reads (tables with a cursor)\n"
+    "  -n, --dry-run         write the exact _bulk body instead of sending it\n"
+    "  -o, --output FILE     dry-run output (default: stdout)\n"
+    "      --limit N         at most N rows per table\n"
+    "      --state-file F    incremental watermarks (default: .sql2es-state next to\n"
+    "                        the config, or the connector's state_file)\n"
+    "  -q, --quiet           no progress\n"
+    "exit: 0 done, 1 run-time failure, 2 invalid configuration or usage\n";
+
+int cli_sync(int argc, char **argv)
+{
+    enum { O_CONNECTOR = 256, O_FULL, O_INCR, O_LIMIT, O_STATE };
+    static const struct option opts[] = {{"config", required_argument, 0, 'c'},
+                                         {"connector", required_argument, 0, O_CONNECTOR},
+                                         {"table", required_argument, 0, 't'},
+                                         {"full", no_argument, 0, O_FULL},
+                                         {"incremental", no_argument, 0, O_INCR},
+                                         {"dry-run", no_argument, 0, 'n'},
+                                         {"output", required_argument, 0, 'o'},
+                                         {"limit", required_argument, 0, O_LIMIT},
+                                         {"state-file", required_argument, 0, O_STATE},
+                                         {"quiet", no_argument, 0, 'q'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *file = "config.yml", *output = NULL;
+    eng_sync_opts o = {0};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:t:no:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': file = optarg; break;
+        case O_CONNECTOR: o.connector = optarg; break;
+        case 't': o.table = optarg; break;
+        case O_FULL:
+        case O_INCR:
+            if (o.mode != ENG_MODE_AUTO) {
+                fputs("sql2es sync: --full and --incremental exclude each other\n", stderr);
+                return 2;
+            }
+            o.mode = c == O_FULL ? ENG_MODE_FULL : ENG_MODE_INCREMENTAL;
+            break;
+        case 'n': o.dry_run = 1; break;
+        case 'o': output = optarg; break;
+        case O_LIMIT: {
+            char *end;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (*end || end == optarg || optarg[0] == '-' || v == 0) {
+                fprintf(stderr, "sql2es sync: --limit takes a positive integer, not '%s'\n", optarg);
+                return 2;
+            }
+            o.limit = v;
+            break;
+        }
+        case O_STATE: o.state_file = optarg; break;
+        case 'q': o.quiet = 1; break;
+        case 'h': fputs(sync_usage, stdout); return 0;
+        default: fputs(sync_usage, stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "sql2es sync: unexpected argument '%s'\n%s", argv[optind], sync_usage);
+        return 2;
+    }
+    if (output && !o.dry_run) {
+        fputs("sql2es sync: -o/--output goes with --dry-run\n", stderr);
+        return 2;
+    }
+    int color = isatty(STDERR_FILENO) && !getenv("NO_COLOR");
+    diag *d = diag_new();
+    plan *p = dsl_compile_file(file, d);
+    if (diag_count(d)) diag_print(d, stderr, color);
+    if (!p) {
+        diag_free(d);
+        return 2;
+    }
+    diag_clear(d);
+    FILE *out = NULL;
+    if (o.dry_run) {
+        out = output && strcmp(output, "-") ? fopen(output, "w") : stdout;
+        if (!out) {
+            fprintf(stderr, "sql2es sync: cannot open '%s' for writing\n", output);
+            plan_free(p);
+            diag_free(d);
+            return 1;
+        }
+        static char obuf[1 << 16];
+        setvbuf(out, obuf, _IOFBF, sizeof obuf);
+        o.out = out;
+    }
+    o.tty = isatty(STDERR_FILENO);
+    eng_sync_stats st;
+    int rc = eng_sync_run(p, &o, &st, d);
+    if (out && out != stdout) {
+        if (fclose(out) != 0 && rc == 0) rc = 1;
+    } else if (out) {
+        fflush(out);
+    }
+    if (diag_count(d)) diag_print(d, stderr, color);
+    if (!o.quiet || rc) {
+        fprintf(stderr,
+                "sql2es: %s%s: %" PRIu64 " tables, %" PRIu64 " rows read, %" PRIu64
+                " documents, %" PRIu64 " deletes, %" PRIu64 " filtered, %" PRIu64
+                " warnings, %" PRIu64 " errors",
+                o.dry_run ? "dry run" : "sync", rc ? " FAILED" : " done", st.tables, st.rows,
+                st.docs, st.deletes, st.filtered, st.warnings, st.errors);
+        if (!o.dry_run)
+            fprintf(stderr, "; acknowledged %" PRIu64 ", dead-lettered %" PRIu64 ", unseen deleted %" PRIu64,
+                    st.indexed, st.failed, st.swept);
+        if (st.skipped_tables) fprintf(stderr, "; %" PRIu64 " tables skipped", st.skipped_tables);
+        fprintf(stderr, " in %.2f s (%.0f rows/s)\n", st.seconds,
+                st.seconds > 0 ? (double)st.rows / st.seconds : 0.0);
+    }
+    plan_free(p);
+    diag_free(d);
+    return rc;
+}

@@ -1,0 +1,42 @@
+/* sync.h - the sync driver: for each connector and table of a plan, open the
+ * source, bind the table, stream its rows through the interpreter, and send
+ * the items to the bulk sink (or, with dry_run, write the exact _bulk body to
+ * a file). Full syncs delete the documents that were not seen (only when
+ * extraction finished without error); incremental syncs read from the saved
+ * watermark (minus lag) and save the new one after Elasticsearch
+ * acknowledged. Transient source errors are retried (retry_count) and the
+ * scan resumes after the last key written: no duplicate, no lost row. */
+#ifndef SQL2ES_SYNC_H
+#define SQL2ES_SYNC_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "diag.h"
+#include "plan.h"
+
+typedef enum { ENG_MODE_AUTO, ENG_MODE_FULL, ENG_MODE_INCREMENTAL } eng_mode;
+
+typedef struct eng_sync_opts {
+    const char *connector;   /* only this connector_id (NULL = all) */
+    const char *table;       /* only this table (NULL = all) */
+    eng_mode mode;           /* AUTO: incremental where a cursor is configured */
+    int dry_run;             /* write the _bulk body to out, touch no cluster */
+    FILE *out;               /* dry-run output */
+    uint64_t limit;          /* rows per table, 0 = all */
+    const char *state_file;  /* overrides the connector's state_file */
+    int quiet;               /* no progress output */
+    int tty;                 /* progress as a live bar */
+} eng_sync_opts;
+
+typedef struct eng_sync_stats {
+    uint64_t tables, rows, docs, deletes, filtered, warnings, errors, skipped_tables;
+    uint64_t indexed, failed, swept; /* cluster side: acknowledged, dead-lettered, unseen deleted */
+    double seconds;
+} eng_sync_stats;
+
+/* Run. Returns the exit code (0 ok, 1 run-time failure, 2 usage such as an
+ * unknown --connector/--table). Messages in d; stats always filled. */
+int eng_sync_run(const plan *p, const eng_sync_opts *o, eng_sync_stats *stats, diag *d);
+
+#endif
