@@ -74,6 +74,17 @@ void diag_add_source(diag *d, const char *file, const char *text, size_t len)
     d->nsrcs++;
 }
 
+/* Kept messages outlive the caller's arenas: point their file name at a copy
+ * owned by d (a registered source's name, or a new empty source). */
+static const char *own_file(diag *d, const char *file)
+{
+    if (!file) return NULL;
+    for (size_t i = 0; i < d->nsrcs; i++)
+        if (strcmp(d->srcs[i].file, file) == 0) return d->srcs[i].file;
+    diag_add_source(d, file, "", 0);
+    return d->srcs[d->nsrcs - 1].file;
+}
+
 void diag_verror(diag *d, diag_level lv, src_loc loc, const char *fmt, va_list ap)
 {
     char tmp[1024];
@@ -95,6 +106,7 @@ void diag_verror(diag *d, diag_level lv, src_loc loc, const char *fmt, va_list a
     diag_msg *m = &d->msgs[d->nmsgs++];
     m->level = lv;
     m->loc = loc;
+    m->loc.file = own_file(d, loc.file);
     m->text = xstrdup(tmp);
     m->hint = NULL;
     d->last_kept = 1;
