@@ -1,7 +1,1144 @@
-/* postgresql.c - placeholder registration; the driver is being written. */
+/* postgresql.c - the PostgreSQL source driver (libpq).
+ *
+ * Stage: rows. Connects with PQconnectdbParams, lists and describes tables
+ * from the catalogs, and streams query results through server-side cursors
+ * (DECLARE ... NO SCROLL CURSOR, FETCH FORWARD fetch_size) inside one
+ * transaction per connection, so memory stays bounded by one batch and
+ * several scans can be open on one connection at once (child relations are
+ * read while the parent scan is open). Results are in text format; each value
+ * is converted by its column type (domains resolved to their base type) into
+ * the src_value contract of engine/source.h.
+ *
+ * Conversion choices: NaN/Infinity numbers and infinite dates become NULL
+ * with a warning; BC dates keep ISO 8601 astronomical years ("0044-03-15 BC"
+ * -> "-0043-03-15", 1 BC -> "0000"); timestamptz is printed in UTC with "Z";
+ * money (lc_monetary=C) becomes a plain number; point becomes {"x":..,"y":..};
+ * arrays become JSON arrays with elements converted like scalars; unknown
+ * types are strings. It does not build SQL beyond the cursor wrapper, retry,
+ * or reconnect: the engine does.
+ */
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libpq-fe.h>
+
 #include "../engine/source.h"
+
+#define PG_DEFAULT_PORT 5432
+#define PG_DEFAULT_FETCH 2000
+#define PG_DEFAULT_TIMEOUT 10
+#define PG_DEFAULT_SCHEMA "public"
+#define ROWBUF_KEEP (16u << 20) /* the row scratch buffer shrinks back above this */
+
+/* How a column's text is turned into a src_value. */
+typedef enum {
+    CV_STRING, CV_INT, CV_NUMERIC, CV_FLOAT, CV_BOOL, CV_JSON, CV_BYTEA, CV_TIMESTAMPTZ,
+    CV_TIMESTAMP, CV_DATE, CV_MONEY, CV_POINT, CV_ARRAY
+} conv_kind;
+
+/* A resolved type: conversion, and the scalar base type (after domains; the
+ * element's for arrays) that decides the Elasticsearch type. */
+typedef struct tinfo {
+    Oid oid;
+    conv_kind cv;
+    conv_kind elem_cv; /* CV_ARRAY */
+    char delim;        /* CV_ARRAY element delimiter */
+    Oid base;
+    int typmod;        /* a domain's typmod, -1 otherwise */
+} tinfo;
+
+/* Built-in types by OID (src/include/catalog/pg_type.dat). */
+typedef struct builtin {
+    Oid oid;
+    conv_kind cv;
+    Oid elem; /* for arrays: element OID; 0 for scalars */
+} builtin;
+
+enum {
+    T_BOOL = 16, T_BYTEA = 17, T_CHAR = 18, T_NAME = 19, T_INT8 = 20, T_INT2 = 21, T_INT4 = 23,
+    T_TEXT = 25, T_OID = 26, T_JSON = 114, T_XML = 142, T_POINT = 600, T_LSEG = 601,
+    T_PATH = 602, T_BOX = 603, T_POLYGON = 604, T_LINE = 628, T_CIDR = 650, T_FLOAT4 = 700,
+    T_FLOAT8 = 701, T_CIRCLE = 718, T_MACADDR8 = 774, T_MONEY = 790, T_MACADDR = 829,
+    T_INET = 869, T_BPCHAR = 1042, T_VARCHAR = 1043, T_DATE = 1082, T_TIME = 1083,
+    T_TIMESTAMP = 1114, T_TIMESTAMPTZ = 1184, T_INTERVAL = 1186, T_TIMETZ = 1266, T_BIT = 1560,
+    T_VARBIT = 1562, T_NUMERIC = 1700, T_UUID = 2950, T_TSVECTOR = 3614, T_JSONB = 3802
+};
+
+static const builtin builtins[] = {
+    {T_BOOL, CV_BOOL, 0}, {T_BYTEA, CV_BYTEA, 0}, {T_INT8, CV_INT, 0}, {T_INT2, CV_INT, 0},
+    {T_INT4, CV_INT, 0}, {T_OID, CV_INT, 0}, {T_JSON, CV_JSON, 0}, {T_POINT, CV_POINT, 0},
+    {T_FLOAT4, CV_FLOAT, 0}, {T_FLOAT8, CV_FLOAT, 0}, {T_MONEY, CV_MONEY, 0},
+    {T_DATE, CV_DATE, 0}, {T_TIMESTAMP, CV_TIMESTAMP, 0}, {T_TIMESTAMPTZ, CV_TIMESTAMPTZ, 0},
+    {T_NUMERIC, CV_NUMERIC, 0}, {T_JSONB, CV_JSON, 0},
+    {T_TEXT, CV_STRING, 0}, {T_VARCHAR, CV_STRING, 0}, {T_BPCHAR, CV_STRING, 0},
+    {T_NAME, CV_STRING, 0}, {T_CHAR, CV_STRING, 0}, {T_UUID, CV_STRING, 0},
+    {T_INET, CV_STRING, 0}, {T_CIDR, CV_STRING, 0}, {T_TIME, CV_STRING, 0},
+    {T_TIMETZ, CV_STRING, 0}, {T_INTERVAL, CV_STRING, 0}, {T_XML, CV_STRING, 0},
+    /* arrays */
+    {1000, CV_ARRAY, T_BOOL}, {1001, CV_ARRAY, T_BYTEA}, {1002, CV_ARRAY, T_CHAR},
+    {1003, CV_ARRAY, T_NAME}, {1005, CV_ARRAY, T_INT2}, {1007, CV_ARRAY, T_INT4},
+    {1009, CV_ARRAY, T_TEXT}, {1028, CV_ARRAY, T_OID}, {1014, CV_ARRAY, T_BPCHAR},
+    {1015, CV_ARRAY, T_VARCHAR}, {1016, CV_ARRAY, T_INT8}, {1017, CV_ARRAY, T_POINT},
+    {1018, CV_ARRAY, T_LSEG}, {1019, CV_ARRAY, T_PATH}, {1020, CV_ARRAY, T_BOX},
+    {1021, CV_ARRAY, T_FLOAT4}, {1022, CV_ARRAY, T_FLOAT8}, {1027, CV_ARRAY, T_POLYGON},
+    {629, CV_ARRAY, T_LINE}, {719, CV_ARRAY, T_CIRCLE}, {1040, CV_ARRAY, T_MACADDR},
+    {775, CV_ARRAY, T_MACADDR8}, {1041, CV_ARRAY, T_INET}, {651, CV_ARRAY, T_CIDR},
+    {1182, CV_ARRAY, T_DATE}, {1183, CV_ARRAY, T_TIME}, {1115, CV_ARRAY, T_TIMESTAMP},
+    {1185, CV_ARRAY, T_TIMESTAMPTZ}, {1187, CV_ARRAY, T_INTERVAL}, {1231, CV_ARRAY, T_NUMERIC},
+    {1270, CV_ARRAY, T_TIMETZ}, {1561, CV_ARRAY, T_BIT}, {1563, CV_ARRAY, T_VARBIT},
+    {2951, CV_ARRAY, T_UUID}, {199, CV_ARRAY, T_JSON}, {3807, CV_ARRAY, T_JSONB},
+    {791, CV_ARRAY, T_MONEY}, {143, CV_ARRAY, T_XML}, {3643, CV_ARRAY, T_TSVECTOR},
+};
+
+/* Scalar types whose text form is a string, known without a catalog query. */
+static const Oid builtin_strings[] = {
+    T_LSEG, T_PATH, T_BOX, T_POLYGON, T_LINE, T_CIRCLE, T_MACADDR, T_MACADDR8, T_BIT,
+    T_VARBIT, T_TSVECTOR
+};
+
+typedef struct tname {
+    Oid oid;
+    int typmod;
+    char *name;
+} tname;
+
+struct src_conn {
+    PGconn *pg;
+    char *label;         /* "host:port as user" (no secrets) */
+    char *schema;        /* default schema */
+    int fetch_size;
+    int nscans;          /* open cursors; the transaction ends with the last */
+    unsigned cursor_seq;
+    tinfo *types;        /* resolved non-builtin types (catalog lookups) */
+    int ntypes, captypes;
+    tname *names;        /* format_type() of result column types */
+    int nnames, capnames;
+};
+
+typedef struct colconv {
+    tinfo t;
+} colconv;
+
+struct src_scan {
+    src_conn *c;
+    arena *a;
+    char cursor[32];
+    char *fetch_sql;
+    char *sql_ctx;       /* the query, shortened, for messages */
+    PGresult *res;
+    int nrows, row_i, done, failed;
+    int fetch_size;
+    int ncols;
+    src_column *cols;
+    colconv *conv;
+    src_value *row;
+    size_t *off;         /* per column: offset into rowbuf, or SIZE_MAX when borrowed */
+    buf rowbuf;          /* converted values of the current row */
+    buf tmp;             /* array element unescaping */
+    buf tmp2;            /* array element conversion */
+    src_scan_stats st;
+};
+
+static void quiet_notices(void *arg, const char *msg)
+{
+    (void)arg;
+    (void)msg;
+}
+
+/* ---------------------------------------------------------------- errors */
+
+/* The first line of a libpq message, without "FATAL:  " or libpq's
+ * "connection to server at ... failed: " prefix. */
+static void first_line(const char *m, const char **p, int *n)
+{
+    if (!m) m = "";
+    const char *f = NULL, *s;
+    for (s = m; (s = strstr(s, "failed: ")) != NULL; s += 8) f = s + 8;
+    if (f) m = f;
+    if (strncmp(m, "FATAL:  ", 8) == 0) m += 8;
+    if (strncmp(m, "ERROR:  ", 8) == 0) m += 8;
+    size_t len = strcspn(m, "\n");
+    *p = m;
+    *n = len > 400 ? 400 : (int)len;
+}
+
+static int is_transient(PGconn *pg, const char *state)
+{
+    if (!pg || PQstatus(pg) == CONNECTION_BAD) return 1;
+    if (!state) return 0;
+    return strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+           strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0 ||
+           strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+           strcmp(state, "53300") == 0;
+}
+
+/* Reports a failed command (r may be NULL) and returns DIAG_ETRANSIENT when
+ * the connection is gone or the error is worth a retry, else DIAG_EIO. */
+static int fail(src_conn *c, const PGresult *r, diag *d, const char *what, const char *ctx)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *prim = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *m;
+    int mn;
+    if (prim) {
+        m = prim;
+        mn = (int)strcspn(prim, "\n");
+    } else {
+        first_line(c && c->pg ? PQerrorMessage(c->pg) : "", &m, &mn);
+    }
+    if (mn == 0) {
+        m = "no response from server";
+        mn = (int)strlen(m);
+    }
+    int transient = is_transient(c ? c->pg : NULL, state);
+    if (d)
+        diag_error(d, (src_loc){0}, "postgresql: %s%s%s: %s%s%s%.*s%s%s%s", what,
+                   c && c->label ? " on " : "", c && c->label ? c->label : "",
+                   transient ? "connection lost: " : "", state ? state : "", state ? " " : "",
+                   mn, m, ctx ? " (query: " : "", ctx ? ctx : "", ctx ? ")" : "");
+    return transient ? DIAG_ETRANSIENT : DIAG_EIO;
+}
+
+/* ------------------------------------------------------------ connection */
+
+static void pg_close(src_conn *c)
+{
+    if (!c) return;
+    if (c->pg) PQfinish(c->pg);
+    free(c->label);
+    free(c->schema);
+    free(c->types);
+    for (int i = 0; i < c->nnames; i++) free(c->names[i].name);
+    free(c->names);
+    free(c);
+}
+
+static char *dupstr(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = malloc(n);
+    if (p) memcpy(p, s, n);
+    return p;
+}
+
+/* Adds key=val to the connection parameters when val is set. */
+static int kv(const char **keys, const char **vals, int k, const char *key, const char *val)
+{
+    if (!val || !*val) return k;
+    keys[k] = key;
+    vals[k] = val;
+    return k + 1;
+}
+
+static int pg_open(const src_config *cfg, src_conn **out, diag *d)
+{
+    int rc = DIAG_ENOMEM;
+    *out = NULL;
+    src_conn *c = calloc(1, sizeof *c);
+    if (!c) goto fail;
+    char port[16], timeout[16];
+    snprintf(port, sizeof port, "%d", cfg->port > 0 ? cfg->port : PG_DEFAULT_PORT);
+    snprintf(timeout, sizeof timeout, "%d",
+             cfg->connect_timeout > 0 ? cfg->connect_timeout : PG_DEFAULT_TIMEOUT);
+    const char *sslmode = "prefer";
+    if (cfg->ssl_enabled) sslmode = cfg->ssl_ca && *cfg->ssl_ca ? "verify-full" : "require";
+    const char *keys[16], *vals[16];
+    int k = 0;
+    k = kv(keys, vals, k, "host", cfg->host);
+    k = kv(keys, vals, k, "port", port);
+    k = kv(keys, vals, k, "user", cfg->username);
+    k = kv(keys, vals, k, "password", cfg->password);
+    k = kv(keys, vals, k, "dbname", cfg->database);
+    k = kv(keys, vals, k, "sslmode", sslmode);
+    if (cfg->ssl_enabled) k = kv(keys, vals, k, "sslrootcert", cfg->ssl_ca);
+    k = kv(keys, vals, k, "connect_timeout", timeout);
+    k = kv(keys, vals, k, "application_name", "sql2es");
+    k = kv(keys, vals, k, "client_encoding", "UTF8");
+    k = kv(keys, vals, k, "keepalives", "1");
+    k = kv(keys, vals, k, "keepalives_idle", "30");
+    keys[k] = vals[k] = NULL;
+
+    c->schema = dupstr(cfg->schema && *cfg->schema ? cfg->schema : PG_DEFAULT_SCHEMA);
+    c->fetch_size = cfg->fetch_size > 0 ? cfg->fetch_size : PG_DEFAULT_FETCH;
+    if (!c->schema) goto fail;
+    c->pg = PQconnectdbParams(keys, vals, 0);
+    if (!c->pg) goto fail;
+    {
+        const char *u = cfg->username && *cfg->username ? cfg->username : PQuser(c->pg);
+        const char *h = cfg->host && *cfg->host ? cfg->host : PQhost(c->pg);
+        char lab[512];
+        snprintf(lab, sizeof lab, "%s:%s as %s", h ? h : "localhost", port, u ? u : "?");
+        c->label = dupstr(lab);
+        if (!c->label) goto fail;
+    }
+    if (PQstatus(c->pg) != CONNECTION_OK) {
+        const char *m;
+        int mn;
+        first_line(PQerrorMessage(c->pg), &m, &mn);
+        diag_error(d, (src_loc){0}, "postgresql: cannot connect to %s: %.*s", c->label, mn, m);
+        rc = DIAG_EIO;
+        goto fail_quiet;
+    }
+    PQsetNoticeProcessor(c->pg, quiet_notices, NULL);
+    PGresult *r = PQexec(c->pg, "SET DateStyle = ISO; SET TimeZone = 'UTC'; "
+                                "SET IntervalStyle = iso_8601; SET extra_float_digits = 3; "
+                                "SET lc_monetary = 'C'; SET bytea_output = hex; "
+                                "SET client_encoding = 'UTF8'");
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        rc = fail(c, r, d, "cannot set up the session", NULL);
+        PQclear(r);
+        goto fail_quiet;
+    }
+    PQclear(r);
+    *out = c;
+    return 0;
+fail:
+    diag_error(d, (src_loc){0}, "postgresql: out of memory");
+fail_quiet:
+    pg_close(c);
+    return rc;
+}
+
+static int pg_ping(src_conn *c, diag *d)
+{
+    PGresult *r = PQexec(c->pg, "SELECT 1");
+    int rc = 0;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) rc = fail(c, r, d, "ping failed", NULL);
+    PQclear(r);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- dialect */
+
+static int pg_quote_ident(buf *out, const char *ident)
+{
+    int rc = buf_putc(out, '"');
+    for (const char *p = ident; *p && !rc; p++) {
+        if (*p == '"') rc = buf_putc(out, '"');
+        if (!rc) rc = buf_putc(out, *p);
+    }
+    if (!rc) rc = buf_putc(out, '"');
+    return rc;
+}
+
+static int pg_placeholder(buf *out, int n) { return buf_printf(out, "$%d", n); }
+
+/* ------------------------------------------------------------------ types */
+
+static const builtin *find_builtin(Oid oid)
+{
+    for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)
+        if (builtins[i].oid == oid) return &builtins[i];
+    return NULL;
+}
+
+static int is_builtin_string(Oid oid)
+{
+    for (size_t i = 0; i < sizeof builtin_strings / sizeof builtin_strings[0]; i++)
+        if (builtin_strings[i] == oid) return 1;
+    return 0;
+}
+
+/* Resolves oid (domains to their base, arrays to their element), asking the
+ * catalog once per connection for types that are not built in. */
+static int resolve(src_conn *c, Oid oid, tinfo *t, int depth, diag *d)
+{
+    t->oid = oid;
+    t->cv = CV_STRING;
+    t->elem_cv = CV_STRING;
+    t->delim = ',';
+    t->base = oid;
+    t->typmod = -1;
+    const builtin *b = find_builtin(oid);
+    if (b) {
+        t->cv = b->cv;
+        if (b->elem) {
+            const builtin *e = find_builtin(b->elem);
+            t->elem_cv = e ? e->cv : CV_STRING;
+            t->base = b->elem;
+            if (b->elem == T_BOX) t->delim = ';';
+        }
+        return 0;
+    }
+    if (is_builtin_string(oid)) return 0;
+    for (int i = 0; i < c->ntypes; i++)
+        if (c->types[i].oid == oid) {
+            *t = c->types[i];
+            return 0;
+        }
+    if (depth > 8) return 0;
+    char oidtxt[16];
+    snprintf(oidtxt, sizeof oidtxt, "%u", (unsigned)oid);
+    const char *params[1] = {oidtxt};
+    PGresult *r = PQexecParams(c->pg,
+                               "SELECT typtype, typbasetype, typelem, typdelim, typtypmod, "
+                               "typcategory FROM pg_catalog.pg_type WHERE oid = $1::oid",
+                               1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        int rc = fail(c, r, d, "type lookup failed", NULL);
+        PQclear(r);
+        return rc;
+    }
+    int rc = 0;
+    if (PQntuples(r) == 1) {
+        char typtype = PQgetvalue(r, 0, 0)[0];
+        Oid basetype = (Oid)strtoul(PQgetvalue(r, 0, 1), NULL, 10);
+        Oid elem = (Oid)strtoul(PQgetvalue(r, 0, 2), NULL, 10);
+        char delim = PQgetvalue(r, 0, 3)[0];
+        int typmod = (int)strtol(PQgetvalue(r, 0, 4), NULL, 10);
+        char category = PQgetvalue(r, 0, 5)[0];
+        PQclear(r);
+        r = NULL;
+        if (typtype == 'd' && basetype) {
+            rc = resolve(c, basetype, t, depth + 1, d);
+            if (t->typmod < 0) t->typmod = typmod;
+            t->oid = oid;
+        } else if (category == 'A' && elem) {
+            tinfo e;
+            rc = resolve(c, elem, &e, depth + 1, d);
+            if (e.cv == CV_ARRAY) { /* array of a domain over an array: keep text */
+                t->cv = CV_STRING;
+            } else {
+                t->cv = CV_ARRAY;
+                t->elem_cv = e.cv;
+                t->base = e.base;
+                t->typmod = e.typmod;
+                t->delim = delim ? delim : ',';
+            }
+        }
+    }
+    PQclear(r);
+    if (rc) return rc;
+    if (c->ntypes == c->captypes) {
+        int cap = c->captypes ? c->captypes * 2 : 16;
+        tinfo *nt = realloc(c->types, (size_t)cap * sizeof *nt);
+        if (!nt) return 0; /* not cached; resolved again next time */
+        c->types = nt;
+        c->captypes = cap;
+    }
+    c->types[c->ntypes++] = *t;
+    return 0;
+}
+
+/* Elasticsearch field type of a resolved column type. numeric: scale 0 ->
+ * long (precision <= 18) or double; scale 1..6 -> scaled_float (the engine
+ * takes scaling_factor = 10^scale from sql_type "numeric(p,s)"); larger scales
+ * and unconstrained numeric -> double (the document keeps every digit, only
+ * the index is approximate). json/jsonb and point -> object; arrays -> their
+ * element's type; cidr -> ip_range (ES ip rejects a netmask). */
+static const char *es_type_of(const tinfo *t)
+{
+    switch (t->base) {
+    case T_INT2: return "short";
+    case T_INT4: return "integer";
+    case T_INT8: case T_OID: return "long";
+    case T_FLOAT4: return "float";
+    case T_FLOAT8: case T_MONEY: return "double";
+    case T_NUMERIC: {
+        if (t->typmod < 4) return "double";
+        int prec = ((t->typmod - 4) >> 16) & 0xffff, scale = (t->typmod - 4) & 0xffff;
+        if (scale == 0) return prec <= 18 ? "long" : "double";
+        return scale <= 6 ? "scaled_float" : "double";
+    }
+    case T_BOOL: return "boolean";
+    case T_TEXT: case T_VARCHAR: case T_XML: case T_TSVECTOR: return "text";
+    case T_DATE: case T_TIMESTAMP: case T_TIMESTAMPTZ: return "date";
+    case T_JSON: case T_JSONB: case T_POINT: return "object";
+    case T_BYTEA: return "binary";
+    case T_INET: return "ip";
+    case T_CIDR: return "ip_range";
+    default: return "keyword";
+    }
+}
+
+/* ----------------------------------------------------------------- tables */
+
+static int pg_list_tables(src_conn *c, const char *schema, arena *a, const char ***names, int *n,
+                          diag *d)
+{
+    const char *params[1] = {schema && *schema ? schema : c->schema};
+    PGresult *r = PQexecParams(
+        c->pg,
+        "SELECT c.relname FROM pg_catalog.pg_class c "
+        "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f') "
+        "AND NOT c.relispartition ORDER BY c.relname COLLATE \"C\"",
+        1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        int rc = fail(c, r, d, "cannot list tables", NULL);
+        PQclear(r);
+        return rc;
+    }
+    int nt = PQntuples(r);
+    const char **v = arena_alloc(a, ((size_t)nt + 1) * sizeof *v);
+    for (int i = 0; i < nt; i++) v[i] = arena_strdup(a, PQgetvalue(r, i, 0));
+    PQclear(r);
+    *names = v;
+    *n = nt;
+    return 0;
+}
+
+static int pg_describe(src_conn *c, const char *schema, const char *table, arena *a,
+                       src_table *out, diag *d)
+{
+    const char *sch = schema && *schema ? schema : c->schema;
+    const char *p1[2] = {sch, table};
+    int rc = 0;
+    PGresult *r = PQexecParams(
+        c->pg,
+        "SELECT c.oid, c.relkind, c.reltuples::int8 FROM pg_catalog.pg_class c "
+        "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')",
+        2, NULL, p1, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        rc = fail(c, r, d, "cannot describe table", NULL);
+        goto done;
+    }
+    if (PQntuples(r) != 1) {
+        diag_error(d, (src_loc){0}, "postgresql: table \"%s\".\"%s\" not found", sch, table);
+        rc = DIAG_ENOTFOUND;
+        goto done;
+    }
+    char reloid[16];
+    snprintf(reloid, sizeof reloid, "%s", PQgetvalue(r, 0, 0));
+    char relkind = PQgetvalue(r, 0, 1)[0];
+    int64_t est = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+    PQclear(r);
+    const char *p2[1] = {reloid};
+    r = PQexecParams(
+        c->pg,
+        "SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull, "
+        "a.atttypid, a.atttypmod, "
+        "COALESCE(array_position(string_to_array(i.indkey::text, ' ')::int2[], a.attnum), 0) "
+        "FROM pg_catalog.pg_attribute a "
+        "LEFT JOIN pg_catalog.pg_index i ON i.indrelid = a.attrelid AND i.indisprimary "
+        "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped "
+        "ORDER BY a.attnum",
+        1, NULL, p2, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        rc = fail(c, r, d, "cannot describe table", NULL);
+        goto done;
+    }
+    int nc = PQntuples(r);
+    memset(out, 0, sizeof *out);
+    out->schema = arena_strdup(a, sch);
+    out->name = arena_strdup(a, table);
+    out->is_view = relkind == 'v';
+    out->row_estimate = relkind == 'v' || est < 0 ? -1 : est;
+    out->ncols = nc;
+    out->cols = arena_alloc(a, ((size_t)nc + 1) * sizeof *out->cols);
+    out->pk = arena_alloc(a, ((size_t)nc + 1) * sizeof *out->pk);
+    for (int i = 0; i < nc; i++) {
+        src_column *col = &out->cols[i];
+        tinfo t;
+        rc = resolve(c, (Oid)strtoul(PQgetvalue(r, i, 3), NULL, 10), &t, 0, d);
+        if (rc) goto done;
+        if (t.typmod < 0) t.typmod = (int)strtol(PQgetvalue(r, i, 4), NULL, 10);
+        col->name = arena_strdup(a, PQgetvalue(r, i, 0));
+        col->sql_type = arena_strdup(a, PQgetvalue(r, i, 1));
+        col->es_type = es_type_of(&t);
+        col->nullable = PQgetvalue(r, i, 2)[0] != 't';
+        col->pk_pos = (int)strtol(PQgetvalue(r, i, 5), NULL, 10);
+    }
+    for (int pos = 1; pos <= nc; pos++)
+        for (int i = 0; i < nc; i++)
+            if (out->cols[i].pk_pos == pos) out->pk[out->npk++] = i;
+done:
+    PQclear(r);
+    return rc;
+}
+
+/* ------------------------------------------------------------ conversions */
+
+static int is_nan_inf(const char *p, size_t n)
+{
+    if (n == 0) return 1;
+    if (p[0] == '-' || p[0] == '+') p++;
+    return *p == 'N' || *p == 'I' || *p == 'n' || *p == 'i';
+}
+
+/* Date/time text (DateStyle ISO) to ISO 8601 in out[0..cap). Returns the
+ * length, -1 for +/-infinity, -2 when the text is not understood. */
+static int conv_datetime(conv_kind cv, const char *s, size_t n, char *out, size_t cap)
+{
+    if (n && (s[0] == 'i' || (s[0] == '-' && n > 1 && s[1] == 'i'))) return -1;
+    int bc = n > 3 && memcmp(s + n - 3, " BC", 3) == 0;
+    if (bc) n -= 3;
+    size_t i = 0;
+    while (i < n && isdigit((unsigned char)s[i])) i++;
+    if (i < 4 || i > 9 || i >= n || s[i] != '-') return -2;
+    size_t o = 0;
+    if (bc) {
+        long y = strtol(s, NULL, 10);
+        int w = y == 1 ? snprintf(out, cap, "0000") : snprintf(out, cap, "-%04ld", y - 1);
+        if (w < 0 || (size_t)w >= cap) return -2;
+        o = (size_t)w;
+    } else {
+        memcpy(out, s, i);
+        o = i;
+    }
+    size_t rest = n - i;
+    if (cv == CV_DATE) {
+        if (o + rest >= cap) return -2;
+        memcpy(out + o, s + i, rest);
+        return (int)(o + rest);
+    }
+    /* "-MM-DD HH:MM:SS[.ffffff][+HH[:MM[:SS]]]" */
+    if (rest < 15 || s[i + 6] != ' ') return -2;
+    size_t tz = n;
+    if (cv == CV_TIMESTAMPTZ) {
+        for (size_t j = i + 7; j < n; j++)
+            if (s[j] == '+' || s[j] == '-') {
+                tz = j;
+                break;
+            }
+        if (tz == n) return -2;
+    }
+    if (o + (tz - i) + 8 >= cap) return -2;
+    memcpy(out + o, s + i, tz - i);
+    out[o + 6] = 'T';
+    o += tz - i;
+    if (cv == CV_TIMESTAMPTZ) {
+        size_t zl = n - tz;
+        if (zl == 3 && s[tz + 1] == '0' && s[tz + 2] == '0') {
+            out[o++] = 'Z';
+        } else if (zl == 3) {
+            memcpy(out + o, s + tz, 3);
+            memcpy(out + o + 3, ":00", 3);
+            o += 6;
+        } else {
+            if (zl > 6) zl = 6; /* seconds in an offset have no ISO form */
+            memcpy(out + o, s + tz, zl);
+            o += zl;
+        }
+    }
+    return (int)o;
+}
+
+/* money text ("$1,234.56", "-$1,234.56", "($5.00)") to a JSON number. */
+static int conv_money(const char *s, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+    int neg = 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (ch == '-' || ch == '(') neg = 1;
+        else if ((isdigit((unsigned char)ch) || ch == '.') && o + 2 < cap) out[1 + o++] = ch;
+    }
+    if (o == 0) return -2;
+    if (neg) {
+        out[0] = '-';
+        o++;
+    } else {
+        memmove(out, out + 1, o);
+    }
+    return json_is_number(out, o) ? (int)o : -2;
+}
+
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+/* bytea text (hex "\x..." or the old escape format) to raw bytes in b. */
+static int conv_bytea(const char *s, size_t n, buf *b)
+{
+    if (n >= 2 && s[0] == '\\' && s[1] == 'x') {
+        int rc = buf_reserve(b, (n - 2) / 2);
+        if (rc) return rc;
+        for (size_t i = 2; i + 1 < n; i += 2) {
+            int h = hexval(s[i]), l = hexval(s[i + 1]);
+            if (h < 0 || l < 0) return DIAG_EINVAL;
+            b->data[b->len++] = (char)(h << 4 | l);
+        }
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (ch == '\\' && i + 1 < n && s[i + 1] == '\\') {
+            i++;
+        } else if (ch == '\\' && i + 3 < n && s[i + 1] >= '0' && s[i + 1] <= '3') {
+            ch = (char)((s[i + 1] - '0') << 6 | (s[i + 2] - '0') << 3 | (s[i + 3] - '0'));
+            i += 3;
+        }
+        int rc = buf_putc(b, ch);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* point "(x,y)" -> {"x":x,"y":y}; NaN/Infinity coordinates become null. */
+static int conv_point(src_scan *s, const char *p, size_t n, buf *b)
+{
+    if (n < 5 || p[0] != '(' || p[n - 1] != ')') return buf_json_str(b, p, n, NULL);
+    const char *comma = memchr(p, ',', n);
+    if (!comma) return buf_json_str(b, p, n, NULL);
+    const char *x = p + 1, *y = comma + 1;
+    size_t xn = (size_t)(comma - x), yn = (size_t)(p + n - 1 - y);
+    int rc = buf_puts(b, "{\"x\":");
+    if (json_is_number(x, xn)) rc |= buf_append(b, x, xn);
+    else { rc |= buf_puts(b, "null"); s->st.warnings++; }
+    rc |= buf_puts(b, ",\"y\":");
+    if (json_is_number(y, yn)) rc |= buf_append(b, y, yn);
+    else { rc |= buf_puts(b, "null"); s->st.warnings++; }
+    rc |= buf_putc(b, '}');
+    return rc ? DIAG_ENOMEM : 0;
+}
+
+/* Appends the JSON form of one array element (text s[0..n), already
+ * unescaped) converted like a scalar of kind cv. */
+static int elem_json(src_scan *s, conv_kind cv, const char *p, size_t n, buf *b)
+{
+    char tmp[96];
+    int w;
+    switch (cv) {
+    case CV_INT:
+        if (json_is_number(p, n)) return buf_append(b, p, n);
+        return buf_json_str(b, p, n, NULL);
+    case CV_NUMERIC:
+    case CV_FLOAT:
+        if (!is_nan_inf(p, n) && json_is_number(p, n)) return buf_append(b, p, n);
+        s->st.warnings++;
+        return buf_puts(b, "null");
+    case CV_BOOL: return buf_puts(b, n && p[0] == 't' ? "true" : "false");
+    case CV_JSON: return buf_append(b, p, n);
+    case CV_BYTEA: {
+        buf_reset(&s->tmp2);
+        int rc = conv_bytea(p, n, &s->tmp2);
+        if (rc) return rc;
+        return buf_json_base64(b, s->tmp2.data ? s->tmp2.data : "", s->tmp2.len);
+    }
+    case CV_DATE:
+    case CV_TIMESTAMP:
+    case CV_TIMESTAMPTZ:
+        w = conv_datetime(cv, p, n, tmp, sizeof tmp);
+        if (w == -1) {
+            s->st.warnings++;
+            return buf_puts(b, "null");
+        }
+        return w < 0 ? buf_json_str(b, p, n, NULL) : buf_json_str(b, tmp, (size_t)w, NULL);
+    case CV_MONEY:
+        w = conv_money(p, n, tmp, sizeof tmp);
+        return w < 0 ? buf_json_str(b, p, n, NULL) : buf_append(b, tmp, (size_t)w);
+    case CV_POINT: return conv_point(s, p, n, b);
+    case CV_ARRAY:
+    case CV_STRING:
+    default: return buf_json_str(b, p, n, NULL);
+    }
+}
+
+/* PostgreSQL array text ("[0:1]={{1,2},{NULL,\"a\\\"b\"}}") to a JSON array. */
+static int conv_array(src_scan *s, const tinfo *t, const char *p, size_t n, buf *b)
+{
+    size_t i = 0;
+    int depth = 0, rc = 0;
+    char delim = t->delim;
+    if (n && p[0] == '[') {
+        const char *eq = memchr(p, '=', n);
+        if (!eq) return buf_json_str(b, p, n, NULL);
+        i = (size_t)(eq - p) + 1;
+    }
+    while (i < n && !rc) {
+        char ch = p[i];
+        if (ch == '{') {
+            rc = buf_putc(b, '[');
+            depth++;
+            i++;
+        } else if (ch == '}') {
+            rc = buf_putc(b, ']');
+            depth--;
+            i++;
+        } else if (ch == delim) {
+            rc = buf_putc(b, ',');
+            i++;
+        } else if (isspace((unsigned char)ch)) {
+            i++;
+        } else if (ch == '"') {
+            buf_reset(&s->tmp);
+            for (i++; i < n && p[i] != '"' && !rc; i++) {
+                if (p[i] == '\\' && i + 1 < n) i++;
+                rc = buf_putc(&s->tmp, p[i]);
+            }
+            i++; /* closing quote */
+            if (!rc)
+                rc = elem_json(s, t->elem_cv, s->tmp.data ? s->tmp.data : "", s->tmp.len, b);
+        } else {
+            size_t st = i;
+            while (i < n && p[i] != delim && p[i] != '}') i++;
+            size_t en = i;
+            while (en > st && isspace((unsigned char)p[en - 1])) en--;
+            if (en - st == 4 && strncasecmp(p + st, "NULL", 4) == 0)
+                rc = buf_puts(b, "null");
+            else
+                rc = elem_json(s, t->elem_cv, p + st, en - st, b);
+        }
+    }
+    if (rc) return rc;
+    return depth == 0 ? 0 : DIAG_EINVAL;
+}
+
+/* Converts column i of the current result row into s->row[i] (pointing into
+ * the result, into a static literal, or at an offset of s->rowbuf). */
+static int convert(src_scan *s, int i, const char *p, size_t n)
+{
+    src_value *v = &s->row[i];
+    const tinfo *t = &s->conv[i].t;
+    char tmp[96];
+    int w, rc = 0;
+    size_t start = s->rowbuf.len;
+    v->p = p;
+    v->n = n;
+    s->off[i] = SIZE_MAX;
+    switch (t->cv) {
+    case CV_INT:
+        v->kind = SRC_NUMBER;
+        return 0;
+    case CV_NUMERIC:
+    case CV_FLOAT:
+        if (is_nan_inf(p, n)) goto null_warn;
+        v->kind = SRC_NUMBER;
+        return 0;
+    case CV_BOOL:
+        v->kind = SRC_BOOL;
+        v->p = n && p[0] == 't' ? "true" : "false";
+        v->n = v->p[0] == 't' ? 4 : 5;
+        return 0;
+    case CV_JSON:
+        v->kind = SRC_JSON;
+        return 0;
+    case CV_BYTEA:
+        v->kind = SRC_BINARY;
+        rc = conv_bytea(p, n, &s->rowbuf);
+        if (rc == DIAG_EINVAL) { /* not bytea text after all: hand the bytes over */
+            s->rowbuf.len = start;
+            return 0;
+        }
+        break;
+    case CV_DATE:
+    case CV_TIMESTAMP:
+    case CV_TIMESTAMPTZ:
+        v->kind = SRC_STRING;
+        w = conv_datetime(t->cv, p, n, tmp, sizeof tmp);
+        if (w == -1) goto null_warn;
+        if (w < 0) return 0;
+        rc = buf_append(&s->rowbuf, tmp, (size_t)w);
+        break;
+    case CV_MONEY:
+        w = conv_money(p, n, tmp, sizeof tmp);
+        if (w < 0) {
+            v->kind = SRC_STRING;
+            return 0;
+        }
+        v->kind = SRC_NUMBER;
+        rc = buf_append(&s->rowbuf, tmp, (size_t)w);
+        break;
+    case CV_POINT:
+        v->kind = SRC_JSON;
+        rc = conv_point(s, p, n, &s->rowbuf);
+        break;
+    case CV_ARRAY:
+        v->kind = SRC_JSON;
+        rc = conv_array(s, t, p, n, &s->rowbuf);
+        if (rc == DIAG_EINVAL) { /* malformed: keep the text */
+            s->rowbuf.len = start;
+            v->kind = SRC_STRING;
+            return 0;
+        }
+        break;
+    case CV_STRING:
+    default:
+        v->kind = SRC_STRING;
+        return 0;
+    }
+    if (rc) return rc;
+    s->off[i] = start;
+    v->n = s->rowbuf.len - start;
+    return 0;
+null_warn:
+    s->st.warnings++;
+    v->kind = SRC_NULL;
+    v->p = NULL;
+    v->n = 0;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ scans */
+
+static int fetch(src_scan *s, diag *d)
+{
+    PQclear(s->res);
+    s->res = PQexec(s->c->pg, s->fetch_sql);
+    s->row_i = 0;
+    s->nrows = 0;
+    if (PQresultStatus(s->res) != PGRES_TUPLES_OK) {
+        s->failed = 1;
+        s->done = 1;
+        return fail(s->c, s->res, d, "read failed", s->sql_ctx);
+    }
+    s->nrows = PQntuples(s->res);
+    if (s->nrows < s->fetch_size) s->done = 1;
+    return 0;
+}
+
+static void end_txn(src_conn *c, const char *cursor)
+{
+    if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) return;
+    char sql[64];
+    if (c->nscans <= 0) snprintf(sql, sizeof sql, "COMMIT");
+    else snprintf(sql, sizeof sql, "CLOSE %s", cursor);
+    PQclear(PQexec(c->pg, sql));
+}
+
+static void pg_end_scan(src_scan *s)
+{
+    if (!s) return;
+    PQclear(s->res);
+    s->c->nscans--;
+    end_txn(s->c, s->cursor);
+    buf_free(&s->rowbuf);
+    buf_free(&s->tmp);
+    buf_free(&s->tmp2);
+    arena_free(s->a);
+    free(s);
+}
+
+static const char *cached_name(const src_conn *c, Oid oid, int typmod)
+{
+    for (int i = 0; i < c->nnames; i++)
+        if (c->names[i].oid == oid && c->names[i].typmod == typmod) return c->names[i].name;
+    return NULL;
+}
+
+/* Sets the sql_type of the scan's columns: format_type() asked once per
+ * connection for each (type, typmod) not seen before. */
+static int type_names(src_scan *s, diag *d)
+{
+    src_conn *c = s->c;
+    buf sq = BUF_INIT;
+    int nmiss = 0, rc = 0;
+    PGresult *r = NULL;
+    buf_puts(&sq, "SELECT ");
+    for (int i = 0; i < s->ncols; i++) {
+        Oid oid = PQftype(s->res, i);
+        int mod = PQfmod(s->res, i);
+        if (cached_name(c, oid, mod)) continue;
+        buf_printf(&sq, "%s%u, %d, pg_catalog.format_type(%u, %d)", nmiss ? ", " : "",
+                   (unsigned)oid, mod, (unsigned)oid, mod);
+        nmiss++;
+    }
+    if (nmiss) {
+        if (sq.failed) {
+            rc = DIAG_ENOMEM;
+            goto done;
+        }
+        r = PQexec(c->pg, sq.data);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            rc = fail(c, r, d, "type lookup failed", s->sql_ctx);
+            goto done;
+        }
+        for (int j = 0; j < nmiss; j++) {
+            Oid oid = (Oid)strtoul(PQgetvalue(r, 0, 3 * j), NULL, 10);
+            int mod = (int)strtol(PQgetvalue(r, 0, 3 * j + 1), NULL, 10);
+            if (cached_name(c, oid, mod)) continue;
+            if (c->nnames == c->capnames) {
+                int cap = c->capnames ? c->capnames * 2 : 16;
+                tname *nn = realloc(c->names, (size_t)cap * sizeof *nn);
+                if (!nn) {
+                    rc = DIAG_ENOMEM;
+                    goto done;
+                }
+                c->names = nn;
+                c->capnames = cap;
+            }
+            char *name = dupstr(PQgetvalue(r, 0, 3 * j + 2));
+            if (!name) {
+                rc = DIAG_ENOMEM;
+                goto done;
+            }
+            c->names[c->nnames++] = (tname){oid, mod, name};
+        }
+    }
+    for (int i = 0; i < s->ncols; i++) {
+        const char *nm = cached_name(c, PQftype(s->res, i), PQfmod(s->res, i));
+        s->cols[i].sql_type = arena_strdup(s->a, nm ? nm : "unknown");
+    }
+done:
+    if (rc == DIAG_ENOMEM) diag_error(d, (src_loc){0}, "postgresql: out of memory");
+    PQclear(r);
+    buf_free(&sq);
+    return rc;
+}
+
+/* Copies sql without trailing blanks and semicolons (DECLARE wraps it). */
+static size_t trimmed_len(const char *sql)
+{
+    size_t n = strlen(sql);
+    while (n && (isspace((unsigned char)sql[n - 1]) || sql[n - 1] == ';')) n--;
+    return n;
+}
+
+static int pg_begin_scan(src_conn *c, const src_query *q, src_scan **out, diag *d)
+{
+    int rc = DIAG_ENOMEM;
+    PGresult *r = NULL;
+    *out = NULL;
+    src_scan *s = calloc(1, sizeof *s);
+    if (!s) goto fail_oom;
+    s->a = arena_new();
+    if (!s->a) goto fail_oom;
+    s->c = c;
+    buf_init(&s->rowbuf, 0);
+    buf_init(&s->tmp, 0);
+    buf_init(&s->tmp2, 0);
+    size_t qn = trimmed_len(q->sql);
+    s->sql_ctx = qn > 160 ? arena_printf(s->a, "%.157s...", q->sql)
+                          : arena_strndup(s->a, q->sql, qn);
+    s->fetch_size = q->fetch_size > 0 ? q->fetch_size : c->fetch_size;
+    snprintf(s->cursor, sizeof s->cursor, "sql2es_c%u", ++c->cursor_seq);
+    s->fetch_sql = arena_printf(s->a, "FETCH FORWARD %d FROM %s", s->fetch_size, s->cursor);
+
+    if (c->nscans == 0) {
+        r = PQexec(c->pg, "BEGIN ISOLATION LEVEL REPEATABLE READ");
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            rc = fail(c, r, d, "cannot start a transaction", s->sql_ctx);
+            goto fail;
+        }
+        PQclear(r);
+        r = NULL;
+    }
+    c->nscans++;
+    s->done = 0;
+    {
+        char *decl = arena_printf(s->a, "DECLARE %s NO SCROLL CURSOR FOR %.*s", s->cursor,
+                                  (int)qn, q->sql);
+        r = PQexecParams(c->pg, decl, q->nparams, NULL, q->params, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            rc = fail(c, r, d, "query failed", s->sql_ctx);
+            goto fail_scan;
+        }
+        PQclear(r);
+        r = NULL;
+    }
+    /* The first batch gives the result's columns. */
+    rc = fetch(s, d);
+    if (rc) goto fail_scan;
+    s->ncols = PQnfields(s->res);
+    s->cols = arena_alloc(s->a, ((size_t)s->ncols + 1) * sizeof *s->cols);
+    s->conv = arena_alloc(s->a, ((size_t)s->ncols + 1) * sizeof *s->conv);
+    s->row = arena_alloc(s->a, ((size_t)s->ncols + 1) * sizeof *s->row);
+    s->off = arena_alloc(s->a, ((size_t)s->ncols + 1) * sizeof *s->off);
+    for (int i = 0; i < s->ncols; i++) {
+        tinfo *t = &s->conv[i].t;
+        rc = resolve(c, PQftype(s->res, i), t, 0, d);
+        if (rc) goto fail_scan;
+        if (t->typmod < 0) t->typmod = PQfmod(s->res, i);
+        s->cols[i].name = arena_strdup(s->a, PQfname(s->res, i));
+        s->cols[i].es_type = es_type_of(t);
+        s->cols[i].nullable = 1;
+    }
+    rc = type_names(s, d);
+    if (rc) goto fail_scan;
+    s->st.bytes = 0;
+    *out = s;
+    return 0;
+
+fail_oom:
+    diag_error(d, (src_loc){0}, "postgresql: out of memory");
+    if (s) {
+        arena_free(s->a);
+        free(s);
+    }
+    return DIAG_ENOMEM;
+fail_scan:
+    c->nscans--;
+fail:
+    PQclear(r);
+    if (c->nscans == 0 && c->pg && PQstatus(c->pg) == CONNECTION_OK)
+        PQclear(PQexec(c->pg, "ROLLBACK"));
+    PQclear(s->res);
+    buf_free(&s->rowbuf);
+    buf_free(&s->tmp);
+    buf_free(&s->tmp2);
+    arena_free(s->a);
+    free(s);
+    return rc;
+}
+
+static int pg_scan_columns(src_scan *s, const src_column **cols, int *n)
+{
+    *cols = s->cols;
+    *n = s->ncols;
+    return 0;
+}
+
+static int pg_next(src_scan *s, const src_value **row, diag *d)
+{
+    if (s->failed) return DIAG_EIO;
+    if (s->row_i >= s->nrows) {
+        if (s->done) return 0;
+        int rc = fetch(s, d);
+        if (rc) return rc;
+        if (s->nrows == 0) return 0;
+    }
+    if (s->rowbuf.cap > ROWBUF_KEEP) {
+        buf_free(&s->rowbuf);
+        buf_init(&s->rowbuf, 0);
+    }
+    buf_reset(&s->rowbuf);
+    int ri = s->row_i++;
+    size_t bytes = 0;
+    for (int i = 0; i < s->ncols; i++) {
+        if (PQgetisnull(s->res, ri, i)) {
+            s->row[i] = (src_value){SRC_NULL, NULL, 0};
+            s->off[i] = SIZE_MAX;
+            continue;
+        }
+        size_t n = (size_t)PQgetlength(s->res, ri, i);
+        bytes += n;
+        int rc = convert(s, i, PQgetvalue(s->res, ri, i), n);
+        if (rc) {
+            diag_error(d, (src_loc){0}, "postgresql: out of memory converting column \"%s\"",
+                       s->cols[i].name);
+            return rc;
+        }
+    }
+    if (s->rowbuf.len)
+        for (int i = 0; i < s->ncols; i++)
+            if (s->off[i] != SIZE_MAX) s->row[i].p = s->rowbuf.data + s->off[i];
+    for (int i = 0; i < s->ncols; i++)
+        if (s->off[i] != SIZE_MAX && s->row[i].n == 0) s->row[i].p = "";
+    s->st.rows++;
+    s->st.bytes += bytes + (size_t)s->ncols;
+    *row = s->row;
+    return 1;
+}
+
+static const src_scan_stats *pg_stats(src_scan *s) { return &s->st; }
 
 const src_driver src_postgresql_driver = {
     .version = SRC_DRIVER_VERSION,
     .name = "postgresql",
+    .caps = SRC_CAP_SCHEMA | SRC_CAP_NETWORK | SRC_CAP_SSL,
+    .default_port = PG_DEFAULT_PORT,
+    .default_fetch_size = PG_DEFAULT_FETCH,
+    .quote_ident = pg_quote_ident,
+    .placeholder = pg_placeholder,
+    .open = pg_open,
+    .close = pg_close,
+    .ping = pg_ping,
+    .list_tables = pg_list_tables,
+    .describe = pg_describe,
+    .begin_scan = pg_begin_scan,
+    .scan_columns = pg_scan_columns,
+    .next = pg_next,
+    .stats = pg_stats,
+    .end_scan = pg_end_scan,
 };
