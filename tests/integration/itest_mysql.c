@@ -1,0 +1,478 @@
+/* itest_mysql.c - the MySQL/MariaDB driver against the real test server.
+ *
+ * Run by tests/suites/31-mariadb.sh with the variables of
+ * tests/harness/mariadb.sh (MYSQL_HOST, MYSQL_PORT, MYSQL_USER, MYSQL_PASSWORD,
+ * MYSQL_DATABASE, MYSQL_ROOT_SOCKET). Fixtures are created as root through the
+ * `mariadb` command-line client on the socket (only sources/mysql.c includes the
+ * client library). Covers the value matrix with exact bytes, describe, errors,
+ * bounded-memory streaming, a KILLed connection and a dropped table.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/arena.h"
+#include "engine/buf.h"
+#include "engine/diag.h"
+#include "engine/source.h"
+#include "tests/unit/t.h"
+
+extern const src_driver src_mysql_driver;
+static const src_driver *drv = &src_mysql_driver;
+static char tmpdir[256];
+static const char *sock;
+
+/* Run SQL as root over the socket; output (stdout+stderr) into out. 0 = success. */
+static int root_sql(const char *sql, char *out, size_t outcap)
+{
+    char in[300], res[300], cmd[1200];
+    snprintf(in, sizeof in, "%s/in.sql", tmpdir);
+    snprintf(res, sizeof res, "%s/out.txt", tmpdir);
+    FILE *f = fopen(in, "w");
+    if (!f) return -1;
+    fputs(sql, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             "mariadb --no-defaults --default-character-set=utf8mb4 --host=localhost -uroot --socket='%s' -N -B sql2es_test <'%s' >'%s' 2>&1", sock,
+             in, res);
+    int st = system(cmd);
+    if (out && outcap) {
+        out[0] = 0;
+        f = fopen(res, "r");
+        if (f) {
+            size_t n = fread(out, 1, outcap - 1, f);
+            out[n] = 0;
+            fclose(f);
+        }
+    }
+    return st;
+}
+
+static long rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    if (!f) return -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0) kb = strtol(line + 6, NULL, 10);
+    fclose(f);
+    return kb;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* "K:bytes" rendering of a value: N null, B bool, # number, S string, J json,
+ * X binary (hex). */
+static void render(buf *b, const src_value *v)
+{
+    static const char kinds[] = "NB#SJX";
+    buf_reset(b);
+    buf_putc(b, kinds[v->kind]);
+    buf_putc(b, ':');
+    if (v->kind == SRC_BINARY) {
+        for (size_t i = 0; i < v->n; i++) buf_printf(b, "%02x", (unsigned char)v->p[i]);
+    } else if (v->n) {
+        buf_append(b, v->p, v->n);
+    }
+}
+
+static src_config base_cfg(void)
+{
+    src_config c = {0};
+    c.host = getenv("MYSQL_HOST");
+    c.port = (int)strtol(getenv("MYSQL_PORT"), NULL, 10);
+    c.username = getenv("MYSQL_USER");
+    c.password = getenv("MYSQL_PASSWORD");
+    c.database = getenv("MYSQL_DATABASE");
+    return c;
+}
+
+static const char *setup_sql =
+    "SET time_zone = '+00:00';\n"
+    "SET sql_mode = '';\n"
+    "DROP TABLE IF EXISTS t_types, t_pk, t_big, t_drop;\n"
+    "DROP VIEW IF EXISTS v_pk;\n"
+    "CREATE TABLE t_types (id INT PRIMARY KEY,\n"
+    " ti TINYINT, tiu TINYINT UNSIGNED, si SMALLINT, mi MEDIUMINT, i INT, iu INT UNSIGNED,\n"
+    " bi BIGINT, bu BIGINT UNSIGNED, b1 TINYINT(1), dec65 DECIMAL(65,30), f FLOAT, d DOUBLE,\n"
+    " bit1 BIT(1), bit64 BIT(64), dt6 DATETIME(6), dt0 DATETIME, ts TIMESTAMP(3) NULL,\n"
+    " da DATE, tm TIME(6), yr YEAR, j JSON, bl LONGBLOB, vb VARBINARY(16), tx LONGTEXT,\n"
+    " vc VARCHAR(50), ch CHAR(4), en ENUM('a','b'), st SET('x','y','z'), g GEOMETRY)\n"
+    " CHARACTER SET utf8mb4;\n"
+    "INSERT INTO t_types VALUES (1, -128, 255, -32768, -8388608, -2147483648, 4294967295,\n"
+    " -9223372036854775808, 18446744073709551615, 1,\n"
+    " -99999999999999999999999999999999999.999999999999999999999999999999, 0.1, 0.1e0 + 0.2e0,\n"
+    " b'1', b'1111111111111111111111111111111111111111111111111111111111111111',\n"
+    " '2024-01-02 03:04:05.123456', '2024-01-02 03:04:05', '2024-01-02 03:04:05.120',\n"
+    " '2024-01-02', '-838:59:59.000000', 2024, '{\"a\": [1, 2.5, \"\xC3\xA9\"]}',\n"
+    " X'00FF0041', X'00', 'emoji \xF0\x9F\x98\x80', 'h\xC3\xA9llo', 'ab', 'b', 'x,z',\n"
+    " ST_GeomFromText('POINT(1 2)'));\n"
+    "INSERT INTO t_types (id) VALUES (2);\n"
+    "INSERT INTO t_types (id, dt0, da, d, f, dec65, tm, st, tx, bl, ti, bu, yr) VALUES\n"
+    " (3, '0000-00-00 00:00:00', '0000-00-00', 3, -1.5, 0, '12:00:00.5', '',\n"
+    "  REPEAT('x', 100000), REPEAT(X'00', 70000), 127, 0, 1901);\n"
+    "CREATE TABLE t_pk (a INT NOT NULL, b VARCHAR(10) NOT NULL, c TEXT, j JSON,\n"
+    " u BIGINT UNSIGNED, PRIMARY KEY (b, a));\n"
+    "INSERT INTO t_pk VALUES (1, 'x', 'c', '[]', 1), (2, 'y', NULL, NULL, 2);\n"
+    "CREATE VIEW v_pk AS SELECT a, b FROM t_pk;\n"
+    "CREATE TABLE t_drop (id INT PRIMARY KEY);\n"
+    "INSERT INTO t_drop VALUES (1), (2);\n"
+    "CREATE TABLE t_big (id INT PRIMARY KEY, payload VARCHAR(400)) ENGINE=InnoDB;\n"
+    "INSERT INTO t_big SELECT seq, REPEAT(CHAR(97 + seq % 26), 300) FROM seq_1_to_200000;\n";
+
+/* expected rendering of SELECT * FROM t_types ORDER BY id, per row */
+static const char *const want_row1[] = {
+    "#:1", "#:-128", "#:255", "#:-32768", "#:-8388608", "#:-2147483648", "#:4294967295",
+    "#:-9223372036854775808", "#:18446744073709551615", "#:1",
+    "#:-99999999999999999999999999999999999.999999999999999999999999999999", "#:0.1",
+    "#:0.30000000000000004", "#:1", "#:18446744073709551615", "S:2024-01-02T03:04:05.123456",
+    "S:2024-01-02T03:04:05", "S:2024-01-02T03:04:05.120Z", "S:2024-01-02", "S:-838:59:59.000000",
+    "#:2024", "J:{\"a\": [1, 2.5, \"\xC3\xA9\"]}", "X:00ff0041", "X:00", "S:emoji \xF0\x9F\x98\x80",
+    "S:h\xC3\xA9llo", "S:ab", "S:b", "J:[\"x\",\"z\"]",
+    "X:0101000000000000000000f03f0000000000000040",
+};
+
+static int scan_all(src_conn *c, const char *sql, const char *const *params, int np,
+                    src_scan **out, diag *d)
+{
+    src_query q = {sql, params, np, 0};
+    return drv->begin_scan(c, &q, out, d);
+}
+
+static void test_types(src_conn *c)
+{
+    diag *d = diag_new();
+    src_scan *s = NULL;
+    int rc = scan_all(c, "SELECT * FROM t_types ORDER BY id", NULL, 0, &s, d);
+    T_CHECK(rc == 0, "types: begin_scan");
+    if (rc) {
+        printf("# %s\n", diag_last(d));
+        diag_free(d);
+        return;
+    }
+    const src_column *cols;
+    int ncols = 0;
+    drv->scan_columns(s, &cols, &ncols);
+    int nwant = (int)(sizeof want_row1 / sizeof want_row1[0]);
+    T_CHECK(ncols == nwant, "types: column count");
+    const src_value *row;
+    buf b = BUF_INIT;
+    char name[128];
+    /* row 1: every type */
+    T_CHECK(drv->next(s, &row, d) == 1, "types: row 1");
+    for (int i = 0; i < ncols && i < nwant; i++) {
+        render(&b, &row[i]);
+        snprintf(name, sizeof name, "types: %s (%s -> %s)", cols[i].name, cols[i].sql_type,
+                 cols[i].es_type);
+        T_STREQ(b.data, want_row1[i], name);
+    }
+    /* row 2: all NULL */
+    T_CHECK(drv->next(s, &row, d) == 1, "types: row 2");
+    int nulls = 0;
+    for (int i = 1; i < ncols; i++) nulls += row[i].kind == SRC_NULL;
+    T_CHECK(nulls == ncols - 1, "types: NULL in every type");
+    /* row 3: zero dates, integral double, long values */
+    uint64_t warn0 = drv->stats(s)->warnings;
+    T_CHECK(drv->next(s, &row, d) == 1, "types: row 3");
+    render(&b, &row[16]);
+    T_STREQ(b.data, "N:", "zero datetime -> NULL");
+    render(&b, &row[18]);
+    T_STREQ(b.data, "N:", "zero date -> NULL");
+    T_CHECK(drv->stats(s)->warnings == warn0 + 2, "zero dates counted as warnings");
+    render(&b, &row[12]);
+    T_STREQ(b.data, "#:3.0", "integral double keeps .0");
+    render(&b, &row[11]);
+    T_STREQ(b.data, "#:-1.5", "float -1.5");
+    render(&b, &row[10]);
+    T_STREQ(b.data, "#:0.000000000000000000000000000000", "decimal zero keeps its scale");
+    render(&b, &row[19]);
+    T_STREQ(b.data, "S:12:00:00.500000", "TIME(6) fraction");
+    render(&b, &row[28]);
+    T_STREQ(b.data, "J:[]", "empty SET -> []");
+    T_CHECK(row[24].kind == SRC_STRING && row[24].n == 100000 && row[24].p[0] == 'x' &&
+                row[24].p[99999] == 'x',
+            "100 KB text fetched whole");
+    T_CHECK(row[22].kind == SRC_BINARY && row[22].n == 70000 && row[22].p[0] == 0 &&
+                row[22].p[69999] == 0,
+            "70 KB blob of NUL bytes fetched whole");
+    render(&b, &row[1]);
+    T_STREQ(b.data, "#:127", "tinyint 127");
+    render(&b, &row[8]);
+    T_STREQ(b.data, "#:0", "bigint unsigned 0");
+    render(&b, &row[20]);
+    T_STREQ(b.data, "#:1901", "year 1901");
+    T_CHECK(drv->next(s, &row, d) == 0, "types: end after 3 rows");
+    T_CHECK(drv->stats(s)->rows == 3, "types: stats rows");
+    drv->end_scan(s);
+
+    /* es types derived from result metadata */
+    static const struct { int col; const char *es; } es[] = {
+        {1, "byte"}, {2, "short"}, {8, "unsigned_long"}, {9, "byte"}, {11, "float"},
+        {12, "double"}, {15, "date"}, {19, "keyword"}, {21, "object"}, {22, "binary"},
+        {24, "text"}, {27, "keyword"}, {28, "keyword"}};
+    rc = scan_all(c, "SELECT * FROM t_types WHERE id = 0", NULL, 0, &s, d);
+    if (rc == 0) {
+        drv->scan_columns(s, &cols, &ncols);
+        for (size_t i = 0; i < sizeof es / sizeof es[0]; i++) {
+            snprintf(name, sizeof name, "scan es_type of %s", cols[es[i].col].name);
+            T_STREQ(cols[es[i].col].es_type, es[i].es, name);
+        }
+        drv->end_scan(s);
+    }
+
+    /* parameters are bound, never pasted */
+    const char *p1[] = {"18446744073709551615"};
+    rc = scan_all(c, "SELECT id FROM t_types WHERE bu = ?", p1, 1, &s, d);
+    int n = 0;
+    while (rc == 0 && drv->next(s, &row, d) == 1) n++;
+    drv->end_scan(s);
+    T_CHECK(rc == 0 && n == 1, "param: bigint unsigned max matched");
+    const char *p2[] = {"x' OR '1'='1"};
+    rc = scan_all(c, "SELECT id FROM t_types WHERE vc = ?", p2, 1, &s, d);
+    n = 0;
+    while (rc == 0 && drv->next(s, &row, d) == 1) n++;
+    drv->end_scan(s);
+    T_CHECK(rc == 0 && n == 0, "param: quote is data, not SQL");
+    const char *p3[] = {NULL, "h\xC3\xA9llo"};
+    rc = scan_all(c, "SELECT id FROM t_types WHERE ? IS NULL AND vc = ?", p3, 2, &s, d);
+    n = 0;
+    while (rc == 0 && drv->next(s, &row, d) == 1) n++;
+    drv->end_scan(s);
+    T_CHECK(rc == 0 && n == 1, "param: NULL and utf8mb4 text");
+    rc = scan_all(c, "SELECT id FROM t_types WHERE id = ?", NULL, 0, &s, d);
+    T_CHECK(rc == DIAG_EINVAL && s == NULL, "param: count mismatch refused");
+    buf_free(&b);
+    diag_free(d);
+}
+
+static void test_describe(src_conn *c)
+{
+    diag *d = diag_new();
+    arena *a = arena_new();
+    src_table t;
+    int rc = drv->describe(c, NULL, "t_pk", a, &t, d);
+    T_CHECK(rc == 0, "describe t_pk");
+    if (rc == 0) {
+        T_CHECK(t.ncols == 5 && t.npk == 2, "describe: 5 columns, 2 pk columns");
+        T_CHECK(t.npk == 2 && t.pk[0] == 1 && t.pk[1] == 0, "describe: pk order (b, a)");
+        T_CHECK(t.cols[1].pk_pos == 1 && t.cols[0].pk_pos == 2 && t.cols[2].pk_pos == 0,
+                "describe: pk_pos");
+        T_STREQ(t.cols[1].sql_type, "varchar(10)", "describe: sql_type varchar(10)");
+        T_STREQ(t.cols[1].es_type, "text", "describe: varchar -> text");
+        T_STREQ(t.cols[3].es_type, "object", "describe: MariaDB JSON -> object");
+        T_STREQ(t.cols[4].es_type, "unsigned_long", "describe: bigint unsigned");
+        T_CHECK(!t.cols[0].nullable && t.cols[2].nullable, "describe: nullable");
+        T_CHECK(t.row_estimate >= 0 && !t.is_view, "describe: row estimate, base table");
+    } else {
+        printf("# %s\n", diag_last(d));
+    }
+    rc = drv->describe(c, NULL, "t_types", a, &t, d);
+    T_CHECK(rc == 0 && t.ncols == 30 && t.npk == 1 && t.pk[0] == 0, "describe t_types");
+    if (rc == 0) {
+        T_STREQ(t.cols[9].es_type, "byte", "describe: tinyint(1) stays byte");
+        T_STREQ(t.cols[10].es_type, "double", "describe: decimal(65,30) -> double");
+        T_STREQ(t.cols[13].es_type, "boolean", "describe: bit(1) -> boolean");
+        T_STREQ(t.cols[14].es_type, "unsigned_long", "describe: bit(64) -> unsigned_long");
+        T_STREQ(t.cols[19].es_type, "keyword", "describe: time -> keyword");
+        T_STREQ(t.cols[21].sql_type, "json", "describe: json sql_type");
+    }
+    rc = drv->describe(c, NULL, "v_pk", a, &t, d);
+    T_CHECK(rc == 0 && t.is_view && t.npk == 0 && t.ncols == 2, "describe: view");
+    rc = drv->describe(c, NULL, "no_such_table", a, &t, d);
+    T_CHECK(rc == DIAG_ENOTFOUND, "describe: missing table -> ENOTFOUND");
+    T_CHECK(strstr(diag_last(d), "no_such_table") != NULL, "describe: message names the table");
+
+    const char **names = NULL;
+    int n = 0;
+    rc = drv->list_tables(c, NULL, a, &names, &n, d);
+    int order_ok = rc == 0 && n == 5;
+    static const char *const want[] = {"t_big", "t_drop", "t_pk", "t_types", "v_pk"};
+    for (int i = 0; order_ok && i < 5; i++) order_ok = strcmp(names[i], want[i]) == 0;
+    T_CHECK(order_ok, "list_tables: tables and views, sorted");
+    arena_free(a);
+    diag_free(d);
+}
+
+static void test_connect_errors(void)
+{
+    diag *d = diag_new();
+    src_config cfg = base_cfg();
+    const char *secret = "wrong-Secret-7731";
+    cfg.password = secret;
+    src_conn *c = NULL;
+    int rc = drv->open(&cfg, &c, d);
+    char want[200];
+    snprintf(want, sizeof want, "mysql: cannot connect to %s:%d as %s: ", cfg.host, cfg.port,
+             cfg.username);
+    T_CHECK(rc == DIAG_EIO && c == NULL, "wrong password -> EIO");
+    T_CHECK(strstr(diag_last(d), want) && strstr(diag_last(d), "Access denied"),
+            "wrong password: clear message");
+    T_CHECK(strstr(diag_last(d), secret) == NULL, "wrong password: message hides it");
+    printf("# %s\n", diag_last(d));
+
+    cfg = base_cfg();
+    cfg.port = 1;
+    cfg.connect_timeout = 3;
+    double t0 = now_s();
+    rc = drv->open(&cfg, &c, d);
+    T_CHECK(rc == DIAG_EIO && strstr(diag_last(d), "cannot connect to") && now_s() - t0 < 5,
+            "unreachable port -> EIO quickly");
+    printf("# %s\n", diag_last(d));
+    drv->close(NULL);
+    diag_free(d);
+}
+
+static void test_streaming(src_conn *c)
+{
+    diag *d = diag_new();
+    src_scan *s = NULL;
+    long rss0 = rss_kb();
+    double t0 = now_s();
+    int rc = scan_all(c, "SELECT id, payload FROM t_big", NULL, 0, &s, d);
+    T_CHECK(rc == 0, "stream: begin");
+    if (rc) {
+        diag_free(d);
+        return;
+    }
+    const src_value *row;
+    uint64_t n = 0, bytes = 0;
+    long peak = rss0;
+    while (rc == 0 && (rc = drv->next(s, &row, d)) == 1) {
+        n++;
+        bytes += row[1].n;
+        if ((n & 16383) == 0) {
+            long r = rss_kb();
+            if (r > peak) peak = r;
+        }
+        rc = 0;
+    }
+    double dt = now_s() - t0;
+    drv->end_scan(s);
+    T_CHECK(rc == 0 && n == 200000 && bytes == 200000ull * 300, "stream: 200k rows read");
+    printf("# streamed %llu rows (%.1f MB) in %.2f s: %.0f rows/s; RSS %ld KB -> peak %ld KB\n",
+           (unsigned long long)n, (double)bytes / 1e6, dt, (double)n / dt, rss0, peak);
+    T_CHECK(peak - rss0 < 16 * 1024, "stream: bounded memory (RSS grew < 16 MB for 60 MB)");
+
+    /* an unfinished scan ends quickly and the connection stays usable */
+    rc = scan_all(c, "SELECT id, payload FROM t_big", NULL, 0, &s, d);
+    for (int i = 0; rc == 0 && i < 10; i++) drv->next(s, &row, d);
+    /* a second scan while this one streams (pool) */
+    arena *a = arena_new();
+    src_table t;
+    T_CHECK(drv->describe(c, NULL, "t_pk", a, &t, d) == 0, "describe while a scan streams");
+    arena_free(a);
+    t0 = now_s();
+    drv->end_scan(s);
+    dt = now_s() - t0;
+    T_CHECK(dt < 1.0, "end_scan of an unfinished 200k-row scan is quick");
+    printf("# end_scan after 10 rows: %.3f s\n", dt);
+    T_CHECK(drv->ping(c, d) == 0, "ping after an abandoned scan");
+    diag_free(d);
+}
+
+static void test_kill(src_conn *c)
+{
+    diag *d = diag_new();
+    src_scan *s = NULL;
+    const src_value *row;
+    char id[32] = "";
+    int rc = scan_all(c, "SELECT CONNECTION_ID()", NULL, 0, &s, d);
+    if (rc == 0 && drv->next(s, &row, d) == 1 && row[0].n < sizeof id) memcpy(id, row[0].p, row[0].n);
+    drv->end_scan(s);
+    rc = scan_all(c, "SELECT id, payload, CONNECTION_ID() FROM t_big", NULL, 0, &s, d);
+    T_CHECK(rc == 0, "kill: begin");
+    if (rc) {
+        diag_free(d);
+        return;
+    }
+    int n = 0;
+    while (rc == 0 && n < 1000 && drv->next(s, &row, d) == 1) n++;
+    T_CHECK(n == 1000 && row[2].n == strlen(id) && memcmp(row[2].p, id, row[2].n) == 0,
+            "kill: streaming on the known connection");
+    char sql[100], out[512];
+    snprintf(sql, sizeof sql, "KILL CONNECTION %s;\n", id);
+    T_CHECK(root_sql(sql, out, sizeof out) == 0, "kill: KILL CONNECTION as root");
+    if (out[0]) printf("# %s\n", out);
+    int r;
+    long more = 0;
+    while ((r = drv->next(s, &row, d)) == 1) more++;
+    T_CHECK(r == DIAG_ETRANSIENT, "kill: next -> DIAG_ETRANSIENT");
+    printf("# after KILL: %ld more rows then rc %d: %s\n", more, r, diag_last(d));
+    drv->end_scan(s);
+    rc = scan_all(c, "SELECT 1", NULL, 0, &s, d);
+    T_CHECK(rc == 0 && drv->next(s, &row, d) == 1, "kill: the next scan reconnects");
+    drv->end_scan(s);
+
+    /* drop table between scans */
+    rc = scan_all(c, "SELECT id FROM t_drop", NULL, 0, &s, d);
+    n = 0;
+    while (rc == 0 && drv->next(s, &row, d) == 1) n++;
+    drv->end_scan(s);
+    T_CHECK(n == 2, "drop: first scan");
+    root_sql("DROP TABLE t_drop;\n", out, sizeof out);
+    rc = scan_all(c, "SELECT id FROM t_drop", NULL, 0, &s, d);
+    T_CHECK(rc == DIAG_EIO && strstr(diag_last(d), "t_drop"), "drop: missing table -> EIO naming it");
+    printf("# %s\n", diag_last(d));
+    diag_free(d);
+}
+
+int main(void)
+{
+    const char *vars[] = {"MYSQL_HOST", "MYSQL_PORT", "MYSQL_USER", "MYSQL_PASSWORD",
+                          "MYSQL_DATABASE", "MYSQL_ROOT_SOCKET"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        if (!getenv(vars[i])) {
+            printf("not ok - environment: %s not set (run through tests/suites/31-mariadb.sh)\n",
+                   vars[i]);
+            return 1;
+        }
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    sock = getenv("MYSQL_ROOT_SOCKET");
+    snprintf(tmpdir, sizeof tmpdir, "%s/itest_mysql.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(tmpdir)) {
+        printf("not ok - mkdtemp\n");
+        return 1;
+    }
+    char out[4096];
+    int st = root_sql(setup_sql, out, sizeof out);
+    T_CHECK(st == 0, "fixtures created as root");
+    if (st != 0) printf("# %s\n", out);
+
+    buf q = BUF_INIT;
+    drv->quote_ident(&q, "a`b");
+    drv->placeholder(&q, 7);
+    T_STREQ(q.data, "`a``b`?", "quote_ident doubles backticks; placeholder ?");
+    buf_free(&q);
+
+    diag *d = diag_new();
+    src_config cfg = base_cfg();
+    src_conn *c = NULL;
+    int rc = drv->open(&cfg, &c, d);
+    T_CHECK(rc == 0, "open");
+    if (rc == 0) {
+        T_CHECK(drv->ping(c, d) == 0, "ping");
+        test_types(c);
+        test_describe(c);
+        test_streaming(c);
+        test_kill(c);
+        drv->close(c);
+    } else {
+        printf("# %s\n", diag_last(d));
+    }
+    test_connect_errors();
+    diag_free(d);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0) printf("# could not remove %s\n", tmpdir);
+    return T_DONE();
+}
