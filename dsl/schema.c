@@ -605,16 +605,33 @@ static void jbody(jout *o, const dsl_sdesc *site, int lvl, int *first)
         jkey(f, first, lvl, "minItems");
         fprintf(f, "%zu", d->nalts);
         break;
-    case DSL_T_OR:
+    case DSL_T_OR: {
+        /* a map_of alternative next to a map one takes the maps that use
+         * none of the map's keys (how the checker picks, see check.c) */
+        const dsl_sdesc *mapalt = NULL;
+        for (size_t i = 0; i < d->nalts; i++)
+            if (dsl_sdesc_resolve(d->alts[i])->type == DSL_T_MAP) mapalt = dsl_sdesc_resolve(d->alts[i]);
         jkey(f, first, lvl, "anyOf");
         fputc('[', f);
         for (size_t i = 0; i < d->nalts; i++) {
             if (i) fputc(',', f);
             indent(f, lvl + 1);
-            jdesc(o, d->alts[i], lvl + 1);
+            if (mapalt && dsl_sdesc_resolve(d->alts[i])->type == DSL_T_MAP_OF) {
+                fputs("{ \"propertyNames\": { \"not\": { \"enum\": [", f);
+                for (size_t k = 0; k < mapalt->nkeys; k++) {
+                    if (k) fputs(", ", f);
+                    jstr(f, mapalt->keys[k].name);
+                }
+                fputs("] } }, \"allOf\": [", f);
+                jdesc(o, d->alts[i], lvl + 2);
+                fputs("] }", f);
+            } else {
+                jdesc(o, d->alts[i], lvl + 1);
+            }
         }
         fputc(']', f);
         break;
+    }
     case DSL_T_REF:
         break;
     }
