@@ -13,6 +13,9 @@
 #   opensearch.sh down        `make opensearch-down`: stop that node, remove data.
 #   opensearch.sh build       only build the Java program.
 # Environment: ES_JAVA_HEAP (default 512m; e.g. 1g for benchmarks),
+# OPENSEARCH_JAVA_OPTS (JVM options; default: serial GC and the C1 compiler
+# only, which halves the start-up CPU on a small machine, unless ES_JAVA_HEAP
+# is set, which selects G1 and the full JIT for benchmarks),
 # OPENSEARCH_MAX_SECONDS (the node of `start` exits by itself after that long,
 # default 14400; 0 = never), OPENSEARCH_START_TIMEOUT (default 240 s).
 set -euo pipefail
@@ -61,7 +64,7 @@ is_ours() {
 
 # start DIR [MAX_SECONDS]
 start() {
-    local dir max pid log out deadline url
+    local dir max pid log out started deadline url
     dir=$(mkdir -p "$1" && cd "$1" && pwd)
     max=${2:-${OPENSEARCH_MAX_SECONDS:-14400}}
     build
@@ -73,17 +76,26 @@ start() {
     log=$dir/opensearch.log
     out=$dir/opensearch.out
     : >"$out"
-    local heap=${ES_JAVA_HEAP:-512m}
+    local heap=${ES_JAVA_HEAP:-512m} jopts
+    if [ -n "${OPENSEARCH_JAVA_OPTS:-}" ]; then
+        jopts=$OPENSEARCH_JAVA_OPTS
+    elif [ -n "${ES_JAVA_HEAP:-}" ]; then
+        jopts="-XX:+UseG1GC"
+    else
+        jopts="-XX:+UseSerialGC -XX:TieredStopAtLevel=1"
+    fi
     # setsid: its own session, so a terminal's Ctrl-C or hangup does not reach it.
     # Close inherited descriptors 3-9 (callers' flock files) so the node holds no lock.
-    (cd "$dir" && exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- && exec setsid java "-Xms$heap" "-Xmx$heap" -XX:+UseG1GC \
+    # shellcheck disable=SC2086 # jopts is a list of options
+    (cd "$dir" && exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- && exec setsid java "-Xms$heap" "-Xmx$heap" $jopts \
         -Djava.awt.headless=true -Dfile.encoding=UTF-8 \
         -cp "$proj/target/classes:$proj/target/dependency/*" org.sql2es.testnode.TestNode \
         --home "$dir/node" --http-port 0 --max-seconds "$max" \
         </dev/null >"$out" 2>"$log") &
     pid=$!
     echo "$pid" >"$dir/opensearch.pid"
-    deadline=$((SECONDS + ${OPENSEARCH_START_TIMEOUT:-240}))
+    started=$SECONDS
+    deadline=$((started + ${OPENSEARCH_START_TIMEOUT:-240}))
     url=
     while [ $SECONDS -lt $deadline ]; do
         url=$(sed -n 's/^READY \(http:[^ ]*\)$/\1/p' "$out" | head -1)
@@ -108,7 +120,7 @@ start() {
         echo "OPENSEARCH_LOG=$log"
     } >"$dir/opensearch.env.tmp"
     mv "$dir/opensearch.env.tmp" "$dir/opensearch.env"
-    echo "opensearch: node ready at $url (pid $pid, heap $heap, log $log)" >&2
+    echo "opensearch: node ready at $url (pid $pid, heap $heap, $((SECONDS - started)) s, log $log)" >&2
 }
 
 stop() {
