@@ -21,6 +21,7 @@ trap cleanup EXIT
 # start_proxy NAME ARGS...: start a proxy, export its URL as the variable NAME.
 start_proxy() {
     local name=$1 out=$tmp/$1.out i url=
+    rm -f "$out"
     shift
     python3 "$root/tests/harness/faultproxy.py" --upstream "$ES_URL" --log "$tmp/$name.log" \
         --max-seconds 900 "$@" >"$out" 2>"$tmp/$name.err" &
