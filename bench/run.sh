@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# bench/run.sh [sqlite|postgresql|mariadb|relations|rss|e2e|all] - benchmarks (not tests).
+#
+# Prints a Markdown table of wall time, rows/s and peak RSS for sql2es and
+# for the baselines in the same run; copy the figures into bench/RESULTS.md.
+#   ROWS=1000000 (default)   rows per table
+# Servers are started through the test harness (loopback, temporary dirs).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=${SQL2ES_BIN:-$root/build/sql2es}
+ROWS=${ROWS:-1000000}
+what=${1:-all}
+export SQL2ES_TEST_TMP=${SQL2ES_TEST_TMP:-$(mktemp -d "${TMPDIR:-/tmp}/sql2es-bench.XXXXXX")}
+work=$SQL2ES_TEST_TMP/bench
+mkdir -p "$work"
+trap 'bash "$root/tests/harness/services.sh" stop >/dev/null 2>&1; rm -rf "$SQL2ES_TEST_TMP"' EXIT
+need() { local env; env=$(bash "$root/tests/harness/services.sh" start "$1"); set -a; . "$env"; set +a; }
+
+# measure LABEL ROWS CMD... : one line of the table (best of 3 runs for wall time, max RSS)
+measure() {
+    local label=$1 rows=$2; shift 2
+    local best="" rss=0
+    for _ in 1 2 3; do
+        /usr/bin/time -f '%e %M' -o "$work/time" "$@" >/dev/null 2>"$work/err" || {
+            echo "| $label | FAILED: $(tail -1 "$work/err") | | |"; return; }
+        read -r t m < "$work/time"
+        if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then best=$t; fi
+        [ "$m" -gt "$rss" ] && rss=$m
+    done
+    local rate
+    rate=$(awk "BEGIN{ if ($best > 0) printf \"%.0f\", $rows / $best; else print \"inf\" }")
+    printf '| %s | %s s | %s rows/s | %d MB |\n' "$label" "$best" "$rate" $((rss / 1024))
+}
+
+header() { printf '\n### %s (%s rows)\n\n| what | wall (best of 3) | throughput | peak RSS |\n|---|---|---|---|\n' "$1" "$2"; }
+
+sqlite_db() { # FILE ROWS
+    rm -f "$1"
+    sqlite3 "$1" <<SQL
+PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;
+CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, email TEXT, price NUMERIC, qty INTEGER,
+  created_at TEXT, active BOOLEAN, score REAL, tags TEXT, note TEXT);
+WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < $2)
+INSERT INTO items SELECT i, 'name ' || i, 'user' || i || '@example.com', (i % 10000) / 100.0, i % 97,
+  '2024-01-01T00:00:00Z', i % 2, i * 0.5, 'a,b,c', 'some text for row ' || i FROM s;
+SQL
+}
+
+cfg_sqlite() { # FILE DB
+    cat > "$1" <<YML
+connectors:
+  - connector_id: bench
+    service_type: sqlite
+    index_name: bench
+    configuration: { path: $2, tables: "*" }
+    mappings:
+      items: { index: bench-items }
+YML
+}
+
+bench_sqlite() {
+    sqlite_db "$work/b.db" "$ROWS"
+    cfg_sqlite "$work/sqlite.yml" "$work/b.db"
+    header "SQLite dry run" "$ROWS"
+    measure "sql2es sync --dry-run -o /dev/null" "$ROWS" "$bin" sync -q -c "$work/sqlite.yml" --dry-run -o /dev/null
+    measure "sqlite3 -json (baseline)" "$ROWS" sqlite3 -json "$work/b.db" "SELECT * FROM items"
+}
+
+bench_rss() {
+    header "Peak RSS against table size (SQLite dry run)" "10k / ROWS / 10xROWS"
+    for n in 10000 "$ROWS" $((ROWS * 10)); do
+        sqlite_db "$work/r.db" "$n"
+        cfg_sqlite "$work/r.yml" "$work/r.db"
+        measure "sql2es, $n rows" "$n" "$bin" sync -q -c "$work/r.yml" --dry-run -o /dev/null
+    done
+    rm -f "$work/r.db"
+}
+
+bench_relations() {
+    sqlite_db "$work/p.db" "$ROWS"
+    sqlite3 "$work/p.db" <<SQL
+PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;
+CREATE TABLE lines (id INTEGER PRIMARY KEY, item_id INTEGER, sku TEXT, qty INTEGER);
+WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < $ROWS * 5 - 1)
+INSERT INTO lines SELECT i, i / 5 + 1, 'sku-' || i, i % 7 FROM s;
+CREATE INDEX lines_item ON lines(item_id);
+SQL
+    cat > "$work/rel.yml" <<YML
+connectors:
+  - connector_id: bench
+    service_type: sqlite
+    index_name: bench
+    configuration: { path: $work/p.db, tables: [items] }
+    mappings:
+      items:
+        index: bench-items
+        relations:
+          lines: { table: lines, on: { item_id: id }, fields: { sku: sku, qty: qty }, order_by: id }
+YML
+    cfg_sqlite "$work/flat.yml" "$work/p.db"
+    header "Relations: parents with 5 children each (SQLite dry run)" "$ROWS"
+    measure "flat table" "$ROWS" "$bin" sync -q -c "$work/flat.yml" --table items --dry-run -o /dev/null
+    measure "with one-to-many relation (5 children)" "$ROWS" "$bin" sync -q -c "$work/rel.yml" --dry-run -o /dev/null
+}
+
+bench_postgresql() {
+    need postgresql
+    psql -q -v ON_ERROR_STOP=1 <<SQL
+DROP TABLE IF EXISTS items;
+CREATE TABLE items (id bigint PRIMARY KEY, name text, email text, price numeric(12,2), qty int,
+  created_at timestamptz, active boolean, score double precision, tags text[], meta jsonb);
+INSERT INTO items SELECT i, 'name ' || i, 'user' || i || '@example.com', (i % 10000) / 100.0, i % 97,
+  timestamptz '2024-01-01' + i * interval '1 second', i % 2 = 0, i * 0.5, ARRAY['a','b'],
+  jsonb_build_object('k', i) FROM generate_series(1, $ROWS) i;
+ANALYZE items;
+SQL
+    cat > "$work/pg.yml" <<YML
+connectors:
+  - connector_id: bench
+    service_type: postgresql
+    index_name: bench
+    configuration: { host: $PGHOST, port: $PGPORT, username: $PGUSER, password: "\${PGPASSWORD}",
+                     database: $PGDATABASE, tables: [items] }
+    mappings:
+      items: { index: bench-items }
+YML
+    header "PostgreSQL dry run" "$ROWS"
+    measure "sql2es sync --dry-run -o /dev/null" "$ROWS" "$bin" sync -q -c "$work/pg.yml" --dry-run -o /dev/null
+    measure "psql COPY (SELECT row_to_json(t) FROM items t) (baseline)" "$ROWS" \
+        psql -c "COPY (SELECT row_to_json(t) FROM items t) TO STDOUT"
+}
+
+bench_mariadb() {
+    need mariadb
+    mariadb -h "$MYSQL_HOST" -P "$MYSQL_PORT" -u "$MYSQL_USER" -p"$MYSQL_PASSWORD" "$MYSQL_DATABASE" <<SQL
+DROP TABLE IF EXISTS items;
+CREATE TABLE items (id BIGINT PRIMARY KEY, name VARCHAR(64), email VARCHAR(64), price DECIMAL(12,2),
+  qty INT, created_at DATETIME(6), active TINYINT(1), score DOUBLE, tags VARCHAR(32), meta JSON);
+INSERT INTO items SELECT seq, CONCAT('name ', seq), CONCAT('user', seq, '@example.com'), (seq % 10000) / 100,
+  seq % 97, '2024-01-01' + INTERVAL seq SECOND, seq % 2, seq * 0.5, 'a,b,c', JSON_OBJECT('k', seq)
+  FROM seq_1_to_$ROWS;
+SQL
+    cat > "$work/my.yml" <<YML
+connectors:
+  - connector_id: bench
+    service_type: mysql
+    index_name: bench
+    configuration: { host: $MYSQL_HOST, port: $MYSQL_PORT, username: $MYSQL_USER,
+                     password: "\${MYSQL_PASSWORD}", database: $MYSQL_DATABASE, tables: [items] }
+    mappings:
+      items: { index: bench-items }
+YML
+    header "MariaDB dry run" "$ROWS"
+    measure "sql2es sync --dry-run -o /dev/null" "$ROWS" "$bin" sync -q -c "$work/my.yml" --dry-run -o /dev/null
+    measure "mariadb --batch (baseline)" "$ROWS" \
+        mariadb --batch -h "$MYSQL_HOST" -P "$MYSQL_PORT" -u "$MYSQL_USER" -p"$MYSQL_PASSWORD" "$MYSQL_DATABASE" -e "SELECT * FROM items"
+}
+
+bench_e2e() {
+    bash "$root/bench/e2e.sh" "$work"
+}
+
+case $what in
+sqlite) bench_sqlite ;;
+postgresql) bench_postgresql ;;
+mariadb) bench_mariadb ;;
+relations) bench_relations ;;
+rss) bench_rss ;;
+e2e) bench_e2e ;;
+all) bench_sqlite; bench_postgresql; bench_mariadb; bench_relations; bench_rss
+     [ -f "$root/bench/e2e.sh" ] && bench_e2e ;;
+*) echo "usage: bench/run.sh [sqlite|postgresql|mariadb|relations|rss|e2e|all]" >&2; exit 2 ;;
+esac
