@@ -224,7 +224,17 @@ static int seg_col(src_loc loc, const char *s, size_t off)
     return col;
 }
 
-/* ---- environment interpolation --------------------------------------------- */
+/* ---- environment interpolation ---------------------------------------------
+ * In values (plain and quoted; never in keys), as the Elastic connectors do:
+ *   ${VAR}  ${VAR:-default}  ${VAR|default}  (default when unset or empty;
+ *           the default runs to the first '}')
+ *   $VAR  $VAR|default  only when VAR is [A-Z_][A-Z0-9_]* (so $lower, $1 and
+ *           regex anchors stay as written); the default runs to a blank
+ *   $$      a literal '$'
+ * Inside {{ ... }} template expressions only ${...} is expanded: {{ $table }}
+ * is a plan variable. An unset variable without default is an error at the
+ * scalar. A plain value that expands to nothing is DSL_NULL (`port: ${P:-}`
+ * reads as `port:`). */
 static int env_name_char(int ch, int upper_only)
 {
     if (ch == '_' || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')) return 1;
@@ -255,7 +265,7 @@ static int resolve(ctx *c, buf *b, const char *name, size_t nlen, const char *de
     return 0;
 }
 
-/* Expand environment references in a value (see dsl_load_string). Values are
+/* Expand environment references in a value (rules above). Values are
  * never echoed in messages: they may hold secrets. */
 static int interpolate(ctx *c, const char *s, size_t n, src_loc loc, char **out, size_t *outn)
 {
