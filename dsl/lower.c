@@ -1120,6 +1120,9 @@ static int lower_connector(lw *w, const dsl_node *c, int idx, plan_connector *pc
     w->drv = pc->driver;
     w->svc = svc_of(pc->driver->name);
     pc->index_name = sget(w, c, "index_name");
+    /* the connectors' own single-connector config.yml has no index_name (it
+     * lives in Kibana): use the connectors' naming convention */
+    if (!pc->index_name) pc->index_name = arena_printf(w->pa, "search-%s", pc->id);
     const dsl_node *pl = get(c, "pipeline");
     pc->pipeline = pl && pl->kind == DSL_MAP ? sget(w, pl, "name") : sget(w, c, "pipeline");
     pc->state_file = sget(w, c, "state_file");

@@ -27,6 +27,11 @@ void plan_free(plan *p)
 static const char *const rule_names[] = {"equals", "contains", "starts_with", "ends_with",
                                          "regex", ">", "<"};
 
+static const char *tf(int v)
+{
+    return v ? "true" : "false";
+}
+
 static const char *secret(const char *s)
 {
     return s ? "***" : NULL;
@@ -227,13 +232,13 @@ static void plan_text(const plan *p, buf *b, const char *filter)
     opt(b, "api_key", secret(e->api_key));
     opt(b, "username", e->username);
     opt(b, "password", secret(e->password));
-    buf_printf(b, " ssl=%d verify_certs=%d", e->ssl, e->verify_certs);
+    buf_printf(b, " ssl=%s verify_certs=%s", tf(e->ssl), tf(e->verify_certs));
     opt(b, "ca_certs", e->ca_certs);
-    buf_printf(b, " gzip=%d\n", e->gzip);
-    buf_printf(b, "  timeouts request_timeout=%g retry_on_timeout=%d max_wait_duration=%g "
+    buf_printf(b, " gzip=%s\n", tf(e->gzip));
+    buf_printf(b, "  timeouts request_timeout=%g retry_on_timeout=%s max_wait_duration=%g "
                   "initial_backoff_duration=%g backoff_multiplier=%g max_retries=%d "
                   "retry_interval=%g\n",
-               e->request_timeout, e->retry_on_timeout, e->max_wait_duration,
+               e->request_timeout, tf(e->retry_on_timeout), e->max_wait_duration,
                e->initial_backoff_duration, e->backoff_multiplier, e->max_retries,
                e->retry_interval);
     buf_printf(b, "  bulk queue_max_size=%d queue_max_mem_size=%g display_every=%d chunk_size=%d "
@@ -278,7 +283,7 @@ static void plan_text(const plan *p, buf *b, const char *filter)
         opt(b, "path", sc->path);
         buf_printf(b, " fetch_size=%d retry_count=%d", sc->fetch_size, sc->retry_count);
         if (sc->connect_timeout) buf_printf(b, " connect_timeout=%d", sc->connect_timeout);
-        buf_printf(b, " ssl_enabled=%d", sc->ssl_enabled);
+        buf_printf(b, " ssl_enabled=%s", tf(sc->ssl_enabled));
         opt(b, "ssl_ca", sc->ssl_ca ? "(set)" : NULL);
         buf_putc(b, '\n');
         if (c->advanced)

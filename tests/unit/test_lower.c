@@ -1,0 +1,228 @@
+/* test_lower.c - plan structure produced by the compiler (dsl/lower.c):
+ * op sequences, nested objects, templates, params and push-down decisions,
+ * connectors-compatible defaults, and errors without partial plans. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dsl/dsl.h"
+#include "dsl/template.h"
+#include "engine/plan.h"
+#include "t.h"
+
+static plan *compile(const char *text, diag *d)
+{
+    return dsl_compile_string("t.yml", text, strlen(text), d);
+}
+
+/* "op arg|op arg|..." of a program, for compact assertions */
+static const char *ops_str(const plan_doc *doc, char *out, size_t n)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (int i = 0; i < doc->nops && len < n; i++) {
+        const plan_op *o = &doc->ops[i];
+        int w = snprintf(out + len, n - len, "%s%s%s%s", i ? "|" : "", plan_op_names[o->op],
+                         o->s ? " " : "", o->s ? o->s : "");
+        if (w < 0) break;
+        len += (size_t)w;
+    }
+    return out;
+}
+
+static const plan_table *table(const plan *p, int c, const char *name)
+{
+    for (int i = 0; p && i < p->connectors[c].ntables; i++)
+        if (!strcmp(p->connectors[c].tables[i].name, name)) return &p->connectors[c].tables[i];
+    return NULL;
+}
+
+static void test_mapped(void)
+{
+    const char *cfg =
+        "connectors:\n"
+        "  - connector_id: shop\n"
+        "    service_type: postgresql\n"
+        "    index_name: search-shop\n"
+        "    configuration: { host: h, database: shop, username: u, password: secret }\n"
+        "    sync_rules:\n"
+        "      basic:\n"
+        "        - { field: country, rule: equals, value: FR, policy: exclude, order: 2 }\n"
+        "        - { field: name, rule: starts_with, value: x, policy: exclude, order: 1 }\n"
+        "        - { field: email, rule: contains, value: '@', policy: include, order: 3 }\n"
+        "        - { field: country, rule: equals, value: DE, policy: exclude, order: 4 }\n"
+        "    mappings:\n"
+        "      customers:\n"
+        "        columns: { exclude: [password_hash] }\n"
+        "        where: active\n"
+        "        fields:\n"
+        "          name: \"{{ first_name }} {{ last_name }}\"\n"
+        "          country: country_code\n"
+        "          email: { from: email, transform: [trim, lower] }\n"
+        "          \"address.city\": city\n"
+        "          \"address.zip\": zip\n"
+        "        relations:\n"
+        "          orders:\n"
+        "            table: orders\n"
+        "            on: { customer_id: id }\n"
+        "            fields: { total: total }\n"
+        "            order_by: [ordered_at]\n";
+    diag *d = diag_new();
+    plan *p = compile(cfg, d);
+    T_CHECK(p != NULL, "mapped config compiles");
+    if (!p) {
+        diag_print(d, stdout, 0);
+        diag_free(d);
+        return;
+    }
+    T_CHECK(p->nconnectors == 1 && p->connectors[0].ntables == 2, "one mapping + default entry");
+    const plan_table *t = table(p, 0, "customers");
+    T_CHECK(t != NULL && !t->is_default && !t->connectors_compat, "customers entry");
+    T_CHECK(p->connectors[0].tables[1].is_default, "default entry last");
+    char s[1024];
+    T_STREQ(ops_str(&t->doc, s, sizeof s),
+            "copy_columns|load_tpl|emit name|load_col country_code|emit country|load_col email|"
+            "trim|lower|emit email|obj_begin address|load_col city|emit city|load_col zip|"
+            "emit zip|obj_end|relation orders",
+            "op sequence with one nested object");
+    T_CHECK(t->doc.ops[0].n == PLAN_COPY_EXCLUDE && t->doc.ops[0].nnames == 6,
+            "copy_columns excludes password_hash and the field/relation keys");
+    T_STREQ(t->sql_from, "\"public\".\"customers\"", "quoted schema.table");
+    T_CHECK(t->nrules == 4 && !strcmp(t->rules[0].field, "name") && t->rules[3].order == 4,
+            "rules sorted by order");
+    T_CHECK(t->rules[0].pushed_down == 0, "name is a template: not pushed");
+    T_CHECK(t->rules[1].pushed_down == 1, "plain column copy before any include: pushed");
+    T_CHECK(t->rules[3].pushed_down == 0, "after an include rule: not pushed");
+    T_CHECK(t->nparams == 1 && !strcmp(t->params[0], "FR"), "value is a parameter");
+    T_CHECK(t->where_sql && !strncmp(t->where_sql, "(active) AND NOT (", 18) &&
+                strstr(t->where_sql, "\"country_code\"") && strstr(t->where_sql, "$1") &&
+                !strstr(t->where_sql, "FR"),
+            "where: user predicate AND push-down, value never pasted");
+    T_CHECK(t->doc.nrelations == 1 && !t->doc.relations[0].one &&
+                t->doc.relations[0].non == 1 &&
+                !strcmp(t->doc.relations[0].child_cols[0], "customer_id") &&
+                !strcmp(t->doc.relations[0].parent_cols[0], "id"),
+            "relation on pairs child=parent");
+    T_STREQ(ops_str(&t->doc.relations[0].doc, s, sizeof s), "load_col total|emit total",
+            "relation with fields only selects them");
+    T_CHECK(t->id && t->id->nparts == 7 && t->id->parts[6].kind == PLAN_TPL_PK,
+            "default id: database_schema_table_pk");
+    T_STREQ(p->connectors[0].source.password, "secret", "password kept in the plan");
+    plan_free(p);
+    diag_free(d);
+}
+
+static void test_compat(void)
+{
+    const char *cfg = "connectors:\n"
+                      "  - { connector_id: m, service_type: mysql, index_name: i,\n"
+                      "      configuration: { host: h, database: db, user: u, tables: \"a, b\" } }\n";
+    diag *d = diag_new();
+    plan *p = compile(cfg, d);
+    T_CHECK(p != NULL, "mysql connector compiles");
+    if (p) {
+        const plan_connector *c = &p->connectors[0];
+        T_CHECK(c->nselection == 2 && !strcmp(c->selection[1], "b"), "tables \"a, b\" split");
+        T_CHECK(c->ntables == 1 && c->tables[0].is_default && c->tables[0].connectors_compat,
+                "no mappings: only the compat default entry");
+        char s[512];
+        T_STREQ(ops_str(&c->tables[0].doc, s, sizeof s),
+                "copy_columns|load_var $table|emit Table|load_var $id|emit id|"
+                "load_var $timestamp|emit _timestamp",
+                "mysql compat program");
+        T_STREQ(c->tables[0].id->source, "{{ $table }}_{{ $pk }}", "mysql id formula");
+        T_STREQ(c->source.username, "u", "user normalized to username");
+        plan_free(p);
+    } else {
+        diag_print(d, stdout, 0);
+    }
+    diag_free(d);
+}
+
+static void test_errors(void)
+{
+    const char *cfg = "connectors:\n"
+                      "  - connector_id: s\n"
+                      "    service_type: sqlite\n"
+                      "    index_name: i\n"
+                      "    configuration: { path: x.db }\n"
+                      "    mappings:\n"
+                      "      t:\n"
+                      "        index: \"idx-{{ col }}\"\n"
+                      "        fields:\n"
+                      "          a: x\n"
+                      "          \"a.b\": y\n";
+    diag *d = diag_new();
+    plan *p = compile(cfg, d);
+    T_CHECK(p == NULL && diag_errors(d) >= 2, "errors: no plan");
+    int col_err = 0, both = 0;
+    for (size_t i = 0; i < diag_count(d); i++) {
+        const diag_msg *m = diag_get(d, i);
+        if (strstr(m->text, "column reference 'col'") && m->loc.line == 8 && m->loc.col == 24)
+            col_err = 1;
+        if (strstr(m->text, "both a value and an object")) both = 1;
+    }
+    T_CHECK(col_err, "column in index template: error at the column of the expression");
+    T_CHECK(both, "leaf and parent field: error");
+    plan_free(p);
+    diag_free(d);
+
+    arena *a = arena_new();
+    d = diag_new();
+    T_CHECK(dsl_tpl_parse(a, d, "x {{ $tabel }}", (src_loc){"f", 1, 5}, 1, 0) == NULL &&
+                diag_count(d) == 1 && diag_get(d, 0)->loc.col == 11 && diag_get(d, 0)->hint &&
+                strstr(diag_get(d, 0)->hint, "$table"),
+            "unknown variable: column and suggestion");
+    diag_clear(d);
+    T_CHECK(dsl_tpl_parse(a, d, "{{ a }}{{", (src_loc){"f", 1, 1}, 0, 1) == NULL &&
+                diag_get(d, 0)->loc.col == 8,
+            "unclosed braces at their column");
+    diag_clear(d);
+    const plan_tpl *t = dsl_tpl_parse(a, d, "a}}{ {{ $schema}}-{{c_1 }}", (src_loc){0}, 0, 1);
+    T_CHECK(t && t->nparts == 4 && t->parts[0].kind == PLAN_TPL_LIT &&
+                !strcmp(t->parts[0].text, "a}}{ ") && t->parts[1].kind == PLAN_TPL_VAR &&
+                !strcmp(t->parts[1].text, "schema") && t->parts[3].kind == PLAN_TPL_COL &&
+                !strcmp(t->parts[3].text, "c_1"),
+            "template parts");
+    T_CHECK(dsl_tpl_parse(a, d, "{{ }}", (src_loc){0}, 0, 1) == NULL, "empty expression");
+    T_CHECK(dsl_tpl_parse(a, d, "{{ a-b }}", (src_loc){0}, 0, 1) == NULL, "bad identifier");
+    diag_free(d);
+    arena_free(a);
+}
+
+static void test_sqlite_pushdown(void)
+{
+    const char *cfg = "connectors:\n"
+                      "  - connector_id: s\n"
+                      "    service_type: sqlite\n"
+                      "    index_name: i\n"
+                      "    configuration: { path: x.db }\n"
+                      "    sync_rules:\n"
+                      "      basic:\n"
+                      "        - { field: name, rule: ends_with, value: z, policy: exclude, order: 1 }\n"
+                      "        - { field: name, rule: equals, value: y, policy: exclude, order: 2 }\n"
+                      "        - { field: _, rule: regex, value: '.*', policy: include, order: 9 }\n"
+                      "    mappings:\n"
+                      "      t: { columns: { include: [id, name] } }\n";
+    diag *d = diag_new();
+    plan *p = compile(cfg, d);
+    T_CHECK(p != NULL, "sqlite config compiles");
+    const plan_table *t = table(p, 0, "t");
+    T_CHECK(t && t->nrules == 2, "default rule dropped");
+    T_CHECK(t && !t->rules[0].pushed_down && t->rules[1].pushed_down,
+            "sqlite: ends_with not pushed, equals on an included column pushed");
+    T_CHECK(t && t->where_sql && strstr(t->where_sql, "typeof(\"name\") = 'text'") &&
+                strstr(t->where_sql, "?1"),
+            "sqlite push-down guarded by typeof");
+    T_CHECK(p && p->connectors[0].ntables == 2, "tables '*': a default entry after the mapping");
+    plan_free(p);
+    diag_free(d);
+}
+
+int main(void)
+{
+    test_mapped();
+    test_compat();
+    test_errors();
+    test_sqlite_pushdown();
+    return T_DONE();
+}
