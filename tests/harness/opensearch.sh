@@ -87,7 +87,7 @@ start() {
     # setsid: its own session, so a terminal's Ctrl-C or hangup does not reach it.
     # Close inherited descriptors 3-9 (callers' flock files) so the node holds no lock.
     # shellcheck disable=SC2086 # jopts is a list of options
-    (cd "$dir" && exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- && exec setsid java "-Xms$heap" "-Xmx$heap" $jopts \
+    (cd "$dir" && exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- && exec setsid java "-Xms$heap" "-Xmx$heap" $jopts -XX:+ExitOnOutOfMemoryError -XX:-UsePerfData \
         -Djava.awt.headless=true -Dfile.encoding=UTF-8 \
         -cp "$proj/target/classes:$proj/target/dependency/*" org.sql2es.testnode.TestNode \
         --home "$dir/node" --http-port 0 --max-seconds "$max" \
