@@ -117,6 +117,7 @@ struct src_conn {
     int ntypes, captypes;
     tname *names;        /* format_type() of result column types */
     int nnames, capnames;
+    src_scan *inflight;  /* the scan whose next FETCH is on the wire */
 };
 
 typedef struct colconv {
@@ -129,7 +130,8 @@ struct src_scan {
     char cursor[32];
     char *fetch_sql;
     char *sql_ctx;       /* the query, shortened, for messages */
-    PGresult *res;
+    PGresult *res;       /* the batch being read */
+    PGresult *pending;   /* the next batch, received while another command ran */
     int nrows, row_i, done, failed;
     int fetch_size;
     int ncols;
@@ -201,6 +203,48 @@ static int fail(src_conn *c, const PGresult *r, diag *d, const char *what, const
                    transient ? "connection lost: " : "", state ? state : "", state ? " " : "",
                    mn, m, ctx ? " (query: " : "", ctx ? ctx : "", ctx ? ")" : "");
     return transient ? DIAG_ETRANSIENT : DIAG_EIO;
+}
+
+/* ------------------------------------------------------------ commands */
+
+/* The result of the command on the wire (errors win over other results);
+ * NULL when there was none. */
+static PGresult *collect(PGconn *pg)
+{
+    PGresult *r = PQgetResult(pg), *x;
+    while ((x = PQgetResult(pg)) != NULL) {
+        if (PQresultStatus(x) == PGRES_FATAL_ERROR && PQresultStatus(r) != PGRES_FATAL_ERROR) {
+            PQclear(r);
+            r = x;
+        } else {
+            PQclear(x);
+        }
+    }
+    return r;
+}
+
+/* A scan prefetches its next batch (FETCH sent before its rows are
+ * converted, so the server works while the client does). Any other command
+ * first parks that batch in its scan. */
+static void settle(src_conn *c)
+{
+    if (!c->inflight) return;
+    src_scan *s = c->inflight;
+    c->inflight = NULL;
+    s->pending = collect(c->pg);
+}
+
+static PGresult *exec(src_conn *c, const char *sql)
+{
+    settle(c);
+    return PQexec(c->pg, sql);
+}
+
+static PGresult *execp(src_conn *c, const char *sql, int n, const Oid *types,
+                       const char *const *vals, const int *lens, const int *fmts, int rfmt)
+{
+    settle(c);
+    return PQexecParams(c->pg, sql, n, types, vals, lens, fmts, rfmt);
 }
 
 /* ------------------------------------------------------------ connection */
@@ -305,7 +349,7 @@ fail_quiet:
 
 static int pg_ping(src_conn *c, diag *d)
 {
-    PGresult *r = PQexec(c->pg, "SELECT 1");
+    PGresult *r = exec(c, "SELECT 1");
     int rc = 0;
     if (PQresultStatus(r) != PGRES_TUPLES_OK) rc = fail(c, r, d, "ping failed", NULL);
     PQclear(r);
@@ -374,7 +418,7 @@ static int resolve(src_conn *c, Oid oid, tinfo *t, int depth, diag *d)
     char oidtxt[16];
     snprintf(oidtxt, sizeof oidtxt, "%u", (unsigned)oid);
     const char *params[1] = {oidtxt};
-    PGresult *r = PQexecParams(c->pg,
+    PGresult *r = execp(c,
                                "SELECT typtype, typbasetype, typelem, typdelim, typtypmod, "
                                "typcategory FROM pg_catalog.pg_type WHERE oid = $1::oid",
                                1, NULL, params, NULL, NULL, 0);
@@ -461,8 +505,8 @@ static int pg_list_tables(src_conn *c, const char *schema, arena *a, const char 
                           diag *d)
 {
     const char *params[1] = {schema && *schema ? schema : c->schema};
-    PGresult *r = PQexecParams(
-        c->pg,
+    PGresult *r = execp(
+        c,
         "SELECT c.relname FROM pg_catalog.pg_class c "
         "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f') "
@@ -488,8 +532,8 @@ static int pg_describe(src_conn *c, const char *schema, const char *table, arena
     const char *sch = schema && *schema ? schema : c->schema;
     const char *p1[2] = {sch, table};
     int rc = 0;
-    PGresult *r = PQexecParams(
-        c->pg,
+    PGresult *r = execp(
+        c,
         "SELECT c.oid, c.relkind, c.reltuples::int8 FROM pg_catalog.pg_class c "
         "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')",
@@ -509,8 +553,8 @@ static int pg_describe(src_conn *c, const char *schema, const char *table, arena
     int64_t est = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
     PQclear(r);
     const char *p2[1] = {reloid};
-    r = PQexecParams(
-        c->pg,
+    r = execp(
+        c,
         "SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull, "
         "a.atttypid, a.atttypmod, "
         "COALESCE(array_position(string_to_array(i.indkey::text, ' ')::int2[], a.attnum), 0) "
@@ -872,10 +916,19 @@ null_warn:
 
 /* ------------------------------------------------------------------ scans */
 
-static int fetch(src_scan *s, diag *d)
+static int fetch(src_scan *s, int prefetch, diag *d)
 {
+    src_conn *c = s->c;
     PQclear(s->res);
-    s->res = PQexec(s->c->pg, s->fetch_sql);
+    if (c->inflight == s) {
+        c->inflight = NULL;
+        s->res = collect(c->pg);
+    } else if (s->pending) {
+        s->res = s->pending;
+        s->pending = NULL;
+    } else {
+        s->res = exec(c, s->fetch_sql);
+    }
     s->row_i = 0;
     s->nrows = 0;
     if (PQresultStatus(s->res) != PGRES_TUPLES_OK) {
@@ -885,6 +938,9 @@ static int fetch(src_scan *s, diag *d)
     }
     s->nrows = PQntuples(s->res);
     if (s->nrows < s->fetch_size) s->done = 1;
+    /* prefetch: one command on the wire per connection */
+    if (prefetch && !s->done && !c->inflight && PQsendQuery(c->pg, s->fetch_sql))
+        c->inflight = s;
     return 0;
 }
 
@@ -894,12 +950,17 @@ static void end_txn(src_conn *c, const char *cursor)
     char sql[64];
     if (c->nscans <= 0) snprintf(sql, sizeof sql, "COMMIT");
     else snprintf(sql, sizeof sql, "CLOSE %s", cursor);
-    PQclear(PQexec(c->pg, sql));
+    PQclear(exec(c, sql));
 }
 
 static void pg_end_scan(src_scan *s)
 {
     if (!s) return;
+    if (s->c->inflight == s) {
+        s->c->inflight = NULL;
+        PQclear(collect(s->c->pg));
+    }
+    PQclear(s->pending);
     PQclear(s->res);
     s->c->nscans--;
     end_txn(s->c, s->cursor);
@@ -939,7 +1000,7 @@ static int type_names(src_scan *s, diag *d)
             rc = DIAG_ENOMEM;
             goto done;
         }
-        r = PQexec(c->pg, sq.data);
+        r = exec(c, sq.data);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
             rc = fail(c, r, d, "type lookup failed", s->sql_ctx);
             goto done;
@@ -1006,7 +1067,7 @@ static int pg_begin_scan(src_conn *c, const src_query *q, src_scan **out, diag *
     s->fetch_sql = arena_printf(s->a, "FETCH FORWARD %d FROM %s", s->fetch_size, s->cursor);
 
     if (c->nscans == 0) {
-        r = PQexec(c->pg, "BEGIN ISOLATION LEVEL REPEATABLE READ");
+        r = exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ");
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
             rc = fail(c, r, d, "cannot start a transaction", s->sql_ctx);
             goto fail;
@@ -1019,7 +1080,7 @@ static int pg_begin_scan(src_conn *c, const src_query *q, src_scan **out, diag *
     {
         char *decl = arena_printf(s->a, "DECLARE %s NO SCROLL CURSOR FOR %.*s", s->cursor,
                                   (int)qn, q->sql);
-        r = PQexecParams(c->pg, decl, q->nparams, NULL, q->params, NULL, NULL, 0);
+        r = execp(c, decl, q->nparams, NULL, q->params, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
             rc = fail(c, r, d, "query failed", s->sql_ctx);
             goto fail_scan;
@@ -1028,7 +1089,7 @@ static int pg_begin_scan(src_conn *c, const src_query *q, src_scan **out, diag *
         r = NULL;
     }
     /* The first batch gives the result's columns. */
-    rc = fetch(s, d);
+    rc = fetch(s, 0, d);
     if (rc) goto fail_scan;
     s->ncols = PQnfields(s->res);
     s->cols = arena_alloc(s->a, ((size_t)s->ncols + 1) * sizeof *s->cols);
@@ -1046,7 +1107,7 @@ static int pg_begin_scan(src_conn *c, const src_query *q, src_scan **out, diag *
     }
     rc = type_names(s, d);
     if (rc) goto fail_scan;
-    s->st.bytes = 0;
+    if (!s->done && !c->inflight && PQsendQuery(c->pg, s->fetch_sql)) c->inflight = s;
     *out = s;
     return 0;
 
@@ -1061,8 +1122,13 @@ fail_scan:
     c->nscans--;
 fail:
     PQclear(r);
+    if (c->inflight == s) {
+        c->inflight = NULL;
+        PQclear(collect(c->pg));
+    }
+    PQclear(s->pending);
     if (c->nscans == 0 && c->pg && PQstatus(c->pg) == CONNECTION_OK)
-        PQclear(PQexec(c->pg, "ROLLBACK"));
+        PQclear(exec(c, "ROLLBACK"));
     PQclear(s->res);
     buf_free(&s->rowbuf);
     buf_free(&s->tmp);
@@ -1084,7 +1150,7 @@ static int pg_next(src_scan *s, const src_value **row, diag *d)
     if (s->failed) return DIAG_EIO;
     if (s->row_i >= s->nrows) {
         if (s->done) return 0;
-        int rc = fetch(s, d);
+        int rc = fetch(s, 1, d);
         if (rc) return rc;
         if (s->nrows == 0) return 0;
     }

@@ -44,6 +44,14 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 static long maxrss_kb(void)
 {
     struct rusage ru;
@@ -494,6 +502,7 @@ static void test_streaming(src_conn *c, diag *d)
         for (int k = 0; k < 3; k++) {
             src_query qq = {.sql = "SELECT * FROM bench.narrow", .fetch_size = sizes[k]};
             t0 = now();
+            double c0 = cpu_s();
             n = 0;
             if (drv->begin_scan(c, &qq, &s, d) == 0) {
                 while (drv->next(s, &row, d) == 1) n++;
@@ -501,8 +510,8 @@ static void test_streaming(src_conn *c, diag *d)
             }
             el = now() - t0;
             printf("# bench: fetch_size %d: %ld rows (id int8, v int4, name text, ts "
-                   "timestamptz) in %.3f s = %.0f rows/s\n",
-                   sizes[k], n, el, (double)n / el);
+                   "timestamptz) in %.3f s = %.0f rows/s, client CPU %.3f s\n",
+                   sizes[k], n, el, (double)n / el, cpu_s() - c0);
         }
     }
 }
