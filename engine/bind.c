@@ -1,0 +1,1210 @@
+/* bind.c - binding a plan_table to a described table; see bind.h.
+ *
+ * Engine stage between the plan and the row loop: names -> column indexes,
+ * pre-escaped member keys, rendered index and action lines, scan SQL, the
+ * derived index mapping, and the small strict JSON parser the engine uses
+ * (parse_json validation, literal decoding, mapping merge).
+ * Not here: executing programs (interp.c), reading rows, HTTP.
+ */
+#include "bind.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "interp.h"
+
+/* ------------------------------------------------------------------ JSON */
+
+#define JSON_MAX_DEPTH 256
+
+typedef struct jp {
+    const char *s;
+    size_t n, i;
+    arena *a; /* NULL = validate only */
+    int depth;
+} jp;
+
+static void jws(jp *p)
+{
+    while (p->i < p->n && (p->s[p->i] == ' ' || p->s[p->i] == '\t' || p->s[p->i] == '\n' ||
+                           p->s[p->i] == '\r'))
+        p->i++;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+static int hex4(const char *s, unsigned *out)
+{
+    unsigned v = 0;
+    for (int k = 0; k < 4; k++) {
+        int h = hexval(s[k]);
+        if (h < 0) return 0;
+        v = v << 4 | (unsigned)h;
+    }
+    *out = v;
+    return 1;
+}
+
+static size_t put_utf8(char *o, unsigned cp)
+{
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (char)(0xC0 | cp >> 6);
+        o[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xE0 | cp >> 12);
+        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | cp >> 18);
+    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    o[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Scan (and decode into dst when not NULL; dst needs the literal's length)
+ * the string literal at s[*i] (the opening quote). Returns 1 ok, 0 invalid. */
+static int jstring(const char *s, size_t n, size_t *pi, char *dst, size_t *dlen)
+{
+    size_t i = *pi, o = 0;
+    if (i >= n || s[i] != '"') return 0;
+    i++;
+    for (;;) {
+        if (i >= n) return 0;
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"') break;
+        if (c < 0x20) return 0;
+        if (c == '\\') {
+            if (i + 1 >= n) return 0;
+            char e = s[i + 1];
+            char r = 0;
+            switch (e) {
+            case '"': r = '"'; break;
+            case '\\': r = '\\'; break;
+            case '/': r = '/'; break;
+            case 'b': r = '\b'; break;
+            case 'f': r = '\f'; break;
+            case 'n': r = '\n'; break;
+            case 'r': r = '\r'; break;
+            case 't': r = '\t'; break;
+            case 'u': {
+                unsigned cp;
+                if (i + 6 > n || !hex4(s + i + 2, &cp)) return 0;
+                i += 6;
+                if (cp >= 0xD800 && cp <= 0xDBFF) {
+                    unsigned lo;
+                    if (i + 6 > n || s[i] != '\\' || s[i + 1] != 'u' || !hex4(s + i + 2, &lo) ||
+                        lo < 0xDC00 || lo > 0xDFFF)
+                        return 0;
+                    i += 6;
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                    return 0;
+                }
+                if (dst) o += put_utf8(dst + o, cp);
+                continue;
+            }
+            default: return 0;
+            }
+            if (dst) dst[o++] = r;
+            i += 2;
+            continue;
+        }
+        if (c < 0x80) {
+            if (dst) dst[o++] = (char)c;
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j < n && (unsigned char)s[j] >= 0x80) j++;
+        if (!utf8_valid(s + i, j - i)) return 0;
+        if (dst) {
+            memcpy(dst + o, s + i, j - i);
+            o += j - i;
+        }
+        i = j;
+    }
+    *pi = i + 1;
+    if (dlen) *dlen = o;
+    return 1;
+}
+
+static int jvalue(jp *p, eng_json **out);
+
+static eng_json *jnew(jp *p, eng_json_kind k, size_t start)
+{
+    if (!p->a) return NULL;
+    eng_json *j = arena_alloc(p->a, sizeof *j);
+    j->kind = k;
+    j->raw = p->s + start;
+    return j;
+}
+
+static int jvalue(jp *p, eng_json **out)
+{
+    jws(p);
+    if (p->i >= p->n) return 0;
+    size_t start = p->i;
+    char c = p->s[p->i];
+    eng_json *j = NULL;
+    if (c == '{' || c == '[') {
+        if (++p->depth > JSON_MAX_DEPTH) return 0;
+        char close = c == '{' ? '}' : ']';
+        j = jnew(p, c == '{' ? ENG_JSON_OBJECT : ENG_JSON_ARRAY, start);
+        eng_json **tail = j ? &j->child : NULL;
+        p->i++;
+        jws(p);
+        if (p->i < p->n && p->s[p->i] == close) {
+            p->i++;
+        } else {
+            for (;;) {
+                char *key = NULL;
+                if (c == '{') {
+                    jws(p);
+                    size_t ks = p->i, klen = 0;
+                    if (p->a) {
+                        key = arena_alloc(p->a, p->n - p->i + 1);
+                        if (!jstring(p->s, p->n, &p->i, key, &klen)) return 0;
+                        key[klen] = '\0';
+                    } else if (!jstring(p->s, p->n, &p->i, NULL, NULL)) {
+                        return 0;
+                    }
+                    (void)ks;
+                    jws(p);
+                    if (p->i >= p->n || p->s[p->i] != ':') return 0;
+                    p->i++;
+                }
+                eng_json *e = NULL;
+                if (!jvalue(p, &e)) return 0;
+                if (e) {
+                    e->key = key;
+                    *tail = e;
+                    tail = &e->next;
+                }
+                jws(p);
+                if (p->i >= p->n) return 0;
+                if (p->s[p->i] == ',') {
+                    p->i++;
+                    continue;
+                }
+                if (p->s[p->i] != close) return 0;
+                p->i++;
+                break;
+            }
+        }
+        p->depth--;
+    } else if (c == '"') {
+        if (p->a) {
+            char *dst = arena_alloc(p->a, p->n - p->i + 1);
+            size_t dl = 0;
+            if (!jstring(p->s, p->n, &p->i, dst, &dl)) return 0;
+            dst[dl] = '\0';
+            j = jnew(p, ENG_JSON_STRING, start);
+            j->str = dst;
+            j->len = dl;
+        } else if (!jstring(p->s, p->n, &p->i, NULL, NULL)) {
+            return 0;
+        }
+    } else if (c == 't' || c == 'f' || c == 'n') {
+        const char *w = c == 't' ? "true" : c == 'f' ? "false" : "null";
+        size_t wl = strlen(w);
+        if (p->n - p->i < wl || memcmp(p->s + p->i, w, wl) != 0) return 0;
+        p->i += wl;
+        j = jnew(p, c == 'n' ? ENG_JSON_NULL : ENG_JSON_BOOL, start);
+    } else {
+        size_t e = p->i;
+        while (e < p->n && (strchr("-+.eE", p->s[e]) || (p->s[e] >= '0' && p->s[e] <= '9'))) e++;
+        if (e == p->i || !json_is_number(p->s + p->i, e - p->i)) return 0;
+        p->i = e;
+        j = jnew(p, ENG_JSON_NUMBER, start);
+    }
+    if (j) j->rawlen = p->i - start;
+    *out = j;
+    return 1;
+}
+
+int eng_json_parse(arena *a, const char *s, size_t n, eng_json **out)
+{
+    jp p = {s, n, 0, a, 0};
+    eng_json *j = NULL;
+    if (!jvalue(&p, &j)) return 0;
+    jws(&p);
+    if (p.i != n) return 0;
+    if (a && out) *out = j;
+    return 1;
+}
+
+size_t eng_json_skip(const char *s, size_t n)
+{
+    jp p = {s, n, 0, NULL, 0};
+    eng_json *j = NULL;
+    if (n == 0 || s[0] == ' ' || s[0] == '\t' || s[0] == '\n' || s[0] == '\r') return 0;
+    if (!jvalue(&p, &j)) return 0;
+    return p.i;
+}
+
+int eng_json_unescape(const char *s, size_t n, buf *out)
+{
+    size_t i = 0, dl = 0;
+    int rc = buf_reserve(out, n);
+    if (rc) return rc;
+    if (!jstring(s, n, &i, out->data + out->len, &dl) || i != n) return DIAG_EINVAL;
+    out->len += dl;
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+/* -------------------------------------------------------------- binding */
+
+typedef struct bctx {
+    arena *a;
+    const plan_connector *conn;
+    const plan_table *pt;
+    const eng_bind_opts *opts;
+    const src_driver *drv;
+    eng_bound_table *bt;
+    diag *d;
+    int errors;
+    int nrel;
+    buf tmp;
+} bctx;
+
+static src_loc loc_or(src_loc l, src_loc fallback) { return l.line ? l : fallback; }
+
+static const char *conn_id(const bctx *c) { return c->conn && c->conn->id ? c->conn->id : "?"; }
+
+static int find_col(const src_table *st, const char *name)
+{
+    for (int i = 0; i < st->ncols; i++)
+        if (strcmp(st->cols[i].name, name) == 0) return i;
+    int found = -1;
+    for (int i = 0; i < st->ncols; i++)
+        if (strcasecmp(st->cols[i].name, name) == 0) {
+            if (found >= 0) return -1; /* ambiguous */
+            found = i;
+        }
+    return found;
+}
+
+static int need_col(bctx *c, const src_table *st, const char *name, src_loc loc)
+{
+    int i = name ? find_col(st, name) : -1;
+    if (i >= 0) return i;
+    c->errors++;
+    diag_error(c->d, loc, "connector '%s': table '%s' has no column '%s'", conn_id(c), st->name,
+               name ? name : "(null)");
+    const char **cands = arena_alloc(c->a, sizeof *cands * ((size_t)st->ncols + 1));
+    for (int k = 0; k < st->ncols; k++) cands[k] = st->cols[k].name;
+    const char *s = name ? diag_suggest(name, cands) : NULL;
+    if (s) diag_hint(c->d, "did you mean '%s'?", s);
+    return -1;
+}
+
+static int var_code(const char *name)
+{
+    static const char *const names[ENG_VAR__COUNT] = {"table", "schema", "database",
+                                                      "connector", "id", "timestamp"};
+    if (!name) return -1;
+    if (name[0] == '$') name++;
+    for (int i = 0; i < ENG_VAR__COUNT; i++)
+        if (strcmp(name, names[i]) == 0) return i;
+    return -1;
+}
+
+static int bind_tpl(bctx *c, const src_table *st, const plan_tpl *t, eng_btpl *out, src_loc loc,
+                    int vars_only)
+{
+    out->tpl = t;
+    if (!t) return 0;
+    out->col = arena_alloc(c->a, sizeof(int) * ((size_t)t->nparts + 1));
+    out->var = arena_alloc(c->a, sizeof(int) * ((size_t)t->nparts + 1));
+    for (int i = 0; i < t->nparts; i++) {
+        const plan_tpl_part *p = &t->parts[i];
+        out->col[i] = out->var[i] = -1;
+        if (p->kind == PLAN_TPL_COL) {
+            if (vars_only) {
+                c->errors++;
+                diag_error(c->d, loc, "the index name can only use plan variables, not column '%s'",
+                           p->text);
+                continue;
+            }
+            out->col[i] = need_col(c, st, p->text, loc);
+        } else if (p->kind == PLAN_TPL_VAR) {
+            out->var[i] = var_code(p->text);
+            if (out->var[i] < 0 || (vars_only && out->var[i] == ENG_VAR_ID)) {
+                c->errors++;
+                diag_error(c->d, loc, "unknown template variable '%s'", p->text);
+            }
+        } else if (p->kind == PLAN_TPL_PK && vars_only) {
+            c->errors++;
+            diag_error(c->d, loc, "the index name cannot use the primary key");
+        }
+    }
+    return 0;
+}
+
+/* Render a template of plan variables only (index, prefix). */
+static char *render_vars(bctx *c, const eng_btpl *bt, const char *const *vars)
+{
+    buf b = BUF_INIT;
+    for (int i = 0; i < bt->tpl->nparts; i++) {
+        const plan_tpl_part *p = &bt->tpl->parts[i];
+        if (p->kind == PLAN_TPL_LIT) buf_puts(&b, p->text);
+        else if (p->kind == PLAN_TPL_VAR && bt->var[i] >= 0 && vars[bt->var[i]])
+            buf_puts(&b, vars[bt->var[i]]);
+    }
+    char *s = arena_strndup(c->a, b.data ? b.data : "", b.len);
+    buf_free(&b);
+    return s;
+}
+
+/* Expand "{{ $var }}" in a plain string (COPY_COLUMNS prefix). */
+static char *expand_vars(bctx *c, const char *s, const char *const *vars, src_loc loc)
+{
+    if (!s) return arena_strdup(c->a, "");
+    if (!strstr(s, "{{")) return (char *)s;
+    buf b = BUF_INIT;
+    while (*s) {
+        const char *o = strstr(s, "{{");
+        if (!o) {
+            buf_puts(&b, s);
+            break;
+        }
+        buf_append(&b, s, (size_t)(o - s));
+        const char *e = strstr(o, "}}");
+        if (!e) {
+            buf_puts(&b, o);
+            break;
+        }
+        const char *n = o + 2;
+        while (n < e && *n == ' ') n++;
+        const char *ne = e;
+        while (ne > n && ne[-1] == ' ') ne--;
+        char *name = arena_strndup(c->a, n, (size_t)(ne - n));
+        int v = var_code(name);
+        if (v < 0 || v == ENG_VAR_ID) {
+            c->errors++;
+            diag_error(c->d, loc, "unknown variable '%s' in column prefix", name);
+        } else if (vars[v]) {
+            buf_puts(&b, vars[v]);
+        }
+        s = e + 2;
+    }
+    char *r = arena_strndup(c->a, b.data ? b.data : "", b.len);
+    buf_free(&b);
+    return r;
+}
+
+/* "\"key\":" */
+static const char *esc_key(bctx *c, const char *key, size_t *len)
+{
+    buf_reset(&c->tmp);
+    buf_json_str(&c->tmp, key ? key : "", key ? strlen(key) : 0, NULL);
+    buf_putc(&c->tmp, ':');
+    *len = c->tmp.len;
+    return arena_strndup(c->a, c->tmp.data, c->tmp.len);
+}
+
+static src_value decode_literal(bctx *c, const char *s)
+{
+    src_value v = {SRC_NULL, NULL, 0};
+    if (!s) return v;
+    eng_json *j = NULL;
+    if (!eng_json_parse(c->a, s, strlen(s), &j)) {
+        v.kind = SRC_STRING; /* not JSON: the text itself */
+        v.p = s;
+        v.n = strlen(s);
+        return v;
+    }
+    switch (j->kind) {
+    case ENG_JSON_NULL: break;
+    case ENG_JSON_BOOL:
+        v.kind = SRC_BOOL;
+        v.p = j->raw[0] == 't' ? "true" : "false";
+        v.n = strlen(v.p);
+        break;
+    case ENG_JSON_NUMBER: v.kind = SRC_NUMBER; v.p = j->raw; v.n = j->rawlen; break;
+    case ENG_JSON_STRING: v.kind = SRC_STRING; v.p = j->str; v.n = j->len; break;
+    default: v.kind = SRC_JSON; v.p = j->raw; v.n = j->rawlen; break;
+    }
+    return v;
+}
+
+static void ascii_lower(char *s)
+{
+    for (; *s; s++)
+        if (*s >= 'A' && *s <= 'Z') *s = (char)(*s - 'A' + 'a');
+}
+
+static int bind_doc(bctx *c, eng_bound_doc *bd, const plan_doc *doc, const src_table *st);
+
+static void bind_copy(bctx *c, eng_bop *b, const plan_op *op, const src_table *st,
+                      const char *const *vars)
+{
+    int mode = op->n & 0xF, lower = (op->n & PLAN_COPY_LOWER) != 0;
+    char *sel = arena_alloc(c->a, (size_t)st->ncols + 1);
+    if (mode == PLAN_COPY_INCLUDE) {
+        for (int i = 0; i < op->nnames; i++) {
+            int k = need_col(c, st, op->names[i], loc_or(op->loc, c->pt->loc));
+            if (k >= 0) sel[k] = 1;
+        }
+    } else {
+        memset(sel, 1, (size_t)st->ncols);
+        for (int i = 0; i < op->nnames; i++) {
+            int k = find_col(st, op->names[i]); /* excluding a missing column is fine */
+            if (k >= 0) sel[k] = 0;
+        }
+    }
+    const char *prefix = expand_vars(c, op->s, vars, loc_or(op->loc, c->pt->loc));
+    int n = 0;
+    for (int i = 0; i < st->ncols; i++) n += sel[i];
+    b->ccols = arena_alloc(c->a, sizeof(int) * ((size_t)n + 1));
+    b->ckeys = arena_alloc(c->a, sizeof(char *) * ((size_t)n + 1));
+    b->ckeylens = arena_alloc(c->a, sizeof(size_t) * ((size_t)n + 1));
+    b->nccols = 0;
+    for (int i = 0; i < st->ncols; i++) {
+        if (!sel[i]) continue;
+        char *name = arena_printf(c->a, "%s%s", prefix, st->cols[i].name);
+        if (lower) ascii_lower(name);
+        b->ccols[b->nccols] = i;
+        b->ckeys[b->nccols] = esc_key(c, name, &b->ckeylens[b->nccols]);
+        b->nccols++;
+    }
+}
+
+static const char *qualified(bctx *c, const char *schema, const char *name)
+{
+    buf_reset(&c->tmp);
+    if (schema && *schema && (c->drv->caps & SRC_CAP_SCHEMA)) {
+        c->drv->quote_ident(&c->tmp, schema);
+        buf_putc(&c->tmp, '.');
+    }
+    c->drv->quote_ident(&c->tmp, name);
+    return arena_strndup(c->a, c->tmp.data, c->tmp.len);
+}
+
+static const char *col_list(bctx *c, const src_table *st)
+{
+    buf b = BUF_INIT;
+    for (int i = 0; i < st->ncols; i++) {
+        if (i) buf_puts(&b, ", ");
+        c->drv->quote_ident(&b, st->cols[i].name);
+    }
+    const char *r = arena_strndup(c->a, b.data ? b.data : "", b.len);
+    buf_free(&b);
+    return r;
+}
+
+static int bind_relation(bctx *c, eng_bound_relation *br, const plan_relation *rel,
+                         const eng_bound_doc *parent)
+{
+    br->rel = rel;
+    br->slot = c->nrel++;
+    br->driver = c->drv;
+    if (!c->opts || !c->opts->describe) {
+        c->errors++;
+        diag_error(c->d, rel->loc, "connector '%s': relation '%s' needs the child table '%s' described",
+                   conn_id(c), rel->key, rel->table);
+        return DIAG_EINVAL;
+    }
+    const src_table *child = NULL;
+    int rc = c->opts->describe(c->opts->describe_ctx, rel, &child, c->d);
+    if (rc < 0 || !child) {
+        c->errors++;
+        return rc < 0 ? rc : DIAG_ENOTFOUND;
+    }
+    br->child = child;
+    br->child_on = arena_alloc(c->a, sizeof(int) * ((size_t)rel->non + 1));
+    br->parent_on = arena_alloc(c->a, sizeof(int) * ((size_t)rel->non + 1));
+    for (int i = 0; i < rel->non; i++) {
+        br->child_on[i] = need_col(c, child, rel->child_cols[i], rel->loc);
+        br->parent_on[i] = need_col(c, parent->st, rel->parent_cols[i], rel->loc);
+    }
+    /* the child program's variables: its own table, the parent's others */
+    for (int v = 0; v < ENG_VAR__COUNT; v++) br->doc.vars[v] = parent->vars[v];
+    br->doc.vars[ENG_VAR_TABLE] = child->name;
+    if (child->schema) br->doc.vars[ENG_VAR_SCHEMA] = child->schema;
+    else if (rel->schema) br->doc.vars[ENG_VAR_SCHEMA] = rel->schema;
+    br->doc.keys = child->pk;
+    br->doc.nkeys = child->npk;
+    if (bind_doc(c, &br->doc, &rel->doc, child) < 0) return DIAG_EINVAL;
+
+    /* SQL pieces */
+    buf b = BUF_INIT;
+    buf_puts(&b, "SELECT ");
+    buf_puts(&b, col_list(c, child));
+    buf_puts(&b, " FROM ");
+    buf_puts(&b, qualified(c, child->schema ? child->schema : rel->schema ? rel->schema
+                                                                           : parent->vars[ENG_VAR_SCHEMA],
+                           child->name));
+    buf_puts(&b, " WHERE ");
+    br->select_head = arena_strndup(c->a, b.data, b.len);
+    buf_reset(&b);
+    if (rel->where_sql && *rel->where_sql) {
+        buf_puts(&b, " AND (");
+        buf_puts(&b, rel->where_sql);
+        buf_putc(&b, ')');
+    }
+    buf_puts(&b, " ORDER BY ");
+    for (int i = 0; i < rel->non; i++) {
+        if (i) buf_puts(&b, ", ");
+        c->drv->quote_ident(&b, rel->child_cols[i]);
+    }
+    for (int i = 0; i < rel->norder_by; i++) {
+        const char *ob = rel->order_by[i];
+        buf_puts(&b, ", ");
+        const char *sp = strchr(ob, ' ');
+        char *name = arena_strndup(c->a, ob, sp ? (size_t)(sp - ob) : strlen(ob));
+        if (find_col(child, name) >= 0) {
+            c->drv->quote_ident(&b, child->cols[find_col(child, name)].name);
+            if (sp) buf_puts(&b, sp);
+        } else {
+            c->errors++;
+            diag_error(c->d, rel->loc, "connector '%s': relation '%s': table '%s' has no column '%s' (order_by)",
+                       conn_id(c), rel->key, child->name, name);
+        }
+    }
+    br->select_tail = arena_strndup(c->a, b.data, b.len);
+    buf_free(&b);
+    return 0;
+}
+
+static int bind_doc(bctx *c, eng_bound_doc *bd, const plan_doc *doc, const src_table *st)
+{
+    bd->doc = doc;
+    bd->st = st;
+    bd->ops = arena_alloc(c->a, sizeof(eng_bop) * ((size_t)doc->nops + 1));
+    for (int i = 0; i < doc->nops; i++) {
+        const plan_op *op = &doc->ops[i];
+        eng_bop *b = &bd->ops[i];
+        src_loc loc = loc_or(op->loc, c->pt->loc);
+        b->col = b->var = b->rslot = -1;
+        switch (op->op) {
+        case PLAN_OP_LOAD_COL: b->col = need_col(c, st, op->s, loc); break;
+        case PLAN_OP_LOAD_TPL: bind_tpl(c, st, op->tpl, &b->tpl, loc, 0); break;
+        case PLAN_OP_LOAD_CONST:
+        case PLAN_OP_DEFAULT: b->lit = decode_literal(c, op->s); break;
+        case PLAN_OP_LOAD_VAR:
+            b->var = var_code(op->s);
+            if (b->var < 0) {
+                c->errors++;
+                diag_error(c->d, loc, "unknown variable '%s'", op->s ? op->s : "");
+            }
+            break;
+        case PLAN_OP_REGEX_EXTRACT:
+        case PLAN_OP_REGEX_REPLACE:
+            if (!op->re) {
+                c->errors++;
+                diag_error(c->d, loc, "regex '%s' was not compiled", op->pattern ? op->pattern : "");
+            }
+            break;
+        case PLAN_OP_EMIT:
+        case PLAN_OP_OBJ_BEGIN: b->key = esc_key(c, op->s, &b->keylen); break;
+        case PLAN_OP_RELATION:
+            b->key = esc_key(c, op->s, &b->keylen);
+            if (op->n < 0 || op->n >= doc->nrelations) {
+                c->errors++;
+                diag_error(c->d, loc, "relation index %d out of range", op->n);
+            }
+            break;
+        case PLAN_OP_COPY_COLUMNS: bind_copy(c, b, op, st, bd->vars); break;
+        default: break;
+        }
+    }
+    bd->rels = arena_alloc(c->a, sizeof(eng_bound_relation) * ((size_t)doc->nrelations + 1));
+    for (int i = 0; i < doc->nrelations; i++) bind_relation(c, &bd->rels[i], &doc->relations[i], bd);
+    return c->errors ? DIAG_EINVAL : 0;
+}
+
+static void collect_rel_slots(eng_bound_doc *bd, eng_bound_relation **by)
+{
+    for (int i = 0; i < bd->doc->nrelations; i++) {
+        by[bd->rels[i].slot] = &bd->rels[i];
+        collect_rel_slots(&bd->rels[i].doc, by);
+    }
+}
+
+/* Rules name document fields by dotted path; find which EMIT (or copied
+ * column) writes each at top level, and give each distinct field a slot. */
+static void bind_rules(bctx *c, eng_bound_table *bt)
+{
+    const plan_table *pt = c->pt;
+    bt->nrules = pt->nrules;
+    bt->rule_slot = arena_alloc(c->a, sizeof(int) * ((size_t)pt->nrules + 1));
+    for (int r = 0; r < pt->nrules; r++) bt->rule_slot[r] = -1;
+    if (!pt->nrules) return;
+    const plan_doc *doc = bt->doc.doc;
+    const char *stack[64];
+    int depth = 0;
+    buf path = BUF_INIT;
+    for (int i = 0; i < doc->nops; i++) {
+        const plan_op *op = &doc->ops[i];
+        eng_bop *b = &bt->doc.ops[i];
+        if (op->op == PLAN_OP_OBJ_BEGIN) {
+            if (depth < 64) stack[depth] = op->s;
+            depth++;
+            continue;
+        }
+        if (op->op == PLAN_OP_OBJ_END) {
+            if (depth) depth--;
+            continue;
+        }
+        if (op->op != PLAN_OP_EMIT && op->op != PLAN_OP_COPY_COLUMNS) continue;
+        int nnames = op->op == PLAN_OP_EMIT ? 1 : b->nccols;
+        for (int k = 0; k < nnames; k++) {
+            buf_reset(&path);
+            for (int s = 0; s < depth && s < 64; s++) {
+                buf_puts(&path, stack[s]);
+                buf_putc(&path, '.');
+            }
+            if (op->op == PLAN_OP_EMIT) {
+                buf_puts(&path, op->s);
+            } else {
+                /* the copied name: unescape the pre-escaped key */
+                eng_json_unescape(b->ckeys[k], b->ckeylens[k] - 1, &path);
+            }
+            for (int r = 0; r < pt->nrules; r++) {
+                if (!pt->rules[r].field || strcmp(pt->rules[r].field, path.data) != 0) continue;
+                int slot = -1;
+                for (int q = 0; q < r; q++)
+                    if (bt->rule_slot[q] >= 0 && strcmp(pt->rules[q].field, pt->rules[r].field) == 0)
+                        slot = bt->rule_slot[q];
+                if (slot < 0) slot = bt->nslots++;
+                bt->rule_slot[r] = slot;
+                if (op->op == PLAN_OP_EMIT) {
+                    b->rslot = slot;
+                } else {
+                    if (!b->crslot) {
+                        b->crslot = arena_alloc(c->a, sizeof(int) * ((size_t)b->nccols + 1));
+                        for (int q = 0; q < b->nccols; q++) b->crslot[q] = -1;
+                    }
+                    b->crslot[k] = slot;
+                }
+            }
+        }
+    }
+    buf_free(&path);
+}
+
+int eng_bind_table(arena *a, const plan_connector *conn, const plan_table *pt,
+                   const src_table *st, const eng_bind_opts *opts, eng_bound_table **out,
+                   diag *d)
+{
+    bctx c = {0};
+    c.a = a;
+    c.conn = conn;
+    c.pt = pt;
+    c.opts = opts;
+    c.d = d;
+    c.drv = opts && opts->driver ? opts->driver : conn ? conn->driver : NULL;
+    buf_init(&c.tmp, 0);
+    if (!c.drv || !c.drv->quote_ident || !c.drv->placeholder) {
+        diag_error(d, pt->loc, "connector '%s': no SQL dialect to bind table '%s'", conn_id(&c),
+                   st->name);
+        buf_free(&c.tmp);
+        return DIAG_EINVAL;
+    }
+    eng_bound_table *bt = arena_alloc(a, sizeof *bt);
+    c.bt = bt;
+    bt->conn = conn;
+    bt->pt = pt;
+    bt->st = st;
+    bt->driver = c.drv;
+    bt->a = a;
+    bt->deleted_col = -1;
+
+    const char **vars = bt->doc.vars;
+    vars[ENG_VAR_TABLE] = st->name;
+    vars[ENG_VAR_SCHEMA] = opts && opts->schema ? opts->schema
+                           : st->schema         ? st->schema
+                           : pt->schema         ? pt->schema
+                           : conn && conn->source.schema ? conn->source.schema
+                                                         : "";
+    vars[ENG_VAR_DATABASE] = opts && opts->database ? opts->database
+                             : conn && conn->source.database ? conn->source.database
+                             : conn && conn->source.path     ? conn->source.path
+                                                             : "";
+    vars[ENG_VAR_CONNECTOR] = conn && conn->id ? conn->id : "";
+    vars[ENG_VAR_TIMESTAMP] = opts && opts->timestamp ? opts->timestamp : "";
+
+    /* keys */
+    if (pt->key_columns && pt->nkeys > 0) {
+        bt->doc.keys = arena_alloc(a, sizeof(int) * (size_t)pt->nkeys);
+        bt->doc.nkeys = pt->nkeys;
+        for (int i = 0; i < pt->nkeys; i++)
+            bt->doc.keys[i] = need_col(&c, st, pt->key_columns[i], pt->loc);
+    } else {
+        bt->doc.keys = st->pk;
+        bt->doc.nkeys = st->npk;
+    }
+    bind_doc(&c, &bt->doc, &pt->doc, st);
+    bind_tpl(&c, st, pt->id, &bt->id, pt->loc, 0);
+    if (pt->id)
+        for (int i = 0; i < pt->id->nparts; i++)
+            if (bt->id.var[i] == ENG_VAR_ID) {
+                c.errors++;
+                diag_error(d, pt->loc, "the document id cannot use $id");
+            }
+    for (int r = 0; r < pt->nrules; r++)
+        if (pt->rules[r].rule == PLAN_RULE_REGEX && !pt->rules[r].re) {
+            c.errors++;
+            diag_error(d, loc_or(pt->rules[r].loc, pt->loc), "rule regex was not compiled");
+        }
+    bt->ncursor = pt->cursor ? pt->ncursor : 0;
+    bt->cursor = arena_alloc(a, sizeof(int) * ((size_t)bt->ncursor + 1));
+    for (int i = 0; i < bt->ncursor; i++) bt->cursor[i] = need_col(&c, st, pt->cursor[i], pt->loc);
+
+    /* index and action lines */
+    if (pt->index) {
+        eng_btpl it = {0};
+        bind_tpl(&c, st, pt->index, &it, pt->loc, 1);
+        if (!c.errors) bt->index = render_vars(&c, &it, vars);
+    } else if (conn && conn->index_name) {
+        bt->index = conn->index_name;
+    }
+    if (!c.errors && (!bt->index || !*bt->index)) {
+        c.errors++;
+        diag_error(d, pt->loc, "connector '%s': table '%s' has no target index", conn_id(&c),
+                   st->name);
+    }
+    if (c.errors) goto fail;
+    {
+        char *ix = arena_strdup(a, bt->index);
+        ascii_lower(ix); /* Elasticsearch index names are lower case */
+        bt->index = ix;
+        buf_reset(&c.tmp);
+        buf_puts(&c.tmp, "{\"index\":{\"_index\":");
+        buf_json_str(&c.tmp, ix, strlen(ix), NULL);
+        buf_puts(&c.tmp, ",\"_id\":");
+        bt->action_head = arena_strndup(a, c.tmp.data, c.tmp.len);
+        buf_reset(&c.tmp);
+        buf_puts(&c.tmp, "{\"delete\":{\"_index\":");
+        buf_json_str(&c.tmp, ix, strlen(ix), NULL);
+        buf_puts(&c.tmp, ",\"_id\":");
+        bt->delete_head = arena_strndup(a, c.tmp.data, c.tmp.len);
+        buf_reset(&c.tmp);
+        if (conn && conn->pipeline && *conn->pipeline) {
+            buf_puts(&c.tmp, ",\"pipeline\":");
+            buf_json_str(&c.tmp, conn->pipeline, strlen(conn->pipeline), NULL);
+        }
+        buf_puts(&c.tmp, "}}\n");
+        bt->action_tail = arena_strndup(a, c.tmp.data, c.tmp.len);
+    }
+
+    /* select list */
+    {
+        buf b = BUF_INIT;
+        buf_puts(&b, col_list(&c, st));
+        if (pt->deleted_when && *pt->deleted_when) {
+            buf_puts(&b, ", CASE WHEN (");
+            buf_puts(&b, pt->deleted_when);
+            buf_puts(&b, ") THEN 1 ELSE 0 END");
+            bt->deleted_col = st->ncols;
+        }
+        bt->select_list = arena_strndup(a, b.data, b.len);
+        buf_free(&b);
+    }
+    bt->nrel_slots = c.nrel;
+    bt->rel_by_slot = arena_alloc(a, sizeof(eng_bound_relation *) * ((size_t)c.nrel + 1));
+    collect_rel_slots(&bt->doc, bt->rel_by_slot);
+    bind_rules(&c, bt);
+
+    if (bt->doc.nkeys == 0) {
+        diag_error(d, pt->loc, "connector '%s': table '%s' has no primary key and no id columns",
+                   conn_id(&c), st->name);
+        buf_free(&c.tmp);
+        return DIAG_ENOTFOUND;
+    }
+    buf_free(&c.tmp);
+    *out = bt;
+    return 0;
+fail:
+    buf_free(&c.tmp);
+    return DIAG_EINVAL;
+}
+
+/* ------------------------------------------------------------------ SQL */
+
+/* Copy s to b, turning each `?` outside quotes into the next placeholder. */
+static void renumber(const src_driver *drv, buf *b, const char *s, int *next)
+{
+    char q = 0;
+    for (; *s; s++) {
+        if (q) {
+            if (*s == q) q = 0;
+            buf_putc(b, *s);
+        } else if (*s == '\'' || *s == '"' || *s == '`') {
+            q = *s;
+            buf_putc(b, *s);
+        } else if (*s == '?') {
+            drv->placeholder(b, (*next)++);
+        } else {
+            buf_putc(b, *s);
+        }
+    }
+}
+
+int eng_scan_sql(const eng_bound_table *bt, arena *a, const char *extra,
+                 const char *const *extra_params, int nextra, const char *const *after_key,
+                 src_query *q, diag *d)
+{
+    const plan_table *pt = bt->pt;
+    const src_driver *drv = bt->driver;
+    buf b = BUF_INIT;
+    int next = pt->nparams + 1, nconds = 0;
+    buf_puts(&b, "SELECT ");
+    buf_puts(&b, bt->select_list);
+    buf_puts(&b, " FROM ");
+    if (pt->sql_from && !pt->is_glob && !pt->is_default) {
+        buf_puts(&b, pt->sql_from);
+    } else {
+        const char *schema = bt->doc.vars[ENG_VAR_SCHEMA];
+        if (schema && *schema && (drv->caps & SRC_CAP_SCHEMA)) {
+            drv->quote_ident(&b, schema);
+            buf_putc(&b, '.');
+        }
+        drv->quote_ident(&b, bt->st->name);
+    }
+    if (pt->where_sql && *pt->where_sql) {
+        buf_puts(&b, nconds++ ? " AND (" : " WHERE (");
+        buf_puts(&b, pt->where_sql);
+        buf_putc(&b, ')');
+    }
+    if (extra && *extra) {
+        buf_puts(&b, nconds++ ? " AND (" : " WHERE (");
+        renumber(drv, &b, extra, &next);
+        buf_putc(&b, ')');
+    }
+    int nk = bt->doc.nkeys;
+    if (after_key) {
+        buf_puts(&b, nconds++ ? " AND " : " WHERE ");
+        if (nk > 1) buf_putc(&b, '(');
+        for (int i = 0; i < nk; i++) {
+            if (i) buf_puts(&b, ", ");
+            drv->quote_ident(&b, bt->st->cols[bt->doc.keys[i]].name);
+        }
+        buf_puts(&b, nk > 1 ? ") > (" : " > ");
+        for (int i = 0; i < nk; i++) {
+            if (i) buf_puts(&b, ", ");
+            drv->placeholder(&b, next++);
+        }
+        if (nk > 1) buf_putc(&b, ')');
+    }
+    buf_puts(&b, " ORDER BY ");
+    for (int i = 0; i < nk; i++) {
+        if (i) buf_puts(&b, ", ");
+        drv->quote_ident(&b, bt->st->cols[bt->doc.keys[i]].name);
+    }
+    if (b.failed) {
+        buf_free(&b);
+        diag_error(d, pt->loc, "out of memory building the scan query");
+        return DIAG_ENOMEM;
+    }
+    int np = pt->nparams + nextra + (after_key ? nk : 0);
+    const char **params = arena_alloc(a, sizeof(char *) * ((size_t)np + 1));
+    int k = 0;
+    for (int i = 0; i < pt->nparams; i++) params[k++] = pt->params[i];
+    for (int i = 0; i < nextra; i++) params[k++] = extra_params[i];
+    for (int i = 0; after_key && i < nk; i++) params[k++] = after_key[i];
+    memset(q, 0, sizeof *q);
+    q->sql = arena_strndup(a, b.data, b.len);
+    q->params = params;
+    q->nparams = np;
+    q->fetch_size = bt->conn ? bt->conn->source.fetch_size : 0;
+    buf_free(&b);
+    return 0;
+}
+
+const char *eng_cursor_pred(const eng_bound_table *bt, arena *a, const char *op)
+{
+    if (bt->ncursor <= 0) return NULL;
+    buf b = BUF_INIT;
+    int n = bt->ncursor;
+    if (n > 1) buf_putc(&b, '(');
+    for (int i = 0; i < n; i++) {
+        if (i) buf_puts(&b, ", ");
+        bt->driver->quote_ident(&b, bt->st->cols[bt->cursor[i]].name);
+    }
+    buf_puts(&b, n > 1 ? ") " : " ");
+    buf_puts(&b, op);
+    buf_puts(&b, n > 1 ? " (" : " ");
+    for (int i = 0; i < n; i++) buf_puts(&b, i ? ", ?" : "?");
+    if (n > 1) buf_putc(&b, ')');
+    const char *r = arena_strndup(a, b.data, b.len);
+    buf_free(&b);
+    return r;
+}
+
+int eng_key_values(const eng_bound_table *bt, const src_value *row, arena *a,
+                   const char ***vals)
+{
+    const char **v = arena_alloc(a, sizeof(char *) * ((size_t)bt->doc.nkeys + 1));
+    buf b = BUF_INIT;
+    for (int i = 0; i < bt->doc.nkeys; i++) {
+        const src_value *x = &row[bt->doc.keys[i]];
+        if (x->kind == SRC_NULL) continue;
+        buf_reset(&b);
+        int rc = eng_value_text(x, &b);
+        if (rc) {
+            buf_free(&b);
+            return rc;
+        }
+        v[i] = arena_strndup(a, b.data ? b.data : "", b.len);
+    }
+    buf_free(&b);
+    *vals = v;
+    return 0;
+}
+
+/* -------------------------------------------------------------- mapping */
+
+static eng_json *jmk(arena *a, eng_json_kind k, const char *raw)
+{
+    eng_json *j = arena_alloc(a, sizeof *j);
+    j->kind = k;
+    j->raw = raw;
+    j->rawlen = raw ? strlen(raw) : 0;
+    return j;
+}
+
+static eng_json *jget(eng_json *obj, const char *key)
+{
+    if (!obj || obj->kind != ENG_JSON_OBJECT) return NULL;
+    for (eng_json *m = obj->child; m; m = m->next)
+        if (m->key && strcmp(m->key, key) == 0) return m;
+    return NULL;
+}
+
+/* Set member key of obj to v (replacing in place). */
+static void jset(arena *a, eng_json *obj, const char *key, eng_json *v)
+{
+    eng_json **pp = &obj->child;
+    for (; *pp; pp = &(*pp)->next)
+        if ((*pp)->key && strcmp((*pp)->key, key) == 0) {
+            v->next = (*pp)->next;
+            v->key = (*pp)->key;
+            *pp = v;
+            return;
+        }
+    v->key = arena_strdup(a, key);
+    v->next = NULL;
+    *pp = v;
+}
+
+/* obj[key] as an object, created when missing or not an object. */
+static eng_json *jobj_at(arena *a, eng_json *obj, const char *key)
+{
+    eng_json *m = jget(obj, key);
+    if (m && m->kind == ENG_JSON_OBJECT) return m;
+    m = jmk(a, ENG_JSON_OBJECT, NULL);
+    jset(a, obj, key, m);
+    return m;
+}
+
+static eng_json *type_def(arena *a, const char *es_type)
+{
+    if (!es_type || !*es_type || strcmp(es_type, "object") == 0) return NULL;
+    eng_json *t = jmk(a, ENG_JSON_OBJECT, NULL);
+    jset(a, t, "type", jmk(a, ENG_JSON_STRING, arena_printf(a, "\"%s\"", es_type)));
+    if (strcmp(es_type, "text") == 0) {
+        eng_json *kw = jobj_at(a, jobj_at(a, t, "fields"), "keyword");
+        jset(a, kw, "type", jmk(a, ENG_JSON_STRING, "\"keyword\""));
+        jset(a, kw, "ignore_above", jmk(a, ENG_JSON_NUMBER, "256"));
+    } else if (strcmp(es_type, "scaled_float") == 0) {
+        jset(a, t, "scaling_factor", jmk(a, ENG_JSON_NUMBER, "100"));
+    }
+    return t;
+}
+
+static int is_string_type(const char *t)
+{
+    return t && (strcmp(t, "text") == 0 || strcmp(t, "keyword") == 0);
+}
+
+static int is_number_type(const char *t)
+{
+    static const char *const nums[] = {"long", "integer", "short", "byte", "double", "float",
+                                       "half_float", "scaled_float", "unsigned_long", NULL};
+    for (int i = 0; t && nums[i]; i++)
+        if (strcmp(t, nums[i]) == 0) return 1;
+    return 0;
+}
+
+static void derive_doc(arena *a, const eng_bound_doc *bd, eng_json *props)
+{
+    eng_json *stack[64];
+    int depth = 0;
+    const char *reg = NULL;
+    const plan_doc *doc = bd->doc;
+    for (int i = 0; i < doc->nops; i++) {
+        const plan_op *op = &doc->ops[i];
+        const eng_bop *b = &bd->ops[i];
+        switch (op->op) {
+        case PLAN_OP_LOAD_COL: reg = b->col >= 0 ? bd->st->cols[b->col].es_type : NULL; break;
+        case PLAN_OP_LOAD_TPL: reg = "text"; break;
+        case PLAN_OP_LOAD_CONST: reg = NULL; break;
+        case PLAN_OP_LOAD_VAR: reg = b->var == ENG_VAR_TIMESTAMP ? "date" : "keyword"; break;
+        case PLAN_OP_TRIM:
+        case PLAN_OP_LOWER:
+        case PLAN_OP_UPPER:
+        case PLAN_OP_REGEX_EXTRACT:
+        case PLAN_OP_REGEX_REPLACE:
+        case PLAN_OP_TRUNCATE:
+            if (!is_string_type(reg)) reg = NULL;
+            break;
+        case PLAN_OP_SPLIT:
+        case PLAN_OP_JOIN:
+        case PLAN_OP_TO_STRING:
+            if (!is_string_type(reg)) reg = "text";
+            break;
+        case PLAN_OP_TO_NUMBER:
+            if (!is_number_type(reg)) reg = NULL;
+            break;
+        case PLAN_OP_TO_BOOL: reg = "boolean"; break;
+        case PLAN_OP_PARSE_JSON: reg = NULL; break;
+        case PLAN_OP_DEFAULT: break;
+        case PLAN_OP_EMIT: {
+            eng_json *t = type_def(a, reg);
+            if (t) jset(a, props, op->s, t);
+            break;
+        }
+        case PLAN_OP_OBJ_BEGIN:
+            if (depth < 64) stack[depth++] = props;
+            props = jobj_at(a, jobj_at(a, props, op->s), "properties");
+            break;
+        case PLAN_OP_OBJ_END:
+            if (depth) props = stack[--depth];
+            break;
+        case PLAN_OP_COPY_COLUMNS:
+            for (int k = 0; k < b->nccols; k++) {
+                eng_json *t = type_def(a, bd->st->cols[b->ccols[k]].es_type);
+                if (!t) continue;
+                buf nm = BUF_INIT;
+                eng_json_unescape(b->ckeys[k], b->ckeylens[k] - 1, &nm);
+                jset(a, props, nm.data, t);
+                buf_free(&nm);
+            }
+            break;
+        case PLAN_OP_RELATION:
+            if (op->n >= 0 && op->n < doc->nrelations) {
+                eng_json *sub = jobj_at(a, jobj_at(a, props, op->s), "properties");
+                derive_doc(a, &bd->rels[op->n].doc, sub);
+            }
+            break;
+        default: break;
+        }
+    }
+}
+
+static void merge(arena *a, eng_json *dst, const eng_json *src, int in_properties)
+{
+    for (eng_json *m = src->child; m; m = m->next) {
+        eng_json *cur = jget(dst, m->key);
+        eng_json *copy = arena_alloc(a, sizeof *copy);
+        *copy = *m;
+        if (cur && cur->kind == ENG_JSON_OBJECT && m->kind == ENG_JSON_OBJECT &&
+            !(in_properties && jget((eng_json *)m, "type"))) {
+            merge(a, cur, m, strcmp(m->key, "properties") == 0 && !in_properties);
+        } else {
+            jset(a, dst, m->key, copy);
+        }
+    }
+}
+
+static void jwrite(buf *out, const eng_json *j)
+{
+    if (j->kind != ENG_JSON_OBJECT) {
+        buf_append(out, j->raw, j->rawlen);
+        return;
+    }
+    buf_putc(out, '{');
+    for (const eng_json *m = j->child; m; m = m->next) {
+        if (m != j->child) buf_putc(out, ',');
+        buf_json_str(out, m->key, strlen(m->key), NULL);
+        buf_putc(out, ':');
+        jwrite(out, m);
+    }
+    buf_putc(out, '}');
+}
+
+int eng_mapping_json(const eng_bound_table *bt, buf *out, diag *d)
+{
+    arena *a = arena_new();
+    if (!a) return DIAG_ENOMEM;
+    int rc = 0;
+    eng_json *root = jmk(a, ENG_JSON_OBJECT, NULL);
+    eng_json *props = jobj_at(a, root, "properties");
+    derive_doc(a, &bt->doc, props);
+    const plan_table *pt = bt->pt;
+    for (int i = 0; i < pt->nfields; i++) {
+        const plan_mapping_field *f = &pt->fields[i];
+        if (!f->path || !f->es_type) continue;
+        eng_json *p = props;
+        const char *s = f->path;
+        for (;;) {
+            const char *dot = strchr(s, '.');
+            char *seg = arena_strndup(a, s, dot ? (size_t)(dot - s) : strlen(s));
+            if (!dot) {
+                eng_json *cur = jget(p, seg);
+                if (cur && cur->kind == ENG_JSON_OBJECT &&
+                    (strcmp(f->es_type, "object") == 0 || strcmp(f->es_type, "nested") == 0)) {
+                    jset(a, cur, "type", jmk(a, ENG_JSON_STRING, arena_printf(a, "\"%s\"", f->es_type)));
+                } else {
+                    eng_json *t = jmk(a, ENG_JSON_OBJECT, NULL);
+                    buf tb = BUF_INIT;
+                    buf_json_str(&tb, f->es_type, strlen(f->es_type), NULL);
+                    jset(a, t, "type", jmk(a, ENG_JSON_STRING, arena_strndup(a, tb.data, tb.len)));
+                    buf_reset(&tb);
+                    if (f->scaling_factor) {
+                        const char *sf = f->scaling_factor;
+                        if (json_is_number(sf, strlen(sf))) {
+                            jset(a, t, "scaling_factor", jmk(a, ENG_JSON_NUMBER, sf));
+                        } else {
+                            buf_json_str(&tb, sf, strlen(sf), NULL);
+                            jset(a, t, "scaling_factor",
+                                 jmk(a, ENG_JSON_STRING, arena_strndup(a, tb.data, tb.len)));
+                        }
+                    } else if (strcmp(f->es_type, "scaled_float") == 0) {
+                        jset(a, t, "scaling_factor", jmk(a, ENG_JSON_NUMBER, "100"));
+                    }
+                    buf_free(&tb);
+                    jset(a, p, seg, t);
+                }
+                break;
+            }
+            p = jobj_at(a, jobj_at(a, p, seg), "properties");
+            s = dot + 1;
+        }
+    }
+    if (pt->index_mappings_json && *pt->index_mappings_json) {
+        eng_json *u = NULL;
+        const char *s = pt->index_mappings_json;
+        if (!eng_json_parse(a, s, strlen(s), &u) || u->kind != ENG_JSON_OBJECT) {
+            diag_error(d, pt->loc, "index_mappings of table '%s' is not a JSON object", bt->st->name);
+            rc = DIAG_EINVAL;
+            goto done;
+        }
+        eng_json *mp = jget(u, "mappings");
+        if (mp && mp->kind == ENG_JSON_OBJECT) u = mp;
+        merge(a, root, u, 0);
+    }
+    jwrite(out, root);
+    if (out->failed) rc = DIAG_ENOMEM;
+done:
+    arena_free(a);
+    return rc;
+}

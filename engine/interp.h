@@ -1,0 +1,110 @@
+/* interp.h - the row-to-document interpreter (engine stage: rows -> _bulk).
+ *
+ * An eng_interp executes the bound op program of one table for each source
+ * row, straight into the output buffer: the bulk action line and the document
+ * source line. No tree per row, no malloc per row once the scratch buffers
+ * have grown. Basic sync rules (rules.c) are evaluated on the emitted
+ * document fields; a filtered row leaves the output buffer untouched.
+ *
+ * Relations: the caller (extraction loop) gathers, per chunk of parent rows,
+ * the child rows of each relation with one query (eng_child_set), and hands
+ * them to the interpreter before writing the parents of that chunk.
+ *
+ * Not here: reading rows, sending bulk requests, deciding which rows are
+ * deletes (deleted_when is evaluated by the scan's SQL).
+ */
+#ifndef SQL2ES_INTERP_H
+#define SQL2ES_INTERP_H
+
+#include <stdint.h>
+
+#include "bind.h"
+#include "buf.h"
+#include "diag.h"
+#include "plan.h"
+#include "source.h"
+
+typedef struct eng_interp eng_interp;
+typedef struct eng_child_set eng_child_set;
+
+typedef struct eng_doc_result {
+    int filtered;          /* 1: excluded by a basic rule, nothing written */
+    int deleted;           /* 1: a delete action was written */
+    const plan_rule *rule; /* the rule that decided, NULL when none matched */
+    const char *id;        /* the _id written (valid until the next call) */
+    size_t idlen;
+    uint64_t warnings;     /* warnings raised by this row */
+} eng_doc_result;
+
+typedef struct eng_interp_stats {
+    uint64_t docs;          /* index actions written */
+    uint64_t deletes;       /* delete actions written */
+    uint64_t filtered;      /* rows excluded by rules */
+    uint64_t warnings;      /* all warnings below */
+    uint64_t utf8_replaced; /* invalid UTF-8 sequences replaced by U+FFFD */
+    uint64_t coercions;     /* to_number/to_bool/parse_json failures (value nulled) */
+    uint64_t errors;
+} eng_interp_stats;
+
+/* New interpreter for bt (borrowed; must outlive it). Warnings (first few
+ * with details, then only counted) and errors go to d. NULL on OOM. */
+eng_interp *eng_interp_new(const eng_bound_table *bt, diag *d);
+void eng_interp_free(eng_interp *it);
+const eng_interp_stats *eng_interp_stats_get(const eng_interp *it);
+
+/* Write the bulk lines of one row (bt->st->ncols values; plus the deleted
+ * flag column when bt->deleted_col >= 0, which turns the row into a delete)
+ * into out: the action line and the document line, or nothing when a rule
+ * filters the row out. Returns 0, or <0 (buffer cap reached, regex failure)
+ * with an error message naming connector > table > row key in d; on error
+ * out is rolled back to its length at the call. */
+int eng_write_doc(eng_interp *it, const src_value *row, buf *out, eng_doc_result *res);
+/* Write {"delete":{"_index":..,"_id":..}}\n for row (its _id computed as for
+ * eng_write_doc). */
+int eng_write_delete(eng_interp *it, const src_value *row, buf *out, eng_doc_result *res);
+
+/* Append the text form of v (templates, ids, keys): strings, numbers, bools
+ * and JSON as their bytes, binary as base64, NULL as nothing. 0 or <0. */
+int eng_value_text(const src_value *v, buf *out);
+
+/* --- relations */
+
+/* A chunk of child rows of one bound relation, grouped by their `on` key.
+ * Rows are copied into the set's own arena (source values are borrowed). */
+eng_child_set *eng_child_set_new(const eng_bound_relation *br);
+void eng_child_set_free(eng_child_set *cs);
+/* Forget parents and children (next chunk); keeps memory. */
+void eng_child_set_reset(eng_child_set *cs);
+/* Register a parent row (parent table's values): its key joins the IN list
+ * (deduplicated; rows whose key has a NULL are skipped). */
+int eng_child_set_add_parent(eng_child_set *cs, const src_value *parent_row);
+/* Number of distinct parent keys registered. */
+int eng_child_set_nparents(const eng_child_set *cs);
+/* The child query for the registered parents (valid until reset/free):
+ *   SELECT <child cols> FROM <child> WHERE (c1, c2) IN ((?, ?), ...)
+ *     [AND (where)] ORDER BY c1, c2, order_by...
+ * Rows come back grouped by key and in order_by order within a key. */
+int eng_child_set_query(eng_child_set *cs, src_query *q, diag *d);
+/* Add one child row (child table's values), in the query's order. */
+int eng_child_set_add_child(eng_child_set *cs, const src_value *child_row);
+/* Use cs for relation br (any depth) in the next eng_write_doc calls. cs is
+ * borrowed; NULL = no children known (one-to-many writes [], one null). */
+void eng_interp_set_children(eng_interp *it, const eng_bound_relation *br,
+                             const eng_child_set *cs);
+
+/* --- basic rules (rules.c) */
+
+/* 1 when rule r matches a document field whose value is v (kinds as
+ * src_value; arrays and objects are SRC_JSON text). Values compare as text:
+ * strings unescaped, numbers as written, bools "true"/"false". equals, > and
+ * < compare numerically when both sides are numbers, else as strings
+ * (bytewise); regex is anchored at the start; contains/starts_with/
+ * ends_with are bytewise. A NULL value never matches. */
+int eng_rule_match(const plan_rule *r, const src_value *v);
+/* Decide for a row: vals[i] is the value of rules[i]'s field, or NULL when the
+ * document has no such field. Returns 1 keep, 0 drop; *decider = the first
+ * matching rule or NULL. */
+int eng_rules_decide(const plan_rule *rules, int nrules, const src_value *const *vals,
+                     const plan_rule **decider);
+
+#endif

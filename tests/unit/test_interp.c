@@ -1,0 +1,834 @@
+/* test_interp.c - binding and the row-to-document interpreter: hand-built
+ * plans (in an arena), described tables and rows of src_value; asserts the
+ * exact _bulk NDJSON bytes. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/arena.h"
+#include "engine/bind.h"
+#include "engine/buf.h"
+#include "engine/diag.h"
+#include "engine/interp.h"
+#include "engine/md5.h"
+#include "engine/plan.h"
+#include "engine/regex.h"
+#include "t.h"
+
+/* ---------------------------------------------------------------- dialect */
+
+static int q_ident(buf *o, const char *s)
+{
+    buf_putc(o, '"');
+    for (; *s; s++) {
+        if (*s == '"') buf_putc(o, '"');
+        buf_putc(o, *s);
+    }
+    return buf_putc(o, '"');
+}
+
+static int q_ph(buf *o, int n) { return buf_printf(o, "$%d", n); }
+
+static const src_driver tdrv = {
+    .version = SRC_DRIVER_VERSION, .name = "testsql", .caps = SRC_CAP_SCHEMA,
+    .quote_ident = q_ident, .placeholder = q_ph};
+
+/* ---------------------------------------------------------------- builders */
+
+static arena *A;
+
+#define S(x) ((src_value){SRC_STRING, x, sizeof(x) - 1})
+#define N(x) ((src_value){SRC_NUMBER, x, sizeof(x) - 1})
+#define J(x) ((src_value){SRC_JSON, x, sizeof(x) - 1})
+#define BT ((src_value){SRC_BOOL, "true", 4})
+#define BF ((src_value){SRC_BOOL, "false", 5})
+#define NUL ((src_value){SRC_NULL, NULL, 0})
+
+/* "name:es_type[:pkpos],..." */
+static src_table *table(const char *name, const char *schema, const char *spec)
+{
+    src_table *t = arena_alloc(A, sizeof *t);
+    t->name = name;
+    t->schema = schema;
+    t->cols = arena_alloc(A, sizeof(src_column) * 32);
+    t->pk = arena_alloc(A, sizeof(int) * 8);
+    char *s = arena_strdup(A, spec), *save = NULL;
+    for (char *c = strtok_r(s, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
+        src_column *col = &t->cols[t->ncols];
+        char *p1 = strchr(c, ':');
+        *p1 = 0;
+        col->name = c;
+        col->es_type = p1 + 1;
+        char *p2 = strchr(p1 + 1, ':');
+        if (p2) {
+            *p2 = 0;
+            col->pk_pos = (int)strtol(p2 + 1, NULL, 10);
+            t->pk[col->pk_pos - 1] = t->ncols;
+            if (col->pk_pos > t->npk) t->npk = col->pk_pos;
+        }
+        t->ncols++;
+    }
+    t->row_estimate = -1;
+    return t;
+}
+
+/* "lit {{ col }} {{ $var }} {{ @pk }}" */
+static plan_tpl *tpl(const char *src)
+{
+    plan_tpl *t = arena_alloc(A, sizeof *t);
+    t->source = src;
+    t->parts = arena_alloc(A, sizeof(plan_tpl_part) * 16);
+    const char *s = src;
+    while (*s) {
+        plan_tpl_part *p = &t->parts[t->nparts++];
+        const char *o = strstr(s, "{{");
+        if (o != s) {
+            p->kind = PLAN_TPL_LIT;
+            p->text = arena_strndup(A, s, o ? (size_t)(o - s) : strlen(s));
+            s = o ? o : s + strlen(s);
+            continue;
+        }
+        const char *e = strstr(s, "}}");
+        char *in = arena_strndup(A, s + 3, (size_t)(e - s - 4));
+        if (in[0] == '$') p->kind = PLAN_TPL_VAR, p->text = in + 1;
+        else if (in[0] == '@') p->kind = PLAN_TPL_PK, p->text = in;
+        else p->kind = PLAN_TPL_COL, p->text = in;
+        s = e + 2;
+    }
+    return t;
+}
+
+static eng_regex *rx(const char *pat, unsigned fl)
+{
+    char err[128];
+    size_t off;
+    return eng_regex_compile(A, pat, fl, &off, err, sizeof err);
+}
+
+static plan_connector conn_base(void)
+{
+    plan_connector c = {0};
+    c.id = "shop";
+    c.service_type = "testsql";
+    c.driver = &tdrv;
+    c.source.database = "shopdb";
+    c.source.schema = "public";
+    c.index_name = "search-shop";
+    return c;
+}
+
+static plan_table ptable(const plan_op *ops, int nops)
+{
+    plan_table t = {0};
+    t.name = "t";
+    t.doc.ops = ops;
+    t.doc.nops = nops;
+    t.loc = (src_loc){"config.yml", 10, 5};
+    return t;
+}
+
+/* Bind and write rows; returns the NDJSON (arena copy) or "ERR:<msg>". */
+static eng_interp_stats last_stats;
+static eng_doc_result last_res;
+static const src_table *child_tables[4];
+
+static int describe_child(void *ctx, const plan_relation *rel, const src_table **out, diag *d)
+{
+    (void)ctx;
+    for (int i = 0; i < 4 && child_tables[i]; i++)
+        if (strcmp(child_tables[i]->name, rel->table) == 0) {
+            *out = child_tables[i];
+            return 0;
+        }
+    diag_error(d, rel->loc, "no table %s", rel->table);
+    return DIAG_ENOTFOUND;
+}
+
+static const char *run_rows(const plan_connector *c, const plan_table *pt, const src_table *st,
+                            const src_value *rows, int nrows)
+{
+    diag *d = diag_new();
+    eng_bound_table *bt = NULL;
+    eng_bind_opts o = {.timestamp = "2024-01-02T03:04:05Z", .describe = describe_child};
+    int rc = eng_bind_table(A, c, pt, st, &o, &bt, d);
+    if (rc) {
+        const char *m = arena_printf(A, "ERR:%d:%s", rc, diag_last(d));
+        diag_free(d);
+        return m;
+    }
+    eng_interp *it = eng_interp_new(bt, d);
+    buf out = BUF_INIT;
+    for (int r = 0; r < nrows; r++) {
+        rc = eng_write_doc(it, rows + (size_t)r * (size_t)(st->ncols + (bt->deleted_col >= 0)),
+                           &out, &last_res);
+        if (rc) break;
+    }
+    last_stats = *eng_interp_stats_get(it);
+    const char *res = rc ? arena_printf(A, "ERR:%d:%s", rc, diag_last(d))
+                         : arena_strndup(A, out.data ? out.data : "", out.len);
+    buf_free(&out);
+    eng_interp_free(it);
+    diag_free(d);
+    return res;
+}
+
+/* One field v = transforms(column c). Returns the document line without \n. */
+static const char *xform1(src_value v, const plan_op *xfs, int nx)
+{
+    plan_op *ops = arena_alloc(A, sizeof(plan_op) * (size_t)(nx + 2));
+    ops[0] = (plan_op){.op = PLAN_OP_LOAD_COL, .s = "c"};
+    for (int i = 0; i < nx; i++) ops[i + 1] = xfs[i];
+    ops[nx + 1] = (plan_op){.op = PLAN_OP_EMIT, .s = "v"};
+    plan_connector c = conn_base();
+    plan_table pt = ptable(ops, nx + 2);
+    const src_table *st = table("t", NULL, "id:long:1,c:text");
+    src_value row[2] = {N("1"), v};
+    const char *out = run_rows(&c, &pt, st, row, 1);
+    const char *nl = strchr(out, '\n');
+    if (!nl || strncmp(out, "ERR:", 4) == 0) return out;
+    const char *doc = nl + 1;
+    size_t n = strlen(doc);
+    return arena_strndup(A, doc, n ? n - 1 : 0);
+}
+
+#define X1(v, want, name, ...)                                                          \
+    do {                                                                                \
+        const plan_op xs_[] = {__VA_ARGS__};                                            \
+        T_STREQ(xform1(v, xs_, (int)(sizeof xs_ / sizeof xs_[0])), want, name);         \
+    } while (0)
+
+#define OP(o, ...) ((plan_op){.op = PLAN_OP_##o, __VA_ARGS__})
+#define O(o) ((plan_op){.op = PLAN_OP_##o})
+
+/* ---------------------------------------------------------------- tests */
+
+static void test_plain_copy(void)
+{
+    plan_op ops[] = {OP(COPY_COLUMNS, .n = PLAN_COPY_EXCLUDE)};
+    plan_connector c = conn_base();
+    plan_table pt = ptable(ops, 1);
+    const src_table *st = table("customers", "public",
+                                "id:long:1,name:text,score:scaled_float,active:boolean,meta:object,"
+                                "pic:binary,note:text");
+    src_value rows[] = {N("1"), S("Ann \"A\""), N("12.50"), BT, J("{\"a\":[1,2]}"),
+                        {SRC_BINARY, "\x00\x01", 2}, NUL,
+                        N("2"), S("Bob"), N("-0.1e5"), BF, J("[]"), {SRC_BINARY, "", 0}, S("x")};
+    T_STREQ(run_rows(&c, &pt, st, rows, 2),
+            "{\"index\":{\"_index\":\"search-shop\",\"_id\":\"1\"}}\n"
+            "{\"id\":1,\"name\":\"Ann \\\"A\\\"\",\"score\":12.50,\"active\":true,"
+            "\"meta\":{\"a\":[1,2]},\"pic\":\"AAE=\",\"note\":null}\n"
+            "{\"index\":{\"_index\":\"search-shop\",\"_id\":\"2\"}}\n"
+            "{\"id\":2,\"name\":\"Bob\",\"score\":-0.1e5,\"active\":false,\"meta\":[],"
+            "\"pic\":\"\",\"note\":\"x\"}\n",
+            "plain copy of every kind");
+    T_CHECK(last_stats.docs == 2 && last_stats.warnings == 0, "plain copy stats");
+
+    /* include list, in table order, and exclude of a missing column is fine */
+    static const char *const inc[] = {"note", "id"};
+    plan_op ops2[] = {OP(COPY_COLUMNS, .n = PLAN_COPY_INCLUDE, .names = inc, .nnames = 2)};
+    pt = ptable(ops2, 1);
+    T_STREQ(run_rows(&c, &pt, st, rows, 1),
+            "{\"index\":{\"_index\":\"search-shop\",\"_id\":\"1\"}}\n{\"id\":1,\"note\":null}\n",
+            "copy include list in table order");
+    static const char *const exc[] = {"pic", "meta", "score", "active", "no_such_column"};
+    plan_op ops3[] = {OP(COPY_COLUMNS, .n = PLAN_COPY_EXCLUDE, .names = exc, .nnames = 5)};
+    pt = ptable(ops3, 1);
+    T_STREQ(run_rows(&c, &pt, st, rows, 1),
+            "{\"index\":{\"_index\":\"search-shop\",\"_id\":\"1\"}}\n"
+            "{\"id\":1,\"name\":\"Ann \\\"A\\\"\",\"note\":null}\n",
+            "copy exclude list (missing name ignored)");
+}
+
+static void test_connectors_compat(void)
+{
+    /* PostgreSQL connector: _id = db_schema_table_pk1_pk2, fields
+     * schema_table_column in lower case, plus database, table, schema, id,
+     * _timestamp */
+    plan_op ops[] = {
+        OP(COPY_COLUMNS, .n = PLAN_COPY_EXCLUDE | PLAN_COPY_LOWER, .s = "{{ $schema }}_{{ $table }}_"),
+        OP(LOAD_VAR, .s = "database"), OP(EMIT, .s = "database"),
+        OP(LOAD_VAR, .s = "table"), OP(EMIT, .s = "table"),
+        OP(LOAD_VAR, .s = "schema"), OP(EMIT, .s = "schema"),
+        OP(LOAD_VAR, .s = "id"), OP(EMIT, .s = "id"),
+        OP(LOAD_VAR, .s = "timestamp"), OP(EMIT, .s = "_timestamp"),
+    };
+    plan_connector c = conn_base();
+    c.index_name = "Search-Orders";
+    plan_table pt = ptable(ops, (int)(sizeof ops / sizeof ops[0]));
+    pt.is_default = 1;
+    pt.connectors_compat = 1;
+    pt.id = tpl("{{ $database }}_{{ $schema }}_{{ $table }}_{{ @pk }}");
+    const src_table *st = table("Orders", "public", "Line:long:2,OrderId:long:1,Qty:double");
+    src_value rows[] = {N("3"), N("77"), N("1.5")};
+    T_STREQ(run_rows(&c, &pt, st, rows, 1),
+            "{\"index\":{\"_index\":\"search-orders\",\"_id\":\"shopdb_public_Orders_77_3\"}}\n"
+            "{\"public_orders_line\":3,\"public_orders_orderid\":77,\"public_orders_qty\":1.5,"
+            "\"database\":\"shopdb\",\"table\":\"Orders\",\"schema\":\"public\","
+            "\"id\":\"shopdb_public_Orders_77_3\",\"_timestamp\":\"2024-01-02T03:04:05Z\"}\n",
+            "connectors-compat default document (PostgreSQL style, composite pk)");
+
+    /* MySQL style: _id = table_pk, raw names plus Table */
+    plan_op ops2[] = {OP(COPY_COLUMNS, .n = PLAN_COPY_EXCLUDE), OP(LOAD_VAR, .s = "table"),
+                      OP(EMIT, .s = "Table"), OP(LOAD_VAR, .s = "$id"), OP(EMIT, .s = "id")};
+    pt = ptable(ops2, 5);
+    pt.id = tpl("{{ $table }}_{{ @pk }}");
+    c.index_name = "search-shop";
+    T_STREQ(run_rows(&c, &pt, st, rows, 1),
+            "{\"index\":{\"_index\":\"search-shop\",\"_id\":\"Orders_77_3\"}}\n"
+            "{\"Line\":3,\"OrderId\":77,\"Qty\":1.5,\"Table\":\"Orders\",\"id\":\"Orders_77_3\"}\n",
+            "connectors-compat MySQL style");
+}
+
+static void test_transforms(void)
+{
+    X1(S("  a b \t"), "{\"v\":\"a b\"}", "trim", O(TRIM));
+    X1(S("   "), "{\"v\":\"\"}", "trim to empty", O(TRIM));
+    X1(N("5"), "{\"v\":5}", "trim leaves numbers", O(TRIM));
+    X1(S("\xc3\x80\xc3\x89\xc3\x8e ABC Stra\xc3\x9f" "e \xce\xa3\xce\x91 \xd0\x94\xd0\x9e\xd0\x9c \xc5\x81"),
+       "{\"v\":\"\xc3\xa0\xc3\xa9\xc3\xae abc stra\xc3\x9f" "e \xcf\x83\xce\xb1 \xd0\xb4\xd0\xbe\xd0\xbc \xc5\x82\"}",
+       "lower: ASCII, Latin-1, Greek, Cyrillic, Latin Ext-A", O(LOWER));
+    X1(S("\xc3\xa0\xc3\xa9 abc \xc3\xbf \xc3\x9f \xe6\x97\xa5"),
+       "{\"v\":\"\xc3\x80\xc3\x89 ABC \xc5\xb8 \xc3\x9f \xe6\x97\xa5\"}", "upper (y-diaeresis, sharp s, CJK kept)",
+       O(UPPER));
+    X1(S("a,b,,c"), "{\"v\":[\"a\",\"b\",\"\",\"c\"]}", "split", OP(SPLIT, .s = ","));
+    X1(S("a::b"), "{\"v\":[\"a\",\"b\"]}", "split multi-byte separator", OP(SPLIT, .s = "::"));
+    X1(S(""), "{\"v\":[]}", "split empty string", OP(SPLIT, .s = ","));
+    X1(NUL, "{\"v\":null}", "split null", OP(SPLIT, .s = ","));
+    X1(S(" a , B "), "{\"v\":[\"a\",\"b\"]}", "split then trim+lower element-wise",
+       OP(SPLIT, .s = ","), O(TRIM), O(LOWER));
+    X1(S("a,b,,c"), "{\"v\":\"a|b||c\"}", "split then join", OP(SPLIT, .s = ","), OP(JOIN, .s = "|"));
+    X1(J("[\"x\", 1, null, \"y\\\"z\"]"), "{\"v\":\"x-1-y\\\"z\"}", "join a SQL array (JSON), nulls skipped",
+       OP(JOIN, .s = "-"));
+    X1(J("[\"A\",\"B\u00c9\"]"), "{\"v\":[\"a\",\"b\u00e9\"]}", "lower a SQL array element-wise", O(LOWER));
+    X1(J("{\"A\":1}"), "{\"v\":{\"A\":1}}", "lower leaves JSON objects", O(LOWER));
+    X1(S("x"), "{\"v\":\"x\"}", "join of a scalar", OP(JOIN, .s = ","));
+    X1(S("abc123def45"), "{\"v\":\"123\"}", "regex_extract group 1",
+       OP(REGEX_EXTRACT, .re = rx("([0-9]+)", 0), .n = 1));
+    X1(S("abc123def45"), "{\"v\":\"c123\"}", "regex_extract group 0",
+       OP(REGEX_EXTRACT, .re = rx("c[0-9]+", 0), .n = 0));
+    X1(S("abcdef"), "{\"v\":null}", "regex_extract no match -> null",
+       OP(REGEX_EXTRACT, .re = rx("([0-9]+)", 0), .n = 1));
+    X1(S("+33 (0)1-23"), "{\"v\":\"+330123\"}", "regex_replace",
+       OP(REGEX_REPLACE, .re = rx("[^0-9+]", 0), .s = ""));
+    X1(S("john smith"), "{\"v\":\"smith, john\"}", "regex_replace with groups",
+       OP(REGEX_REPLACE, .re = rx("(\\w+) (\\w+)", 0), .s = "$2, $1"));
+    X1(NUL, "{\"v\":\"n/a\"}", "default on null", OP(DEFAULT, .s = "\"n/a\""));
+    X1(S("x"), "{\"v\":\"x\"}", "default keeps a value", OP(DEFAULT, .s = "\"n/a\""));
+    X1(NUL, "{\"v\":0}", "default number", OP(DEFAULT, .s = "0"));
+    X1(NUL, "{\"v\":[1,\"a\"]}", "default JSON", OP(DEFAULT, .s = "[1,\"a\"]"));
+    X1(S(" 42 "), "{\"v\":42}", "to_number trims", O(TO_NUMBER));
+    X1(S("-4.5e3"), "{\"v\":-4.5e3}", "to_number exponent", O(TO_NUMBER));
+    X1(S("12345678901234567890.123456789"), "{\"v\":12345678901234567890.123456789}",
+       "to_number keeps every digit", O(TO_NUMBER));
+    X1(S("abc"), "{\"v\":null}", "to_number invalid -> null", O(TO_NUMBER));
+    T_CHECK(last_stats.coercions == 1 && last_stats.warnings == 1, "to_number failure counted");
+    X1(S("0x10"), "{\"v\":null}", "to_number rejects hex", O(TO_NUMBER));
+    X1(S("01"), "{\"v\":null}", "to_number rejects leading zero", O(TO_NUMBER));
+    X1(S(""), "{\"v\":null}", "to_number empty -> null", O(TO_NUMBER));
+    T_CHECK(last_stats.coercions == 0, "to_number empty is not a warning");
+    X1(BT, "{\"v\":1}", "to_number bool", O(TO_NUMBER));
+    X1(N("42"), "{\"v\":\"42\"}", "to_string number", O(TO_STRING));
+    X1(BF, "{\"v\":\"false\"}", "to_string bool", O(TO_STRING));
+    X1(J("{\"a\":\"b\"}"), "{\"v\":\"{\\\"a\\\":\\\"b\\\"}\"}", "to_string JSON", O(TO_STRING));
+    X1(S("a,b"), "{\"v\":\"[\\\"a\\\",\\\"b\\\"]\"}", "to_string array", OP(SPLIT, .s = ","),
+       O(TO_STRING));
+    X1(S("Yes"), "{\"v\":true}", "to_bool yes", O(TO_BOOL));
+    X1(S(" t "), "{\"v\":true}", "to_bool t", O(TO_BOOL));
+    X1(S("0"), "{\"v\":false}", "to_bool 0", O(TO_BOOL));
+    X1(S("OFF"), "{\"v\":false}", "to_bool off", O(TO_BOOL));
+    X1(N("0.0"), "{\"v\":false}", "to_bool number zero", O(TO_BOOL));
+    X1(N("2"), "{\"v\":true}", "to_bool number", O(TO_BOOL));
+    X1(S("maybe"), "{\"v\":null}", "to_bool invalid -> null", O(TO_BOOL));
+    T_CHECK(last_stats.coercions == 1, "to_bool failure counted");
+    X1(S(" {\"a\": [1, 2.5, \"\\u00e9\"]} "), "{\"v\":{\"a\": [1, 2.5, \"\\u00e9\"]}}", "parse_json",
+       O(PARSE_JSON));
+    X1(S("{bad"), "{\"v\":null}", "parse_json invalid -> null", O(PARSE_JSON));
+    T_CHECK(last_stats.coercions == 1, "parse_json failure counted");
+    X1(S("[1,]"), "{\"v\":null}", "parse_json trailing comma", O(PARSE_JSON));
+    X1(S("\"\xff\""), "{\"v\":null}", "parse_json invalid UTF-8 inside", O(PARSE_JSON));
+    X1(S("\"\\ud800\""), "{\"v\":null}", "parse_json lone surrogate", O(PARSE_JSON));
+    X1(S("\"\\ud83d\\ude00\""), "{\"v\":\"\\ud83d\\ude00\"}", "parse_json surrogate pair",
+       O(PARSE_JSON));
+    X1(S("h\xc3\xa9llo"), "{\"v\":\"h\xc3\xa9l\"}", "truncate counts characters", OP(TRUNCATE, .n = 3));
+    X1(S("\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e"), "{\"v\":\"\xe6\x97\xa5\xe6\x9c\xac\"}",
+       "truncate never cuts a sequence", OP(TRUNCATE, .n = 2));
+    X1(S("abc"), "{\"v\":\"abc\"}", "truncate shorter", OP(TRUNCATE, .n = 5));
+    X1(S("a\xff" "bc"), "{\"v\":\"a\xef\xbf\xbd\"}", "truncate: invalid byte counts as one",
+       OP(TRUNCATE, .n = 2));
+    X1(S("abc"), "{\"v\":\"\"}", "truncate 0", OP(TRUNCATE, .n = 0));
+    X1(S("  Hello World  "), "{\"v\":\"HELLO\"}", "chain trim upper truncate", O(TRIM), O(UPPER),
+       OP(TRUNCATE, .n = 5));
+    X1(S("AbC"), "{\"v\":\"abc-abc\"}", "lower then replace (ping-pong buffers)", O(LOWER),
+       OP(REGEX_REPLACE, .re = rx("^(.*)$", 0), .s = "$1-$1"));
+    X1(NUL, "{\"v\":null}", "transforms pass null", O(TRIM), O(LOWER), O(TO_NUMBER),
+       OP(TRUNCATE, .n = 1));
+}
+
+static void test_templates_objects(void)
+{
+    plan_op ops[] = {
+        OP(LOAD_TPL, .tpl = tpl("{{ first }} {{ last }}")), OP(EMIT, .s = "name"),
+        OP(OBJ_BEGIN, .s = "address"),
+        OP(LOAD_COL, .s = "city"), OP(EMIT, .s = "city"),
+        OP(OBJ_BEGIN, .s = "geo"), OP(LOAD_CONST, .s = "1.5"), OP(EMIT, .s = "lat"), O(OBJ_END),
+        OP(LOAD_COL, .s = "zip"), OP(EMIT, .s = "zip"),
+        O(OBJ_END),
+        OP(OBJ_BEGIN, .s = "empty"), O(OBJ_END),
+        OP(LOAD_CONST, .s = "\"k\\u00e9y\\n\""), OP(EMIT, .s = "c\"q"),
+        OP(LOAD_TPL, .tpl = tpl("{{ $connector }}/{{ $table }}/{{ $id }}/{{ blob }}/{{ n }}")),
+        OP(EMIT, .s = "t"),
+    };
+    plan_connector c = conn_base();
+    plan_table pt = ptable(ops, (int)(sizeof ops / sizeof ops[0]));
+    pt.index = tpl("idx-{{ $table }}");
+    pt.id = tpl("{{ $table }}-{{ id }}");
+    const src_table *st = table("people", NULL, "id:long:1,first:text,last:text,city:keyword,zip:keyword,blob:binary,n:double");
+    src_value rows[] = {N("7"), S("Ann"), NUL, S("Paris"), S("75001"), {SRC_BINARY, "hi", 2}, N("2.50")};
+    T_STREQ(run_rows(&c, &pt, st, rows, 1),
+            "{\"index\":{\"_index\":\"idx-people\",\"_id\":\"people-7\"}}\n"
+            "{\"name\":\"Ann \",\"address\":{\"city\":\"Paris\",\"geo\":{\"lat\":1.5},\"zip\":\"75001\"},"
+            "\"empty\":{},\"c\\\"q\":\"k\xc3\xa9y\\n\",\"t\":\"shop/people/people-7/aGk=/2.50\"}\n",
+            "templates (NULL -> empty), nested objects, constants, variables");
+}
+
+static void test_omit_nulls(void)
+{
+    plan_op ops[] = {OP(COPY_COLUMNS, .n = PLAN_COPY_EXCLUDE), OP(LOAD_COL, .s = "b"), OP(EMIT, .s = "x"),
+                     OP(OBJ_BEGIN, .s = "o"), OP(LOAD_COL, .s = "b"), OP(EMIT, .s = "y"), O(OBJ_END),
+                     OP(LOAD_COL, .s = "a"), OP(EMIT, .s = "z")};
+    plan_connector c = conn_base();
+    plan_table pt = ptable(ops, (int)(sizeof ops / sizeof ops[0]));
+    pt.omit_nulls = 1;
+    const src_table *st = table("t", NULL, "id:long:1,a:text,b:text");
+    src_value rows[] = {N("1"), S("A"), NUL};
+    T_STREQ(run_rows(&c, &pt, st, rows, 1),
+            "{\"index\":{\"_index\":\"search-shop\",\"_id\":\"1\"}}\n"
+            "{\"id\":1,\"a\":\"A\",\"o\":{},\"z\":\"A\"}\n",
+            "omit_nulls in copies, emits and objects");
+}
+
+static void test_utf8_nul_id(void)
+{
+    plan_op ops[] = {OP(COPY_COLUMNS, .n = PLAN_COPY_EXCLUDE)};
+    plan_connector c = conn_base();
+    c.pipeline = "search-default-ingestion";
+    plan_table pt = ptable(ops, 1);
+    const src_table *st = table("t", NULL, "id:keyword:1,s:text");
+    src_value rows[] = {S("k\xff"), {SRC_STRING, "a\0b\xc3\x28\xe2\x82", 7}};
+    T_STREQ(run_rows(&c, &pt, st, rows, 1),
+            "{\"index\":{\"_index\":\"search-shop\",\"_id\":\"k\xef\xbf\xbd\",\"pipeline\":\"search-default-ingestion\"}}\n"
+            "{\"id\":\"k\xef\xbf\xbd\",\"s\":\"a\\u0000b\xef\xbf\xbd(\xef\xbf\xbd\xef\xbf\xbd\"}\n",
+            "invalid UTF-8 replaced, NUL escaped, pipeline in the action line");
+    T_CHECK(last_stats.utf8_replaced == 5 && last_stats.warnings == 5, "replacements counted (id twice)");
+
+    /* long id -> md5 hex of the id text */
+    char big[700];
+    memset(big, 'x', sizeof big);
+    src_value rows2[] = {{SRC_STRING, big, sizeof big}, S("v")};
+    c.pipeline = NULL;
+    plan_op ops2[] = {OP(LOAD_VAR, .s = "id"), OP(EMIT, .s = "id")};
+    pt = ptable(ops2, 2);
+    pt.id = tpl("p-{{ id }}");
+    char *idtext = arena_alloc(A, 720);
+    memcpy(idtext, "p-", 2);
+    memcpy(idtext + 2, big, sizeof big);
+    char hex[33];
+    eng_md5_hex(idtext, 2 + sizeof big, hex);
+    T_STREQ(run_rows(&c, &pt, st, rows2, 1),
+            arena_printf(A, "{\"index\":{\"_index\":\"search-shop\",\"_id\":\"%s\"}}\n{\"id\":\"%s\"}\n", hex, hex),
+            "id longer than 512 bytes becomes its MD5 hex");
+    big[0] = 'y';
+    src_value rows3[] = {{SRC_STRING, big, 510}, S("v")};
+    const char *o = run_rows(&c, &pt, st, rows3, 1);
+    T_CHECK(strlen(o) > 1000 && last_res.idlen == 512, "id of exactly 512 bytes kept");
+}
+
+static void test_delete(void)
+{
+    plan_op ops[] = {OP(COPY_COLUMNS, .n = PLAN_COPY_EXCLUDE)};
+    plan_connector c = conn_base();
+    c.pipeline = "p1";
+    plan_table pt = ptable(ops, 1);
+    pt.deleted_when = "deleted_at IS NOT NULL";
+    const src_table *st = table("t", NULL, "id:long:1,deleted_at:date");
+    /* third value: the scan's deleted flag column */
+    src_value rows[] = {N("1"), NUL, N("0"), N("2"), S("2024-01-01"), N("1"), N("3"), NUL, BF};
+    T_STREQ(run_rows(&c, &pt, st, rows, 3),
+            "{\"index\":{\"_index\":\"search-shop\",\"_id\":\"1\",\"pipeline\":\"p1\"}}\n"
+            "{\"id\":1,\"deleted_at\":null}\n"
+            "{\"delete\":{\"_index\":\"search-shop\",\"_id\":\"2\"}}\n"
+            "{\"index\":{\"_index\":\"search-shop\",\"_id\":\"3\",\"pipeline\":\"p1\"}}\n"
+            "{\"id\":3,\"deleted_at\":null}\n",
+            "deleted flag column turns rows into delete actions");
+    T_CHECK(last_stats.deletes == 1 && last_stats.docs == 2, "delete counted");
+
+    diag *d = diag_new();
+    eng_bound_table *bt = NULL;
+    pt.deleted_when = NULL;
+    T_CHECK(eng_bind_table(A, &c, &pt, st, NULL, &bt, d) == 0, "bind");
+    eng_interp *it = eng_interp_new(bt, d);
+    buf out = BUF_INIT;
+    eng_doc_result res;
+    eng_write_delete(it, rows, &out, &res);
+    T_STREQ(out.data, "{\"delete\":{\"_index\":\"search-shop\",\"_id\":\"1\"}}\n", "eng_write_delete");
+    T_CHECK(res.deleted == 1 && res.idlen == 1, "delete result");
+    buf_free(&out);
+    eng_interp_free(it);
+    diag_free(d);
+}
+
+static plan_rule rule(const char *field, plan_rule_kind k, const char *value, int include)
+{
+    plan_rule r = {0};
+    r.field = field;
+    r.rule = k;
+    r.value = value;
+    r.include = include;
+    if (k == PLAN_RULE_REGEX) r.re = rx(value, ENG_RE_ANCHORED);
+    return r;
+}
+
+/* ids of kept rows for a rule list over rows (id, country, total, name) */
+static const char *kept(const plan_rule *rules, int n)
+{
+    const src_value rows[] = {
+        N("1"), S("FR"), N("100"), S("alice"),
+        N("2"), S("DE"), N("20.5"), S("bob"),
+        N("3"), NUL, N("9"), S("carol"),
+        N("4"), S("FRA"), N("1e3"), S("xalice"),
+    };
+    plan_op ops[] = {OP(COPY_COLUMNS, .n = PLAN_COPY_EXCLUDE), OP(OBJ_BEGIN, .s = "o"),
+                     OP(LOAD_COL, .s = "name"), O(UPPER), OP(EMIT, .s = "up"), O(OBJ_END)};
+    plan_connector c = conn_base();
+    plan_table pt = ptable(ops, 6);
+    pt.rules = rules;
+    pt.nrules = n;
+    const src_table *st = table("t", NULL, "id:long:1,country:keyword,total:double,name:text");
+    const char *out = run_rows(&c, &pt, st, rows, 4);
+    if (!strncmp(out, "ERR:", 4)) return out;
+    buf b = BUF_INIT;
+    for (const char *p = out; (p = strstr(p, "\"_id\":\"")); p += 7) {
+        if (b.len) buf_putc(&b, ',');
+        buf_putc(&b, p[7]);
+    }
+    const char *r = arena_strndup(A, b.data ? b.data : "", b.len);
+    buf_free(&b);
+    return r;
+}
+
+static void test_rules(void)
+{
+    plan_rule r[4];
+    r[0] = rule("country", PLAN_RULE_EQUALS, "FR", 0);
+    T_STREQ(kept(r, 1), "2,3,4", "equals exclude");
+    T_CHECK(last_stats.filtered == 1, "filtered counted");
+    r[0] = rule("country", PLAN_RULE_EQUALS, "FR", 1);
+    T_STREQ(kept(r, 1), "1,2,3,4", "include with no exclusion keeps all (no match -> keep)");
+    r[0] = rule("country", PLAN_RULE_CONTAINS, "R", 0);
+    T_STREQ(kept(r, 1), "2,3", "contains");
+    r[0] = rule("name", PLAN_RULE_STARTS_WITH, "al", 0);
+    T_STREQ(kept(r, 1), "2,3,4", "starts_with");
+    r[0] = rule("name", PLAN_RULE_ENDS_WITH, "ice", 0);
+    T_STREQ(kept(r, 1), "2,3", "ends_with");
+    r[0] = rule("name", PLAN_RULE_REGEX, "al.*", 0);
+    T_STREQ(kept(r, 1), "2,3,4", "regex anchored at the start");
+    r[0] = rule("total", PLAN_RULE_GT, "50", 0);
+    T_STREQ(kept(r, 1), "2,3", "> numeric (1e3 > 50, 9 < 50)");
+    r[0] = rule("total", PLAN_RULE_LT, "20.5", 0);
+    T_STREQ(kept(r, 1), "1,2,4", "< numeric");
+    r[0] = rule("total", PLAN_RULE_EQUALS, "100.0", 0);
+    T_STREQ(kept(r, 1), "2,3,4", "equals numeric");
+    r[0] = rule("name", PLAN_RULE_GT, "bz", 0);
+    T_STREQ(kept(r, 1), "1,2", "> string comparison when not numbers");
+    r[0] = rule("country", PLAN_RULE_REGEX, ".*", 0);
+    T_STREQ(kept(r, 1), "3", "null field never matches");
+    r[0] = rule("missing", PLAN_RULE_REGEX, ".*", 0);
+    T_STREQ(kept(r, 1), "1,2,3,4", "absent field never matches");
+    r[0] = rule("o.up", PLAN_RULE_EQUALS, "BOB", 0);
+    T_STREQ(kept(r, 1), "1,3,4", "nested field, value after transforms");
+    /* first match decides: include FRA before exclude contains FR */
+    r[0] = rule("country", PLAN_RULE_EQUALS, "FRA", 1);
+    r[1] = rule("country", PLAN_RULE_STARTS_WITH, "FR", 0);
+    T_STREQ(kept(r, 2), "2,3,4", "include before exclude: first match decides");
+    r[0] = rule("country", PLAN_RULE_STARTS_WITH, "FR", 0);
+    r[1] = rule("country", PLAN_RULE_EQUALS, "FRA", 1);
+    T_STREQ(kept(r, 2), "2,3", "exclude before include");
+    r[0] = rule("total", PLAN_RULE_GT, "10", 1);
+    r[1] = rule("name", PLAN_RULE_REGEX, ".", 0);
+    T_STREQ(kept(r, 2), "1,2,4", "include wins, then a catch-all exclude");
+    src_value v = S("2024");
+    plan_rule one = rule("x", PLAN_RULE_REGEX, "02", 0);
+    T_CHECK(!eng_rule_match(&one, &v), "regex does not match in the middle");
+    v = BT;
+    one = rule("x", PLAN_RULE_EQUALS, "True", 0);
+    T_CHECK(eng_rule_match(&one, &v), "equals bool case-insensitive");
+}
+
+static void test_relations(void)
+{
+    plan_op child_ops[] = {OP(LOAD_COL, .s = "order_id"), OP(EMIT, .s = "id"),
+                           OP(LOAD_COL, .s = "total"), OP(EMIT, .s = "total")};
+    plan_op country_ops[] = {OP(LOAD_COL, .s = "name"), OP(EMIT, .s = "name")};
+    static const char *const on_c[] = {"customer_id"}, *const on_p[] = {"id"};
+    static const char *const on_cc[] = {"code"}, *const on_pc[] = {"country"};
+    static const char *const ob[] = {"at DESC"};
+    plan_relation rels[2] = {0};
+    rels[0].key = "orders";
+    rels[0].table = "orders";
+    rels[0].child_cols = on_c;
+    rels[0].parent_cols = on_p;
+    rels[0].non = 1;
+    rels[0].order_by = ob;
+    rels[0].norder_by = 1;
+    rels[0].where_sql = "total > 0";
+    rels[0].doc = (plan_doc){child_ops, 4, NULL, 0};
+    rels[1].key = "country";
+    rels[1].table = "countries";
+    rels[1].child_cols = on_cc;
+    rels[1].parent_cols = on_pc;
+    rels[1].non = 1;
+    rels[1].one = 1;
+    rels[1].doc = (plan_doc){country_ops, 1 + 1, NULL, 0};
+    plan_op ops[] = {OP(LOAD_COL, .s = "name"), OP(EMIT, .s = "name"), OP(RELATION, .n = 0, .s = "orders"),
+                     OP(RELATION, .n = 1, .s = "country")};
+    plan_connector c = conn_base();
+    plan_table pt = ptable(ops, 4);
+    pt.doc.relations = rels;
+    pt.doc.nrelations = 2;
+    const src_table *st = table("customers", "public", "id:long:1,name:text,country:keyword");
+    child_tables[0] = table("orders", "public", "order_id:long:1,customer_id:long,total:double,at:date");
+    child_tables[1] = table("countries", "public", "code:keyword:1,name:text");
+
+    diag *d = diag_new();
+    eng_bound_table *bt = NULL;
+    eng_bind_opts o = {.describe = describe_child};
+    int rc = eng_bind_table(A, &c, &pt, st, &o, &bt, d);
+    T_CHECK(rc == 0 && bt->nrel_slots == 2, "bind with relations");
+    if (rc) {
+        printf("# %s\n", diag_last(d));
+        diag_free(d);
+        return;
+    }
+    src_value parents[] = {N("1"), S("Ann"), S("FR"), N("2"), S("Bob"), S("XX"), N("1"), S("Ann2"), NUL};
+    eng_child_set *orders = eng_child_set_new(&bt->doc.rels[0]);
+    eng_child_set *countries = eng_child_set_new(&bt->doc.rels[1]);
+    for (int i = 0; i < 3; i++) {
+        eng_child_set_add_parent(orders, parents + i * 3);
+        eng_child_set_add_parent(countries, parents + i * 3);
+    }
+    T_CHECK(eng_child_set_nparents(orders) == 2 && eng_child_set_nparents(countries) == 2,
+            "distinct parent keys, NULL skipped");
+    src_query q;
+    eng_child_set_query(orders, &q, d);
+    T_STREQ(q.sql,
+            "SELECT \"order_id\", \"customer_id\", \"total\", \"at\" FROM \"public\".\"orders\" "
+            "WHERE \"customer_id\" IN ($1, $2) AND (total > 0) ORDER BY \"customer_id\", \"at\" DESC",
+            "child query");
+    T_CHECK(q.nparams == 2 && !strcmp(q.params[0], "1") && !strcmp(q.params[1], "2"), "child params");
+    src_value crow[] = {N("10"), N("1"), N("5.5"), S("2024-02"), N("11"), N("1"), N("7"), S("2024-01")};
+    for (int i = 0; i < 2; i++) {
+        src_value tmp[4];
+        memcpy(tmp, crow + i * 4, sizeof tmp);
+        eng_child_set_add_child(orders, tmp);
+        memset(tmp, 0, sizeof tmp); /* the set copied the values */
+    }
+    src_value cc[] = {S("FR"), S("France")};
+    eng_child_set_add_child(countries, cc);
+    eng_interp *it = eng_interp_new(bt, d);
+    eng_interp_set_children(it, &bt->doc.rels[0], orders);
+    eng_interp_set_children(it, &bt->doc.rels[1], countries);
+    buf out = BUF_INIT;
+    eng_doc_result res;
+    for (int i = 0; i < 3; i++) eng_write_doc(it, parents + i * 3, &out, &res);
+    T_STREQ(out.data,
+            "{\"index\":{\"_index\":\"search-shop\",\"_id\":\"1\"}}\n"
+            "{\"name\":\"Ann\",\"orders\":[{\"id\":10,\"total\":5.5},{\"id\":11,\"total\":7}],"
+            "\"country\":{\"name\":\"France\"}}\n"
+            "{\"index\":{\"_index\":\"search-shop\",\"_id\":\"2\"}}\n"
+            "{\"name\":\"Bob\",\"orders\":[],\"country\":null}\n"
+            "{\"index\":{\"_index\":\"search-shop\",\"_id\":\"1\"}}\n"
+            "{\"name\":\"Ann2\",\"orders\":[{\"id\":10,\"total\":5.5},{\"id\":11,\"total\":7}],"
+            "\"country\":null}\n",
+            "one-to-many (several, empty, order kept) and many-to-one (object, null)");
+    /* next chunk: reset */
+    eng_child_set_reset(orders);
+    eng_child_set_add_parent(orders, parents + 3);
+    buf_reset(&out);
+    eng_write_doc(it, parents, &out, &res);
+    T_CHECK(strstr(out.data, "\"orders\":[]") != NULL, "reset chunk forgets children");
+
+    buf m = BUF_INIT;
+    eng_mapping_json(bt, &m, d);
+    T_STREQ(m.data,
+            "{\"properties\":{\"name\":{\"type\":\"text\",\"fields\":{\"keyword\":{\"type\":\"keyword\","
+            "\"ignore_above\":256}}},\"orders\":{\"properties\":{\"id\":{\"type\":\"long\"},\"total\":"
+            "{\"type\":\"double\"}}},\"country\":{\"properties\":{\"name\":{\"type\":\"text\",\"fields\":"
+            "{\"keyword\":{\"type\":\"keyword\",\"ignore_above\":256}}}}}}}",
+            "mapping with relations");
+    buf_free(&m);
+    buf_free(&out);
+    eng_interp_free(it);
+    eng_child_set_free(orders);
+    eng_child_set_free(countries);
+    diag_free(d);
+    child_tables[0] = child_tables[1] = NULL;
+}
+
+static void test_bind_errors_sql(void)
+{
+    plan_op ops[] = {OP(LOAD_COL, .s = "emial", .loc = {"config.yml", 31, 14}), OP(EMIT, .s = "e")};
+    plan_connector c = conn_base();
+    plan_table pt = ptable(ops, 2);
+    const src_table *st = table("customers", "public", "id:long:1,email:keyword");
+    T_STREQ(run_rows(&c, &pt, st, NULL, 0),
+            "ERR:-1:connector 'shop': table 'customers' has no column 'emial'", "missing column");
+    diag *d = diag_new();
+    eng_bound_table *bt = NULL;
+    eng_bind_table(A, &c, &pt, st, NULL, &bt, d);
+    const diag_msg *msg = diag_get(d, 0);
+    T_CHECK(msg && msg->loc.line == 31 && msg->loc.col == 14 && msg->hint &&
+                strstr(msg->hint, "'email'"),
+            "missing column: location and hint");
+    diag_free(d);
+
+    plan_op ok[] = {OP(COPY_COLUMNS, .n = PLAN_COPY_EXCLUDE)};
+    pt = ptable(ok, 1);
+    const src_table *nopk = table("logs", NULL, "msg:text");
+    const char *e = run_rows(&c, &pt, nopk, NULL, 0);
+    T_CHECK(strstr(e, "ERR:-5:") == e && strstr(e, "has no primary key and no id columns"),
+            "no key -> ENOTFOUND");
+    static const char *const keys[] = {"msg"};
+    pt.key_columns = keys;
+    pt.nkeys = 1;
+    T_STREQ(run_rows(&c, &pt, nopk, (src_value[]){S("m")}, 1),
+            "{\"index\":{\"_index\":\"search-shop\",\"_id\":\"m\"}}\n{\"msg\":\"m\"}\n",
+            "id columns instead of a primary key");
+
+    pt = ptable(ok, 1);
+    pt.index = tpl("x-{{ id }}");
+    e = run_rows(&c, &pt, st, NULL, 0);
+    T_CHECK(strstr(e, "only use plan variables") != NULL, "column in index template rejected");
+
+    /* scan SQL */
+    static const char *const params[] = {"FR", "10"};
+    static const char *const cur[] = {"updated_at", "id"};
+    const src_table *st2 = table("customers", "public", "a:long:2,id:long:1,updated_at:date,country:keyword");
+    pt = ptable(ok, 1);
+    pt.sql_from = "\"public\".\"customers\"";
+    pt.where_sql = "country = $1 AND a > $2";
+    pt.params = params;
+    pt.nparams = 2;
+    pt.cursor = cur;
+    pt.ncursor = 2;
+    pt.deleted_when = "country IS NULL";
+    d = diag_new();
+    T_CHECK(eng_bind_table(A, &c, &pt, st2, NULL, &bt, d) == 0, "bind for SQL");
+    src_query q;
+    eng_scan_sql(bt, A, NULL, NULL, 0, NULL, &q, d);
+    T_STREQ(q.sql,
+            "SELECT \"a\", \"id\", \"updated_at\", \"country\", CASE WHEN (country IS NULL) THEN 1 ELSE 0 END"
+            " FROM \"public\".\"customers\" WHERE (country = $1 AND a > $2) ORDER BY \"id\", \"a\"",
+            "full scan SQL");
+    T_CHECK(q.nparams == 2 && bt->deleted_col == 4, "full scan params");
+    const char *pred = eng_cursor_pred(bt, A, ">=");
+    T_STREQ(pred, "(\"updated_at\", \"id\") >= (?, ?)", "cursor predicate");
+    static const char *const xp[] = {"2024-01-01", "0"};
+    static const char *const after[] = {"5", "9"};
+    eng_scan_sql(bt, A, pred, xp, 2, after, &q, d);
+    T_STREQ(q.sql,
+            "SELECT \"a\", \"id\", \"updated_at\", \"country\", CASE WHEN (country IS NULL) THEN 1 ELSE 0 END"
+            " FROM \"public\".\"customers\" WHERE (country = $1 AND a > $2) AND ((\"updated_at\", \"id\") >= ($3, $4))"
+            " AND (\"id\", \"a\") > ($5, $6) ORDER BY \"id\", \"a\"",
+            "incremental + resume SQL");
+    T_CHECK(q.nparams == 6 && !strcmp(q.params[2], "2024-01-01") && !strcmp(q.params[5], "9"),
+            "incremental params in order");
+    src_value row[] = {N("3"), S("k\"1"), NUL, NUL};
+    const char **kv;
+    eng_key_values(bt, row, A, &kv);
+    T_CHECK(!strcmp(kv[0], "k\"1") && !strcmp(kv[1], "3"), "key values in key order");
+    diag_free(d);
+
+    /* glob/default tables: FROM is built from the described table */
+    pt = ptable(ok, 1);
+    pt.is_glob = 1;
+    d = diag_new();
+    eng_bind_table(A, &c, &pt, st, NULL, &bt, d);
+    eng_scan_sql(bt, A, NULL, NULL, 0, (const char *const[]){"7"}, &q, d);
+    T_STREQ(q.sql, "SELECT \"id\", \"email\" FROM \"public\".\"customers\" WHERE \"id\" > $1 ORDER BY \"id\"",
+            "glob table scan with resume");
+    diag_free(d);
+}
+
+static void test_mapping(void)
+{
+    plan_op ops[] = {OP(COPY_COLUMNS, .n = PLAN_COPY_INCLUDE, .names = (const char *const[]){"id", "price"},
+                        .nnames = 2),
+                     OP(LOAD_COL, .s = "email"), O(TRIM), O(LOWER), OP(EMIT, .s = "email"),
+                     OP(LOAD_COL, .s = "flag"), O(TO_BOOL), OP(EMIT, .s = "flag"),
+                     OP(LOAD_COL, .s = "doc"), O(PARSE_JSON), OP(EMIT, .s = "doc"),
+                     OP(OBJ_BEGIN, .s = "addr"), OP(LOAD_COL, .s = "city"), OP(EMIT, .s = "city"), O(OBJ_END),
+                     OP(LOAD_VAR, .s = "timestamp"), OP(EMIT, .s = "_timestamp")};
+    plan_mapping_field f[] = {{.path = "price", .es_type = "scaled_float", .scaling_factor = "1000"},
+                              {.path = "addr.zip", .es_type = "keyword"}};
+    plan_connector c = conn_base();
+    plan_table pt = ptable(ops, (int)(sizeof ops / sizeof ops[0]));
+    pt.fields = f;
+    pt.nfields = 2;
+    pt.index_mappings_json = "{\"dynamic\":false,\"properties\":{\"email\":{\"type\":\"keyword\"},"
+                             "\"addr\":{\"properties\":{\"city\":{\"fields\":{\"raw\":{\"type\":\"keyword\"}}}}}}}";
+    const src_table *st = table("t", NULL, "id:long:1,price:double,email:keyword,flag:text,doc:text,city:text");
+    diag *d = diag_new();
+    eng_bound_table *bt = NULL;
+    T_CHECK(eng_bind_table(A, &c, &pt, st, NULL, &bt, d) == 0, "bind for mapping");
+    buf m = BUF_INIT;
+    T_CHECK(eng_mapping_json(bt, &m, d) == 0, "mapping ok");
+    T_STREQ(m.data,
+            "{\"properties\":{\"id\":{\"type\":\"long\"},\"price\":{\"type\":\"scaled_float\",\"scaling_factor\":1000},"
+            "\"email\":{\"type\":\"keyword\"},\"flag\":{\"type\":\"boolean\"},"
+            "\"addr\":{\"properties\":{\"city\":{\"type\":\"text\",\"fields\":{\"keyword\":{\"type\":\"keyword\","
+            "\"ignore_above\":256},\"raw\":{\"type\":\"keyword\"}}},\"zip\":{\"type\":\"keyword\"}}},"
+            "\"_timestamp\":{\"type\":\"date\"}},\"dynamic\":false}",
+            "derived mapping, explicit types, user override merged");
+    T_CHECK(eng_json_parse(NULL, m.data, m.len, NULL), "mapping is valid JSON");
+    pt.index_mappings_json = "{bad";
+    buf_reset(&m);
+    T_CHECK(eng_mapping_json(bt, &m, d) == DIAG_EINVAL, "invalid user mapping rejected");
+    buf_free(&m);
+    diag_free(d);
+}
+
+static void test_json(void)
+{
+    static const char *const good[] = {"0", "-1.5e+3", "\"a\\u00e9\\n\"", "[]", "{}", " [1, {\"a\": null}] ",
+                                       "true", "{\"a\":{\"b\":[false]}}", NULL};
+    static const char *const bad[] = {"", "01", "[1,]", "{\"a\"}", "{a:1}", "\"\\x\"", "[", "nul",
+                                      "1 2", "\"\t\"", "{\"a\":1,}", NULL};
+    int ok = 1;
+    for (int i = 0; good[i]; i++) ok &= eng_json_parse(NULL, good[i], strlen(good[i]), NULL);
+    T_CHECK(ok, "json: valid texts accepted");
+    ok = 1;
+    for (int i = 0; bad[i]; i++) ok &= !eng_json_parse(NULL, bad[i], strlen(bad[i]), NULL);
+    T_CHECK(ok, "json: invalid texts rejected");
+    char deep[600];
+    memset(deep, '[', 300);
+    memset(deep + 300, ']', 300);
+    T_CHECK(!eng_json_parse(NULL, deep, 600, NULL), "json: depth limit");
+}
+
+int main(void)
+{
+    A = arena_new();
+    test_plain_copy();
+    test_connectors_compat();
+    test_transforms();
+    test_templates_objects();
+    test_omit_nulls();
+    test_utf8_nul_id();
+    test_delete();
+    test_rules();
+    test_relations();
+    test_bind_errors_sql();
+    test_mapping();
+    test_json();
+    arena_free(A);
+    return T_DONE();
+}
