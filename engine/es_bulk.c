@@ -285,7 +285,9 @@ int es_bulk_parse_reply(const char *body, size_t len, es_item_result *out, size_
     const cJSON *items = cJSON_GetObjectItemCaseSensitive(root, "items");
     const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "errors");
     if (!cJSON_IsObject(root) || !cJSON_IsArray(items)) {
-        if (d) diag_error(d, NOLOC, "bulk: the reply is not a _bulk reply: %.120s", len ? body : "");
+        if (d)
+            diag_error(d, NOLOC, "bulk: the reply is not a _bulk reply: %.*s",
+                       (int)(len < 120 ? len : 120), len ? body : "");
         cJSON_Delete(root);
         return DIAG_EIO;
     }
