@@ -759,6 +759,7 @@ static dsl_node *walk(ctx *c, const dsl_sdesc *site, const dsl_node *in, const c
         if (!out) return NULL;
         break;
     }
+    if (!out) return NULL;
     if (post_check(c, chk1, in, out) || post_check(c, chk2, in, out)) return NULL;
     return out;
 }
