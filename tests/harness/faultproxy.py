@@ -34,7 +34,6 @@ import gzip
 import http.client
 import http.server
 import json
-import os
 import random
 import re
 import signal
