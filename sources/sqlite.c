@@ -1,7 +1,768 @@
-/* sqlite.c - placeholder registration; the driver is being written. */
+/* sqlite.c - the SQLite source driver.
+ *
+ * Pipeline stage: sources (rows in). Opens a database file read-only (no URI
+ * names, no creation), lists tables and views from sqlite_master, describes them
+ * with pragma_table_xinfo and streams rows by stepping a prepared statement:
+ * parameters are bound as text, nothing is allocated per row, values point into
+ * SQLite's row buffer or into per-column scratch space until the next step.
+ *
+ * Values follow each value's storage class (SQLite is dynamically typed):
+ * INTEGER -> NUMBER; REAL -> NUMBER in the shortest text that reads back to the
+ * same double, integral values with ".0" ("3.0") so that a dynamic mapping sees
+ * a float, +/-Infinity -> NULL plus a warning; TEXT -> STRING, raw bytes (invalid
+ * UTF-8 is the writer's business); BLOB -> BINARY; NULL. The declared type of a
+ * result column refines this: BOOLEAN/BOOL with 0 or 1 -> BOOL; JSON with text
+ * that is strict JSON -> JSON (otherwise STRING); DATE/DATETIME/TIMESTAMP text
+ * stays a STRING exactly as stored.
+ *
+ * Primary keys: the declared PRIMARY KEY columns, in key order. A rowid table
+ * without a declared key reports npk = 0; its rowid is still selectable as the
+ * column `rowid` (SELECT rowid, * ...), which a configuration can name as its id
+ * column. Row estimates come from sqlite_stat1 when ANALYZE was run, else -1.
+ *
+ * It does not write, attach or create databases, and does not page with
+ * LIMIT/OFFSET.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
 #include "../engine/source.h"
+
+struct src_conn {
+    sqlite3 *db;
+    char *path;
+};
+
+typedef struct col_state {
+    int is_bool, is_json;
+    char text[40];        /* formatted number */
+} col_state;
+
+struct src_scan {
+    src_conn *c;
+    sqlite3_stmt *st;
+    int ncols;
+    col_state *cs;
+    src_value *row;
+    src_column *cols;
+    arena *a;
+    src_scan_stats stats;
+    int done;
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+static int map_rc(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return DIAG_ETRANSIENT;
+    case SQLITE_NOMEM: return DIAG_ENOMEM;
+    default: return DIAG_EIO;
+    }
+}
+
+static int fail_db(sqlite3 *db, int rc, const char *what, diag *d)
+{
+    diag_error(d, (src_loc){0}, "sqlite: %s: %s", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    return map_rc(rc);
+}
+
+static int ascii_ieq(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char x = a[i], y = b[i];
+        if (x >= 'a' && x <= 'z') x = (char)(x - 32);
+        if (y >= 'a' && y <= 'z') y = (char)(y - 32);
+        if (x != y) return 0;
+    }
+    return 1;
+}
+
+/* 1 when the upper-cased word w occurs in s (case-insensitive). */
+static int has_word(const char *s, const char *w)
+{
+    size_t n = strlen(w);
+    for (; *s; s++)
+        if (ascii_ieq(s, w, n)) return 1;
+    return 0;
+}
+
+/* Base name of a declared type: "DATETIME(6)" -> DATETIME; compares the whole
+ * base with w. */
+static int type_is(const char *decl, const char *w)
+{
+    size_t n = strcspn(decl, " (");
+    while (*decl == ' ') decl++, n = strcspn(decl, " (");
+    return n == strlen(w) && ascii_ieq(decl, w, n);
+}
+
+/* Elasticsearch type for a declared type: special names first (BOOLEAN, JSON,
+ * DATE/DATETIME/TIMESTAMP), then SQLite's affinity rules (INT -> long;
+ * CHAR/CLOB/TEXT -> text; BLOB -> binary; REAL/FLOA/DOUB -> double; any other,
+ * NUMERIC -> double). An empty declared type (no affinity) is keyword. */
+static const char *es_type_of(const char *decl)
+{
+    if (!decl || !*decl) return "keyword";
+    if (type_is(decl, "BOOLEAN") || type_is(decl, "BOOL")) return "boolean";
+    if (type_is(decl, "JSON") || type_is(decl, "JSONB")) return "object";
+    if (type_is(decl, "DATE") || type_is(decl, "DATETIME") || type_is(decl, "TIMESTAMP"))
+        return "date";
+    if (has_word(decl, "INT")) return "long";
+    if (has_word(decl, "CHAR") || has_word(decl, "CLOB") || has_word(decl, "TEXT")) return "text";
+    if (has_word(decl, "BLOB")) return "binary";
+    return "double";
+}
+
+/* ---------------------------------------------------------------- formatting */
+
+/* Decimal digits of v (NUL-terminated), two digits per division. */
+static size_t fmt_u64(char *out, uint64_t v)
+{
+    static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                   "25262728293031323334353637383940414243444546474849"
+                                   "50515253545556575859606162636465666768697071727374"
+                                   "75767778798081828384858687888990919293949596979899";
+    char tmp[24];
+    char *p = tmp + sizeof tmp;
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        p -= 2;
+        memcpy(p, pairs + 2 * r, 2);
+    }
+    if (v >= 10) {
+        p -= 2;
+        memcpy(p, pairs + 2 * v, 2);
+    } else {
+        *--p = (char)('0' + v);
+    }
+    size_t n = (size_t)(tmp + sizeof tmp - p);
+    memcpy(out, p, n);
+    out[n] = 0;
+    return n;
+}
+
+static size_t fmt_i64(char *out, int64_t v)
+{
+    if (v < 0) {
+        out[0] = '-';
+        return 1 + fmt_u64(out + 1, (uint64_t)0 - (uint64_t)v);
+    }
+    return fmt_u64(out, (uint64_t)v);
+}
+
+/* Shortest decimal text of a finite double that reads back to the same value,
+ * always with a '.' or an exponent. Fast path: v = n / 10^k exactly (IEEE
+ * division of two exact operands is correctly rounded, like strtod), k <= 15,
+ * |n| < 2^53: printed as fixed-point digits. Otherwise %.15g..%.17g. out has
+ * 40 bytes. */
+static size_t fmt_real(char *out, double v)
+{
+    static const double p10[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8,
+                                 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    double a = fabs(v);
+    if (a < 1e15 && (a >= 1e-5 || a == 0)) {
+        for (int k = 0; k <= 15; k++) {
+            double r = v * p10[k];
+            if (fabs(r) >= 9007199254740992.0) break;
+            double n = nearbyint(r);
+            if (n / p10[k] != v) continue;
+            if (n == 0 && signbit(v)) {
+                memcpy(out, "-0.0", 5);
+                return 4;
+            }
+            char digits[24];
+            size_t nd = fmt_u64(digits, (uint64_t)fabs(n)), o = 0;
+            if (v < 0) out[o++] = '-';
+            if (k == 0) {
+                memcpy(out + o, digits, nd);
+                o += nd;
+                memcpy(out + o, ".0", 3);
+                return o + 2;
+            }
+            if (nd <= (size_t)k) { /* 0.000ddd */
+                out[o++] = '0';
+                out[o++] = '.';
+                for (size_t z = nd; z < (size_t)k; z++) out[o++] = '0';
+                memcpy(out + o, digits, nd);
+                o += nd;
+            } else {
+                memcpy(out + o, digits, nd - (size_t)k);
+                o += nd - (size_t)k;
+                out[o++] = '.';
+                memcpy(out + o, digits + nd - (size_t)k, (size_t)k);
+                o += (size_t)k;
+            }
+            out[o] = 0;
+            return o;
+        }
+    }
+    int n = 0;
+    for (int p = 15; p <= 17; p++) {
+        n = snprintf(out, 40, "%.*g", p, v);
+        if (strtod(out, NULL) == v) break;
+    }
+    if (n > 0 && n < 37 && !memchr(out, '.', (size_t)n) && !memchr(out, 'e', (size_t)n)) {
+        out[n++] = '.';
+        out[n++] = '0';
+        out[n] = 0;
+    }
+    return (size_t)n;
+}
+
+/* ---------------------------------------------------------------- JSON check */
+
+typedef struct jcur {
+    const unsigned char *p, *end;
+    int depth;
+} jcur;
+
+static void jws(jcur *j)
+{
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
+        j->p++;
+}
+
+static int jlit(jcur *j, const char *w)
+{
+    size_t n = strlen(w);
+    if ((size_t)(j->end - j->p) < n || memcmp(j->p, w, n) != 0) return 0;
+    j->p += n;
+    return 1;
+}
+
+static int jstring(jcur *j)
+{
+    j->p++; /* opening quote */
+    while (j->p < j->end) {
+        unsigned char ch = *j->p++;
+        if (ch == '"') return 1;
+        if (ch < 0x20) return 0;
+        if (ch == '\\') {
+            if (j->p >= j->end) return 0;
+            ch = *j->p++;
+            if (ch == 'u') {
+                for (int i = 0; i < 4; i++, j->p++) {
+                    if (j->p >= j->end) return 0;
+                    unsigned char h = *j->p;
+                    if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') || (h >= 'A' && h <= 'F')))
+                        return 0;
+                }
+            } else if (!strchr("\"\\/bfnrt", ch) || ch == 0) {
+                return 0;
+            }
+        }
+    }
+    return 0;
+}
+
+static int jvalue(jcur *j);
+
+static int jcontainer(jcur *j, char close)
+{
+    if (++j->depth > 256) return 0;
+    j->p++;
+    jws(j);
+    if (j->p < j->end && *j->p == (unsigned char)close) {
+        j->p++;
+        j->depth--;
+        return 1;
+    }
+    for (;;) {
+        jws(j);
+        if (close == '}') {
+            if (j->p >= j->end || *j->p != '"' || !jstring(j)) return 0;
+            jws(j);
+            if (j->p >= j->end || *j->p != ':') return 0;
+            j->p++;
+            jws(j);
+        }
+        if (!jvalue(j)) return 0;
+        jws(j);
+        if (j->p >= j->end) return 0;
+        if (*j->p == ',') {
+            j->p++;
+            continue;
+        }
+        if (*j->p != (unsigned char)close) return 0;
+        j->p++;
+        j->depth--;
+        return 1;
+    }
+}
+
+static int jvalue(jcur *j)
+{
+    if (j->p >= j->end) return 0;
+    switch (*j->p) {
+    case '{': return jcontainer(j, '}');
+    case '[': return jcontainer(j, ']');
+    case '"': return jstring(j);
+    case 't': return jlit(j, "true");
+    case 'f': return jlit(j, "false");
+    case 'n': return jlit(j, "null");
+    default: {
+        const unsigned char *s = j->p;
+        while (j->p < j->end && strchr("+-0123456789.eE", *j->p) && *j->p) j->p++;
+        return j->p > s && json_is_number((const char *)s, (size_t)(j->p - s));
+    }
+    }
+}
+
+/* 1 when p[0..n) is one strict JSON text (RFC 8259; nesting <= 256). */
+static int json_valid(const char *p, size_t n)
+{
+    jcur j = {(const unsigned char *)p, (const unsigned char *)p + n, 0};
+    jws(&j);
+    if (!jvalue(&j)) return 0;
+    jws(&j);
+    return j.p == j.end;
+}
+
+/* ---------------------------------------------------------------- dialect */
+
+static int quote_ident(buf *out, const char *ident)
+{
+    int rc = buf_putc(out, '"');
+    for (const char *p = ident; *p && rc == 0; p++) {
+        if (*p == '"') rc = buf_putc(out, '"');
+        if (rc == 0) rc = buf_putc(out, *p);
+    }
+    if (rc == 0) rc = buf_putc(out, '"');
+    return rc;
+}
+
+static int placeholder(buf *out, int n) { return buf_printf(out, "?%d", n); }
+
+/* ---------------------------------------------------------------- scans */
+
+static void end_scan(src_scan *s)
+{
+    if (!s) return;
+    if (s->st) sqlite3_finalize(s->st);
+    arena_free(s->a);
+}
+
+static int begin_scan(src_conn *c, const src_query *q, src_scan **out, diag *d)
+{
+    *out = NULL;
+    arena *a = arena_new();
+    if (!a) return DIAG_ENOMEM;
+    src_scan *s = arena_alloc(a, sizeof *s);
+    s->a = a;
+    s->c = c;
+    int rc = 0;
+    const char *tail = NULL;
+    int r = sqlite3_prepare_v2(c->db, q->sql, -1, &s->st, &tail);
+    if (r != SQLITE_OK) {
+        rc = fail_db(c->db, r, "prepare", d);
+        goto fail;
+    }
+    if (!s->st) {
+        diag_error(d, (src_loc){0}, "sqlite: the query is empty");
+        rc = DIAG_EINVAL;
+        goto fail;
+    }
+    int np = sqlite3_bind_parameter_count(s->st);
+    if (np != (q->nparams > 0 ? q->nparams : 0)) {
+        diag_error(d, (src_loc){0}, "sqlite: the query has %d parameters, %d values given", np,
+                   q->nparams);
+        rc = DIAG_EINVAL;
+        goto fail;
+    }
+    for (int i = 0; i < np; i++) {
+        const char *v = q->params[i];
+        r = v ? sqlite3_bind_text(s->st, i + 1, v, -1, SQLITE_TRANSIENT)
+              : sqlite3_bind_null(s->st, i + 1);
+        if (r != SQLITE_OK) {
+            rc = fail_db(c->db, r, "bind", d);
+            goto fail;
+        }
+    }
+    s->ncols = sqlite3_column_count(s->st);
+    if (s->ncols == 0) {
+        diag_error(d, (src_loc){0}, "sqlite: the statement returns no rows");
+        rc = DIAG_EINVAL;
+        goto fail;
+    }
+    s->cs = arena_alloc(a, (size_t)s->ncols * sizeof *s->cs);
+    s->row = arena_alloc(a, (size_t)s->ncols * sizeof *s->row);
+    s->cols = arena_alloc(a, (size_t)s->ncols * sizeof *s->cols);
+    for (int i = 0; i < s->ncols; i++) {
+        const char *decl = sqlite3_column_decltype(s->st, i);
+        const char *name = sqlite3_column_name(s->st, i);
+        s->cols[i].name = arena_strdup(a, name ? name : "");
+        s->cols[i].sql_type = arena_strdup(a, decl ? decl : "");
+        s->cols[i].es_type = es_type_of(decl);
+        s->cols[i].nullable = 1;
+        s->cs[i].is_bool = decl && (type_is(decl, "BOOLEAN") || type_is(decl, "BOOL"));
+        s->cs[i].is_json = decl && (type_is(decl, "JSON") || type_is(decl, "JSONB"));
+    }
+    *out = s;
+    return 0;
+fail:
+    end_scan(s);
+    return rc;
+}
+
+static int scan_columns(src_scan *s, const src_column **cols, int *n)
+{
+    *cols = s->cols;
+    *n = s->ncols;
+    return 0;
+}
+
+static int next_row(src_scan *s, const src_value **row, diag *d)
+{
+    if (s->done) return 0;
+    int r = sqlite3_step(s->st);
+    if (r == SQLITE_DONE) {
+        s->done = 1;
+        return 0;
+    }
+    if (r != SQLITE_ROW) return fail_db(s->c->db, r, "reading rows", d);
+    sqlite3_stmt *st = s->st;
+    for (int i = 0; i < s->ncols; i++) {
+        src_value *v = &s->row[i];
+        col_state *cs = &s->cs[i];
+        switch (sqlite3_column_type(st, i)) {
+        case SQLITE_INTEGER: {
+            sqlite3_int64 x = sqlite3_column_int64(st, i);
+            if (cs->is_bool && (x == 0 || x == 1)) {
+                v->kind = SRC_BOOL;
+                v->p = x ? "true" : "false";
+                v->n = x ? 4 : 5;
+            } else {
+                v->kind = SRC_NUMBER;
+                v->p = cs->text;
+                v->n = fmt_i64(cs->text, x);
+            }
+            break;
+        }
+        case SQLITE_FLOAT: {
+            double x = sqlite3_column_double(st, i);
+            if (!isfinite(x)) {
+                v->kind = SRC_NULL;
+                v->p = NULL;
+                v->n = 0;
+                s->stats.warnings++;
+            } else {
+                v->kind = SRC_NUMBER;
+                v->p = cs->text;
+                v->n = fmt_real(cs->text, x);
+            }
+            break;
+        }
+        case SQLITE_TEXT: {
+            const char *p = (const char *)sqlite3_column_text(st, i);
+            size_t n = (size_t)sqlite3_column_bytes(st, i);
+            v->kind = cs->is_json && json_valid(p, n) ? SRC_JSON : SRC_STRING;
+            v->p = p ? p : "";
+            v->n = n;
+            break;
+        }
+        case SQLITE_BLOB: {
+            const void *p = sqlite3_column_blob(st, i);
+            v->kind = SRC_BINARY;
+            v->n = (size_t)sqlite3_column_bytes(st, i);
+            v->p = p ? p : "";
+            break;
+        }
+        default:
+            v->kind = SRC_NULL;
+            v->p = NULL;
+            v->n = 0;
+            break;
+        }
+        s->stats.bytes += v->n;
+    }
+    s->stats.rows++;
+    *row = s->row;
+    return 1;
+}
+
+static const src_scan_stats *scan_stats(src_scan *s) { return &s->stats; }
+
+/* ---------------------------------------------------------------- connection */
+
+static void close_conn(src_conn *c)
+{
+    if (!c) return;
+    if (c->db) sqlite3_close_v2(c->db);
+    free(c->path);
+    free(c);
+}
+
+static int open_conn(const src_config *cfg, src_conn **out, diag *d)
+{
+    *out = NULL;
+    if (!cfg->path || !*cfg->path) {
+        diag_error(d, (src_loc){0}, "sqlite: no database file given (path)");
+        return DIAG_EINVAL;
+    }
+    struct stat sb;
+    if (stat(cfg->path, &sb) != 0) {
+        diag_error(d, (src_loc){0}, "sqlite: cannot open '%s': %s", cfg->path, strerror(errno));
+        return DIAG_EIO;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        diag_error(d, (src_loc){0}, "sqlite: cannot open '%s': not a regular file", cfg->path);
+        return DIAG_EIO;
+    }
+    src_conn *c = calloc(1, sizeof *c);
+    if (!c) return DIAG_ENOMEM;
+    /* "file:..." is a plain file name here, even when SQLite was built with URIs on */
+    size_t n = strlen(cfg->path);
+    int dot = strncmp(cfg->path, "file:", 5) == 0;
+    c->path = malloc(n + 3);
+    if (!c->path) {
+        free(c);
+        return DIAG_ENOMEM;
+    }
+    memcpy(c->path, "./", dot ? 2 : 0);
+    memcpy(c->path + (dot ? 2 : 0), cfg->path, n + 1);
+    int r = sqlite3_open_v2(c->path, &c->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    if (r != SQLITE_OK) {
+        diag_error(d, (src_loc){0}, "sqlite: cannot open '%s': %s", cfg->path,
+                   c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(r));
+        close_conn(c);
+        return DIAG_EIO;
+    }
+    sqlite3_busy_timeout(c->db, 5000);
+    /* reading the schema tells a database from any other file */
+    r = sqlite3_exec(c->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+    if (r != SQLITE_OK) {
+        diag_error(d, (src_loc){0}, "sqlite: cannot read '%s': %s", cfg->path,
+                   sqlite3_errmsg(c->db));
+        close_conn(c);
+        return DIAG_EIO;
+    }
+    *out = c;
+    return 0;
+}
+
+static int ping_conn(src_conn *c, diag *d)
+{
+    int r = sqlite3_exec(c->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+    if (r != SQLITE_OK) return fail_db(c->db, r, "ping", d);
+    return 0;
+}
+
+/* Run an internal query, calling fn for each row. */
+static int query_each(src_conn *c, const char *sql, const char *const *params, int np,
+                      int (*fn)(void *ctx, const src_value *row), void *ctx, diag *d)
+{
+    src_scan *s = NULL;
+    src_query q = {sql, params, np, 0};
+    int rc = begin_scan(c, &q, &s, d);
+    if (rc) return rc;
+    const src_value *row;
+    while ((rc = next_row(s, &row, d)) == 1) {
+        rc = fn(ctx, row);
+        if (rc) break;
+    }
+    end_scan(s);
+    return rc;
+}
+
+static char *val_dup(arena *a, const src_value *v)
+{
+    return v->kind == SRC_NULL ? NULL : arena_strndup(a, v->p, v->n);
+}
+
+/* "FROM <schema>.sqlite_master" text for an optional schema (attached name). */
+static const char *master_of(arena *a, const char *schema)
+{
+    if (!schema || strcmp(schema, "main") == 0) return "sqlite_master";
+    buf b = BUF_INIT;
+    quote_ident(&b, schema);
+    buf_puts(&b, ".sqlite_master");
+    char *r = b.failed ? NULL : arena_strdup(a, b.data);
+    buf_free(&b);
+    return r ? r : "sqlite_master";
+}
+
+typedef struct name_list {
+    arena *a;
+    const char **names;
+    int n, cap;
+} name_list;
+
+static int add_name(void *ctx, const src_value *row)
+{
+    name_list *l = ctx;
+    if (l->n == l->cap) {
+        int ncap = l->cap ? l->cap * 2 : 32;
+        l->names = arena_realloc(l->a, l->names, (size_t)l->cap * sizeof *l->names,
+                                 (size_t)ncap * sizeof *l->names);
+        l->cap = ncap;
+    }
+    l->names[l->n++] = val_dup(l->a, &row[0]);
+    return 0;
+}
+
+static int cmp_str(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+static int list_tables(src_conn *c, const char *schema, arena *a, const char ***names, int *n,
+                       diag *d)
+{
+    name_list l = {a, NULL, 0, 0};
+    char *sql = arena_printf(a,
+                             "SELECT name FROM %s WHERE type IN ('table', 'view')"
+                             " AND substr(name, 1, 7) <> 'sqlite_'",
+                             master_of(a, schema));
+    int rc = query_each(c, sql, NULL, 0, add_name, &l, d);
+    if (rc) return rc;
+    if (l.n > 1) qsort(l.names, (size_t)l.n, sizeof *l.names, cmp_str);
+    *names = l.names;
+    *n = l.n;
+    return 0;
+}
+
+typedef struct desc_ctx {
+    arena *a;
+    src_table *t;
+    int found, cap, maxpk;
+} desc_ctx;
+
+static int on_master(void *ctx, const src_value *row)
+{
+    desc_ctx *x = ctx;
+    if (x->found) return 0;
+    x->found = 1;
+    x->t->name = val_dup(x->a, &row[0]);
+    x->t->is_view = row[1].n == 4 && memcmp(row[1].p, "view", 4) == 0;
+    return 0;
+}
+
+static long num_of(const src_value *v)
+{
+    if (v->kind != SRC_NUMBER) return 0;
+    char tmp[32];
+    size_t k = v->n < sizeof tmp - 1 ? v->n : sizeof tmp - 1;
+    memcpy(tmp, v->p, k);
+    tmp[k] = 0;
+    return strtol(tmp, NULL, 10);
+}
+
+/* row: name, type, notnull, pk, hidden */
+static int on_column(void *ctx, const src_value *row)
+{
+    desc_ctx *x = ctx;
+    src_table *t = x->t;
+    if (num_of(&row[4]) == 1) return 0; /* hidden column of a virtual table */
+    if (t->ncols == x->cap) {
+        int ncap = x->cap ? x->cap * 2 : 16;
+        t->cols = arena_realloc(x->a, t->cols, (size_t)x->cap * sizeof *t->cols,
+                                (size_t)ncap * sizeof *t->cols);
+        x->cap = ncap;
+    }
+    src_column *col = &t->cols[t->ncols++];
+    col->name = val_dup(x->a, &row[0]);
+    if (!col->name) col->name = "";
+    col->sql_type = row[1].kind == SRC_NULL ? "" : val_dup(x->a, &row[1]);
+    col->es_type = es_type_of(col->sql_type);
+    col->nullable = num_of(&row[2]) == 0;
+    col->pk_pos = (int)num_of(&row[3]);
+    if (col->pk_pos > x->maxpk) x->maxpk = col->pk_pos;
+    return 0;
+}
+
+static int on_stat(void *ctx, const src_value *row)
+{
+    desc_ctx *x = ctx;
+    if (row[0].kind != SRC_STRING || x->t->row_estimate >= 0) return 0;
+    char tmp[32];
+    size_t k = row[0].n < sizeof tmp - 1 ? row[0].n : sizeof tmp - 1;
+    memcpy(tmp, row[0].p, k);
+    tmp[k] = 0;
+    char *end;
+    long long v = strtoll(tmp, &end, 10);
+    if (end != tmp && v >= 0) x->t->row_estimate = v;
+    return 0;
+}
+
+static int on_exists(void *ctx, const src_value *row)
+{
+    (void)row;
+    *(int *)ctx = 1;
+    return 0;
+}
+
+static int describe(src_conn *c, const char *schema, const char *table, arena *a, src_table *out,
+                    diag *d)
+{
+    memset(out, 0, sizeof *out);
+    out->row_estimate = -1;
+    out->schema = schema ? arena_strdup(a, schema) : NULL;
+    desc_ctx x = {a, out, 0, 0, 0};
+    const char *master = master_of(a, schema);
+    const char *p1[] = {table};
+    /* exact name first; SQLite names are case-insensitive */
+    char *sql = arena_printf(a,
+                             "SELECT name, type FROM %s WHERE type IN ('table', 'view')"
+                             " AND name = ?1 COLLATE NOCASE ORDER BY name = ?1 DESC",
+                             master);
+    int rc = query_each(c, sql, p1, 1, on_master, &x, d);
+    if (rc) return rc;
+    if (!x.found) {
+        diag_error(d, (src_loc){0}, "sqlite: table '%s' not found", table);
+        return DIAG_ENOTFOUND;
+    }
+    const char *p2[] = {out->name, schema ? schema : "main"};
+    rc = query_each(c,
+                    "SELECT name, type, \"notnull\", pk, hidden FROM pragma_table_xinfo(?1, ?2)"
+                    " ORDER BY cid",
+                    p2, 2, on_column, &x, d);
+    if (rc) return rc;
+    out->pk = arena_alloc(a, (size_t)(out->ncols ? out->ncols : 1) * sizeof *out->pk);
+    for (int k = 1; k <= x.maxpk; k++)
+        for (int i = 0; i < out->ncols; i++)
+            if (out->cols[i].pk_pos == k) out->pk[out->npk++] = i;
+    /* row estimate from ANALYZE, when there is one */
+    int have_stat = 0;
+    sql = arena_printf(a, "SELECT 1 FROM %s WHERE type = 'table' AND name = 'sqlite_stat1'",
+                       master);
+    rc = query_each(c, sql, NULL, 0, on_exists, &have_stat, d);
+    if (rc) return rc;
+    if (have_stat && !out->is_view) {
+        const char *stat = master == NULL || strcmp(master, "sqlite_master") == 0
+                               ? "sqlite_stat1"
+                               : arena_printf(a, "%.*s.sqlite_stat1",
+                                              (int)(strlen(master) - strlen(".sqlite_master")),
+                                              master);
+        sql = arena_printf(a, "SELECT stat FROM %s WHERE tbl = ?1 ORDER BY idx IS NOT NULL", stat);
+        rc = query_each(c, sql, p2, 1, on_stat, &x, d);
+        if (rc) return rc;
+    }
+    return 0;
+}
 
 const src_driver src_sqlite_driver = {
     .version = SRC_DRIVER_VERSION,
     .name = "sqlite",
+    .caps = 0,
+    .default_port = 0,
+    .default_fetch_size = 1000,
+    .quote_ident = quote_ident,
+    .placeholder = placeholder,
+    .open = open_conn,
+    .close = close_conn,
+    .ping = ping_conn,
+    .list_tables = list_tables,
+    .describe = describe,
+    .begin_scan = begin_scan,
+    .scan_columns = scan_columns,
+    .next = next_row,
+    .stats = scan_stats,
+    .end_scan = end_scan,
 };

@@ -1,0 +1,346 @@
+/* test_sqlite_driver.c - the SQLite source driver on real database files.
+ *
+ * Fixtures are written by the sqlite3 command-line tool (only sources/sqlite.c
+ * includes sqlite3.h) into a temporary directory: every value kind, invalid
+ * UTF-8 text and blobs with NUL bytes passed through, declared BOOLEAN/JSON,
+ * describe and primary keys, list_tables, a missing file, a file that is not a
+ * database, a missing table, read-only access, and a throughput figure.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/arena.h"
+#include "engine/buf.h"
+#include "engine/diag.h"
+#include "engine/source.h"
+#include "t.h"
+
+extern const src_driver src_sqlite_driver;
+static const src_driver *drv = &src_sqlite_driver;
+static char dir[256];
+
+static int run_sqlite(const char *db, const char *sql)
+{
+    char in[400], cmd[1200];
+    snprintf(in, sizeof in, "%s/in.sql", dir);
+    FILE *f = fopen(in, "w");
+    if (!f) return -1;
+    fputs(sql, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "sqlite3 -batch '%s' <'%s'", db, in);
+    return system(cmd);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* "K:bytes": N null, B bool, # number, S string, J json, X binary (hex) */
+static const char *render(buf *b, const src_value *v)
+{
+    static const char kinds[] = "NB#SJX";
+    buf_reset(b);
+    buf_putc(b, kinds[v->kind]);
+    buf_putc(b, ':');
+    if (v->kind == SRC_BINARY) {
+        for (size_t i = 0; i < v->n; i++) buf_printf(b, "%02x", (unsigned char)v->p[i]);
+    } else if (v->n) {
+        buf_append(b, v->p, v->n);
+    }
+    return b->data;
+}
+
+static const char *fixture =
+    "CREATE TABLE t_vals (id INTEGER PRIMARY KEY, i INTEGER, r REAL, t TEXT, b BLOB,\n"
+    "  flag BOOLEAN, j JSON, dt DATETIME, n NUMERIC, u);\n"
+    "INSERT INTO t_vals VALUES (1, -9223372036854775808, 0.1, 'h\xC3\xA9llo', X'0001FF00', 1,\n"
+    "  '{\"a\": [1, 2.5, null, \"x\\\"y\"]}', '2024-01-02 03:04:05', 12.5, 'any');\n"
+    "INSERT INTO t_vals VALUES (2, 42, 3.0, CAST(X'FF41' AS TEXT), X'', 0, 'not json',\n"
+    "  '2024-01-02T03:04:05Z', 7, X'01');\n"
+    "INSERT INTO t_vals VALUES (3, 9223372036854775807, 1e999, '', NULL, 2, '[1,]', NULL,\n"
+    "  'abc', NULL);\n"
+    "INSERT INTO t_vals (id, r) VALUES (4, -1e999);\n"
+    "CREATE TABLE t_pk (a TEXT NOT NULL, b INTEGER, c, PRIMARY KEY (b, a)) WITHOUT ROWID;\n"
+    "CREATE TABLE t_rowid (x TEXT);\n"
+    "INSERT INTO t_rowid VALUES ('one'), ('two');\n"
+    "CREATE VIEW v_one AS SELECT id, t FROM t_vals;\n"
+    "CREATE TABLE \"Odd \"\"name\"\"\" (k INTEGER PRIMARY KEY);\n"
+    "ANALYZE;\n";
+
+static const char *const want_vals[4][10] = {
+    {"#:1", "#:-9223372036854775808", "#:0.1", "S:h\xC3\xA9llo", "X:0001ff00", "B:true",
+     "J:{\"a\": [1, 2.5, null, \"x\\\"y\"]}", "S:2024-01-02 03:04:05", "#:12.5", "S:any"},
+    {"#:2", "#:42", "#:3.0", "S:\xFF\x41", "X:", "B:false", "S:not json",
+     "S:2024-01-02T03:04:05Z", "#:7", "X:01"},
+    {"#:3", "#:9223372036854775807", "N:", "S:", "N:", "#:2", "S:[1,]", "N:", "S:abc", "N:"},
+    {"#:4", "N:", "N:", "N:", "N:", "N:", "N:", "N:", "N:", "N:"},
+};
+
+static void test_values(src_conn *c)
+{
+    diag *d = diag_new();
+    buf b = BUF_INIT;
+    src_scan *s = NULL;
+    src_query q = {"SELECT * FROM t_vals ORDER BY id", NULL, 0, 0};
+    int rc = drv->begin_scan(c, &q, &s, d);
+    T_CHECK(rc == 0, "values: begin_scan");
+    if (rc) {
+        printf("# %s\n", diag_last(d));
+        diag_free(d);
+        return;
+    }
+    const src_column *cols;
+    int ncols;
+    drv->scan_columns(s, &cols, &ncols);
+    T_CHECK(ncols == 10, "values: 10 columns");
+    static const char *const es[10] = {"long", "long", "double", "text", "binary",
+                                       "boolean", "object", "date", "double", "keyword"};
+    for (int i = 0; i < ncols && i < 10; i++) {
+        char name[96];
+        snprintf(name, sizeof name, "scan es_type of %s (%s)", cols[i].name, cols[i].sql_type);
+        T_STREQ(cols[i].es_type, es[i], name);
+    }
+    const src_value *row;
+    for (int r = 0; r < 4; r++) {
+        T_CHECK(drv->next(s, &row, d) == 1, "values: row");
+        for (int i = 0; i < 10; i++) {
+            char name[96];
+            snprintf(name, sizeof name, "values: row %d %s", r + 1, cols[i].name);
+            T_STREQ(render(&b, &row[i]), want_vals[r][i], name);
+        }
+    }
+    T_CHECK(drv->next(s, &row, d) == 0 && drv->next(s, &row, d) == 0, "values: end (sticky)");
+    T_CHECK(drv->stats(s)->rows == 4 && drv->stats(s)->warnings == 2,
+            "values: 4 rows, 2 infinities nulled with a warning");
+    drv->end_scan(s);
+
+    /* reals: shortest round-trip text, always a valid JSON number */
+    static const struct { const char *expr, *want; } reals[] = {
+        {"0.1 + 0.2", "0.30000000000000004"}, {"1e300", "1e+300"}, {"100.25", "100.25"},
+        {"1.5e-7", "1.5e-07"}, {"-2.0", "-2.0"}, {"1e15", "1e+15"}, {"123456.789", "123456.789"},
+        {"0.05", "0.05"}, {"-0.001", "-0.001"}, {"2.5e-300", "2.5e-300"},
+        {"9007199254740993.0", "9007199254740992.0"}, {"1.7976931348623157e308", "1.7976931348623157e+308"},
+    };
+    for (size_t k = 0; k < sizeof reals / sizeof reals[0]; k++) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "SELECT %s", reals[k].expr);
+        src_query rq = {sql, NULL, 0, 0};
+        rc = drv->begin_scan(c, &rq, &s, d);
+        if (rc == 0 && drv->next(s, &row, d) == 1) {
+            char name[96];
+            snprintf(name, sizeof name, "real %s", reals[k].expr);
+            char want[64];
+            snprintf(want, sizeof want, "#:%s", reals[k].want);
+            T_STREQ(render(&b, &row[0]), want, name);
+            T_CHECK(json_is_number(row[0].p, row[0].n), "real is a JSON number");
+        } else {
+            T_CHECK(0, "real query");
+        }
+        drv->end_scan(s);
+    }
+    /* -0.0 */
+    src_query zq = {"SELECT -0.0, CAST('-0.0' AS REAL)", NULL, 0, 0};
+    rc = drv->begin_scan(c, &zq, &s, d);
+    T_CHECK(rc == 0 && drv->next(s, &row, d) == 1 && json_is_number(row[1].p, row[1].n) &&
+                json_is_number(row[0].p, row[0].n),
+            "negative zero is a JSON number");
+    drv->end_scan(s);
+
+    /* parameters */
+    const char *p[] = {"2", "h\xC3\xA9llo"};
+    src_query pq = {"SELECT id FROM t_vals WHERE id > ?1 OR t = ?2 ORDER BY id", p, 2, 0};
+    rc = drv->begin_scan(c, &pq, &s, d);
+    buf ids = BUF_INIT;
+    while (rc == 0 && drv->next(s, &row, d) == 1) buf_append(&ids, row[0].p, row[0].n);
+    drv->end_scan(s);
+    T_STREQ(ids.data, "134", "params: text bound, numeric affinity applies");
+    buf_free(&ids);
+    src_query bad = {"SELECT id FROM t_vals WHERE id > ?1", NULL, 0, 0};
+    T_CHECK(drv->begin_scan(c, &bad, &s, d) == DIAG_EINVAL && s == NULL,
+            "params: count mismatch refused");
+
+    /* errors */
+    src_query miss = {"SELECT * FROM no_such_table", NULL, 0, 0};
+    rc = drv->begin_scan(c, &miss, &s, d);
+    T_CHECK(rc == DIAG_EIO && strstr(diag_last(d), "no such table: no_such_table"),
+            "missing table -> EIO naming it");
+    src_query wr = {"INSERT INTO t_rowid VALUES ('x') RETURNING rowid", NULL, 0, 0};
+    rc = drv->begin_scan(c, &wr, &s, d);
+    int r = rc == 0 ? drv->next(s, &row, d) : rc;
+    drv->end_scan(s);
+    T_CHECK(r < 0 && strstr(diag_last(d), "readonly"), "the database is opened read-only");
+    buf_free(&b);
+    diag_free(d);
+}
+
+static void test_describe(src_conn *c)
+{
+    diag *d = diag_new();
+    arena *a = arena_new();
+    src_table t;
+    int rc = drv->describe(c, NULL, "t_pk", a, &t, d);
+    T_CHECK(rc == 0 && t.ncols == 3 && t.npk == 2 && t.pk[0] == 1 && t.pk[1] == 0,
+            "describe: composite pk in key order (b, a)");
+    if (rc == 0) {
+        T_CHECK(t.cols[1].pk_pos == 1 && t.cols[0].pk_pos == 2 && t.cols[2].pk_pos == 0, "describe: pk_pos");
+        T_CHECK(!t.cols[0].nullable && t.cols[2].nullable, "describe: nullable");
+        T_STREQ(t.cols[2].sql_type, "", "describe: untyped column");
+        T_STREQ(t.cols[0].es_type, "text", "describe: TEXT -> text");
+    }
+    rc = drv->describe(c, NULL, "t_vals", a, &t, d);
+    T_CHECK(rc == 0 && t.ncols == 10 && t.npk == 1 && t.pk[0] == 0, "describe: INTEGER PRIMARY KEY");
+    T_CHECK(rc == 0 && t.row_estimate == 4, "describe: row estimate from sqlite_stat1");
+    if (rc == 0) {
+        T_STREQ(t.cols[5].es_type, "boolean", "describe: BOOLEAN -> boolean");
+        T_STREQ(t.cols[7].es_type, "date", "describe: DATETIME -> date");
+        T_STREQ(t.cols[8].es_type, "double", "describe: NUMERIC -> double");
+    }
+    rc = drv->describe(c, NULL, "T_ROWID", a, &t, d);
+    T_CHECK(rc == 0 && t.npk == 0 && t.ncols == 1 && strcmp(t.name, "t_rowid") == 0,
+            "describe: rowid table has no pk; name resolved case-insensitively");
+    rc = drv->describe(c, NULL, "v_one", a, &t, d);
+    T_CHECK(rc == 0 && t.is_view && t.ncols == 2 && t.npk == 0 && t.row_estimate == -1,
+            "describe: view");
+    rc = drv->describe(c, NULL, "Odd \"name\"", a, &t, d);
+    T_CHECK(rc == 0 && t.npk == 1, "describe: quoted name");
+    rc = drv->describe(c, NULL, "nope", a, &t, d);
+    T_CHECK(rc == DIAG_ENOTFOUND && strstr(diag_last(d), "nope"), "describe: missing -> ENOTFOUND");
+
+    const char **names;
+    int n = 0;
+    rc = drv->list_tables(c, NULL, a, &names, &n, d);
+    static const char *const want[] = {"Odd \"name\"", "t_pk", "t_rowid", "t_vals", "v_one"};
+    int ok = rc == 0 && n == 5;
+    for (int i = 0; ok && i < 5; i++) ok = strcmp(names[i], want[i]) == 0;
+    T_CHECK(ok, "list_tables: tables and views sorted, sqlite_ tables excluded");
+
+    /* rowid is selectable for rowid tables */
+    src_scan *s = NULL;
+    src_query q = {"SELECT rowid, * FROM t_rowid ORDER BY rowid", NULL, 0, 0};
+    const src_value *row;
+    rc = drv->begin_scan(c, &q, &s, d);
+    T_CHECK(rc == 0 && drv->next(s, &row, d) == 1 && row[0].kind == SRC_NUMBER && row[0].n == 1 &&
+                row[0].p[0] == '1',
+            "rowid usable as a column");
+    drv->end_scan(s);
+    arena_free(a);
+    diag_free(d);
+}
+
+static void test_open_errors(void)
+{
+    diag *d = diag_new();
+    src_conn *c = NULL;
+    char path[400];
+    snprintf(path, sizeof path, "%s/missing.db", dir);
+    src_config cfg = {0};
+    cfg.path = path;
+    int rc = drv->open(&cfg, &c, d);
+    T_CHECK(rc == DIAG_EIO && c == NULL, "missing file -> EIO");
+    T_CHECK(strstr(diag_last(d), path) && strstr(diag_last(d), "No such file"),
+            "missing file: message names it");
+    T_CHECK(access(path, F_OK) != 0, "missing file is not created");
+    snprintf(path, sizeof path, "%s/text.db", dir);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs("this is not a database, just some text long enough to be checked\n", f);
+        fclose(f);
+    }
+    rc = drv->open(&cfg, &c, d);
+    T_CHECK(rc == DIAG_EIO && c == NULL && strstr(diag_last(d), "not a database"),
+            "not a database -> EIO");
+    cfg.path = NULL;
+    T_CHECK(drv->open(&cfg, &c, d) == DIAG_EINVAL, "no path -> EINVAL");
+    drv->close(NULL);
+    diag_free(d);
+}
+
+static void test_speed(void)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/speed.db", dir);
+    int nrows = 100000;
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE s (id INTEGER PRIMARY KEY, a INTEGER, b REAL, c TEXT, d TEXT,\n"
+             " e INTEGER, f REAL, g TEXT, h BOOLEAN, i BLOB);\n"
+             "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < %d)\n"
+             "INSERT INTO s SELECT x, x * 7, x / 8.0, 'name ' || x, printf('%%08d', x), -x,\n"
+             " x * 1.25, '2024-01-02T03:04:05Z', x %% 2, randomblob(8) FROM n;\n",
+             nrows);
+    T_CHECK(run_sqlite(path, sql) == 0, "speed: fixture");
+    diag *d = diag_new();
+    src_config cfg = {0};
+    cfg.path = path;
+    src_conn *c = NULL;
+    if (drv->open(&cfg, &c, d) != 0) {
+        T_CHECK(0, "speed: open");
+        diag_free(d);
+        return;
+    }
+    src_scan *s = NULL;
+    src_query q = {"SELECT * FROM s", NULL, 0, 0};
+    double t0 = now_s();
+    int rc = drv->begin_scan(c, &q, &s, d);
+    const src_value *row;
+    long n = 0;
+    size_t bytes = 0;
+    while (rc == 0 && drv->next(s, &row, d) == 1) {
+        n++;
+        bytes += row[2].n + row[3].n;
+    }
+    double dt = now_s() - t0;
+    drv->end_scan(s);
+    drv->close(c);
+    T_CHECK(n == nrows, "speed: every row read");
+    printf("# sqlite scan: %ld rows x 10 columns in %.3f s = %.0f rows/s\n", n, dt, (double)n / dt);
+    diag_free(d);
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    snprintf(dir, sizeof dir, "%s/test_sqlite.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(dir)) {
+        printf("not ok - mkdtemp\n");
+        return 1;
+    }
+    buf q = BUF_INIT;
+    drv->quote_ident(&q, "a\"b");
+    drv->placeholder(&q, 3);
+    T_STREQ(q.data, "\"a\"\"b\"?3", "quote_ident doubles quotes; numbered placeholder");
+    buf_free(&q);
+
+    char path[400];
+    snprintf(path, sizeof path, "%s/fixture.db", dir);
+    int st = run_sqlite(path, fixture);
+    T_CHECK(st == 0, "fixture written by the sqlite3 tool");
+    diag *d = diag_new();
+    src_config cfg = {0};
+    cfg.path = path;
+    src_conn *c = NULL;
+    int rc = drv->open(&cfg, &c, d);
+    T_CHECK(rc == 0, "open");
+    if (rc == 0) {
+        T_CHECK(drv->ping(c, d) == 0, "ping");
+        test_values(c);
+        test_describe(c);
+        drv->close(c);
+    } else {
+        printf("# %s\n", diag_last(d));
+    }
+    diag_free(d);
+    test_open_errors();
+    test_speed();
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) printf("# could not remove %s\n", dir);
+    return T_DONE();
+}
