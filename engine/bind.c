@@ -803,6 +803,9 @@ int eng_bind_table(arena *a, const plan_connector *conn, const plan_table *pt,
         }
         buf_puts(&c.tmp, "}}\n");
         bt->action_tail = arena_strndup(a, c.tmp.data, c.tmp.len);
+        bt->action_head_len = strlen(bt->action_head);
+        bt->action_tail_len = strlen(bt->action_tail);
+        bt->delete_head_len = strlen(bt->delete_head);
     }
 
     /* select list */

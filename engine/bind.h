@@ -101,6 +101,7 @@ typedef struct eng_bound_table {
     const char *action_head;      /* {"index":{"_index":"X","_id": */
     const char *action_tail;      /* [,"pipeline":"P"]}}\n */
     const char *delete_head;      /* {"delete":{"_index":"X","_id": */
+    size_t action_head_len, action_tail_len, delete_head_len;
     int *cursor;                  /* incremental watermark columns */
     int ncursor;
     int deleted_col;              /* result column of the deleted_when flag, -1 */

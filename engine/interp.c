@@ -22,6 +22,55 @@
 #define ID_MAX 512
 #define NOOFF ((size_t)-1)
 
+/* Appends without a call when the capacity is there (the hot path). */
+static inline int put(buf *b, const char *p, size_t n)
+{
+    if (b->len + n < b->cap && !b->failed) {
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    return buf_append(b, p, n);
+}
+
+static inline int put1(buf *b, char c)
+{
+    if (b->len + 1 < b->cap && !b->failed) {
+        b->data[b->len++] = c;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    return buf_append(b, &c, 1);
+}
+
+/* A JSON string: plain printable ASCII is copied in one go, anything else
+ * goes through buf_json_str (escapes, UTF-8 check, replacement). */
+static int put_str(buf *b, const char *p, size_t n, uint64_t *replaced)
+{
+    const unsigned char *s = (const unsigned char *)p;
+    size_t i = 0;
+    for (; i < n; i++)
+        if (s[i] < 0x20 || s[i] >= 0x80 || s[i] == '"' || s[i] == '\\') break;
+    if (i == n) {
+        if (b->len + n + 2 >= b->cap || b->failed) {
+            int rc = buf_reserve(b, n + 2);
+            if (rc) return rc;
+        }
+        char *o = b->data + b->len;
+        *o++ = '"';
+        memcpy(o, p, n);
+        o[n] = '"';
+        b->len += n + 2;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    size_t rep = 0;
+    int rc = buf_json_str(b, p, n, &rep);
+    *replaced += rep;
+    return rc;
+}
+
 typedef struct vec {
     src_value *v;
     int n, cap;
@@ -107,7 +156,7 @@ int eng_value_text(const src_value *v, buf *out)
     switch (v->kind) {
     case SRC_NULL: return 0;
     case SRC_BINARY: return b64(out, v->p, v->n);
-    default: return buf_append(out, v->p, v->n);
+    default: return put(out, v->p, v->n);
     }
 }
 
@@ -418,15 +467,10 @@ static int explode(eng_interp *it, reg *r)
 static int write_value(buf *o, const src_value *v, uint64_t *replaced)
 {
     switch (v->kind) {
-    case SRC_NULL: return buf_append(o, "null", 4);
-    case SRC_STRING: {
-        size_t rep = 0;
-        int rc = buf_json_str(o, v->p, v->n, &rep);
-        *replaced += rep;
-        return rc;
-    }
+    case SRC_NULL: return put(o, "null", 4);
+    case SRC_STRING: return put_str(o, v->p, v->n, replaced);
     case SRC_BINARY: return buf_json_base64(o, v->p, v->n);
-    default: return buf_append(o, v->p, v->n);
+    default: return put(o, v->p, v->n);
     }
 }
 
@@ -576,7 +620,7 @@ static int apply(eng_interp *it, const plan_op *op, const eng_bop *b, reg *r)
 static int key_text(const eng_bound_doc *bd, const src_value *row, buf *o)
 {
     for (int i = 0; i < bd->nkeys; i++) {
-        if (i) buf_putc(o, '_');
+        if (i) put1(o, '_');
         int rc = eng_value_text(&row[bd->keys[i]], o);
         if (rc) return rc;
     }
@@ -675,7 +719,7 @@ static int run_doc(eng_interp *it, const eng_bound_doc *bd, const src_value *row
     const int omit = it->bt->pt->omit_nulls;
     int first = 1, rc = 0;
     reg r = {{SRC_NULL, NULL, 0}, 0, 0};
-    rc = buf_putc(out, '{');
+    rc = put1(out, '{');
     for (int i = 0; i < doc->nops && !rc; i++) {
         const plan_op *op = &doc->ops[i];
         const eng_bop *b = &bd->ops[i];
@@ -704,20 +748,20 @@ static int run_doc(eng_interp *it, const eng_bound_doc *bd, const src_value *row
             break;
         case PLAN_OP_EMIT:
             if (omit && !r.arr && r.v.kind == SRC_NULL) break;
-            if (!first) buf_putc(out, ',');
+            if (!first) put1(out, ',');
             first = 0;
-            buf_append(out, b->key, b->keylen);
+            put(out, b->key, b->keylen);
             rc = write_reg(it, out, &r);
             if (top && b->rslot >= 0) record_rule(it, b->rslot, &r);
             break;
         case PLAN_OP_OBJ_BEGIN:
-            if (!first) buf_putc(out, ',');
-            buf_append(out, b->key, b->keylen);
-            rc = buf_putc(out, '{');
+            if (!first) put1(out, ',');
+            put(out, b->key, b->keylen);
+            rc = put1(out, '{');
             first = 1;
             break;
         case PLAN_OP_OBJ_END:
-            rc = buf_putc(out, '}');
+            rc = put1(out, '}');
             first = 0;
             break;
         case PLAN_OP_COPY_COLUMNS: {
@@ -725,9 +769,9 @@ static int run_doc(eng_interp *it, const eng_bound_doc *bd, const src_value *row
             for (int k = 0; k < b->nccols && !rc; k++) {
                 const src_value *v = &row[b->ccols[k]];
                 if (omit && v->kind == SRC_NULL) continue;
-                if (!first) buf_putc(out, ',');
+                if (!first) put1(out, ',');
                 first = 0;
-                buf_append(out, b->ckeys[k], b->ckeylens[k]);
+                put(out, b->ckeys[k], b->ckeylens[k]);
                 rc = write_value(out, v, &rep);
                 if (top && b->crslot && b->crslot[k] >= 0) record_value(it, b->crslot[k], v);
             }
@@ -739,9 +783,9 @@ static int run_doc(eng_interp *it, const eng_bound_doc *bd, const src_value *row
             break;
         }
         case PLAN_OP_RELATION:
-            if (!first) buf_putc(out, ',');
+            if (!first) put1(out, ',');
             first = 0;
-            buf_append(out, b->key, b->keylen);
+            put(out, b->key, b->keylen);
             rc = write_relation(it, &bd->rels[op->n], row, out);
             break;
         default:
@@ -749,7 +793,7 @@ static int run_doc(eng_interp *it, const eng_bound_doc *bd, const src_value *row
             break;
         }
     }
-    if (!rc) rc = buf_putc(out, '}');
+    if (!rc) rc = put1(out, '}');
     if (!rc && out->failed) rc = DIAG_ELIMIT;
     return rc;
 }
@@ -812,15 +856,17 @@ static int is_true_flag(const src_value *v)
 
 static int write_action(eng_interp *it, buf *out, const char *head)
 {
-    buf_puts(out, head);
-    size_t rep = 0;
-    buf_json_str(out, it->idb.data, it->idb.len, &rep);
+    const eng_bound_table *bt = it->bt;
+    int del = head == bt->delete_head;
+    put(out, head, del ? bt->delete_head_len : bt->action_head_len);
+    uint64_t rep = 0;
+    put_str(out, it->idb.data, it->idb.len, &rep);
     if (rep) {
         it->st.utf8_replaced += rep;
         it->st.warnings += rep;
         it->row_warnings += rep;
     }
-    return buf_puts(out, head == it->bt->delete_head ? "}}\n" : it->bt->action_tail);
+    return del ? put(out, "}}\n", 3) : put(out, bt->action_tail, bt->action_tail_len);
 }
 
 int eng_write_delete(eng_interp *it, const src_value *row, buf *out, eng_doc_result *res)
