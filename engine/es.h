@@ -103,8 +103,9 @@ typedef struct es_bulk_stats {
  * es_bulk_add/flush/finish, with increasing values. */
 typedef void (*es_ack_fn)(void *ctx, uint64_t upto);
 
-/* New sink on client c using the bulk settings of cfg (zero fields take the
- * connectors' defaults: chunk_size 500 lines, chunk_max_mem_size 5 MiB,
+/* New sink on client c with the client's settings; the bulk fields and
+ * dead_letter_file of cfg (may be NULL) override them when set (zero fields
+ * take the connectors' defaults: chunk_size 500 lines, chunk_max_mem_size 5 MiB,
  * max_concurrency 5, queue 1024 items / 25 MiB, bulk_max_retries 3).
  * The dead-letter file (cfg->dead_letter_file, or es_bulk_set_dead_letter)
  * is opened on the first failed item. Returns NULL with a message on error. */

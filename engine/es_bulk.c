@@ -61,7 +61,8 @@ typedef struct ack_entry {
 
 struct es_bulk {
     es_client *client;
-    const plan_es *cfg;
+    plan_es settings;    /* the client's, bulk fields from es_bulk_new's cfg */
+    const plan_es *cfg;  /* &settings */
     diag *d;
     CURLM *multi;
     slot *slots;
@@ -70,7 +71,8 @@ struct es_bulk {
     int flushing;
     int failed;          /* sticky negative code */
     char *path;          /* "/_bulk?..." */
-    char *dead_path;
+    char *cfg_dead;      /* dead_letter_file of the configuration (wins) */
+    char *dead_path;     /* es_bulk_set_dead_letter */
     FILE *dead;
     es_item_result *results;
     size_t nresults;
@@ -234,7 +236,7 @@ static void dead_letter(es_bulk *s, const item *it, const es_item_result *r)
 {
     s->st.failed++;
     if (!s->dead) {
-        const char *p = s->cfg->dead_letter_file ? s->cfg->dead_letter_file : s->dead_path;
+        const char *p = s->cfg_dead ? s->cfg_dead : s->dead_path;
         if (!p) {
             fail(s, DIAG_EINVAL, "bulk: a document failed (%d %s: %.200s) and no dead-letter "
                  "file is set", r->status, r->err_type, r->err_reason);
@@ -334,13 +336,26 @@ int es_bulk_parse_reply(const char *body, size_t len, es_item_result *out, size_
 
 /* ---- sink -------------------------------------------------------------- */
 
-es_bulk *es_bulk_new(es_client *c, const plan_es *cfg_unused, diag *d)
+es_bulk *es_bulk_new(es_client *c, const plan_es *cfg, diag *d)
 {
-    (void)cfg_unused; /* the client holds the same settings with defaults filled in */
     es_bulk *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->client = c;
-    s->cfg = es_client_cfg(c);
+    s->settings = *es_client_cfg(c);
+    if (cfg) {
+        plan_es *k = &s->settings;
+        if (cfg->queue_max_size > 0) k->queue_max_size = cfg->queue_max_size;
+        if (cfg->queue_max_mem_size > 0) k->queue_max_mem_size = cfg->queue_max_mem_size;
+        if (cfg->chunk_size > 0) k->chunk_size = cfg->chunk_size;
+        if (cfg->chunk_max_mem_size > 0) k->chunk_max_mem_size = cfg->chunk_max_mem_size;
+        if (cfg->max_concurrency > 0) k->max_concurrency = cfg->max_concurrency;
+        if (cfg->bulk_max_retries > 0) k->bulk_max_retries = cfg->bulk_max_retries;
+    }
+    const char *dl = cfg && cfg->dead_letter_file ? cfg->dead_letter_file
+                                                  : s->settings.dead_letter_file;
+    if (dl) s->cfg_dead = xstrdup(dl);
+    s->settings.dead_letter_file = NULL;
+    s->cfg = &s->settings;
     s->d = d;
     s->multi = curl_multi_init();
     if (!s->multi) {
@@ -425,6 +440,7 @@ void es_bulk_free(es_bulk *s)
     list_clear(&s->retry);
     if (s->dead) fclose(s->dead);
     free(s->dead_path);
+    free(s->cfg_dead);
     free(s->path);
     free(s->results);
     free(s->ring);

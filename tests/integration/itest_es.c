@@ -6,7 +6,7 @@
  *
  * Environment (set by tests/suites/40-es-sink.sh):
  *   ES_URL            the node
- *   PROXY_429         proxy answering 429 to about a third of _bulk requests
+ *   PROXY_429         proxy answering 429 or 503 to 40% of _bulk requests
  *   PROXY_ITEMS       proxy rejecting items inside _bulk replies (429)
  *   PROXY_RESET       proxy resetting connections
  *   PROXY_AUTH        proxy requiring "Authorization: ApiKey $PROXY_AUTH_KEY"
@@ -637,7 +637,7 @@ int main(int argc, char **argv)
     test_dead_letters();
     test_monitor();
     test_gzip();
-    test_faults("PROXY_429", "429", 10000);
+    test_faults("PROXY_429", "429-503", 10000);
     test_faults("PROXY_ITEMS", "item-rejects", 5000);
     test_faults("PROXY_RESET", "resets", 5000);
     test_auth();

@@ -2,7 +2,7 @@
 # 40-es-sink.sh - the Elasticsearch side (engine/es_*.c) against the real
 # OpenSearch node: runs tests/integration/itest_es.c (plain build, and the
 # sanitizer build when it exists) with fault-injecting proxies
-# (tests/harness/faultproxy.py) in front of the node: 429 on about a third of
+# (tests/harness/faultproxy.py) in front of the node: 429 or 503 on 40% of
 # _bulk requests, item-level 429 rejections, connection resets, and a proxy
 # that requires an ApiKey header. Then checks that no key reached the proxy
 # logs. A missing binary or proxy is a failure, not a skip.
@@ -39,7 +39,7 @@ start_proxy() {
     export "$name=$url"
 }
 
-start_proxy PROXY_429 --rate-429 0.33 --seed 429
+start_proxy PROXY_429 --rate-429 0.3 --fail-503 0.1 --seed 429
 start_proxy PROXY_ITEMS --item-reject 0.2 --seed 7
 start_proxy PROXY_RESET --reset 0.25 --seed 11
 start_proxy PROXY_AUTH --require-header "Authorization: ApiKey $key"
