@@ -320,6 +320,16 @@ static int hook_connectors(ctx *c, const dsl_node *out)
 
 static int hook_basic_rule(ctx *c, const dsl_node *in, const dsl_node *out)
 {
+    int rc = 0;
+    const char *const must[] = {"field", "value"};
+    for (int i = 0; i < 2; i++) {
+        const dsl_node *n = dsl_map_get(in, must[i]);
+        if (is_scalar(n) && n->len == 0) {
+            diag_error(c->d, n->loc, "%s must not be empty", must[i]);
+            rc = -1;
+        }
+    }
+    if (rc) return rc;
     const dsl_node *rule = dsl_map_get(out, "rule");
     const dsl_node *value = dsl_map_get(in, "value");
     if (!is_scalar(rule) || !is_scalar(value) || strcmp(rule->str, "regex") != 0) return 0;
@@ -570,6 +580,21 @@ static dsl_node *walk_scalar(ctx *c, const dsl_sdesc *site, const dsl_sdesc *d,
     return NULL;
 }
 
+/* "a connector" when key k belongs to the named map type `connector`, for
+ * hints about keys written at the wrong level. */
+static const char *key_owner(ctx *c, const char *k)
+{
+    for (size_t i = 0; i < c->s->ntypes; i++) {
+        const dsl_sdesc *t = dsl_sdesc_resolve(c->s->types[i]);
+        if (t->type == DSL_T_MAP && dsl_sdesc_key(t, k)) {
+            const char *n = c->s->type_names[i];
+            int vowel = strchr("aeiou", n[0]) != NULL;
+            return arena_printf(c->a, "%s `%s`", vowel ? "an" : "a", n);
+        }
+    }
+    return NULL;
+}
+
 static dsl_node *walk_map(ctx *c, const dsl_sdesc *d, const dsl_node *in)
 {
     int failed = 0;
@@ -598,7 +623,9 @@ static dsl_node *walk_map(ctx *c, const dsl_sdesc *d, const dsl_node *in)
             size_t nc = 0;
             for (size_t m = 0; m < d->nkeys; m++) cands[nc++] = d->keys[m].name;
             const char *s = diag_suggest(k, cands);
+            const char *owner = s ? NULL : key_owner(c, k);
             if (s) diag_hint(c->d, "did you mean '%s'?", s);
+            else if (owner) diag_hint(c->d, "'%s' is a key of %s; known keys here: %s", k, owner, join(c, cands));
             else diag_hint(c->d, "known keys: %s", join(c, cands));
             failed = 1;
             continue;

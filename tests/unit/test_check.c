@@ -3,6 +3,7 @@
  * single-connector form, and the embedded description itself. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dsl/dsl.h"
 #include "dsl/schema.h"
@@ -221,6 +222,12 @@ int main(void)
     T_STREQ(err1(PG "  - connector_id: c\n    service_type: mysql\n"),
             "4:19: duplicate connector_id 'c' (first at line 2)", "duplicate connector id");
 
+    T_STREQ(err1("mappings: {}\n" PG),
+            "1:1: unknown key 'mappings' | 'mappings' is a key of a `connector`; known keys here: "
+            "elasticsearch, service, connector_id, service_type, connectors, sources, "
+            "native_service_types, extraction_service, templates",
+            "key at the wrong level");
+
     /* basic sync rules */
 #define RULES PG "    sync_rules:\n      basic:\n"
     T_STREQ(err1(RULES "        - { field: a, rule: equal, value: x, policy: include }\n"),
@@ -237,6 +244,8 @@ int main(void)
             "6:43: regex '.*' matches every value | only the default rule (field '_') may match "
             "everything; remove the rule or narrow the pattern",
             "match-all regex");
+    T_STREQ(err1(RULES "        - { field: a, rule: equals, value: '', policy: include }\n"),
+            "6:44: value must not be empty", "empty rule value");
     T_STREQ(err1(RULES "        - { field: _, rule: regex, value: '.*', policy: include }\n"), "(no error)",
             "default rule allowed");
     T_STREQ(err1(RULES "        - { field: a, rule: equals, value: x, policy: include, order: 1 }\n"
@@ -320,6 +329,22 @@ int main(void)
     run(PG "    configuration: { password: [s3cret] }\n");
     T_CHECK(strstr(msg_at(0), "s3cret") == NULL && strstr(msg_at(0), "password") != NULL,
             "secret value not in message");
+
+    /* loading the description is cheap (it happens once per process) */
+    {
+        arena *la = arena_new();
+        extern const char sql2es_language_yaml[];
+        extern const unsigned long sql2es_language_yaml_len;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        const dsl_schema *ls = dsl_schema_load(la, D, "language.yaml", sql2es_language_yaml,
+                                               sql2es_language_yaml_len);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+        printf("# language.yaml loaded in %.3f ms\n", ms);
+        T_CHECK(ls != NULL, "description loads again");
+        arena_free(la);
+    }
 
     /* the JSON Schema prints */
     {
