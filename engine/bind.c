@@ -8,6 +8,7 @@
  */
 #include "bind.h"
 
+#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -452,24 +453,50 @@ static void ascii_lower(char *s)
 
 static int bind_doc(bctx *c, eng_bound_doc *bd, const plan_doc *doc, const src_table *st);
 
+static int is_glob(const char *s) { return strpbrk(s, "*?[") != NULL; }
+
+/* Mark the columns a name (or a glob: fnmatch, case-insensitive) selects.
+ * Returns how many matched. */
+static int mark_cols(const src_table *st, const char *name, char *sel, char v)
+{
+    if (!is_glob(name)) {
+        int k = find_col(st, name);
+        if (k >= 0) sel[k] = v;
+        return k >= 0;
+    }
+    int n = 0;
+    for (int i = 0; i < st->ncols; i++)
+        if (fnmatch(name, st->cols[i].name, FNM_CASEFOLD) == 0) {
+            sel[i] = v;
+            n++;
+        }
+    return n;
+}
+
 static void bind_copy(bctx *c, eng_bop *b, const plan_op *op, const src_table *st,
                       const char *const *vars)
 {
     int mode = op->n & 0xF, lower = (op->n & PLAN_COPY_LOWER) != 0;
+    src_loc loc = loc_or(op->loc, c->pt->loc);
     char *sel = arena_alloc(c->a, (size_t)st->ncols + 1);
     if (mode == PLAN_COPY_INCLUDE) {
-        for (int i = 0; i < op->nnames; i++) {
-            int k = need_col(c, st, op->names[i], loc_or(op->loc, c->pt->loc));
-            if (k >= 0) sel[k] = 1;
-        }
+        /* a listed name must exist; a glob may match nothing */
+        for (int i = 0; i < op->nnames; i++)
+            if (!mark_cols(st, op->names[i], sel, 1) && !is_glob(op->names[i]))
+                need_col(c, st, op->names[i], loc);
     } else {
         memset(sel, 1, (size_t)st->ncols);
-        for (int i = 0; i < op->nnames; i++) {
-            int k = find_col(st, op->names[i]); /* excluding a missing column is fine */
-            if (k >= 0) sel[k] = 0;
-        }
+        for (int i = 0; i < op->nnames; i++) /* excluding a missing column is fine */
+            mark_cols(st, op->names[i], sel, 0);
     }
-    const char *prefix = expand_vars(c, op->s, vars, loc_or(op->loc, c->pt->loc));
+    const char *prefix = "";
+    if (op->tpl) {
+        eng_btpl pt = {0};
+        bind_tpl(c, st, op->tpl, &pt, loc, 1);
+        if (!c->errors) prefix = render_vars(c, &pt, vars);
+    } else if (op->s) {
+        prefix = expand_vars(c, op->s, vars, loc);
+    }
     int n = 0;
     for (int i = 0; i < st->ncols; i++) n += sel[i];
     b->ccols = arena_alloc(c->a, sizeof(int) * ((size_t)n + 1));

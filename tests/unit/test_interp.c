@@ -229,6 +229,21 @@ static void test_plain_copy(void)
     T_STREQ(run_rows(&c, &pt, st, rows, 1),
             "{\"index\":{\"_index\":\"search-shop\",\"_id\":\"1\"}}\n{\"id\":1,\"note\":null}\n",
             "copy include list in table order");
+    static const char *const gl[] = {"*a*", "id"};
+    plan_op opsg[] = {OP(COPY_COLUMNS, .n = PLAN_COPY_INCLUDE, .names = gl, .nnames = 2,
+                         .tpl = tpl("{{ $table }}_"))};
+    pt = ptable(opsg, 1);
+    T_STREQ(run_rows(&c, &pt, st, rows, 1),
+            "{\"index\":{\"_index\":\"search-shop\",\"_id\":\"1\"}}\n"
+            "{\"customers_id\":1,\"customers_name\":\"Ann \\\"A\\\"\",\"customers_active\":true,"
+            "\"customers_meta\":{\"a\":[1,2]}}\n",
+            "copy include with a glob, prefix template");
+    static const char *const gl2[] = {"no*"};
+    plan_op opsg2[] = {OP(COPY_COLUMNS, .n = PLAN_COPY_INCLUDE, .names = gl2, .nnames = 1)};
+    pt = ptable(opsg2, 1);
+    T_STREQ(run_rows(&c, &pt, st, rows, 1),
+            "{\"index\":{\"_index\":\"search-shop\",\"_id\":\"1\"}}\n{\"note\":null}\n",
+            "glob matching one column");
     static const char *const exc[] = {"pic", "meta", "score", "active", "no_such_column"};
     plan_op ops3[] = {OP(COPY_COLUMNS, .n = PLAN_COPY_EXCLUDE, .names = exc, .nnames = 5)};
     pt = ptable(ops3, 1);
