@@ -423,6 +423,64 @@ static void jenum_values(FILE *f, const char *const *v, int ignore_case)
     fputc(']', f);
 }
 
+static int in_names(const char *const *list, const char *s)
+{
+    for (size_t i = 0; list && list[i]; i++)
+        if (strcmp(list[i], s) == 0) return 1;
+    return 0;
+}
+
+/* Per-service settings of a connector (keys with `services:`): for each
+ * built-in driver, the keys it does not use are refused and the keys it
+ * requires are required, when service_type names that driver. */
+static void jservices(FILE *f, const dsl_sdesc *conn, int *first, int lvl)
+{
+    int opened = 0;
+    for (size_t k = 0; k < conn->nkeys; k++) {
+        const dsl_sdesc *sub = dsl_sdesc_resolve(conn->keys[k].desc);
+        if (sub->type != DSL_T_MAP) continue;
+        int has = 0;
+        for (size_t j = 0; j < sub->nkeys; j++) has |= sub->keys[j].desc->services != NULL;
+        if (!has) continue;
+        for (int i = 0; src_drivers[i]; i++) {
+            const char *drv = src_drivers[i]->name;
+            if (!opened) {
+                jkey(f, first, lvl, "allOf");
+                fputc('[', f);
+                opened = 1;
+            } else {
+                fputc(',', f);
+            }
+            indent(f, lvl + 1);
+            fprintf(f, "{ \"if\": { \"properties\": { \"service_type\": { \"enum\": [\"%s\"%s] } }, "
+                       "\"required\": [\"service_type\"] },", drv, strcmp(drv, "mysql") == 0 ? ", \"mariadb\"" : "");
+            indent(f, lvl + 2);
+            fprintf(f, "\"then\": { \"properties\": { \"%s\": { \"properties\": {", conn->keys[k].name);
+            int w = 0;
+            for (size_t j = 0; j < sub->nkeys; j++) {
+                const dsl_sdesc *kd = sub->keys[j].desc;
+                if (!kd->services || in_names(kd->services, drv)) continue;
+                fprintf(f, "%s \"%s\": false", w++ ? "," : "", sub->keys[j].name);
+                for (int pass = 0; pass < 2; pass++)
+                    for (size_t m = 0; (pass ? kd->synonyms : kd->aliases) && (pass ? kd->synonyms : kd->aliases)[m]; m++)
+                        fprintf(f, ", \"%s\": false", (pass ? kd->synonyms : kd->aliases)[m]);
+            }
+            fputs(" }, \"required\": [", f);
+            w = 0;
+            for (size_t j = 0; j < sub->nkeys; j++) {
+                const dsl_sdesc *kd = sub->keys[j].desc;
+                if (!kd->required || !kd->services || !in_names(kd->services, drv)) continue;
+                fprintf(f, "%s\"%s\"", w++ ? ", " : "", sub->keys[j].name);
+            }
+            fputs("] } } } }", f);
+        }
+    }
+    if (opened) {
+        indent(f, lvl);
+        fputc(']', f);
+    }
+}
+
 /* The body of one schema object (without braces) for site description `site`. */
 static void jbody(jout *o, const dsl_sdesc *site, int lvl, int *first)
 {
@@ -572,6 +630,7 @@ static void jbody(jout *o, const dsl_sdesc *site, int lvl, int *first)
         }
         if (d->min_items >= 0) { jkey(f, first, lvl, "minProperties"); fprintf(f, "%ld", d->min_items); }
         if (d->max_items >= 0) { jkey(f, first, lvl, "maxProperties"); fprintf(f, "%ld", d->max_items); }
+        if (d->check && strcmp(d->check, "connector") == 0) jservices(f, d, first, lvl);
         break;
     }
     case DSL_T_MAP_OF:
