@@ -24,7 +24,8 @@
  * scan can be open while the engine describes a table or runs a child query.
  * end_scan() of an unfinished scan closes that server connection instead of
  * draining the rest of the result (which could take minutes); the pool opens a
- * new one when needed. The session runs with time_zone '+00:00' and long
+ * new one when needed; a connection idle for more than 30 s is pinged before
+ * reuse and replaced when the server closed it. The session runs with time_zone '+00:00' and long
  * net_write_timeout so that a slow consumer does not get cut off.
  *
  * It does not page with LIMIT/OFFSET, does not cache statements across scans and
@@ -33,6 +34,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <errmsg.h>
 #include <mysql.h>
@@ -40,6 +42,7 @@
 #include "../engine/source.h"
 
 #define POOL_MAX 8
+#define IDLE_PING_S 30 /* seconds idle after which a pooled connection is checked */
 #define DRAIN_ROWS 64 /* rows end_scan reads before it closes the connection instead */
 #define ER_CONNECTION_KILLED_ 1927
 #define ER_SERVER_SHUTDOWN_ 1053
@@ -52,6 +55,7 @@ struct src_conn {
     int port, ssl, timeout;
     MYSQL *pool[POOL_MAX];
     int busy[POOL_MAX];
+    time_t used[POOL_MAX]; /* last release: an idle connection is pinged before use */
 };
 
 typedef enum {
@@ -157,6 +161,11 @@ static MYSQL *acquire(src_conn *c, int *slot, int *rc, diag *d)
     int empty = -1;
     for (int i = 0; i < POOL_MAX; i++) {
         if (c->busy[i]) continue;
+        if (c->pool[i] && time(NULL) - c->used[i] > IDLE_PING_S && mysql_ping(c->pool[i])) {
+            /* closed by the server while idle (wait_timeout, restart): replace it */
+            mysql_close(c->pool[i]);
+            c->pool[i] = NULL;
+        }
         if (c->pool[i]) {
             c->busy[i] = 1;
             *slot = i;
@@ -176,6 +185,7 @@ static MYSQL *acquire(src_conn *c, int *slot, int *rc, diag *d)
         return NULL;
     }
     c->busy[empty] = 1;
+    c->used[empty] = time(NULL);
     *slot = empty;
     return c->pool[empty];
 }
@@ -188,6 +198,7 @@ static void release(src_conn *c, int slot, int drop)
         c->pool[slot] = NULL;
     }
     c->busy[slot] = 0;
+    c->used[slot] = time(NULL);
 }
 
 /* ---------------------------------------------------------------- dialect */
@@ -879,6 +890,7 @@ static int open_conn(const src_config *cfg, src_conn **out, diag *d)
     }
     int rc = 0;
     c->pool[0] = connect_one(c, &rc, d);
+    c->used[0] = time(NULL);
     if (!c->pool[0]) {
         close_conn(c);
         return rc == DIAG_ENOMEM ? rc : DIAG_EIO;

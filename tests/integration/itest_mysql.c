@@ -412,6 +412,23 @@ static void test_kill(src_conn *c)
     T_CHECK(rc == 0 && drv->next(s, &row, d) == 1, "kill: the next scan reconnects");
     drv->end_scan(s);
 
+    /* an idle pooled connection killed by the server: one transient error, then fine */
+    rc = scan_all(c, "SELECT CONNECTION_ID()", NULL, 0, &s, d);
+    id[0] = 0;
+    if (rc == 0 && drv->next(s, &row, d) == 1 && row[0].n < sizeof id) {
+        memcpy(id, row[0].p, row[0].n);
+        id[row[0].n] = 0;
+    }
+    drv->end_scan(s);
+    snprintf(sql, sizeof sql, "KILL CONNECTION %s;\n", id);
+    root_sql(sql, out, sizeof out);
+    rc = scan_all(c, "SELECT 1", NULL, 0, &s, d);
+    if (rc == 0) drv->end_scan(s);
+    T_CHECK(rc == DIAG_ETRANSIENT, "idle connection killed: DIAG_ETRANSIENT");
+    rc = scan_all(c, "SELECT 1", NULL, 0, &s, d);
+    T_CHECK(rc == 0 && drv->next(s, &row, d) == 1, "idle connection killed: the retry works");
+    drv->end_scan(s);
+
     /* drop table between scans */
     rc = scan_all(c, "SELECT id FROM t_drop", NULL, 0, &s, d);
     n = 0;
