@@ -10,6 +10,7 @@
  *   PROXY_ITEMS       proxy rejecting items inside _bulk replies (429)
  *   PROXY_RESET       proxy resetting connections
  *   PROXY_AUTH        proxy requiring "Authorization: ApiKey $PROXY_AUTH_KEY"
+ *   BLACKHOLE_URL     a listener that accepts connections and never answers
  *   ITEST_TMP         directory for dead-letter files
  * A missing variable is a failure, never a skip.
  *   itest_es bench N  index N small documents and print docs/s (not a test).
@@ -600,6 +601,40 @@ static void test_auth(void)
     diag_free(d);
 }
 
+/* A server that never answers: requests time out, are retried, then fail. */
+static void test_timeouts(void)
+{
+    const char *hole = need_env("BLACKHOLE_URL");
+    if (!hole) return;
+    diag *d = diag_new();
+    plan_es cfg = base_cfg(hole);
+    cfg.request_timeout = 0.3;
+    cfg.max_retries = 2;
+    cfg.initial_backoff_duration = 0.05;
+    es_client *c = es_client_new(&cfg, d);
+    es_response r;
+    double t0 = es_now();
+    int rc = es_request(c, "GET", "/", NULL, 0, NULL, &r, d);
+    double took = es_now() - t0;
+    T_CHECK(rc == DIAG_ETRANSIENT && took >= 0.9 && took < 5,
+            "timeout: request retried twice after timeouts, then fails");
+    T_CHECK(contains(diag_last(d), "timed out"), "timeout: message says timed out");
+    es_client_free(c);
+
+    es_bulk_stats st;
+    diag_clear(d);
+    rc = load(&cfg, "it_hole", 10, &st, NULL, d);
+    T_CHECK(rc != 0 && st.request_retries == 2 && contains(diag_last(d), "failed 3 times"),
+            "timeout: bulk request retried then the sink fails");
+    printf("# %s\n", diag_last(d));
+
+    cfg.retry_on_timeout = 0;
+    diag_clear(d);
+    rc = load(&cfg, "it_hole", 10, &st, NULL, d);
+    T_CHECK(rc != 0 && st.request_retries == 0, "timeout: retry_on_timeout false fails at once");
+    diag_free(d);
+}
+
 static int bench(int n)
 {
     diag *d = diag_new();
@@ -641,5 +676,6 @@ int main(int argc, char **argv)
     test_faults("PROXY_ITEMS", "item-rejects", 5000);
     test_faults("PROXY_RESET", "resets", 5000);
     test_auth();
+    test_timeouts();
     return T_DONE();
 }

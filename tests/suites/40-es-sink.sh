@@ -4,7 +4,8 @@
 # sanitizer build when it exists) with fault-injecting proxies
 # (tests/harness/faultproxy.py) in front of the node: 429 or 503 on 40% of
 # _bulk requests, item-level 429 rejections, connection resets, and a proxy
-# that requires an ApiKey header. Then checks that no key reached the proxy
+# that requires an ApiKey header; a listener that never answers (timeouts).
+# Then checks that no key reached the proxy
 # logs. A missing binary or proxy is a failure, not a skip.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
@@ -44,6 +45,29 @@ start_proxy PROXY_ITEMS --item-reject 0.2 --seed 7
 start_proxy PROXY_RESET --reset 0.25 --seed 11
 start_proxy PROXY_AUTH --require-header "Authorization: ApiKey $key"
 export PROXY_AUTH_KEY=$key ITEST_TMP=$tmp
+
+# A listener that accepts connections and never answers (request timeouts).
+rm -f "$tmp/blackhole.out"
+python3 -c '
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(64)
+print("PORT %d" % s.getsockname()[1], flush=True)
+conns = []
+deadline = time.time() + 900
+while time.time() < deadline:
+    s.settimeout(1.0)
+    try:
+        conns.append(s.accept()[0])
+    except socket.timeout:
+        pass
+' >"$tmp/blackhole.out" &
+pids+=($!)
+for i in $(seq 1 50); do
+    port=$(sed -n 's/^PORT //p' "$tmp/blackhole.out")
+    [ -n "$port" ] && break
+    sleep 0.1
+done
+export BLACKHOLE_URL=http://127.0.0.1:${port:-1}
 
 run_bin() { # LABEL BINARY
     local label=$1 bin=$2
