@@ -103,6 +103,7 @@ struct eng_interp {
     const src_value *row;
     uint64_t row_warnings;
     int detailed;
+    int reported; /* an error of this row is already in the diag */
 };
 
 /* ----------------------------------------------------------- utilities */
@@ -211,6 +212,8 @@ static void warn(eng_interp *it, const char *what, const char *p, size_t n)
 
 static int fail(eng_interp *it, int rc, const char *what)
 {
+    if (it->reported) return rc ? rc : DIAG_EINVAL;
+    it->reported = 1;
     it->st.errors++;
     if (it->d) {
         const eng_bound_table *bt = it->bt;
@@ -875,13 +878,15 @@ int eng_write_delete(eng_interp *it, const src_value *row, buf *out, eng_doc_res
     memset(res, 0, sizeof *res);
     it->row = row;
     it->row_warnings = 0;
+    it->reported = 0;
     int rc = compute_id(it, row);
     if (rc) return rc;
     rc = write_action(it, out, it->bt->delete_head);
     if (rc || out->failed) {
         out->len = start;
         if (out->data) out->data[start] = '\0';
-        return fail(it, rc ? rc : DIAG_ELIMIT, "output buffer full");
+        out->failed = 0;
+        return fail(it, rc ? rc : DIAG_ELIMIT, "document does not fit in the output buffer");
     }
     it->st.deletes++;
     res->deleted = 1;
@@ -900,6 +905,7 @@ int eng_write_doc(eng_interp *it, const src_value *row, buf *out, eng_doc_result
     memset(res, 0, sizeof *res);
     it->row = row;
     it->row_warnings = 0;
+    it->reported = 0;
     int rc = compute_id(it, row);
     if (rc) return rc;
     if (bt->nslots) {
@@ -913,9 +919,7 @@ int eng_write_doc(eng_interp *it, const src_value *row, buf *out, eng_doc_result
         out->len = start;
         if (out->data) out->data[start] = '\0';
         out->failed = 0;
-        if (rc == DIAG_ELIMIT || rc == DIAG_ENOMEM || rc == 0)
-            return fail(it, rc ? rc : DIAG_ELIMIT, "document does not fit in the output buffer");
-        return rc;
+        return fail(it, rc ? rc : DIAG_ELIMIT, "document does not fit in the output buffer");
     }
     if (bt->nrules) {
         for (int r = 0; r < bt->nrules; r++) {

@@ -811,6 +811,97 @@ static void test_mapping(void)
     diag_free(d);
 }
 
+static void test_limits_nested(void)
+{
+    /* a capped output buffer: the row that does not fit is rolled back */
+    plan_op ops[] = {OP(COPY_COLUMNS, .n = PLAN_COPY_EXCLUDE)};
+    plan_connector c = conn_base();
+    plan_table pt = ptable(ops, 1);
+    const src_table *st = table("t", NULL, "id:long:1,s:text");
+    diag *d = diag_new();
+    eng_bound_table *bt = NULL;
+    eng_bind_table(A, &c, &pt, st, NULL, &bt, d);
+    eng_interp *it = eng_interp_new(bt, d);
+    buf out;
+    buf_init(&out, 120);
+    eng_doc_result res;
+    src_value r1[] = {N("1"), S("short")}, r2[] = {N("2"), S("a much longer value that will not fit in the rest")};
+    int rc1 = eng_write_doc(it, r1, &out, &res);
+    size_t len1 = out.len;
+    int rc2 = eng_write_doc(it, r2, &out, &res);
+    T_CHECK(rc1 == 0 && rc2 == DIAG_ELIMIT && out.len == len1 && !out.failed, "cap: row rolled back");
+    T_STREQ(diag_last(d), "connector 'shop' > table 't' > row '2': document does not fit in the output buffer",
+            "error context: connector > table > row key");
+    T_CHECK(diag_errors(d) == 1, "one error per failed row");
+    buf_free(&out);
+    eng_interp_free(it);
+    diag_free(d);
+
+    /* nested relation: customers -> orders -> lines, one child set per level */
+    plan_op line_ops[] = {OP(LOAD_COL, .s = "sku"), OP(EMIT, .s = "sku")};
+    static const char *const on_l[] = {"order_id"}, *const on_o[] = {"id"};
+    plan_relation lines = {0};
+    lines.key = "lines";
+    lines.table = "lines";
+    lines.child_cols = on_l;
+    lines.parent_cols = on_o;
+    lines.non = 1;
+    lines.doc = (plan_doc){line_ops, 2, NULL, 0};
+    plan_op order_ops[] = {OP(LOAD_COL, .s = "id"), OP(EMIT, .s = "id"), OP(RELATION, .n = 0, .s = "lines")};
+    static const char *const on_c[] = {"cust", "region"}, *const on_p[] = {"id", "region"};
+    plan_relation orders = {0};
+    orders.key = "orders";
+    orders.table = "orders";
+    orders.child_cols = on_c;
+    orders.parent_cols = on_p;
+    orders.non = 2;
+    orders.doc = (plan_doc){order_ops, 3, &lines, 1};
+    plan_op top[] = {OP(LOAD_COL, .s = "id"), OP(EMIT, .s = "id"), OP(RELATION, .n = 0, .s = "orders")};
+    pt = ptable(top, 3);
+    pt.doc.relations = &orders;
+    pt.doc.nrelations = 1;
+    const src_table *cust = table("customers", NULL, "id:long:1,region:keyword:2");
+    child_tables[0] = table("orders", NULL, "id:long:1,cust:long,region:keyword");
+    child_tables[1] = table("lines", NULL, "order_id:long:1,sku:keyword:2");
+    d = diag_new();
+    eng_bind_opts o = {.describe = describe_child};
+    T_CHECK(eng_bind_table(A, &c, &pt, cust, &o, &bt, d) == 0 && bt->nrel_slots == 2, "bind nested");
+    src_value parents[] = {N("1"), S("eu"), N("2"), S("us")};
+    eng_child_set *os = eng_child_set_new(&bt->doc.rels[0]);
+    eng_child_set *ls = eng_child_set_new(&bt->doc.rels[0].doc.rels[0]);
+    for (int i = 0; i < 2; i++) eng_child_set_add_parent(os, parents + 2 * i);
+    src_query q;
+    eng_child_set_query(os, &q, d);
+    T_STREQ(q.sql, "SELECT \"id\", \"cust\", \"region\" FROM \"public\".\"orders\" WHERE (\"cust\", \"region\") IN "
+                   "(($1, $2), ($3, $4)) ORDER BY \"cust\", \"region\"",
+            "composite key IN list");
+    T_CHECK(q.nparams == 4 && !strcmp(q.params[3], "us"), "composite params");
+    src_value orows[] = {N("10"), N("1"), S("eu"), N("11"), N("1"), S("us"), N("12"), N("2"), S("us")};
+    for (int i = 0; i < 3; i++) {
+        eng_child_set_add_child(os, orows + 3 * i);
+        eng_child_set_add_parent(ls, orows + 3 * i);
+    }
+    src_value lrows[] = {N("10"), S("A"), N("10"), S("B"), N("12"), S("C")};
+    for (int i = 0; i < 3; i++) eng_child_set_add_child(ls, lrows + 2 * i);
+    it = eng_interp_new(bt, d);
+    eng_interp_set_children(it, &bt->doc.rels[0], os);
+    eng_interp_set_children(it, &bt->doc.rels[0].doc.rels[0], ls);
+    buf_init(&out, 0);
+    for (int i = 0; i < 2; i++) eng_write_doc(it, parents + 2 * i, &out, &res);
+    T_STREQ(out.data,
+            "{\"index\":{\"_index\":\"search-shop\",\"_id\":\"1_eu\"}}\n"
+            "{\"id\":1,\"orders\":[{\"id\":10,\"lines\":[{\"sku\":\"A\"},{\"sku\":\"B\"}]}]}\n"
+            "{\"index\":{\"_index\":\"search-shop\",\"_id\":\"2_us\"}}\n"
+            "{\"id\":2,\"orders\":[{\"id\":12,\"lines\":[{\"sku\":\"C\"}]}]}\n",
+            "nested relations with a composite key");
+    buf_free(&out);
+    eng_interp_free(it);
+    eng_child_set_free(os);
+    eng_child_set_free(ls);
+    diag_free(d);
+    child_tables[0] = child_tables[1] = NULL;
+}
+
 static void test_json(void)
 {
     static const char *const good[] = {"0", "-1.5e+3", "\"a\\u00e9\\n\"", "[]", "{}", " [1, {\"a\": null}] ",
@@ -843,6 +934,7 @@ int main(void)
     test_relations();
     test_bind_errors_sql();
     test_mapping();
+    test_limits_nested();
     test_json();
     arena_free(A);
     return T_DONE();
