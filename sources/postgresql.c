@@ -19,6 +19,7 @@
  */
 #include <ctype.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -953,13 +954,33 @@ static void end_txn(src_conn *c, const char *cursor)
     PQclear(exec(c, sql));
 }
 
+/* Drops the prefetched batch of a scan being ended. A FETCH that is still
+ * running after a short wait is cancelled when no other scan shares the
+ * transaction (the cancel aborts it; the COMMIT that follows rolls back). */
+static void drop_inflight(src_conn *c)
+{
+    c->inflight = NULL;
+    int fd = PQsocket(c->pg);
+    for (int waited = 0; waited < 100 && fd >= 0; waited += 10) {
+        if (!PQconsumeInput(c->pg) || !PQisBusy(c->pg)) break;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        poll(&pfd, 1, 10);
+    }
+    if (c->nscans == 1 && PQisBusy(c->pg)) {
+        PGcancel *cn = PQgetCancel(c->pg);
+        char err[256];
+        if (cn) {
+            PQcancel(cn, err, (int)sizeof err);
+            PQfreeCancel(cn);
+        }
+    }
+    PQclear(collect(c->pg));
+}
+
 static void pg_end_scan(src_scan *s)
 {
     if (!s) return;
-    if (s->c->inflight == s) {
-        s->c->inflight = NULL;
-        PQclear(collect(s->c->pg));
-    }
+    if (s->c->inflight == s) drop_inflight(s->c);
     PQclear(s->pending);
     PQclear(s->res);
     s->c->nscans--;
@@ -1038,7 +1059,7 @@ done:
     return rc;
 }
 
-/* Copies sql without trailing blanks and semicolons (DECLARE wraps it). */
+/* Length of sql without trailing blanks and semicolons (DECLARE wraps it). */
 static size_t trimmed_len(const char *sql)
 {
     size_t n = strlen(sql);
@@ -1189,6 +1210,10 @@ static int pg_next(src_scan *s, const src_value **row, diag *d)
 
 static const src_scan_stats *pg_stats(src_scan *s) { return &s->st; }
 
+/* The driver (registered in engine/source.c). Scans are server-side cursors
+ * in one REPEATABLE READ transaction per connection, opened by the first scan
+ * and committed when the last one ends; scans on one connection may
+ * interleave. Values are borrowed until the next next()/end_scan(). */
 const src_driver src_postgresql_driver = {
     .version = SRC_DRIVER_VERSION,
     .name = "postgresql",

@@ -485,6 +485,23 @@ static void test_streaming(src_conn *c, diag *d)
     T_CHECK(rc == 0 && el < 2.0, "early end_scan returns quickly");
     T_CHECK(drv->ping(c, d) == 0, "connection usable after early end_scan");
 
+    /* stopping while the prefetched batch is slow to compute: it is cancelled */
+    src_query qs = {.sql = "SELECT g, CASE WHEN g > 5 THEN pg_sleep(0.5) END AS z "
+                           "FROM generate_series(1, 100) g",
+                    .fetch_size = 5};
+    t0 = now();
+    rc = drv->begin_scan(c, &qs, &s, d);
+    for (int i = 0; rc == 0 && i < 5; i++) drv->next(s, &row, d);
+    if (rc == 0) drv->end_scan(s);
+    el = now() - t0;
+    printf("# end_scan during a slow FETCH: %.3f s\n", el);
+    T_CHECK(rc == 0 && el < 1.5, "end_scan cancels a slow prefetched FETCH");
+    src_query q2 = {.sql = "SELECT 3"};
+    rc = drv->begin_scan(c, &q2, &s, d);
+    T_CHECK(rc == 0 && drv->next(s, &row, d) == 1 && row[0].p[0] == '3',
+            "connection usable after a cancelled FETCH");
+    if (rc == 0) drv->end_scan(s);
+
     const char *bench = getenv("SQL2ES_PG_BENCH_ROWS");
     if (bench) {
         long br = strtol(bench, NULL, 10);
