@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# run.sh - build and run the compiler fuzz target (libFuzzer + ASan + UBSan).
+#   tests/fuzz/run.sh replay   run every input of tests/fuzz/corpus/ once
+#   tests/fuzz/run.sh build    only build build/fuzz/fuzz_compile
+#   tests/fuzz/run.sh long     fuzz for FUZZ_SECONDS (default 300); new
+#                              crashers are copied into the corpus
+# The library sources the compiler needs are compiled here with clang (the
+# Makefile is not involved); objects go to build/fuzz/. The corpus is seeded
+# from examples/*/*.yml and tests/golden/*.yaml on every run.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+MODE=${1:-replay}
+OUT=build/fuzz
+CORPUS=tests/fuzz/corpus
+mkdir -p "$OUT" "$CORPUS"
+CC=${FUZZ_CC:-clang}
+command -v "$CC" >/dev/null || { echo "not ok - fuzz: $CC not installed"; exit 1; }
+
+SRCS="engine/arena.c engine/diag.c engine/buf.c engine/regex.c engine/source.c engine/plan.c
+      $(ls dsl/*.c sources/*.c | tr '\n' ' ')"
+GEN="$OUT/schema_data.c"
+if [ ! -f "$GEN" ] || [ schemas/language.yaml -nt "$GEN" ]; then
+    sh tools/embed.sh sql2es_language_yaml schemas/language.yaml > "$GEN.tmp" && mv "$GEN.tmp" "$GEN"
+fi
+PKG="yaml-0.1 libpcre2-8 libpq libmariadb sqlite3 libcurl libcjson"
+FLAGS="-std=c11 -g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
+BIN="$OUT/fuzz_compile"
+# rebuild only when an input is newer than the binary
+stale=1
+if [ -x "$BIN" ] && [ -z "$(find $SRCS tests/fuzz/fuzz_compile.c schemas/language.yaml engine/*.h dsl/*.h -newer "$BIN" 2>/dev/null)" ]; then
+    stale=0
+fi
+# shellcheck disable=SC2086
+[ $stale -eq 0 ] || $CC $FLAGS $(pkg-config --cflags $PKG) -o "$BIN" tests/fuzz/fuzz_compile.c $SRCS "$GEN" \
+    $(pkg-config --libs $PKG) -lpthread -lm -lz 2> "$OUT/build.log" || {
+    echo "not ok - fuzz: build failed"; sed 's/^/# /' "$OUT/build.log" | tail -30; exit 1; }
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# the yaml/env cases read variables; make them defined and stable
+export SQL2ES_GOLDEN_HOST=h SQL2ES_GOLDEN_PORT=1 SQL2ES_GOLDEN_SECRET=s SQL2ES_GOLDEN_EMPTY=
+
+case $MODE in
+build)
+    echo "ok - fuzz target built: $BIN"
+    ;;
+replay)
+    # the corpus plus the current examples and golden inputs, read in place
+    dirs=("$CORPUS" tests/golden)
+    for d in examples/*/; do [ -d "$d" ] && dirs+=("$d"); done
+    n=$(find "${dirs[@]}" -maxdepth 1 -type f | wc -l)
+    if "$BIN" -runs=0 "${dirs[@]}" > "$OUT/replay.log" 2>&1; then
+        echo "ok - fuzz replay: $n corpus inputs"
+    else
+        echo "not ok - fuzz replay"
+        grep -E "ERROR|SUMMARY|#[0-9]+ 0x" "$OUT/replay.log" | head -30 | sed 's/^/# /'
+        exit 1
+    fi
+    ;;
+long)
+    secs=${FUZZ_SECONDS:-300}
+    # seed the corpus (content-addressed names keep it free of duplicates)
+    for f in examples/*/*.yml tests/golden/*.yaml; do
+        [ -f "$f" ] || continue
+        h=$(sha1sum "$f" | cut -c1-16)
+        [ -f "$CORPUS/seed-$h" ] || cp "$f" "$CORPUS/seed-$h"
+    done
+    mkdir -p "$OUT/work" "$OUT/artifacts"
+    rc=0
+    "$BIN" -max_total_time="$secs" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
+        -artifact_prefix="$OUT/artifacts/" "$OUT/work" "$CORPUS" || rc=$?
+    for a in "$OUT"/artifacts/*; do
+        [ -f "$a" ] || continue
+        cp "$a" "$CORPUS/crash-$(sha1sum "$a" | cut -c1-16)"
+        echo "crasher kept: $a"
+    done
+    if [ $rc -eq 0 ]; then echo "ok - fuzz long ($secs s)"; else echo "not ok - fuzz long (exit $rc)"; exit 1; fi
+    ;;
+*)
+    echo "usage: tests/fuzz/run.sh [replay|long]" >&2
+    exit 2
+    ;;
+esac
