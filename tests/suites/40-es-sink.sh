@@ -3,10 +3,10 @@
 # OpenSearch node: runs tests/integration/itest_es.c (plain build, and the
 # sanitizer build when it exists) with fault-injecting proxies
 # (tests/harness/faultproxy.py) in front of the node: 429 or 503 on 40% of
-# _bulk requests, item-level 429 rejections, connection resets, and a proxy
-# that requires an ApiKey header; a listener that never answers (timeouts).
-# Then checks that no key reached the proxy
-# logs. A missing binary or proxy is a failure, not a skip.
+# _bulk requests, item-level 429 rejections, connection resets (before and
+# after forwarding), a required ApiKey header; and a listener that never
+# answers (timeouts). Then checks the proxies' counters and that no key
+# reached their logs. A missing binary or proxy is a failure, not a skip.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
 need opensearch
@@ -42,7 +42,7 @@ start_proxy() {
 
 start_proxy PROXY_429 --rate-429 0.3 --fail-503 0.1 --seed 429
 start_proxy PROXY_ITEMS --item-reject 0.2 --seed 7
-start_proxy PROXY_RESET --reset 0.25 --seed 11
+start_proxy PROXY_RESET --reset 0.15 --reset-after 0.15 --seed 11
 start_proxy PROXY_AUTH --require-header "Authorization: ApiKey $key"
 export PROXY_AUTH_KEY=$key ITEST_TMP=$tmp
 
@@ -95,6 +95,8 @@ nrej=$(jget "$(stats "$PROXY_ITEMS")" rejected_items)
 check "proxy rejected items (got ${nrej:-none})" test "${nrej:-0}" -gt 0
 nrst=$(jget "$(stats "$PROXY_RESET")" reset)
 check "proxy reset connections (got ${nrst:-none})" test "${nrst:-0}" -gt 0
+nrsa=$(jget "$(stats "$PROXY_RESET")" reset_after)
+check "proxy reset connections after forwarding (got ${nrsa:-none})" test "${nrsa:-0}" -gt 0
 n401=$(jget "$(stats "$PROXY_AUTH")" 401)
 check "auth proxy refused the wrong key (got ${n401:-none})" test "${n401:-0}" -gt 0
 check "the api key never appears in a proxy log" \
