@@ -68,6 +68,7 @@ start)
         --port="$port" --bind-address=127.0.0.1 --skip-name-resolve \
         --innodb-buffer-pool-size=32M --innodb-log-file-size=16M --skip-log-bin \
         --performance-schema=OFF --max-connections=100 \
+        --innodb-flush-log-at-trx-commit=2 --innodb-doublewrite=0 \
         --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
         >/dev/null 2>&1 9>&- &
     up=0
