@@ -138,6 +138,18 @@ static const char **key_values(const keykeep *k, arena *a)
     return v;
 }
 
+/* Copy the messages of `from` into `to` (levels, locations and hints kept). */
+static void forward_diag(diag *to, const diag *from)
+{
+    for (size_t i = 0; i < diag_count(from); i++) {
+        const diag_msg *m = diag_get(from, i);
+        if (m->level == DIAG_ERROR) diag_error(to, m->loc, "%s", m->text);
+        else if (m->level == DIAG_WARNING) diag_warning(to, m->loc, "%s", m->text);
+        else continue;
+        if (m->hint) diag_hint(to, "%s", m->hint);
+    }
+}
+
 /* ---- output ------------------------------------------------------------- */
 
 static struct seen_index *seen_for(run *r, const char *index)
@@ -483,14 +495,19 @@ static int sync_table(conn_ctx *cc, const table_job *job)
     bo.describe = describe_child;
     bo.describe_ctx = &dc;
     eng_bound_table *bt = NULL;
-    rc = eng_bind_table(ta, pc, pt, st, &bo, &bt, r->d);
+    /* bind into a scratch diag: a table that is skipped is a warning only */
+    diag *bd = diag_new();
+    rc = eng_bind_table(ta, pc, pt, st, &bo, &bt, bd);
     if (rc == DIAG_ENOTFOUND) {
         /* the connectors skip tables without a primary key, with a warning */
-        diag_warning(r->d, pt->loc, "%s > %s: skipped: %s", pc->id, job->name, diag_last(r->d));
+        diag_warning(r->d, pt->loc, "%s > %s: skipped: %s", pc->id, job->name, diag_last(bd));
+        diag_free(bd);
         r->st->skipped_tables++;
         arena_free(ta);
         return 0;
     }
+    forward_diag(r->d, bd);
+    diag_free(bd);
     if (rc) goto fail;
     tr.bt = bt;
     tr.it = eng_interp_new(bt, r->d);
