@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# 50-dryrun-postgresql.sh - `sql2es sync --dry-run` end to end against the real
+# PostgreSQL test server: the type matrix in connectors-compatible default
+# documents, mapped tables (fields, templates, transforms, nested fields,
+# relations, globs, columns), basic and advanced sync rules, --table, --limit,
+# --connector. Fixtures and expected documents: tests/e2e/postgresql/; the
+# checker: tests/e2e/check_ndjson.py. Runs with $SQL2ES_BIN and, when built,
+# once more with the sanitizer binary $SQL2ES_SAN_BIN.
+set -uo pipefail
+. "$(dirname "$0")/../harness/lib.sh"
+need postgresql
+export PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE
+E2E=$SQL2ES_ROOT/tests/e2e
+FIX=$E2E/postgresql
+W=$(mktemp -d "$SQL2ES_TEST_TMP/dryrun-pg.XXXXXX")
+cd "$W" || exit 1
+
+if ! "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -f "$FIX/types.sql" >"$W/setup.log" 2>&1 ||
+   ! "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -f "$FIX/shop.sql" >>"$W/setup.log" 2>&1; then
+    not_ok "postgresql fixtures load"; sed 's/^/# /' "$W/setup.log"; exit 1
+fi
+ok "postgresql fixtures load"
+
+abs() { case $1 in /*) echo "$1" ;; *) echo "$SQL2ES_ROOT/$1" ;; esac; }
+SQL2ES_BIN=$(abs "$SQL2ES_BIN")
+[ -n "${SQL2ES_SAN_BIN:-}" ] && SQL2ES_SAN_BIN=$(abs "$SQL2ES_SAN_BIN")
+bins=("$SQL2ES_BIN")
+if [ -n "${SQL2ES_SAN_BIN:-}" ] && [ -x "$SQL2ES_SAN_BIN" ]; then bins+=("$SQL2ES_SAN_BIN"); fi
+[ -x "$SQL2ES_BIN" ] || { not_ok "sql2es binary $SQL2ES_BIN is built"; exit 1; }
+
+# run TAG BIN CONFIG [ARGS...]: dry run into TAG.ndjson, stderr in TAG.err, rc in RC
+run() {
+    local tag=$1 bin=$2 cfg=$3; shift 3
+    "$bin" sync --dry-run -c "$cfg" -o "$W/$tag.ndjson" "$@" 2>"$W/$tag.err"
+    RC=$?
+}
+# expect NAME TAG EXPECTED [checker args...]
+expect() {
+    local name=$1 tag=$2 exp=$3; shift 3
+    local out
+    if [ "$RC" -ne 0 ]; then
+        not_ok "$name (exit $RC)"; sed 's/^/# /' "$W/$tag.err" | tail -15; return
+    fi
+    if out=$(python3 "$E2E/check_ndjson.py" "$W/$tag.ndjson" "$exp" --stderr "$W/$tag.err" "$@"); then
+        ok "$name"
+    else
+        not_ok "$name"; echo "$out"
+    fi
+}
+no_secret() { # TAG: the password never appears in stderr
+    if grep -qF "$PGPASSWORD" "$W/$1.err" "$W/$1.ndjson" 2>/dev/null; then not_ok "$1: password not in output"; else ok "$1: password not in output"; fi
+}
+
+for bin in "${bins[@]}"; do
+    b=plain; [ "$bin" = "${SQL2ES_SAN_BIN:-}" ] && b=san
+
+    run "$b-compat" "$bin" "$FIX/compat.yml"
+    expect "$b: type matrix, connectors-compatible documents (no mappings)" "$b-compat" \
+        "$FIX/compat.expected.ndjson" --summary tables=2 --summary rows_read=6 --summary documents=6 \
+        --summary warnings=4 --summary errors=0 --summary tables_skipped=1
+    if grep -q "nopk.*skipped" "$W/$b-compat.err" && ! grep -q "^1 error" "$W/$b-compat.err"; then
+        ok "$b: table without primary key skipped with a warning, not an error"
+    else
+        not_ok "$b: table without primary key skipped with a warning, not an error"; sed 's/^/# /' "$W/$b-compat.err"
+    fi
+    no_secret "$b-compat"
+
+    run "$b-mapped" "$bin" "$FIX/mapped.yml"
+    expect "$b: mapped tables: fields, templates, transforms, nested, relations, globs, columns" \
+        "$b-mapped" "$FIX/mapped.expected.ndjson" --summary tables=5 --summary rows_read=13 \
+        --summary documents=13 --summary errors=0
+
+    run "$b-rules" "$bin" "$FIX/rules.yml"
+    expect "$b: basic sync rules" "$b-rules" "$FIX/rules.expected.ndjson" \
+        --summary rows_read=9 --summary documents=4 --summary filtered=5
+
+    run "$b-adv" "$bin" "$FIX/advanced.yml"
+    expect "$b: advanced rules (custom query, id_columns)" "$b-adv" "$FIX/advanced.expected.ndjson" \
+        --summary tables=1 --summary documents=2
+done
+
+bin=$SQL2ES_BIN
+# pick EXPECTED OUT ID...: the expected items with these _ids, in file order
+pick() {
+    python3 - "$@" <<'EOF'
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+ids = set(sys.argv[3:])
+out = [l for i in range(0, len(lines), 2) if json.loads(lines[i])["index"]["_id"] in ids for l in lines[i:i + 2]]
+open(sys.argv[2], "w").write("\n".join(out) + "\n")
+EOF
+}
+# --table: only that table (relations still read their child tables)
+run table "$bin" "$FIX/mapped.yml" --table customers
+pick "$FIX/mapped.expected.ndjson" "$W/want-table.ndjson" cust-1 cust-2 cust-3
+expect "--table customers" table "$W/want-table.ndjson" --summary tables=1 --summary rows_read=3
+
+# --limit: at most N rows per table, in key order
+run limit "$bin" "$FIX/mapped.yml" --limit 1
+pick "$FIX/mapped.expected.ndjson" "$W/want-limit.ndjson" sql2es_test_shop_countries_DE cust-1 \
+    invoice_2023-1 invoice_2024-1 sql2es_test_shop_orders_10
+expect "--limit 1" limit "$W/want-limit.ndjson" --summary tables=5 --summary rows_read=5
+
+# --connector: two connectors in one file, only one runs; an unknown one is a usage error
+cat >"$W/two.yml" <<EOF
+connectors:
+  - connector_id: first
+    service_type: postgresql
+    index_name: people
+    configuration:
+      host: \${PGHOST}
+      port: \${PGPORT}
+      username: \${PGUSER}
+      password: \${PGPASSWORD}
+      database: \${PGDATABASE}
+      schema: shop
+      tables: people
+    mappings:
+      people:
+        id: "p{{ id }}"
+  - connector_id: second
+    service_type: postgresql
+    index_name: other
+    configuration:
+      host: \${PGHOST}
+      port: \${PGPORT}
+      username: \${PGUSER}
+      password: \${PGPASSWORD}
+      database: \${PGDATABASE}
+      schema: shop
+      tables: countries
+EOF
+run conn "$bin" "$W/two.yml" --connector second
+# the second connector has no mappings: connectors-compatible documents
+for c in DE:Germany FR:France JP:Japan; do
+    id=sql2es_test_shop_countries_${c%%:*}
+    printf '{"index":{"_index":"other","_id":"%s"}}\n' "$id"
+    printf '{"shop_countries_code":"%s","shop_countries_name":"%s","database":"sql2es_test","table":"countries","schema":"shop","id":"%s","_timestamp":"<timestamp>"}\n' "${c%%:*}" "${c#*:}" "$id"
+done >"$W/want-conn.ndjson"
+expect "--connector second" conn "$W/want-conn.ndjson" --summary tables=1 --summary rows_read=3
+run conn2 "$bin" "$W/two.yml"
+check_eq "both connectors without --connector: 12 documents" \
+    "$(grep -c '^{"index"' "$W/conn2.ndjson")" 12
+run conn3 "$bin" "$W/two.yml" --connector nope
+check_eq "--connector nope: exit 2" "$RC" 2
+if grep -q "nope" "$W/conn3.err"; then ok "--connector nope: names the connector"; else not_ok "--connector nope: names the connector"; sed 's/^/# /' "$W/conn3.err"; fi
+
+# stdout when -o is absent; the NDJSON on stdout equals the file output
+"$bin" sync --dry-run -q -c "$FIX/rules.yml" >"$W/stdout.ndjson" 2>"$W/stdout.err"
+check_eq "-o absent: the body goes to stdout (exit 0)" "$?:$(cmp -s "$W/stdout.ndjson" "$W/plain-rules.ndjson" && echo same)" "0:same"
+check_eq "-q: no progress and no summary on success" "$(wc -c <"$W/stdout.err")" 0
