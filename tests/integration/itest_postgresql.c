@@ -1,7 +1,8 @@
 /* itest_postgresql.c - the PostgreSQL driver against a real server.
  *
  * Run by tests/suites/30-postgresql.sh with the PG* variables of the test
- * server (tests/harness/postgresql.sh). Setup SQL (tables, DROP,
+ * server (tests/harness/postgresql.sh), in a database of its own that it
+ * recreates on every run. Setup SQL (tables, DROP,
  * pg_terminate_backend) goes through psql as the superuser over the unix
  * socket in PG_SUPERUSER_SOCKET; everything under test goes through the
  * driver. Covers the value conversions of every type, catalogs, connection
@@ -27,6 +28,7 @@
 #include "tests/unit/t.h"
 
 static const src_driver *drv;
+#define DBNAME "sql2es_itest_pg" /* a database of its own: other suites share the server */
 static char name[512];
 
 #define NAME(...) (snprintf(name, sizeof name, __VA_ARGS__), name)
@@ -59,22 +61,23 @@ static long maxrss_kb(void)
     return ru.ru_maxrss;
 }
 
-/* Runs SQL as the superuser through psql; 0 on success. */
-static int psql(const char *sql)
+/* Runs SQL as the superuser through psql in database db; 0 on success. */
+static int psql_db(const char *db, const char *sql)
 {
     char cmd[1024];
     const char *bindir = getenv("PG_BINDIR");
     snprintf(cmd, sizeof cmd,
              "%s%spsql -X -q -v ON_ERROR_STOP=1 -h '%s' -p '%s' -U '%s' -d '%s' >/dev/null",
              bindir ? bindir : "", bindir ? "/" : "", env("PG_SUPERUSER_SOCKET", "/tmp"),
-             env("PGPORT", "5432"), env("PG_SUPERUSER", "postgres"),
-             env("PGDATABASE", "sql2es_test"));
+             env("PGPORT", "5432"), env("PG_SUPERUSER", "postgres"), db);
     FILE *f = popen(cmd, "w");
     if (!f) return -1;
     fputs("SET client_min_messages = warning;\n", f);
     fputs(sql, f);
     return pclose(f);
 }
+
+static int psql(const char *sql) { return psql_db(DBNAME, sql); }
 
 static src_config config(void)
 {
@@ -83,7 +86,7 @@ static src_config config(void)
     c.port = (int)strtol(env("PGPORT", "5432"), NULL, 10);
     c.username = env("PGUSER", "sql2es");
     c.password = getenv("PGPASSWORD");
-    c.database = env("PGDATABASE", "sql2es_test");
+    c.database = DBNAME;
     c.connect_timeout = 5;
     return c;
 }
@@ -544,7 +547,8 @@ static void test_failures(diag *d)
     long n = 0;
     while (rc == 0 && n < 1500 && drv->next(s, &row, d) == 1) n++;
     T_CHECK(psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                 "WHERE application_name = 'sql2es' AND pid <> pg_backend_pid();") == 0,
+                 "WHERE application_name = 'sql2es' AND datname = current_database() "
+                 "AND pid <> pg_backend_pid();") == 0,
             "pg_terminate_backend from another connection");
     int r2 = 1;
     double t0 = now();
@@ -599,12 +603,13 @@ int main(void)
     if (!drv || !drv->begin_scan) return T_DONE();
     T_CHECK(drv->default_port == 5432 && (drv->caps & SRC_CAP_SCHEMA), "driver defaults");
     /* a fresh database state for every run */
-    psql("DROP SCHEMA IF EXISTS public CASCADE; DROP SCHEMA IF EXISTS other CASCADE;\n"
-         "DROP TYPE IF EXISTS mood CASCADE;\n"
-         "CREATE SCHEMA public AUTHORIZATION sql2es;\n"
-         "GRANT CREATE ON DATABASE sql2es_test TO sql2es;\n");
+    int rc = psql_db("postgres", "DROP DATABASE IF EXISTS " DBNAME " WITH (FORCE);\n"
+                                 "CREATE DATABASE " DBNAME " OWNER sql2es;\n");
+    rc = rc ? rc : psql("ALTER SCHEMA public OWNER TO sql2es;\n");
+    T_CHECK(rc == 0, "create the test database " DBNAME);
     diag *d = diag_new();
     src_conn *c = connect_or_die(d);
+    printf("# connected as %s to database %s\n", env("PGUSER", "?"), DBNAME);
     test_types(c, d);
     test_streaming(c, d);
     test_catalog(c, d);
