@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh [sqlite|postgresql|mariadb|relations|rss|e2e|all] - benchmarks (not tests).
+# bench/run.sh [compile|sqlite|postgresql|mariadb|relations|rss|e2e|all] - benchmarks (not tests).
 #
 # Prints a Markdown table of wall time, rows/s and peak RSS for sql2es and
 # for the baselines in the same run; copy the figures into bench/RESULTS.md.
@@ -156,18 +156,45 @@ YML
         mariadb --batch -h "$MYSQL_HOST" -P "$MYSQL_PORT" -u "$MYSQL_USER" -p"$MYSQL_PASSWORD" "$MYSQL_DATABASE" -e "SELECT * FROM items"
 }
 
+bench_compile() {
+    local n=${TABLES:-1000}
+    python3 - "$work/big.yml" "$n" <<'PY'
+import sys
+path, n = sys.argv[1], int(sys.argv[2])
+with open(path, "w") as f:
+    f.write("elasticsearch: { host: http://127.0.0.1:9200 }\n")
+    f.write("templates:\n  audited:\n    columns: { exclude: [created_by, updated_by] }\n"
+            "    incremental: { cursor: [updated_at, id], lag: 30s }\n")
+    f.write("connectors:\n  - connector_id: big\n    service_type: postgresql\n"
+            "    index_name: big\n    configuration: { host: 127.0.0.1, username: u, password: p, database: d }\n"
+            "    sync_rules:\n      basic:\n        - { field: country, rule: equals, value: FR, policy: exclude, order: 1 }\n"
+            "    mappings:\n")
+    for i in range(n):
+        f.write(f"      table_{i:04d}:\n        extends: [audited]\n        index: \"idx-{{{{ $table }}}}\"\n"
+                f"        id: \"{{{{ $table }}}}-{{{{ id }}}}\"\n        fields:\n"
+                f"          name: \"{{{{ first }}}} {{{{ last }}}}\"\n"
+                f"          email: {{ from: email, transform: [trim, lower], type: keyword }}\n"
+                f"          phone: {{ from: phone, transform: [{{ regex_replace: [\"[^0-9+]\", \"\"] }}] }}\n"
+                f"          address.city: city\n"
+                f"        relations:\n          items: {{ table: items_{i:04d}, on: {{ parent_id: id }}, fields: {{ sku: sku }} }}\n")
+PY
+    header "Compiler: validate a config with $n tables ($(wc -l < "$work/big.yml") lines)" "$n"
+    measure "sql2es validate" "$n" "$bin" validate -q -c "$work/big.yml"
+}
+
 bench_e2e() {
     bash "$root/bench/e2e.sh" "$work"
 }
 
 case $what in
+compile) bench_compile ;;
 sqlite) bench_sqlite ;;
 postgresql) bench_postgresql ;;
 mariadb) bench_mariadb ;;
 relations) bench_relations ;;
 rss) bench_rss ;;
 e2e) bench_e2e ;;
-all) bench_sqlite; bench_postgresql; bench_mariadb; bench_relations; bench_rss
+all) bench_compile; bench_sqlite; bench_postgresql; bench_mariadb; bench_relations; bench_rss
      [ -f "$root/bench/e2e.sh" ] && bench_e2e ;;
-*) echo "usage: bench/run.sh [sqlite|postgresql|mariadb|relations|rss|e2e|all]" >&2; exit 2 ;;
+*) echo "usage: bench/run.sh [compile|sqlite|postgresql|mariadb|relations|rss|e2e|all]" >&2; exit 2 ;;
 esac
