@@ -9,6 +9,7 @@
  * database: columns, primary keys and glob expansion are bound by the engine.
  * Every string of the plan is copied into the plan arena.
  */
+#include <fnmatch.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1208,6 +1209,17 @@ static int lower_connector(lw *w, const dsl_node *c, int idx, plan_connector *pc
             for (size_t i = 0; i < maps->n; i++) {
                 const char *name = maps->keys[i]->str;
                 if (has_glob(name) != pass) continue;
+                if (!pass && !pc->all_tables) {
+                    int selected = 0;
+                    for (int j = 0; j < pc->nselection; j++)
+                        if (!fnmatch(pc->selection[j], name, 0)) selected = 1;
+                    if (!selected) {
+                        diag_warning(w->d, maps->keys[i]->loc,
+                                     "mapping '%s' names a table that configuration.tables "
+                                     "does not select", name);
+                        diag_hint(w->d, "add it to tables, or remove the mapping");
+                    }
+                }
                 entry_in in = base;
                 in.name = name;
                 in.is_glob = pass;
