@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# 60-sync-postgresql.sh - real syncs (`sql2es sync`, not dry runs) from the
+# test PostgreSQL server into the test OpenSearch node: every field of every
+# document compared with the source rows (tests/e2e-sync/check_index.py),
+# idempotent re-runs, updates, hard deletes (the full-sync sweep), soft deletes
+# (deleted_when), filter changes, incremental runs with the watermark saved
+# only after acknowledgement, index creation with the plan's mapping, mapping
+# conflicts and the dead-letter file. Fixture: tests/e2e-sync/pg-fixture.sql.
+set -uo pipefail
+. "$(dirname "$0")/../harness/lib.sh"
+need opensearch
+need postgresql
+E2E_TMP=$SQL2ES_TEST_TMP/e2e-sync-pg
+rm -rf "$E2E_TMP"; mkdir -p "$E2E_TMP"
+. "$SQL2ES_ROOT/tests/e2e-sync/lib.sh"
+cd "$E2E_TMP" || exit 1
+
+if [ ! -x "$SQL2ES_BIN" ]; then not_ok "sql2es is built ($SQL2ES_BIN)"; exit 0; fi
+if ! psql -q -v ON_ERROR_STOP=1 -f "$E2E_DIR/pg-fixture.sql" >psql.log 2>&1; then
+    not_ok "fixture loaded"; sed 's/^/#   /' psql.log; exit 0
+fi
+IX=e2e60
+es_drop "$IX-items" "$IX-plain" "$IX-events" "$IX-prices" "$IX-dead" "$IX-conflict"
+rows() { echo "psql -XAtc \"SELECT row_to_json(t) FROM ($1) t\""; }
+
+# config FILE TABLES MAPPINGS [RULES] [ES_EXTRA]: one PostgreSQL connector
+config() {
+    cat >"$1" <<EOF
+elasticsearch:
+  host: ${5:-$ES_URL}
+  ssl: false
+  max_wait_duration: 5
+  initial_backoff_duration: 0.2
+  max_retries: 2
+  bulk:
+    dead_letter_file: ./dead.ndjson
+connectors:
+  - connector_id: pg
+    service_type: postgresql
+    index_name: $IX-default
+    configuration:
+      host: $PGHOST
+      port: $PGPORT
+      username: $PGUSER
+      password: \${PGPASSWORD}
+      database: $PGDATABASE
+      tables: [$2]
+      fetch_size: 37
+    sync_rules:
+      basic: [${4:-}]
+    mappings:
+$3
+EOF
+}
+ITEMS_MAP='      e2e_items:
+        index: '$IX'-items
+        id: "item-{{ id }}"
+        fields:
+          code: { from: code, type: keyword }
+        deleted_when: "deleted_at IS NOT NULL"'
+ITEMS_ID='item-{id}'
+
+# ---- 1. full sync, every field of every document --------------------------
+config items.yml e2e_items "$ITEMS_MAP"
+run_sync full1 -c items.yml
+check_sync full1 0 "full sync of e2e_items"
+check_eq "summary counts 200 rows and 200 acknowledged documents" \
+    "$(summary_num 'rows read')/$(summary_num 'documents')/$(sed -n 's/.*acknowledged \([0-9]*\).*/\1/p' <<<"$SYNC_SUMMARY")" \
+    "200/200/200"
+check_index "full sync: every document equals its row" $IX-items "$(rows 'SELECT * FROM e2e_items')" "$ITEMS_ID"
+
+# index created with the plan's mapping
+mapping=$(es GET "/$IX-items/_mapping")
+check_eq "mapping: explicit type keyword for code" "$(jq -r ".[\"$IX-items\"].mappings.properties.code.type" <<<"$mapping")" keyword
+check_eq "mapping: bigint qty is long" "$(jq -r ".[\"$IX-items\"].mappings.properties.qty.type" <<<"$mapping")" long
+check_eq "mapping: timestamptz updated_at is date" "$(jq -r ".[\"$IX-items\"].mappings.properties.updated_at.type" <<<"$mapping")" date
+
+# ---- 2. re-run: idempotent -------------------------------------------------
+v1=$(es GET "/$IX-items/_doc/item-1" | jq -r '._version')
+run_sync full2 -c items.yml
+check_sync full2 0 "re-run of the full sync"
+check_index "re-run: same documents, no duplicate" $IX-items "$(rows 'SELECT * FROM e2e_items')" "$ITEMS_ID"
+check_eq "re-run: nothing swept" "$(sed -n 's/.*unseen deleted \([0-9]*\).*/\1/p' <<<"$SYNC_SUMMARY")" 0
+v2=$(es GET "/$IX-items/_doc/item-1" | jq -r '._version')
+check "re-run: documents re-indexed (_version $v1 -> $v2)" test "$v2" -gt "$v1"
+
+# ---- updates, hard deletes, soft deletes -----------------------------------
+psql -q -v ON_ERROR_STOP=1 >>psql.log 2>&1 <<'EOF'
+UPDATE e2e_items SET name = 'renamed ' || id, qty = -qty, meta = '{"changed": true}' WHERE id IN (3, 50, 99, 150, 199);
+DELETE FROM e2e_items WHERE id IN (5, 6, 7);
+UPDATE e2e_items SET deleted_at = now() WHERE id IN (11, 12);
+INSERT INTO e2e_items (id, name, updated_at) VALUES (1000, 'new one', now());
+EOF
+run_sync full3 -c items.yml
+check_sync full3 0 "full sync after updates and deletes"
+check_index "updates, hard deletes and soft deletes reflected" $IX-items \
+    "$(rows 'SELECT * FROM e2e_items WHERE deleted_at IS NULL')" "$ITEMS_ID"
+check_eq "summary: 2 soft deletes" "$(summary_num deletes)" 2
+check_eq "summary: the 3 hard-deleted rows swept (and not the 2 soft-deleted again)" \
+    "$(sed -n 's/.*unseen deleted \([0-9]*\).*/\1/p' <<<"$SYNC_SUMMARY")" 3
+
+# ---- filter change: a basic rule added -> excluded documents deleted -------
+config items-rule.yml e2e_items "$ITEMS_MAP" \
+    '{ field: code, rule: starts_with, value: "X", policy: exclude, order: 1 }'
+run_sync rule1 -c items-rule.yml
+check_sync rule1 0 "full sync with a new exclude rule"
+check_index "filter change: excluded documents deleted" $IX-items \
+    "$(rows "SELECT * FROM e2e_items WHERE deleted_at IS NULL AND (code IS NULL OR code NOT LIKE 'X%')")" "$ITEMS_ID"
+# and back: the rule removed -> they come back
+run_sync rule2 -c items.yml
+check_index "rule removed: the documents come back" $IX-items \
+    "$(rows 'SELECT * FROM e2e_items WHERE deleted_at IS NULL')" "$ITEMS_ID"
+
+# ---- default documents (no mapping): the Elastic connector's shape ---------
+cat >plain.yml <<EOF
+elasticsearch: { host: $ES_URL, ssl: false }
+connectors:
+  - connector_id: pg-plain
+    service_type: postgresql
+    index_name: $IX-plain
+    configuration: { host: $PGHOST, port: $PGPORT, username: $PGUSER, password: "\${PGPASSWORD}", database: $PGDATABASE, tables: e2e_plain }
+EOF
+run_sync plain -c plain.yml
+check_sync plain 0 "full sync of a table without mapping"
+check_index "default documents: connector ids, prefixed fields, database/table/schema/id" $IX-plain \
+    "$(rows 'SELECT * FROM e2e_plain')" "${PGDATABASE}_public_e2e_plain_{id}" \
+    --rename id=public_e2e_plain_id --rename label=public_e2e_plain_label \
+    --rename n=public_e2e_plain_n --rename at=public_e2e_plain_at \
+    --const "database=\"$PGDATABASE\"" --const 'table="e2e_plain"' --const 'schema="public"' \
+    --const "id=${PGDATABASE}_public_e2e_plain_{id}" --ignore _timestamp
+
+# ---- 3. incremental ----------------------------------------------------------
+EV_MAP='      e2e_events:
+        index: '$IX'-events
+        id: "ev-{{ id }}"
+        incremental: { cursor: [updated_at, id], lag: 10s }
+        deleted_when: "deleted_at IS NOT NULL"'
+config events.yml e2e_events "$EV_MAP" '{ field: title, rule: starts_with, value: "hidden", policy: exclude, order: 1 }'
+EVROWS=$(rows "SELECT * FROM e2e_events WHERE deleted_at IS NULL AND title NOT LIKE 'hidden%'")
+run_sync inc1 -c events.yml --state-file ./events.state
+check_sync inc1 0 "incremental: first run"
+check_eq "incremental: first run reads every row" "$(summary_num 'rows read')" 100
+check "incremental: state file written" test -s events.state
+check_index "incremental: first run indexed everything" $IX-events "$EVROWS" 'ev-{id}'
+psql -q -v ON_ERROR_STOP=1 >>psql.log 2>&1 <<'EOF'
+UPDATE e2e_events SET title = 'changed ' || id, updated_at = timestamptz '2024-02-01 00:00:00+00' + id * interval '1 second' WHERE id IN (10, 20, 30);
+INSERT INTO e2e_events VALUES (101, 'new 101', timestamptz '2024-02-01 00:01:00+00', NULL), (102, 'new 102', timestamptz '2024-02-01 00:01:00+00', NULL);
+EOF
+run_sync inc2 -c events.yml --state-file ./events.state
+check_sync inc2 0 "incremental: second run"
+# 3 updated + 2 inserted + the old watermark row (within the 10 s lag)
+check_eq "incremental: second run reads only the changed rows (+1 in the lag window)" "$(summary_num 'rows read')" 6
+check_index "incremental: updates and inserts reflected" $IX-events "$EVROWS" 'ev-{id}'
+psql -q -v ON_ERROR_STOP=1 >>psql.log 2>&1 <<'EOF'
+UPDATE e2e_events SET deleted_at = now(), updated_at = timestamptz '2024-03-01 00:00:00+00' WHERE id = 40;
+UPDATE e2e_events SET title = 'hidden now', updated_at = timestamptz '2024-03-01 00:00:00+00' WHERE id = 41;
+EOF
+run_sync inc3 -c events.yml --state-file ./events.state
+check_sync inc3 0 "incremental: third run"
+check_eq "incremental: soft-deleted row 40 -> document deleted" "$(es_doc $IX-events ev-40)" null
+check_eq "incremental: row 41 no longer passing the rules -> document deleted" "$(es_doc $IX-events ev-41)" null
+check_index "incremental: index equals the live rows" $IX-events "$EVROWS" 'ev-{id}'
+
+# the watermark is saved only after acknowledgement: _bulk always failing
+start_proxy P503 --fail-503 1.0 --seed 3
+cp events.state events.state.before
+psql -qc "UPDATE e2e_events SET title = 'late', updated_at = timestamptz '2024-04-01 00:00:00+00' WHERE id = 60" >>psql.log 2>&1
+config events-503.yml e2e_events "$EV_MAP" '{ field: title, rule: starts_with, value: "hidden", policy: exclude, order: 1 }' "$P503"
+run_sync inc503 -c events-503.yml --state-file ./events.state
+check_sync inc503 1 "incremental: every _bulk answered 503 -> failure"
+check "incremental: state file unchanged after the failed run" cmp -s events.state events.state.before
+config events-down.yml e2e_events "$EV_MAP" '' "http://127.0.0.1:9"
+run_sync incdown -c events-down.yml --state-file ./events.state
+check_sync incdown 1 "incremental: cluster unreachable -> failure"
+check "incremental: state file unchanged with the cluster unreachable" cmp -s events.state events.state.before
+run_sync inc4 -c events.yml --state-file ./events.state
+check_sync inc4 0 "incremental: next run after the failures"
+check_eq "incremental: the change of the failed run is indexed by the next" \
+    "$(es_doc $IX-events ev-60 | jq -r .title)" late
+check "incremental: state file advanced" bash -c '! cmp -s events.state events.state.before'
+
+# --full on a table with a cursor: reads everything and sweeps
+psql -qc "DELETE FROM e2e_events WHERE id = 1" >>psql.log 2>&1
+run_sync incfull -c events.yml --state-file ./events.state --full
+check_sync incfull 0 "--full on an incremental table"
+check_index "--full: everything read, the deleted row swept" $IX-events "$EVROWS" 'ev-{id}'
+
+# ---- 4. mapping: scaled_float, conflicts -------------------------------------
+config prices.yml e2e_prices "      e2e_prices: { index: $IX-prices, id: \"p-{{ id }}\" }"
+run_sync prices -c prices.yml
+check_sync prices 0 "numeric(12,2) table synced"
+check_eq "mapping: numeric(12,2) -> scaled_float with scaling_factor 100" \
+    "$(es GET "/$IX-prices/_mapping" | jq -c ".[\"$IX-prices\"].mappings.properties.price | {type, scaling_factor}")" \
+    '{"type":"scaled_float","scaling_factor":100}'
+check_index "numeric(12,2) values exact" $IX-prices "$(rows 'SELECT * FROM e2e_prices')" 'p-{id}'
+
+es PUT "/$IX-conflict" '{"settings":{"number_of_replicas":0},"mappings":{"properties":{"code":{"type":"long"}}}}' >/dev/null
+before=$(es GET "/$IX-conflict/_mapping")
+config conflict.yml e2e_conflict "      e2e_conflict: { index: $IX-conflict, fields: { code: { from: code, type: keyword } } }"
+run_sync conflict -c conflict.yml
+check_sync conflict 1 "mapping conflict -> failure"
+check "mapping conflict: the message names the field and both types" \
+    grep -q "code.*long.*keyword" conflict.out
+check_eq "mapping conflict: the index mapping is unchanged" "$(es GET "/$IX-conflict/_mapping")" "$before"
+check_eq "mapping conflict: nothing indexed" "$(es_count $IX-conflict)" 0
+
+# ---- 6. non-retryable item errors -> dead-letter file --------------------------
+rm -f dead.ndjson
+config dead.yml e2e_dead "      e2e_dead: { index: $IX-dead, id: \"d-{{ id }}\", fields: { note: { from: note, type: long } } }"
+run_sync dead -c dead.yml
+check_sync dead 1 "documents refused by the node -> failure"
+check "dead letter: the summary counts 2 dead-lettered" grep -q 'dead-lettered 2\b' <<<"$SYNC_SUMMARY"
+check_eq "dead letter: file has 2 items" "$(wc -l <dead.ndjson 2>/dev/null | tr -d ' ')" 2
+check "dead letter: d-7 and d-13 with the mapper's reason" \
+    bash -c "grep -q 'd-7' dead.ndjson && grep -q 'd-13' dead.ndjson && grep -qi 'pars' dead.ndjson"
+check "dead letter: each line is JSON with the action, the document and the reason" \
+    python3 -c '
+import json, sys
+for line in open("dead.ndjson"):
+    o = json.loads(line)
+    s = json.dumps(o)
+    assert "not a number" in s and ("reason" in s or "error" in s), s
+'
+check_index "dead letter: the other 38 documents are indexed" $IX-dead \
+    "$(rows "SELECT * FROM e2e_dead WHERE note NOT LIKE 'not%'")" 'd-{id}'
