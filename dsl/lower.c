@@ -541,6 +541,7 @@ static int lower_leaf(lw *w, prog *p, const char *path, const fnode *f)
     const dsl_node *v = f->spec;
     const dsl_node *src = v, *transforms = NULL, *dflt = NULL, *type = NULL, *sf = NULL;
     const char *col = NULL;
+    int is_tpl = 0;
     if (v->kind == DSL_MAP) {
         const dsl_node *from = get(v, "from"), *tpl = get(v, "template");
         transforms = get(v, "transform");
@@ -552,6 +553,7 @@ static int lower_leaf(lw *w, prog *p, const char *path, const fnode *f)
             return -1;
         }
         src = from ? from : tpl;
+        is_tpl = tpl != NULL; /* `template:` renders text even without {{ }} */
         if (!src) {
             /* the column named like the field */
             col = f->key;
@@ -561,12 +563,23 @@ static int lower_leaf(lw *w, prog *p, const char *path, const fnode *f)
         return -1;
     }
     src_loc at = f->keynode->loc;
-    if (src && src->kind == DSL_SCALAR && dsl_tpl_is_template(src->str)) {
+    if (src && src->kind == DSL_SCALAR && (is_tpl || dsl_tpl_is_template(src->str))) {
         const plan_tpl *t = dsl_tpl_parse(w->pa, w->d, src->str, src->loc, src->quoted,
                                           DSL_TPL_ALLOW_COLUMNS | DSL_TPL_ALLOW_PK);
         if (!t) return -1;
-        plan_op *o = op_add(w, p, PLAN_OP_LOAD_TPL, src->loc);
-        o->tpl = t;
+        int literal = 1;
+        for (int i = 0; i < t->nparts; i++)
+            if (t->parts[i].kind != PLAN_TPL_LIT) literal = 0;
+        if (literal) { /* no expression: a constant string */
+            buf jb = BUF_INIT;
+            buf_json_str(&jb, src->str, strlen(src->str), NULL);
+            plan_op *o = op_add(w, p, PLAN_OP_LOAD_CONST, src->loc);
+            o->s = arena_strdup(w->pa, jb.data);
+            buf_free(&jb);
+        } else {
+            plan_op *o = op_add(w, p, PLAN_OP_LOAD_TPL, src->loc);
+            o->tpl = t;
+        }
     } else {
         if (src) {
             if (src->kind != DSL_SCALAR || !src->len) {
