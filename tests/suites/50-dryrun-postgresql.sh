@@ -10,10 +10,8 @@ set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
 need postgresql
 export PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE
-E2E=$SQL2ES_ROOT/tests/e2e
+. "$SQL2ES_ROOT/tests/e2e/dryrun-lib.sh"
 FIX=$E2E/postgresql
-W=$(mktemp -d "$SQL2ES_TEST_TMP/dryrun-pg.XXXXXX")
-cd "$W" || exit 1
 
 if ! "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -f "$FIX/types.sql" >"$W/setup.log" 2>&1 ||
    ! "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -f "$FIX/shop.sql" >>"$W/setup.log" 2>&1; then
@@ -21,38 +19,8 @@ if ! "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -f "$FIX/types.sql" >"$W/setup.l
 fi
 ok "postgresql fixtures load"
 
-abs() { case $1 in /*) echo "$1" ;; *) echo "$SQL2ES_ROOT/$1" ;; esac; }
-SQL2ES_BIN=$(abs "$SQL2ES_BIN")
-[ -n "${SQL2ES_SAN_BIN:-}" ] && SQL2ES_SAN_BIN=$(abs "$SQL2ES_SAN_BIN")
-bins=("$SQL2ES_BIN")
-if [ -n "${SQL2ES_SAN_BIN:-}" ] && [ -x "$SQL2ES_SAN_BIN" ]; then bins+=("$SQL2ES_SAN_BIN"); fi
-[ -x "$SQL2ES_BIN" ] || { not_ok "sql2es binary $SQL2ES_BIN is built"; exit 1; }
-
-# run TAG BIN CONFIG [ARGS...]: dry run into TAG.ndjson, stderr in TAG.err, rc in RC
-run() {
-    local tag=$1 bin=$2 cfg=$3; shift 3
-    "$bin" sync --dry-run -c "$cfg" -o "$W/$tag.ndjson" "$@" 2>"$W/$tag.err"
-    RC=$?
-}
-# expect NAME TAG EXPECTED [checker args...]
-expect() {
-    local name=$1 tag=$2 exp=$3; shift 3
-    local out
-    if [ "$RC" -ne 0 ]; then
-        not_ok "$name (exit $RC)"; sed 's/^/# /' "$W/$tag.err" | tail -15; return
-    fi
-    if out=$(python3 "$E2E/check_ndjson.py" "$W/$tag.ndjson" "$exp" --stderr "$W/$tag.err" "$@"); then
-        ok "$name"
-    else
-        not_ok "$name"; echo "$out"
-    fi
-}
-no_secret() { # TAG: the password never appears in stderr
-    if grep -qF "$PGPASSWORD" "$W/$1.err" "$W/$1.ndjson" 2>/dev/null; then not_ok "$1: password not in output"; else ok "$1: password not in output"; fi
-}
-
 for bin in "${bins[@]}"; do
-    b=plain; [ "$bin" = "${SQL2ES_SAN_BIN:-}" ] && b=san
+    b=$(bin_tag "$bin")
 
     run "$b-compat" "$bin" "$FIX/compat.yml"
     expect "$b: type matrix, connectors-compatible documents (no mappings)" "$b-compat" \
@@ -63,7 +31,7 @@ for bin in "${bins[@]}"; do
     else
         not_ok "$b: table without primary key skipped with a warning, not an error"; sed 's/^/# /' "$W/$b-compat.err"
     fi
-    no_secret "$b-compat"
+    no_secret "$b-compat" "$PGPASSWORD"
 
     run "$b-mapped" "$bin" "$FIX/mapped.yml"
     expect "$b: mapped tables: fields, templates, transforms, nested, relations, globs, columns" \
@@ -80,16 +48,6 @@ for bin in "${bins[@]}"; do
 done
 
 bin=$SQL2ES_BIN
-# pick EXPECTED OUT ID...: the expected items with these _ids, in file order
-pick() {
-    python3 - "$@" <<'EOF'
-import json, sys
-lines = open(sys.argv[1]).read().splitlines()
-ids = set(sys.argv[3:])
-out = [l for i in range(0, len(lines), 2) if json.loads(lines[i])["index"]["_id"] in ids for l in lines[i:i + 2]]
-open(sys.argv[2], "w").write("\n".join(out) + "\n")
-EOF
-}
 # --table: only that table (relations still read their child tables)
 run table "$bin" "$FIX/mapped.yml" --table customers
 pick "$FIX/mapped.expected.ndjson" "$W/want-table.ndjson" cust-1 cust-2 cust-3

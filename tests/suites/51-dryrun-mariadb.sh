@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# 51-dryrun-mariadb.sh - `sql2es sync --dry-run` end to end against the real
+# MariaDB test server (service_type mysql): the type matrix in connectors-
+# compatible default documents (`_id = {table}_{pk...}`, raw names, `Table`,
+# `id`, `_timestamp`), a column named `id`, mapped tables (fields, templates,
+# transforms, nested fields, relations, globs, columns) and basic rules.
+# Fixtures and expected documents: tests/e2e/mariadb/. Plain binary and, when
+# built, the sanitizer binary.
+set -uo pipefail
+. "$(dirname "$0")/../harness/lib.sh"
+need mariadb
+export MYSQL_HOST MYSQL_PORT MYSQL_USER MYSQL_PASSWORD MYSQL_DATABASE
+. "$SQL2ES_ROOT/tests/e2e/dryrun-lib.sh"
+FIX=$E2E/mariadb
+CLIENT=$(command -v mariadb || command -v mysql)
+root_sql() { env -u MYSQL_HOST -u MYSQL_PORT -u MYSQL_PWD "$CLIENT" --no-defaults -uroot --socket="$MYSQL_ROOT_SOCKET" "$@"; }
+
+if ! root_sql "$MYSQL_DATABASE" <"$FIX/types.sql" >"$W/setup.log" 2>&1 ||
+   ! root_sql "$MYSQL_DATABASE" <"$FIX/shop.sql" >>"$W/setup.log" 2>&1; then
+    not_ok "mariadb fixtures load"; sed 's/^/# /' "$W/setup.log"; exit 1
+fi
+ok "mariadb fixtures load"
+
+for bin in "${bins[@]}"; do
+    b=$(bin_tag "$bin")
+
+    run "$b-compat" "$bin" "$FIX/compat.yml"
+    expect "$b: type matrix, connectors-compatible documents (no mappings)" "$b-compat" \
+        "$FIX/compat.expected.ndjson" --summary tables=2 --summary rows_read=6 --summary documents=6 \
+        --summary warnings=0 --summary errors=0 --summary tables_skipped=1
+    no_secret "$b-compat" "$MYSQL_PASSWORD"
+
+    run "$b-id" "$bin" "$FIX/compat-id.yml"
+    expect "$b: a column named id: one 'id' key (the connectors' id = _id), no duplicate key" \
+        "$b-id" "$FIX/compat-id.expected.ndjson"
+
+    run "$b-mapped" "$bin" "$FIX/mapped.yml"
+    expect "$b: mapped tables: fields, templates, transforms, nested, relations, globs, columns" \
+        "$b-mapped" "$FIX/mapped.expected.ndjson" --summary tables=5 --summary rows_read=13 \
+        --summary documents=13 --summary errors=0
+
+    run "$b-rules" "$bin" "$FIX/rules.yml"
+    expect "$b: basic sync rules" "$b-rules" "$FIX/rules.expected.ndjson" \
+        --summary rows_read=9 --summary documents=4 --summary filtered=5
+done
+
+bin=$SQL2ES_BIN
+run table "$bin" "$FIX/mapped.yml" --table orders --limit 2
+pick "$FIX/mapped.expected.ndjson" "$W/want-table.ndjson" orders_10 orders_11
+expect "--table orders --limit 2" table "$W/want-table.ndjson" --summary tables=1 --summary rows_read=2
