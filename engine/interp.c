@@ -50,6 +50,16 @@ static int put_str(buf *b, const char *p, size_t n, uint64_t *replaced)
 {
     const unsigned char *s = (const unsigned char *)p;
     size_t i = 0;
+    /* 8 bytes at a time: any byte < 0x20, >= 0x80, '"' or '\\'? */
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w, q, bs;
+        memcpy(&w, s + i, 8);
+        q = w ^ (ones * '"');
+        bs = w ^ (ones * '\\');
+        uint64_t bad = (w | ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & high;
+        if (bad) break;
+    }
     for (; i < n; i++)
         if (s[i] < 0x20 || s[i] >= 0x80 || s[i] == '"' || s[i] == '\\') break;
     if (i == n) {
