@@ -163,7 +163,8 @@ static int emit(run *r, const eng_bound_table *bt, const buf *item, const eng_do
                 struct seen_index *si)
 {
     if (item->len == 0) return 0;
-    if (si && si->seen && !res->deleted && res->id) eng_idset_add(si->seen, res->id, res->idlen);
+    /* a delete action settles the id too: the sweep must not delete it again */
+    if (si && si->seen && res->id) eng_idset_add(si->seen, res->id, res->idlen);
     if (r->o->dry_run) {
         if (fwrite(item->data, 1, item->len, r->o->out) != item->len) {
             diag_error(r->d, (src_loc){0}, "cannot write the dry-run output");
@@ -701,7 +702,9 @@ static int resolve_tables(conn_ctx *cc, arena *a, table_job **out, int *nout)
 static int sweep(run *r, struct seen_index *si)
 {
     es_ids *it = NULL;
-    int rc = es_ids_open(r->es, si->index, NULL, 1000, &it, r->d);
+    /* list what a search sees now: the previous run's last writes included */
+    int rc = es_refresh(r->es, si->index, r->d);
+    if (rc == 0) rc = es_ids_open(r->es, si->index, NULL, 1000, &it, r->d);
     if (rc) return rc;
     eng_idset *present = eng_idset_new(256u << 20 >> 4);
     const char *id;
