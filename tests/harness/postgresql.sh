@@ -23,9 +23,12 @@ as_pg() { # run a command as the server's OS user
     if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-free_port() {
+free_port() { # a port nothing listens on (the kernel picks; ss or a random guess as fallbacks)
     local p used
-    used=$(ss -ltnH 2>/dev/null | awk '{print $4}' | sed 's/.*://' | sort -u)
+    if p=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null) && [ -n "$p" ]; then
+        echo "$p"; return 0
+    fi
+    used=$(ss -ltnH 2>/dev/null | awk '{print $4}' | sed 's/.*://' | sort -u || true)
     for _ in $(seq 1 50); do
         p=$((20000 + RANDOM % 40000))
         grep -qx "$p" <<<"$used" || { echo "$p"; return 0; }
@@ -61,7 +64,7 @@ shared_buffers = 64MB
 logging_collector = off
 EOF
     for i in 1 2 3; do
-        port=$(free_port)
+        port=$(free_port) || port=$((20000 + RANDOM % 40000))
         if as_pg "$bin/pg_ctl" -D "$data" -l "$log" -w -t 60 -o "-p $port" start >/dev/null 2>&1; then
             break
         fi

@@ -420,6 +420,31 @@ static void test_connect_errors(void)
         T_CHECK(0, "silent server: could not listen");
     }
     if (fd >= 0) close(fd);
+
+    /* ssl_enabled reaches libpq: the test server has no TLS, so it is refused */
+    cfg = config();
+    cfg.ssl_enabled = 1;
+    rc = drv->open(&cfg, &c, d);
+    printf("# ssl required: %s\n", diag_last(d));
+    T_CHECK(rc == DIAG_EIO && strstr(diag_last(d), "SSL"), "ssl_enabled: SSL required");
+    cfg.ssl_ca = "/nonexistent/ca.pem";
+    rc = drv->open(&cfg, &c, d);
+    T_CHECK(rc == DIAG_EIO && strstr(diag_last(d), "SSL"), "ssl_enabled with ssl_ca: SSL required");
+    if (rc == 0) drv->close(c);
+
+    /* the configured schema is the default of list_tables/describe */
+    cfg = config();
+    cfg.schema = "other";
+    c = NULL;
+    rc = drv->open(&cfg, &c, d);
+    arena *a = arena_new();
+    const char **names = NULL;
+    int n = 0;
+    if (rc == 0) rc = drv->list_tables(c, NULL, a, &names, &n, d);
+    T_CHECK(rc == 0 && n == 1 && strcmp(names[0], "Odd \"Name") == 0,
+            "schema from the config is the default");
+    arena_free(a);
+    drv->close(c);
     drv->close(NULL);
     diag_free(d);
 }
