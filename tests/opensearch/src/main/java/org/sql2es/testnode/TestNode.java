@@ -42,6 +42,7 @@ import org.apache.logging.log4j.Logger;
 import org.opensearch.common.settings.Settings;
 import org.opensearch.env.Environment;
 import org.opensearch.http.HttpServerTransport;
+import org.opensearch.index.mapper.MapperExtrasPlugin;
 import org.opensearch.index.reindex.ReindexPlugin;
 import org.opensearch.node.InternalSettingsPreparer;
 import org.opensearch.node.Node;
@@ -126,6 +127,7 @@ public final class TestNode {
         List<Class<? extends Plugin>> plugins = new ArrayList<>();
         plugins.add(Netty4Plugin.class);
         plugins.add(ReindexPlugin.class);
+        plugins.add(MapperExtrasPlugin.class);
 
         long t0 = System.nanoTime();
         Node node = new EmbeddedNode(env, plugins);
