@@ -3,9 +3,11 @@
  * Stage: rows. Connects with PQconnectdbParams, lists and describes tables
  * from the catalogs, and streams query results through server-side cursors
  * (DECLARE ... NO SCROLL CURSOR, FETCH FORWARD fetch_size) inside one
- * transaction per connection, so memory stays bounded by one batch and
- * several scans can be open on one connection at once (child relations are
- * read while the parent scan is open). Results are in text format; each value
+ * REPEATABLE READ transaction per connection, so memory stays bounded by two
+ * batches, stopping early costs at most one batch (a slow one is cancelled),
+ * and several scans can be open on one connection at once. The next FETCH is
+ * sent before the current batch is converted, so the server produces while
+ * the client works. Results are in text format; each value
  * is converted by its column type (domains resolved to their base type) into
  * the src_value contract of engine/source.h.
  *
@@ -121,10 +123,6 @@ struct src_conn {
     src_scan *inflight;  /* the scan whose next FETCH is on the wire */
 };
 
-typedef struct colconv {
-    tinfo t;
-} colconv;
-
 struct src_scan {
     src_conn *c;
     arena *a;
@@ -137,7 +135,7 @@ struct src_scan {
     int fetch_size;
     int ncols;
     src_column *cols;
-    colconv *conv;
+    tinfo *types;        /* per column */
     src_value *row;
     size_t *off;         /* per column: offset into rowbuf, or SIZE_MAX when borrowed */
     buf rowbuf;          /* converted values of the current row */
@@ -835,7 +833,7 @@ static int conv_array(src_scan *s, const tinfo *t, const char *p, size_t n, buf 
 static int convert(src_scan *s, int i, const char *p, size_t n)
 {
     src_value *v = &s->row[i];
-    const tinfo *t = &s->conv[i].t;
+    const tinfo *t = &s->types[i];
     char tmp[96];
     int w, rc = 0;
     size_t start = s->rowbuf.len;
@@ -1114,11 +1112,11 @@ static int pg_begin_scan(src_conn *c, const src_query *q, src_scan **out, diag *
     if (rc) goto fail_scan;
     s->ncols = PQnfields(s->res);
     s->cols = arena_alloc(s->a, ((size_t)s->ncols + 1) * sizeof *s->cols);
-    s->conv = arena_alloc(s->a, ((size_t)s->ncols + 1) * sizeof *s->conv);
+    s->types = arena_alloc(s->a, ((size_t)s->ncols + 1) * sizeof *s->types);
     s->row = arena_alloc(s->a, ((size_t)s->ncols + 1) * sizeof *s->row);
     s->off = arena_alloc(s->a, ((size_t)s->ncols + 1) * sizeof *s->off);
     for (int i = 0; i < s->ncols; i++) {
-        tinfo *t = &s->conv[i].t;
+        tinfo *t = &s->types[i];
         rc = resolve(c, PQftype(s->res, i), t, 0, d);
         if (rc) goto fail_scan;
         if (t->typmod < 0) t->typmod = PQfmod(s->res, i);
