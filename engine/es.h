@@ -100,7 +100,8 @@ typedef struct es_bulk_stats {
 
 /* Called with upto: every item with seq <= upto is settled (acknowledged by
  * the cluster or written to the dead-letter file). Called from inside
- * es_bulk_add/flush/finish, with increasing values. */
+ * es_bulk_add/flush/finish, at most once per _bulk reply, with increasing
+ * values. */
 typedef void (*es_ack_fn)(void *ctx, uint64_t upto);
 
 /* New sink on client c with the client's settings; the bulk fields and

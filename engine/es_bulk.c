@@ -80,6 +80,8 @@ struct es_bulk {
     ack_entry *ring;
     uint64_t ring_cap, head, tail;
     uint64_t next_seq;
+    uint64_t ack_upto;   /* settled prefix not yet reported */
+    int ack_pending;
     es_ack_fn ack_fn;
     void *ack_ctx;
     /* error monitor */
@@ -184,12 +186,19 @@ static void settle(es_bulk *s, item *it)
 {
     s->ring[it->pos % s->ring_cap].settled = 1;
     if (it->pos != s->head) return;
-    uint64_t upto = 0;
     while (s->head < s->tail && s->ring[s->head % s->ring_cap].settled) {
-        upto = s->ring[s->head % s->ring_cap].seq;
+        s->ack_upto = s->ring[s->head % s->ring_cap].seq;
         s->head++;
     }
-    if (s->ack_fn) s->ack_fn(s->ack_ctx, upto);
+    s->ack_pending = 1;
+}
+
+/* Report the settled prefix once per processed reply. */
+static void report_acks(es_bulk *s)
+{
+    if (!s->ack_pending) return;
+    s->ack_pending = 0;
+    if (s->ack_fn) s->ack_fn(s->ack_ctx, s->ack_upto);
 }
 
 /* ---- error monitor ----------------------------------------------------- */
@@ -653,6 +662,7 @@ static void slot_done(es_bulk *s, slot *sl, CURLcode cc)
     }
     sl->nitems = 0;
     sl->state = SLOT_FREE;
+    report_acks(s);
 }
 
 /* Drive the requests: start what can be started, collect finished ones.

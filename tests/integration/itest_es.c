@@ -65,6 +65,10 @@ typedef struct acks {
     uint64_t last;
     int calls;
     int monotonic;
+    /* optional: check at each ack that documents 0..upto are in the index */
+    es_client *direct;
+    const char *index;
+    int checked, wrong;
 } acks;
 
 static void on_ack(void *ctx, uint64_t upto)
@@ -73,6 +77,20 @@ static void on_ack(void *ctx, uint64_t upto)
     if (a->calls > 0 && upto <= a->last) a->monotonic = 0;
     a->last = upto;
     a->calls++;
+    if (a->direct) {
+        char q[96];
+        int64_t n = -1;
+        diag *d = diag_new();
+        snprintf(q, sizeof q, "{\"range\":{\"n\":{\"lte\":%llu}}}", (unsigned long long)upto);
+        if (es_refresh(a->direct, a->index, d) != 0 || es_count(a->direct, a->index, q, &n, d) != 0 ||
+            n != (int64_t)upto + 1) {
+            a->wrong++;
+            printf("#   ack %llu but %lld documents with n <= it\n", (unsigned long long)upto,
+                   (long long)n);
+        }
+        a->checked++;
+        diag_free(d);
+    }
 }
 
 static void doc_item(buf *b, const char *index, int i)
@@ -96,7 +114,8 @@ static int load(const plan_es *cfg, const char *index, int n, es_bulk_stats *st,
         return -101;
     }
     if (a) {
-        memset(a, 0, sizeof *a);
+        a->last = 0;
+        a->calls = a->checked = a->wrong = 0;
         a->monotonic = 1;
         es_bulk_set_ack_cb(s, on_ack, a);
     }
@@ -288,7 +307,7 @@ static void test_bulk_10k(void)
     es_client *c = es_client_new(&cfg, d);
     fresh_index(c, "it_bulk", d);
     es_bulk_stats st;
-    acks a;
+    acks a = {0, 0, 1, NULL, NULL, 0, 0};
     double t0 = es_now();
     int rc = load(&cfg, "it_bulk", 10000, &st, &a, d);
     double took = es_now() - t0;
@@ -374,7 +393,7 @@ static void test_dead_letters(void)
     es_client *c = es_client_new(&cfg, d);
     fresh_index(c, "it_dead", d);
     es_bulk *s = es_bulk_new(c, &cfg, d);
-    acks a = {0, 0, 1};
+    acks a = {0, 0, 1, NULL, NULL, 0, 0};
     es_bulk_set_ack_cb(s, on_ack, &a);
     buf b = BUF_INIT;
     int rc = 0;
@@ -541,7 +560,7 @@ static void test_faults(const char *var, const char *what, int n)
     cfg.initial_backoff_duration = 0.01;
     cfg.backoff_multiplier = 1.5;
     es_bulk_stats st;
-    acks a;
+    acks a = {0, 0, 1, c, index, 0, 0};
     int rc = load(&cfg, index, n, &st, &a, d);
     snprintf(name, sizeof name, "%s: finished without error", what);
     T_CHECK(rc == 0, name);
@@ -556,6 +575,9 @@ static void test_faults(const char *var, const char *what, int n)
     T_CHECK(st.request_retries + st.item_retries > 0, name);
     snprintf(name, sizeof name, "%s: acks reach the last item in order", what);
     T_CHECK(a.monotonic && a.last == (uint64_t)n - 1, name);
+    snprintf(name, sizeof name, "%s: every acknowledged document is in the index (%d checks)",
+             what, a.checked);
+    T_CHECK(a.checked >= 3 && a.wrong == 0, name);
     es_index_delete(c, index, d);
     es_client_free(c);
     diag_free(d);
