@@ -888,6 +888,19 @@ static void renumber(const src_driver *drv, buf *b, const char *s, int *next)
     }
 }
 
+int eng_from_sql(const eng_bound_table *bt, buf *b)
+{
+    const plan_table *pt = bt->pt;
+    const src_driver *drv = bt->driver;
+    if (pt->sql_from && !pt->is_glob && !pt->is_default) return buf_puts(b, pt->sql_from);
+    const char *schema = bt->doc.vars[ENG_VAR_SCHEMA];
+    if (schema && *schema && (drv->caps & SRC_CAP_SCHEMA)) {
+        drv->quote_ident(b, schema);
+        buf_putc(b, '.');
+    }
+    return drv->quote_ident(b, bt->st->name);
+}
+
 int eng_scan_sql(const eng_bound_table *bt, arena *a, const char *extra,
                  const char *const *extra_params, int nextra, const char *const *after_key,
                  src_query *q, diag *d)
@@ -899,16 +912,7 @@ int eng_scan_sql(const eng_bound_table *bt, arena *a, const char *extra,
     buf_puts(&b, "SELECT ");
     buf_puts(&b, bt->select_list);
     buf_puts(&b, " FROM ");
-    if (pt->sql_from && !pt->is_glob && !pt->is_default) {
-        buf_puts(&b, pt->sql_from);
-    } else {
-        const char *schema = bt->doc.vars[ENG_VAR_SCHEMA];
-        if (schema && *schema && (drv->caps & SRC_CAP_SCHEMA)) {
-            drv->quote_ident(&b, schema);
-            buf_putc(&b, '.');
-        }
-        drv->quote_ident(&b, bt->st->name);
-    }
+    eng_from_sql(bt, &b);
     if (pt->where_sql && *pt->where_sql) {
         buf_puts(&b, nconds++ ? " AND (" : " WHERE (");
         buf_puts(&b, pt->where_sql);

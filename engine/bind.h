@@ -135,6 +135,10 @@ int eng_scan_sql(const eng_bound_table *bt, arena *a, const char *extra,
                  const char *const *extra_params, int nextra, const char *const *after_key,
                  src_query *q, diag *d);
 
+/* Append the FROM target of the bound table: the plan's sql_from (custom
+ * query or exact table), or the quoted [schema.]table of a glob/default entry. */
+int eng_from_sql(const eng_bound_table *bt, buf *b);
+
 /* "(c1, c2) <op> (?, ?)" over the cursor columns, for eng_scan_sql's extra;
  * op is ">=", ">", "<"... Returns NULL when the table has no cursor. */
 const char *eng_cursor_pred(const eng_bound_table *bt, arena *a, const char *op);

@@ -327,7 +327,8 @@ static int cursor_upper(conn_ctx *cc, const eng_bound_table *bt, arena *a, const
         if (i) buf_puts(&sql, ", ");
         drv->quote_ident(&sql, bt->st->cols[bt->cursor[i]].name);
     }
-    buf_printf(&sql, " FROM %s", pt->sql_from);
+    buf_puts(&sql, " FROM ");
+    eng_from_sql(bt, &sql);
     if (pt->where_sql) buf_printf(&sql, " WHERE (%s)", pt->where_sql);
     buf_puts(&sql, " ORDER BY ");
     for (int i = 0; i < bt->ncursor; i++) {
