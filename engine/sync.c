@@ -196,6 +196,12 @@ typedef struct table_run {
     eng_child_set **sets;
 } table_run;
 
+static void drop_chunk(table_run *tr)
+{
+    tr->nchunk = 0;
+    if (tr->chunk) arena_reset(tr->chunk);
+}
+
 static int write_row(table_run *tr, const src_value *row)
 {
     run *r = tr->cc->r;
@@ -203,6 +209,8 @@ static int write_row(table_run *tr, const src_value *row)
     buf_reset(&r->item);
     int rc = eng_write_doc(tr->it, row, &r->item, &res);
     if (rc < 0) return rc;
+    /* resume point: the last row whose items were handed on */
+    key_capture(&tr->key, tr->bt, row);
     if (res.filtered) {
         tr->filtered++;
         /* a row that stopped passing the rules may have been indexed before */
@@ -216,50 +224,64 @@ static int write_row(table_run *tr, const src_value *row)
     return emit(r, tr->bt, &r->item, &res, tr->si);
 }
 
-/* Fetch the children of the buffered parents, then write the parents. */
+/* Run the child query of cs (its parents registered) on the second
+ * connection; each child row also registers as a parent of the nested
+ * relations, whose queries run next (one query per relation and chunk). */
+static int fetch_children(table_run *tr, const eng_bound_relation *br, eng_child_set *cs)
+{
+    conn_ctx *cc = tr->cc;
+    run *r = cc->r;
+    const eng_bound_doc *cd = &br->doc;
+    int nn = cd->doc->nrelations, rc = 0;
+    for (int k = 0; k < nn; k++) eng_child_set_reset(tr->sets[cd->rels[k].slot]);
+    if (eng_child_set_nparents(cs) > 0) {
+        src_query q;
+        rc = eng_child_set_query(cs, &q, r->d);
+        if (rc) return rc;
+        if (!cc->c2) open_source(cc->pc, &cc->c2, r->d);
+        if (!cc->c2) return DIAG_ETRANSIENT;
+        src_scan *s = NULL;
+        rc = cc->pc->driver->begin_scan(cc->c2, &q, &s, r->d);
+        const src_value *row;
+        while (rc == 0 && (rc = cc->pc->driver->next(s, &row, r->d)) == 1) {
+            rc = eng_child_set_add_child(cs, row);
+            for (int k = 0; rc == 0 && k < nn; k++)
+                rc = eng_child_set_add_parent(tr->sets[cd->rels[k].slot], row);
+        }
+        cc->pc->driver->end_scan(s);
+        if (rc < 0) return rc;
+    }
+    eng_interp_set_children(tr->it, br, cs);
+    for (int k = 0; k < nn; k++) {
+        rc = fetch_children(tr, &cd->rels[k], tr->sets[cd->rels[k].slot]);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+/* Fetch the children of the buffered parents, then write the parents. A
+ * transient error leaves the chunk unwritten: the scan resumes after the
+ * last written row and reads these rows again. */
 static int flush_chunk(table_run *tr)
 {
     if (tr->nchunk == 0) return 0;
-    conn_ctx *cc = tr->cc;
-    run *r = cc->r;
     const eng_bound_table *bt = tr->bt;
     for (int i = 0; i < bt->doc.doc->nrelations; i++) {
         const eng_bound_relation *br = &bt->doc.rels[i];
-        eng_child_set *cs = tr->sets[i];
+        eng_child_set *cs = tr->sets[br->slot];
         eng_child_set_reset(cs);
-        for (int j = 0; j < tr->nchunk; j++) eng_child_set_add_parent(cs, tr->rows_buf[j]);
-        if (eng_child_set_nparents(cs) > 0) {
-            int attempt = 0, rc;
-            for (;;) {
-                src_query q;
-                rc = eng_child_set_query(cs, &q, r->d);
-                if (rc) return rc;
-                if (!cc->c2) open_source(cc->pc, &cc->c2, r->d);
-                if (!cc->c2) return DIAG_EIO;
-                src_scan *s = NULL;
-                rc = cc->pc->driver->begin_scan(cc->c2, &q, &s, r->d);
-                const src_value *row;
-                while (rc == 0 && (rc = cc->pc->driver->next(s, &row, r->d)) == 1) {
-                    rc = eng_child_set_add_child(cs, row);
-                }
-                cc->pc->driver->end_scan(s);
-                if (rc >= 0) break;
-                if (rc != DIAG_ETRANSIENT || ++attempt > cc->pc->source.retry_count) return rc;
-                diag_warning(r->d, bt->pt->loc, "%s > %s: connection lost during relation '%s'; retrying",
-                             cc->pc->id, bt->st->name, br->rel->key);
-                reconnect(cc, &cc->c2);
-                eng_child_set_reset(cs);
-                for (int j = 0; j < tr->nchunk; j++) eng_child_set_add_parent(cs, tr->rows_buf[j]);
-            }
+        for (int j = 0; j < tr->nchunk; j++) {
+            int rc = eng_child_set_add_parent(cs, tr->rows_buf[j]);
+            if (rc < 0) return rc;
         }
-        eng_interp_set_children(tr->it, br, cs);
+        int rc = fetch_children(tr, br, cs);
+        if (rc < 0) return rc;
     }
     for (int j = 0; j < tr->nchunk; j++) {
         int rc = write_row(tr, tr->rows_buf[j]);
         if (rc < 0) return rc;
     }
-    tr->nchunk = 0;
-    arena_reset(tr->chunk);
+    drop_chunk(tr);
     return 0;
 }
 
@@ -400,7 +422,7 @@ static int timestamp_minus(const char *v, int64_t lag_ms, char *out, size_t n)
 static void table_run_free(table_run *tr)
 {
     if (tr->sets)
-        for (int i = 0; i < tr->bt->doc.doc->nrelations; i++) eng_child_set_free(tr->sets[i]);
+        for (int i = 0; i < tr->bt->nrel_slots; i++) eng_child_set_free(tr->sets[i]);
     free(tr->sets);
     free(tr->rows_buf);
     arena_free(tr->chunk);
@@ -419,18 +441,18 @@ static int scan_rows(table_run *tr, const char *extra, const char *const *xparam
     arena *qa = arena_new();
     const char **after = NULL;
     int stalled = 0, rc = 0;
-    uint64_t rows = 0;
+    int max_stalled = cc->pc->source.retry_count > 0 ? cc->pc->source.retry_count : MAX_STALLED_RETRIES;
+    uint64_t rows = 0; /* rows read and kept (re-read rows are not counted twice) */
     for (;;) {
         src_query q;
         rc = eng_scan_sql(bt, qa, extra, xparams, nx, after, &q, r->d);
         if (rc) break;
         q.fetch_size = cc->pc->source.fetch_size;
         src_scan *s = NULL;
-        uint64_t before = rows;
+        uint64_t written_before = tr->docs + tr->deletes + tr->filtered;
         if (!cc->c) open_source(cc->pc, &cc->c, r->d);
         rc = cc->c ? drv->begin_scan(cc->c, &q, &s, r->d) : DIAG_ETRANSIENT;
         if (rc == 0) {
-            const src_scan_stats *ss;
             const src_column *cols;
             int ncols;
             drv->scan_columns(s, &cols, &ncols);
@@ -440,28 +462,35 @@ static int scan_rows(table_run *tr, const char *extra, const char *const *xparam
                 rows++;
                 rc = take_row(tr, row);
                 if (rc < 0) break;
-                key_capture(&tr->key, bt, row);
                 eng_progress_update(r->prog, rows, tr->docs);
                 if (r->o->limit && rows >= r->o->limit) {
                     rc = 0;
                     break;
                 }
             }
-            ss = drv->stats(s);
+            const src_scan_stats *ss = drv->stats(s);
             if (ss) r->st->warnings += ss->warnings;
             drv->end_scan(s);
-            if (rc >= 0) rc = flush_chunk(tr);
+            /* rows already read are complete: write them even after a
+             * transient error of the scan itself */
+            if (rc >= 0 || rc == DIAG_ETRANSIENT) {
+                int frc = flush_chunk(tr);
+                if (frc < 0) rc = frc;
+            }
         }
-        if (rc >= 0) break;
-        if (rc != DIAG_ETRANSIENT) break;
-        /* rows written before the failure stay written; resume after them */
-        if (tr->chunk && tr->nchunk && flush_chunk(tr) < 0) break;
-        stalled = rows > before ? 1 : stalled + 1;
-        if (stalled > (cc->pc->source.retry_count > 0 ? cc->pc->source.retry_count : MAX_STALLED_RETRIES)) break;
+        if (rc >= 0 || rc != DIAG_ETRANSIENT) break;
+        /* transient: forget unwritten rows, reconnect, resume after the
+         * last written key (no duplicate, no lost row) */
+        rows -= (uint64_t)tr->nchunk;
+        drop_chunk(tr);
+        stalled = tr->docs + tr->deletes + tr->filtered > written_before ? 1 : stalled + 1;
+        if (stalled > max_stalled) break;
         diag_warning(r->d, bt->pt->loc, "%s > %s: %s; reconnecting and resuming after %llu rows",
                      cc->pc->id, bt->st->name, diag_last(r->d), (unsigned long long)rows);
         sleep(stalled > 1 ? 2u << (stalled - 2) : 0);
         reconnect(cc, &cc->c);
+        cc->pc->driver->close(cc->c2);
+        cc->c2 = NULL;
         if (tr->key.have) after = key_values(&tr->key, qa);
     }
     arena_free(qa);
@@ -516,9 +545,9 @@ static int sync_table(conn_ctx *cc, const table_job *job)
     if (bt->doc.doc->nrelations > 0) {
         tr.chunk = arena_new();
         tr.rows_buf = calloc(CHUNK_ROWS, sizeof *tr.rows_buf);
-        tr.sets = calloc((size_t)bt->doc.doc->nrelations, sizeof *tr.sets);
+        tr.sets = calloc((size_t)bt->nrel_slots, sizeof *tr.sets);
         if (!tr.rows_buf || !tr.sets) abort();
-        for (int i = 0; i < bt->doc.doc->nrelations; i++) tr.sets[i] = eng_child_set_new(&bt->doc.rels[i]);
+        for (int i = 0; i < bt->nrel_slots; i++) tr.sets[i] = eng_child_set_new(bt->rel_by_slot[i]);
     }
 
     tr.incremental = bt->ncursor > 0 && r->o->mode != ENG_MODE_FULL;
