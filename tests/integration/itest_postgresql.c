@@ -530,6 +530,20 @@ static void test_streaming(src_conn *c, diag *d)
             "connection usable after a cancelled FETCH");
     if (rc == 0) drv->end_scan(s);
 
+    /* a CTE as the query, and a 3M-element array (the row buffer shrinks after it) */
+    src_query qc = {.sql = "WITH x AS (SELECT 1 AS k, array_agg(g) AS a "
+                           "FROM generate_series(1, 3000000) g UNION ALL SELECT 2, ARRAY[5]) "
+                           "SELECT a FROM x ORDER BY k"};
+    rc = drv->begin_scan(c, &qc, &s, d);
+    int big_ok = 0, small_ok = 0;
+    if (rc == 0 && drv->next(s, &row, d) == 1)
+        big_ok = row[0].kind == SRC_JSON && row[0].n > 20000000 && memcmp(row[0].p, "[1,2,", 5) == 0 &&
+                 memcmp(row[0].p + row[0].n - 9, ",3000000]", 9) == 0;
+    if (rc == 0 && drv->next(s, &row, d) == 1)
+        small_ok = row[0].kind == SRC_JSON && row[0].n == 3 && memcmp(row[0].p, "[5]", 3) == 0;
+    if (rc == 0) drv->end_scan(s);
+    T_CHECK(rc == 0 && big_ok && small_ok, "CTE query; 3M-element array then a small one");
+
     const char *bench = getenv("SQL2ES_PG_BENCH_ROWS");
     if (bench) {
         long br = strtol(bench, NULL, 10);
