@@ -8,11 +8,14 @@
  * errors, timeouts and 429/500/502/503/504; items rejected inside a 200 reply
  * with a retryable status (429, es_rejected_execution_exception, 5xx
  * unavailable) are sent again on their own, up to bulk_max_retries; other
- * item errors go to the dead-letter file. An error monitor stops the sink
- * after too many item errors, and an acknowledgement callback tells the
- * caller the sequence number below which every item is settled.
- * It does not build documents, and it does not reorder items for one _id:
- * concurrent requests may land in any order (as with the connectors).
+ * item errors go to the dead-letter file (a `create` answered 409 after we
+ * re-sent a request whose reply was lost counts as done; libcurl's own silent
+ * re-send on a dead reused connection cannot be seen, so `create` actions
+ * can still dead-letter as 409 there). An error monitor stops the sink after
+ * too many item errors, and an acknowledgement callback tells the caller the
+ * sequence number below which every item is settled.
+ * It does not build documents and keeps no order per _id: concurrent requests
+ * and retried items may land in any order (as with the connectors).
  */
 #include "es.h"
 
@@ -33,6 +36,7 @@ typedef struct item {
     size_t len;
     int nlines;
     int attempts;        /* item-level retries so far */
+    int maybe_sent;      /* a request with it got no reply: it may be indexed */
     double not_before;   /* retry list only */
     char *context;
 } item;
@@ -588,6 +592,7 @@ static void slot_done(es_bulk *s, slot *sl, CURLcode cc)
     char why[400];
     if (cc != CURLE_OK) {
         snprintf(why, sizeof why, "%s", sl->x.errbuf[0] ? sl->x.errbuf : curl_easy_strerror(cc));
+        for (size_t i = 0; i < sl->nitems; i++) sl->items[i]->maybe_sent = 1;
         if (cc == CURLE_OPERATION_TIMEDOUT && !s->cfg->retry_on_timeout) {
             fail(s, DIAG_EIO, "bulk: %s", why);
             sl->state = SLOT_FREE;
@@ -639,6 +644,8 @@ static void slot_done(es_bulk *s, slot *sl, CURLcode cc)
         const es_item_result *r = &s->results[i];
         int ok = r->status >= 200 && r->status < 300 && !r->err_type[0];
         if (r->op == ES_OP_DELETE && r->status == 404 && !r->err_type[0]) ok = 1;
+        /* a create sent again after a lost reply finds the document it made */
+        if (r->op == ES_OP_CREATE && r->status == 409 && it->maybe_sent) ok = 1;
         if (ok) {
             if (r->op == ES_OP_DELETE) s->st.deleted++;
             else if (strcmp(r->result, "updated") == 0 || strcmp(r->result, "noop") == 0)

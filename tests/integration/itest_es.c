@@ -93,12 +93,14 @@ static void on_ack(void *ctx, uint64_t upto)
     }
 }
 
+static const char *item_op = "index"; /* or "create" */
+
 static void doc_item(buf *b, const char *index, int i)
 {
     buf_reset(b);
-    buf_printf(b, "{\"index\":{\"_index\":\"%s\",\"_id\":\"%d\"}}\n"
+    buf_printf(b, "{\"%s\":{\"_index\":\"%s\",\"_id\":\"%d\"}}\n"
                   "{\"n\":%d,\"name\":\"doc %d\",\"price\":%d.5}\n",
-               index, i, i, i, i);
+               item_op, index, i, i, i, i);
 }
 
 /* Index n documents (ids 0..n-1) through a sink on cfg; returns the finish
@@ -544,8 +546,9 @@ static const char *need_env(const char *name)
     return v;
 }
 
-static void test_faults(const char *var, const char *what, int n)
+static void test_faults(const char *var, const char *what, const char *op, int n)
 {
+    item_op = op;
     const char *proxy = need_env(var);
     if (!proxy) return;
     diag *d = diag_new();
@@ -578,6 +581,7 @@ static void test_faults(const char *var, const char *what, int n)
     snprintf(name, sizeof name, "%s: every acknowledged document is in the index (%d checks)",
              what, a.checked);
     T_CHECK(a.checked >= 3 && a.wrong == 0, name);
+    item_op = "index";
     es_index_delete(c, index, d);
     es_client_free(c);
     diag_free(d);
@@ -694,9 +698,9 @@ int main(int argc, char **argv)
     test_dead_letters();
     test_monitor();
     test_gzip();
-    test_faults("PROXY_429", "429-503", 10000);
-    test_faults("PROXY_ITEMS", "item-rejects", 5000);
-    test_faults("PROXY_RESET", "resets", 5000);
+    test_faults("PROXY_429", "429-503", "index", 10000);
+    test_faults("PROXY_ITEMS", "item-rejects", "index", 5000);
+    test_faults("PROXY_RESET", "resets", "index", 5000);
     test_auth();
     test_timeouts();
     return T_DONE();
