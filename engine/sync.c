@@ -781,6 +781,84 @@ static int sweep(run *r, struct seen_index *si)
     return rc;
 }
 
+/* The index a table of pc writes into, as bind renders it, or NULL when it
+ * cannot be known without the database (a plan variable without a value). */
+static char *table_index(const plan_connector *pc, const plan_table *pt, const char *name, arena *a)
+{
+    if (!pt->index) {
+        if (!pc->index_name) return NULL;
+        char *ix = arena_strdup(a, pc->index_name);
+        for (char *q = ix; *q; q++) if (*q >= 'A' && *q <= 'Z') *q = (char)(*q - 'A' + 'a');
+        return ix;
+    }
+    buf b = BUF_INIT;
+    int known = 1;
+    for (int i = 0; i < pt->index->nparts && known; i++) {
+        const plan_tpl_part *part = &pt->index->parts[i];
+        const char *v = NULL;
+        if (part->kind == PLAN_TPL_LIT) v = part->text;
+        else if (part->kind == PLAN_TPL_VAR && !strcmp(part->text, "table")) v = name;
+        else if (part->kind == PLAN_TPL_VAR && !strcmp(part->text, "connector")) v = pc->id;
+        else if (part->kind == PLAN_TPL_VAR && !strcmp(part->text, "database")) v = pc->source.database;
+        else if (part->kind == PLAN_TPL_VAR && !strcmp(part->text, "schema"))
+            v = pt->schema ? pt->schema : pc->source.schema;
+        if (v) buf_puts(&b, v);
+        else known = 0;
+    }
+    char *ix = known ? arena_strndup(a, b.data ? b.data : "", b.len) : NULL;
+    buf_free(&b);
+    for (char *q = ix; q && *q; q++) if (*q >= 'A' && *q <= 'Z') *q = (char)(*q - 'A' + 'a');
+    return ix;
+}
+
+/* With --table, an index may also hold the documents of tables this run did
+ * not read; sweeping it would delete them. Marks such indices unclean (no
+ * sweep) with a warning. */
+static void keep_shared_indices(conn_ctx *cc, arena *a)
+{
+    run *r = cc->r;
+    const plan_connector *pc = cc->pc;
+    const char **names = NULL;
+    const plan_table **pts = NULL;
+    int nn = 0;
+    if (pc->advanced) {
+        names = arena_alloc(a, (size_t)(pc->ntables + 1) * sizeof *names);
+        pts = arena_alloc(a, (size_t)(pc->ntables + 1) * sizeof *pts);
+        for (int i = 0; i < pc->ntables; i++)
+            if (pc->tables[i].custom_query) {
+                names[nn] = pc->tables[i].name;
+                pts[nn++] = &pc->tables[i];
+            }
+    } else {
+        diag *scratch = diag_new();
+        int rc = cc->c ? pc->driver->list_tables(cc->c, pc->source.schema, a, &names, &nn, scratch) : -1;
+        diag_free(scratch);
+        if (rc) {
+            nn = -1; /* unknown: keep everything */
+        } else {
+            pts = arena_alloc(a, (size_t)(nn + 1) * sizeof *pts);
+            for (int j = 0; j < nn; j++) pts[j] = selected(pc, names[j]) ? entry_for(pc, names[j]) : NULL;
+        }
+    }
+    for (int i = 0; i < r->nindices; i++) {
+        struct seen_index *si = &r->indices[i];
+        if (!si->seen || !si->clean) continue;
+        const char *other = nn < 0 ? "?" : NULL;
+        for (int j = 0; j < nn && !other; j++) {
+            if (!pts[j] || !strcmp(names[j], r->o->table)) continue;
+            const char *ix = table_index(pc, pts[j], names[j], a);
+            if (!ix || !strcmp(ix, si->index)) other = names[j];
+        }
+        if (other) {
+            si->clean = 0;
+            diag_warning(r->d, pc->loc,
+                         "%s: index '%s' may also hold documents of table '%s': unseen documents "
+                         "not deleted (a full sync without --table deletes them)",
+                         pc->id, si->index, other);
+        }
+    }
+}
+
 static int sync_connector(run *r, const plan_connector *pc)
 {
     conn_ctx cc = {r, pc, NULL, NULL};
@@ -798,6 +876,7 @@ static int sync_connector(run *r, const plan_connector *pc)
         }
     }
     if (rc) r->failed = 1;
+    if (rc == 0 && !r->o->dry_run && r->o->table) keep_shared_indices(&cc, a);
     /* deletes of unseen documents: only for indices every table finished */
     if (rc == 0 && !r->o->dry_run) {
         int frc = es_bulk_flush(r->bulk);
