@@ -574,8 +574,12 @@ static void test_faults(const char *var, const char *what, const char *op, int n
     printf("# %s: %llu requests, %llu request retries, %llu item retries\n", what,
            (unsigned long long)st.requests, (unsigned long long)st.request_retries,
            (unsigned long long)st.item_retries);
-    snprintf(name, sizeof name, "%s: retries happened", what);
-    T_CHECK(st.request_retries + st.item_retries > 0, name);
+    /* resets: libcurl re-sends on a fresh connection by itself when a reused
+     * one died, so the sink may see no failure at all */
+    if (strcmp(what, "resets") != 0) {
+        snprintf(name, sizeof name, "%s: retries happened", what);
+        T_CHECK(st.request_retries + st.item_retries > 0, name);
+    }
     snprintf(name, sizeof name, "%s: acks reach the last item in order", what);
     T_CHECK(a.monotonic && a.last == (uint64_t)n - 1, name);
     snprintf(name, sizeof name, "%s: every acknowledged document is in the index (%d checks)",
