@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# 53-dryrun-faults.sh - `sql2es sync --dry-run` when things go wrong, against the
+# real PostgreSQL and MariaDB test servers and SQLite files:
+#   wrong password           exit 1, a clear message, the password never shown
+#   closed port              exit 1, quickly
+#   a listed table missing   exit 1, the table named
+#   a table dropped mid-run  the tables read before are complete, the dropped one
+#                            is named, exit 1
+#   connection killed        pg_terminate_backend / MariaDB KILL while 300k rows
+#     mid-stream             stream: reconnect, resume after the last key; every
+#                            id exactly once, counts match, exit 0
+# The run is held mid-stream by reading its output pipe slowly
+# (tests/e2e/kill_reader.py), which then kills or drops. Plain binary and, for
+# the kill tests, the sanitizer binary when built.
+set -uo pipefail
+. "$(dirname "$0")/../harness/lib.sh"
+need postgresql
+need mariadb
+export PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE
+export MYSQL_HOST MYSQL_PORT MYSQL_USER MYSQL_PASSWORD MYSQL_DATABASE
+. "$SQL2ES_ROOT/tests/e2e/dryrun-lib.sh"
+FIX=$E2E/faults
+CLIENT=$(command -v mariadb || command -v mysql)
+N=300000
+pg_super() { env -u PGHOST -u PGPORT -u PGUSER -u PGPASSWORD -u PGDATABASE \
+    "$PG_BINDIR/psql" -X -q -h "$PG_SUPERUSER_SOCKET" -p "$PGPORT" -U "$PG_SUPERUSER" -d "$PGDATABASE" "$@"; }
+my_root() { env -u MYSQL_HOST -u MYSQL_PORT -u MYSQL_PWD "$CLIENT" --no-defaults -uroot --socket="$MYSQL_ROOT_SOCKET" "$@"; }
+pg_fixture() {
+    pg_super -v ON_ERROR_STOP=1 <<SQL
+SET client_min_messages = warning;
+DROP SCHEMA IF EXISTS faults CASCADE;
+CREATE SCHEMA faults AUTHORIZATION $PGUSER;
+CREATE TABLE faults.big (id integer PRIMARY KEY, v text, n numeric(12,2));
+INSERT INTO faults.big SELECT g, md5(g::text), g / 7.0 FROM generate_series(1, $N) g;
+CREATE TABLE faults.second (id integer PRIMARY KEY, v text);
+INSERT INTO faults.second VALUES (1, 'a');
+ALTER TABLE faults.big OWNER TO $PGUSER;
+ALTER TABLE faults.second OWNER TO $PGUSER;
+ANALYZE faults.big;
+SQL
+}
+my_fixture() {
+    my_root "$MYSQL_DATABASE" <<SQL
+DROP TABLE IF EXISTS big, second;
+CREATE TABLE big (id INT PRIMARY KEY, v VARCHAR(40), n DECIMAL(12,2));
+INSERT INTO big SELECT seq, md5(seq), seq / 7 FROM seq_1_to_$N;
+CREATE TABLE second (id INT PRIMARY KEY, v VARCHAR(5));
+INSERT INTO second VALUES (1, 'a');
+SQL
+}
+if pg_fixture >"$W/setup.log" 2>&1 && my_fixture >>"$W/setup.log" 2>&1; then
+    ok "fault fixtures ($N rows in each database)"
+else
+    not_ok "fault fixtures"; sed 's/^/# /' "$W/setup.log"; exit 1
+fi
+closed_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+bin=$SQL2ES_BIN
+
+# timed TAG CONFIG [ARGS...]: like run, and SECS = wall seconds
+timed() {
+    local t0=$SECONDS
+    run "$@"
+    SECS=$((SECONDS - t0))
+}
+# failed NAME TAG MAX_SECS PATTERN [SECRET]: exit 1 within MAX_SECS, stderr matches PATTERN, no secret
+failed() {
+    local name=$1 tag=$2 max=$3 pat=$4 secret=${5:-}
+    local why=""
+    [ "$RC" -eq 1 ] || why="exit $RC, want 1; "
+    [ "$SECS" -le "$max" ] || why="${why}took $SECS s (max $max); "
+    grep -qiE "$pat" "$W/$tag.err" || why="${why}no message matching /$pat/; "
+    if [ -n "$secret" ] && grep -qF "$secret" "$W/$tag.err"; then why="${why}the password is shown; "; fi
+    if [ -z "$why" ]; then ok "$name"; else not_ok "$name"; echo "# $why"; sed 's/^/#   | /' "$W/$tag.err" | tail -8; fi
+}
+
+# ---- wrong password, closed port --------------------------------------------
+for db in pg my; do
+    bad=wrong-Secret-$RANDOM$RANDOM
+    case $db in
+    pg) (PGPASSWORD=$bad; export PGPASSWORD; timed pg-pass "$bin" "$FIX/pg-big.yml"; echo "$RC $SECS" >"$W/pg-pass.rc") ;;
+    my) (MYSQL_PASSWORD=$bad; export MYSQL_PASSWORD; timed my-pass "$bin" "$FIX/my-big.yml"; echo "$RC $SECS" >"$W/my-pass.rc") ;;
+    esac
+    read -r RC SECS <"$W/$db-pass.rc"
+    failed "$db: wrong password: exit 1, clear message, password not shown" $db-pass 10 \
+        "password|auth|access denied" "$bad"
+    case $db in
+    pg) (PGPORT=$closed_port; export PGPORT; timed pg-port "$bin" "$FIX/pg-big.yml"; echo "$RC $SECS" >"$W/pg-port.rc") ;;
+    my) (MYSQL_PORT=$closed_port; export MYSQL_PORT; timed my-port "$bin" "$FIX/my-big.yml"; echo "$RC $SECS" >"$W/my-port.rc") ;;
+    esac
+    read -r RC SECS <"$W/$db-port.rc"
+    failed "$db: closed port: exit 1 quickly, the address named" $db-port 20 "$closed_port|refused|connect"
+done
+
+# ---- a listed table that does not exist --------------------------------------
+(TABLES="big,nosuch"; export TABLES; timed pg-missing "$bin" "$FIX/pg-big.yml"; echo "$RC $SECS" >"$W/rc")
+read -r RC SECS <"$W/rc"
+failed "pg: a listed table that does not exist: exit 1, named" pg-missing 10 "nosuch"
+(TABLES="nosuch"; export TABLES; timed my-missing "$bin" "$FIX/my-big.yml"; echo "$RC $SECS" >"$W/rc")
+read -r RC SECS <"$W/rc"
+failed "mysql: a listed table that does not exist: exit 1, named" my-missing 10 "nosuch"
+cat >"$W/sqlite-missing.yml" <<'YML'
+connectors:
+  - connector_id: lite
+    service_type: sqlite
+    index_name: lite
+    configuration:
+      path: ./no-such-file.db
+YML
+timed lite-missing "$bin" "$W/sqlite-missing.yml"
+failed "sqlite: a database file that does not exist: exit 1, named" lite-missing 10 "no-such-file"
+[ -e "$W/no-such-file.db" ] && not_ok "sqlite: the missing file is not created" || ok "sqlite: the missing file is not created"
+
+# ---- held mid-stream: kill the connection, or drop the next table --------------
+# stream TAG BIN CONFIG CMD...: dry run to a pipe read by kill_reader.py, which runs CMD
+# after 4 MB (about 40k of the 300k rows)
+stream() {
+    local tag=$1 b=$2 cfg=$3; shift 3
+    "$b" sync --dry-run -c "$cfg" -o /dev/stdout 2>"$W/$tag.err" |
+        python3 "$E2E/kill_reader.py" "$W/$tag.ndjson" 4000000 "$@" 2>"$W/$tag.kill"
+    local st=("${PIPESTATUS[@]}")
+    RC=${st[0]}
+    KRC=${st[1]}
+}
+echo "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = '$PGUSER' AND pid <> pg_backend_pid()" >"$W/pgkill.sql"
+echo "SELECT CONCAT('KILL ', id, ';') FROM information_schema.processlist WHERE user = '$MYSQL_USER'" >"$W/mykill.sql"
+cat >"$W/mykill.sh" <<SH
+#!/bin/sh
+env -u MYSQL_HOST -u MYSQL_PORT "$CLIENT" --no-defaults -uroot --socket="$MYSQL_ROOT_SOCKET" -N <"$W/mykill.sql" |
+    env -u MYSQL_HOST -u MYSQL_PORT "$CLIENT" --no-defaults -uroot --socket="$MYSQL_ROOT_SOCKET"
+SH
+cat >"$W/pgkill.sh" <<SH
+#!/bin/sh
+env -u PGHOST -u PGUSER -u PGPASSWORD "$PG_BINDIR/psql" -X -q -tA -h "$PG_SUPERUSER_SOCKET" -p "$PGPORT" -U "$PG_SUPERUSER" -d postgres -f "$W/pgkill.sql" >/dev/null
+SH
+chmod +x "$W/mykill.sh" "$W/pgkill.sh"
+
+# resumed NAME TAG: exit 0, every id once, counts match, the loss reported as a warning
+resumed() {
+    local name=$1 tag=$2 out
+    if [ "$KRC" -ne 0 ]; then not_ok "$name: the stream was held and the connection killed"; sed 's/^/# /' "$W/$tag.kill"; return; fi
+    if [ "$RC" -ne 0 ]; then not_ok "$name: exit 0 after reconnecting (got $RC)"; sed 's/^/#   | /' "$W/$tag.err" | tail -8; return; fi
+    if out=$(python3 "$E2E/check_ids.py" "$W/$tag.ndjson" "$N"); then
+        ok "$name: every id exactly once after the reconnect"
+    else
+        not_ok "$name: every id exactly once after the reconnect"; echo "$out"
+    fi
+    if out=$(python3 "$E2E/check_ndjson.py" "$W/$tag.ndjson" - --stderr "$W/$tag.err" \
+        --summary rows_read=$N --summary documents=$N --summary errors=0); then
+        ok "$name: summary counts $N rows read, $N documents"
+    else
+        not_ok "$name: summary counts $N rows read, $N documents"; echo "$out"
+    fi
+    if grep -qi "resum" "$W/$tag.err"; then ok "$name: the reconnect is reported"; else not_ok "$name: the reconnect is reported"; sed 's/^/#   | /' "$W/$tag.err" | tail -5; fi
+    if grep -qE "^(error:|[0-9]+ errors?$)" "$W/$tag.err"; then
+        not_ok "$name: a retried failure is not reported as an error"; grep -E "^(error:|[0-9]+ errors?$)" "$W/$tag.err" | sed 's/^/#   | /'
+    else
+        ok "$name: a retried failure is not reported as an error"
+    fi
+}
+for b in "${bins[@]}"; do
+    t=$(bin_tag "$b")
+    stream "$t-pgkill" "$b" "$FIX/pg-big.yml" "$W/pgkill.sh"
+    resumed "$t: pg_terminate_backend mid-stream" "$t-pgkill"
+    stream "$t-mykill" "$b" "$FIX/my-big.yml" "$W/mykill.sh"
+    resumed "$t: MariaDB KILL mid-stream" "$t-mykill"
+done
+
+# a table dropped while the one before it streams
+# dropped NAME TAG: exit 1, the first table complete, the dropped one named
+dropped() {
+    local name=$1 tag=$2 out why=""
+    [ "$KRC" -eq 0 ] || why="the drop did not run; "
+    [ "$RC" -eq 1 ] || why="${why}exit $RC, want 1; "
+    grep -q "second" "$W/$tag.err" || why="${why}the dropped table is not named; "
+    out=$(python3 "$E2E/check_ids.py" "$W/$tag.ndjson" "$N") || why="${why}first table incomplete: $out; "
+    if [ -z "$why" ]; then ok "$name"; else not_ok "$name"; echo "# $why"; sed 's/^/#   | /' "$W/$tag.err" | tail -8; fi
+}
+(TABLES="big,second"; export TABLES
+ stream pg-drop "$bin" "$FIX/pg-big.yml" sh -c "$(printf '%q ' env -u PGHOST -u PGUSER -u PGPASSWORD "$PG_BINDIR/psql" -X -q -h "$PG_SUPERUSER_SOCKET" -p "$PGPORT" -U "$PG_SUPERUSER" -d "$PGDATABASE" -c "DROP TABLE faults.second")"
+ echo "$RC $KRC" >"$W/rc")
+read -r RC KRC <"$W/rc"
+dropped "pg: a table dropped mid-run: exit 1, named, the table before it complete" pg-drop
+(TABLES="big,second"; export TABLES
+ stream my-drop "$bin" "$FIX/my-big.yml" sh -c "$(printf '%q ' env -u MYSQL_HOST -u MYSQL_PORT "$CLIENT" --no-defaults -uroot --socket="$MYSQL_ROOT_SOCKET" "$MYSQL_DATABASE" -e "DROP TABLE second")"
+ echo "$RC $KRC" >"$W/rc")
+read -r RC KRC <"$W/rc"
+dropped "mysql: a table dropped mid-run: exit 1, named, the table before it complete" my-drop
