@@ -28,16 +28,16 @@ trap cleanup EXIT
 
 run_suite() { # name command...
     local name=$1; shift
-    local log="$LOGDIR/$name.log" start=$SECONDS
+    local log="$LOGDIR/${name//\//_}.log" start=$SECONDS
     echo "== $name"
     "$@" >"$log" 2>&1
     local rc=$?
     local ok nok
-    ok=$(grep -c '^ok - ' "$log")
-    nok=$(grep -c '^not ok - ' "$log")
+    ok=$(grep -c '^ok - ' "$log" 2>/dev/null) || ok=0
+    nok=$(grep -c '^not ok - ' "$log" 2>/dev/null) || nok=0
     passed=$((passed + ok))
     failed=$((failed + nok))
-    grep '^not ok - ' "$log" | sed "s/^/   [$name] /"
+    grep '^not ok - ' "$log" | sed "s#^#   [$name] #"
     if [ "$nok" -gt 0 ]; then
         failures+=("$name")
         grep -A20 '^not ok - ' "$log" | grep '^#' | head -40 | sed 's/^/   /'
