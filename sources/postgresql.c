@@ -121,6 +121,7 @@ struct src_conn {
     tname *names;        /* format_type() of result column types */
     int nnames, capnames;
     src_scan *inflight;  /* the scan whose next FETCH is on the wire */
+    int discard;         /* a CLOSE/COMMIT is on the wire; its result is not needed */
 };
 
 struct src_scan {
@@ -227,6 +228,10 @@ static PGresult *collect(PGconn *pg)
  * first parks that batch in its scan. */
 static void settle(src_conn *c)
 {
+    if (c->discard) {
+        c->discard = 0;
+        PQclear(collect(c->pg));
+    }
     if (!c->inflight) return;
     src_scan *s = c->inflight;
     c->inflight = NULL;
@@ -915,6 +920,8 @@ null_warn:
 
 /* ------------------------------------------------------------------ scans */
 
+static int took_batch(src_scan *s, int prefetch, const char *what, diag *d);
+
 static int fetch(src_scan *s, int prefetch, diag *d)
 {
     src_conn *c = s->c;
@@ -928,28 +935,84 @@ static int fetch(src_scan *s, int prefetch, diag *d)
     } else {
         s->res = exec(c, s->fetch_sql);
     }
+    return took_batch(s, prefetch, "read failed", d);
+}
+
+/* Checks the batch in s->res; prefetches the next one when asked. */
+static int took_batch(src_scan *s, int prefetch, const char *what, diag *d)
+{
+    src_conn *c = s->c;
     s->row_i = 0;
     s->nrows = 0;
     if (PQresultStatus(s->res) != PGRES_TUPLES_OK) {
         s->failed = 1;
         s->done = 1;
-        return fail(s->c, s->res, d, "read failed", s->sql_ctx);
+        return fail(s->c, s->res, d, what, s->sql_ctx);
     }
     s->nrows = PQntuples(s->res);
     if (s->nrows < s->fetch_size) s->done = 1;
     /* prefetch: one command on the wire per connection */
-    if (prefetch && !s->done && !c->inflight && PQsendQuery(c->pg, s->fetch_sql))
-        c->inflight = s;
+    if (prefetch && !s->done) {
+        settle(c);
+        if (PQsendQuery(c->pg, s->fetch_sql)) c->inflight = s;
+    }
     return 0;
 }
 
+/* BEGIN (for the first scan of the transaction), DECLARE and the first FETCH
+ * in one round trip (libpq pipeline mode); s->res gets the FETCH result, or
+ * the first error. Returns 0, or -1 when pipeline mode is unavailable. */
+static int open_cursor(src_scan *s, const char *decl, const src_query *q)
+{
+    src_conn *c = s->c;
+    settle(c);
+    int begin = c->nscans == 0;
+    if (!PQenterPipelineMode(c->pg)) return -1;
+    int nq = 0, sent = 1;
+    if (begin)
+        sent = PQsendQueryParams(c->pg, "BEGIN ISOLATION LEVEL REPEATABLE READ", 0, NULL, NULL,
+                                 NULL, NULL, 0) && ++nq;
+    sent = sent && PQsendQueryParams(c->pg, decl, q->nparams, NULL, q->params, NULL, NULL, 0) &&
+           ++nq;
+    sent = sent && PQsendQueryParams(c->pg, s->fetch_sql, 0, NULL, NULL, NULL, NULL, 0) && ++nq;
+    (void)sent; /* a failed send leaves the connection's error for fail() */
+    int synced = nq > 0 && PQpipelineSync(c->pg);
+    PGresult *ok = NULL, *err = NULL, *r;
+    for (int k = 0; k < nq && synced; k++) {
+        int got = 0;
+        while ((r = PQgetResult(c->pg)) != NULL) {
+            got = 1;
+            ExecStatusType st = PQresultStatus(r);
+            if (st == PGRES_FATAL_ERROR && !err) err = r;
+            else if (st == PGRES_TUPLES_OK && k == nq - 1 && !ok) ok = r;
+            else PQclear(r);
+        }
+        if (!got && PQstatus(c->pg) == CONNECTION_BAD) break;
+    }
+    if (synced && PQstatus(c->pg) == CONNECTION_OK) {
+        r = PQgetResult(c->pg); /* PGRES_PIPELINE_SYNC */
+        PQclear(r);
+    }
+    PQexitPipelineMode(c->pg);
+    if (err || !ok) {
+        PQclear(ok);
+        s->res = err; /* NULL: fail() takes the connection's message */
+    } else {
+        s->res = ok;
+    }
+    return 0;
+}
+
+/* CLOSE the cursor, or COMMIT after the last one; sent without waiting
+ * (the next command collects the answer). */
 static void end_txn(src_conn *c, const char *cursor)
 {
     if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) return;
     char sql[64];
     if (c->nscans <= 0) snprintf(sql, sizeof sql, "COMMIT");
     else snprintf(sql, sizeof sql, "CLOSE %s", cursor);
-    PQclear(exec(c, sql));
+    settle(c);
+    if (PQsendQuery(c->pg, sql)) c->discard = 1;
 }
 
 /* Drops the prefetched batch of a scan being ended. A FETCH that is still
@@ -1085,20 +1148,23 @@ static int pg_begin_scan(src_conn *c, const src_query *q, src_scan **out, diag *
     snprintf(s->cursor, sizeof s->cursor, "sql2es_c%u", ++c->cursor_seq);
     s->fetch_sql = arena_printf(s->a, "FETCH FORWARD %d FROM %s", s->fetch_size, s->cursor);
 
-    if (c->nscans == 0) {
-        r = exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ");
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            rc = fail(c, r, d, "cannot start a transaction", s->sql_ctx);
-            goto fail;
+    char *decl = arena_printf(s->a, "DECLARE %s NO SCROLL CURSOR FOR %.*s", s->cursor, (int)qn,
+                              q->sql);
+    if (open_cursor(s, decl, q) == 0) {
+        c->nscans++;
+        rc = took_batch(s, 0, "query failed", d);
+        if (rc) goto fail_scan;
+    } else { /* no pipeline mode: one command at a time */
+        if (c->nscans == 0) {
+            r = exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ");
+            if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+                rc = fail(c, r, d, "cannot start a transaction", s->sql_ctx);
+                goto fail;
+            }
+            PQclear(r);
+            r = NULL;
         }
-        PQclear(r);
-        r = NULL;
-    }
-    c->nscans++;
-    s->done = 0;
-    {
-        char *decl = arena_printf(s->a, "DECLARE %s NO SCROLL CURSOR FOR %.*s", s->cursor,
-                                  (int)qn, q->sql);
+        c->nscans++;
         r = execp(c, decl, q->nparams, NULL, q->params, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
             rc = fail(c, r, d, "query failed", s->sql_ctx);
@@ -1106,10 +1172,10 @@ static int pg_begin_scan(src_conn *c, const src_query *q, src_scan **out, diag *
         }
         PQclear(r);
         r = NULL;
+        /* The first batch gives the result's columns. */
+        rc = fetch(s, 0, d);
+        if (rc) goto fail_scan;
     }
-    /* The first batch gives the result's columns. */
-    rc = fetch(s, 0, d);
-    if (rc) goto fail_scan;
     s->ncols = PQnfields(s->res);
     s->cols = arena_alloc(s->a, ((size_t)s->ncols + 1) * sizeof *s->cols);
     s->types = arena_alloc(s->a, ((size_t)s->ncols + 1) * sizeof *s->types);

@@ -572,6 +572,22 @@ static void test_streaming(src_conn *c, diag *d)
                    "timestamptz) in %.3f s = %.0f rows/s, client CPU %.3f s\n",
                    sizes[k], n, el, (double)n / el, cpu_s() - c0);
         }
+        /* many small scans (child lookups): the per-scan round trips */
+        t0 = now();
+        n = 0;
+        for (int k = 0; k < 2000; k++) {
+            char id[24];
+            snprintf(id, sizeof id, "%d", k * 7 + 1);
+            const char *pp[1] = {id};
+            src_query qq = {.sql = "SELECT * FROM bench.narrow WHERE id = $1", .params = pp,
+                            .nparams = 1};
+            if (drv->begin_scan(c, &qq, &s, d) == 0) {
+                while (drv->next(s, &row, d) == 1) n++;
+                drv->end_scan(s);
+            }
+        }
+        el = now() - t0;
+        printf("# bench: 2000 point-lookup scans (%ld rows): %.1f us per scan\n", n, el * 1e6 / 2000);
     }
 }
 
