@@ -916,6 +916,38 @@ static char *default_state_path(const plan *p)
     return s;
 }
 
+/* The cluster side for connector pc: a client with the connector's api_key
+ * (it wins over elasticsearch.api_key), the start-up wait, and a bulk sink
+ * with the connector's pipeline. */
+static int sink_open(run *r, const plan_connector *pc)
+{
+    plan_es cfg = r->p->es;
+    if (pc->api_key && *pc->api_key) cfg.api_key = pc->api_key;
+    r->es = es_client_new(&cfg, r->d);
+    if (!r->es || es_wait_ready(r->es, NULL, r->d) != 0) return DIAG_EIO;
+    r->bulk = es_bulk_new(r->es, &cfg, r->d);
+    if (!r->bulk) return DIAG_EIO;
+    if (!cfg.dead_letter_file) es_bulk_set_dead_letter(r->bulk, "sql2es-dead-letter.ndjson");
+    if (pc->pipeline && *pc->pipeline) es_bulk_set_pipeline(r->bulk, pc->pipeline);
+    return 0;
+}
+
+/* Settle everything sent, add the sink's counts to the run, free it. */
+static void sink_close(run *r)
+{
+    if (r->bulk) {
+        es_bulk_stats bs;
+        if (es_bulk_finish(r->bulk, &bs) != 0) r->failed = 1;
+        r->st->indexed += bs.indexed + bs.updated;
+        r->st->failed += bs.failed;
+        if (bs.failed) r->failed = 1;
+    }
+    es_bulk_free(r->bulk);
+    es_client_free(r->es);
+    r->bulk = NULL;
+    r->es = NULL;
+}
+
 int eng_sync_run(const plan *p, const eng_sync_opts *o, eng_sync_stats *stats, diag *d)
 {
     run r = {0};
@@ -937,49 +969,34 @@ int eng_sync_run(const plan *p, const eng_sync_opts *o, eng_sync_stats *stats, d
     }
     r.prog = eng_progress_new(stderr, o->tty, (uint64_t)(p->es.display_every > 0 ? p->es.display_every : 100), o->quiet);
     buf_init(&r.item, 0);
-    if (!o->dry_run) {
-        r.es = es_client_new(&p->es, d);
-        if (!r.es || es_wait_ready(r.es, NULL, d) != 0) {
-            code = 1;
-            goto out;
-        }
-        r.bulk = es_bulk_new(r.es, &p->es, d);
-        if (!r.bulk) {
-            code = 1;
-            goto out;
-        }
-        if (!p->es.dead_letter_file) es_bulk_set_dead_letter(r.bulk, "sql2es-dead-letter.ndjson");
-    }
     for (int i = 0; i < p->nconnectors; i++) {
         const plan_connector *pc = &p->connectors[i];
         if (o->connector && strcmp(o->connector, pc->id)) continue;
+        /* one client and sink per connector: its api_key and pipeline */
+        if (!o->dry_run && sink_open(&r, pc) != 0) {
+            sink_close(&r);
+            code = 1;
+            break;
+        }
         free(state_path);
         state_path = o->state_file ? strdup(o->state_file)
                      : pc->state_file ? strdup(pc->state_file) : default_state_path(p);
         eng_state_free(r.state);
         r.state = eng_state_load(state_path, d);
         if (!r.state) {
+            sink_close(&r);
             code = 1;
             continue;
         }
         if (sync_connector(&r, pc) != 0) r.failed = 1;
-    }
-    if (r.bulk) {
-        es_bulk_stats bs;
-        if (es_bulk_finish(r.bulk, &bs) != 0) r.failed = 1;
-        r.st->indexed = bs.indexed + bs.updated;
-        r.st->failed = bs.failed;
-        if (bs.failed) r.failed = 1;
+        sink_close(&r);
     }
     if (o->dry_run && o->out && fflush(o->out) != 0) {
         diag_error(d, (src_loc){0}, "cannot write the dry-run output");
         r.failed = 1;
     }
     if (r.failed) code = 1;
-out:
     r.st->seconds = eng_now() - t0;
-    es_bulk_free(r.bulk);
-    es_client_free(r.es);
     eng_state_free(r.state);
     free(state_path);
     buf_free(&r.item);
