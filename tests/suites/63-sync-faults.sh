@@ -35,12 +35,12 @@ elasticsearch:
   max_wait_duration: 10
   initial_backoff_duration: 0.05
   backoff_multiplier: 2
-  max_retries: 8
+  max_retries: ${RETRIES:-8}
 ${4:-}
   bulk:
     chunk_size: 100
     max_concurrency: 3
-    max_retries: 8
+    max_retries: ${RETRIES:-8}
     retry_interval: 0.05
     dead_letter_file: ./dead-$3.ndjson
 connectors:
@@ -89,7 +89,7 @@ fault_run "all faults at once" PALL --rate-429 0.2 --fail-503 0.1 --reset 0.05 -
 # an unrecoverable cluster: every _bulk refused -> exit 1, clear message, next run completes
 es_drop e2e63-pdown
 start_proxy PDOWN --fail-503 1.0 --seed 1
-config pdown.yml "$PDOWN" e2e63-pdown
+RETRIES=2 config pdown.yml "$PDOWN" e2e63-pdown
 run_sync pdown -c pdown.yml
 check_sync pdown 1 "every _bulk answered 503 -> failure"
 check "every _bulk 503: the message names the 503" grep -q '503' pdown.out
@@ -131,3 +131,28 @@ export E2E_API_KEY=$KEY
 run_sync authconn -c auth-conn.yml
 check_sync authconn 0 "the connector's api_key wins over elasticsearch.api_key"
 check "connector api_key: no key in the output" bash -c "! grep -qF -e '$KEY' -e '$WRONG' authconn.out"
+
+# ---- the connector's ingest pipeline -------------------------------------------------
+es PUT /_ingest/pipeline/e2e63-pipe '{"description":"e2e","processors":[]}' >/dev/null
+start_proxy PPIPE
+es_drop e2e63-pipe
+cat >pipe.yml <<EOF2
+elasticsearch: { host: $PPIPE, ssl: false }
+connectors:
+  - connector_id: faults
+    service_type: postgresql
+    pipeline: e2e63-pipe
+    index_name: e2e63-pipe
+    configuration: { host: $PGHOST, port: $PGPORT, username: $PGUSER, password: "\${PGPASSWORD}", database: $PGDATABASE, tables: e2e_fault }
+    mappings:
+      e2e_fault: { id: "f-{{ id }}" }
+EOF2
+run_sync pipe -c pipe.yml
+check_sync pipe 0 "sync with the connector's pipeline"
+check "pipeline: every _bulk request names it" \
+    python3 -c '
+import json, sys
+bulk = [json.loads(l)["path"] for l in open(sys.argv[1]) if "_bulk" in l]
+assert bulk and all("pipeline=e2e63-pipe" in p for p in bulk), bulk[:3]
+' proxy-PPIPE.log
+check_eq "pipeline: every document indexed" "$(es_count e2e63-pipe)" 3000
