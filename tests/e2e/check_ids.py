@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""check_ids.py OUT N [PREFIX] - OUT is a dry run of a table with ids 1..N (document _id
-PREFIX + id): every id must appear exactly once (no duplicate, no lost row) and the
-NDJSON must be well formed (action/source pairs; every 100th source parsed in full). Prints "# ..." lines on differences."""
+"""check_ids.py OUT N [--kids] - OUT is a dry run of a table with ids 1..N (document _id =
+id): every id must appear exactly once (no duplicate, no lost row) and the
+NDJSON must be well formed (action/source pairs; every 100th source parsed in full). With --kids, every source is parsed and its relation array `kids` must be exactly
+[{"k": 2*id-1}, {"k": 2*id}] (the fixture of suite 53: two children per parent).
+Prints "# ..." lines on differences."""
 import json
 import re
 import sys
@@ -9,7 +11,8 @@ import sys
 
 def main():
     path, n = sys.argv[1], int(sys.argv[2])
-    prefix = sys.argv[3] if len(sys.argv) > 3 else ""
+    kids = "--kids" in sys.argv[3:]
+    prefix = ""
     seen = {}
     bad = []
     with open(path, "rb") as f:
@@ -23,7 +26,12 @@ def main():
     for i in range(0, len(lines) - 1, 2):
         m = action.match(lines[i])
         a = {"index": {"_id": m.group(1)}} if m else json.loads(lines[i])
-        if i % 200 == 0:  # sources: every 100th parsed in full (speed), all checked for shape
+        if kids:
+            src = json.loads(lines[i + 1])
+            n_id = int(src.get("id", 0))
+            if src.get("kids") != [{"k": 2 * n_id - 1}, {"k": 2 * n_id}] and len(bad) < 5:
+                bad.append("document %s: kids %r" % (n_id, src.get("kids")))
+        elif i % 200 == 0:  # sources: every 100th parsed in full (speed), all checked for shape
             json.loads(lines[i + 1])
         elif not (lines[i + 1].startswith("{") and lines[i + 1].endswith("}")):
             bad.append("line %d is not a JSON object" % (i + 2))

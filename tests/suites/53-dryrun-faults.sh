@@ -6,8 +6,8 @@
 #   a listed table missing   exit 1, the table named
 #   a table dropped mid-run  the tables read before are complete, the dropped one
 #                            is named, exit 1
-#   connection killed        pg_terminate_backend / MariaDB KILL while 300k rows
-#     mid-stream             stream: reconnect, resume after the last key; every
+#   connection killed        pg_terminate_backend / MariaDB KILL while 300k rows (and
+#     mid-stream             50k parents with children) stream: reconnect, resume after the last key; every
 #                            id exactly once, counts match, exit 0
 # The run is held mid-stream by reading its output pipe slowly
 # (tests/e2e/kill_reader.py), which then kills or drops. Plain binary and, for
@@ -21,7 +21,8 @@ export MYSQL_HOST MYSQL_PORT MYSQL_USER MYSQL_PASSWORD MYSQL_DATABASE
 . "$SQL2ES_ROOT/tests/e2e/dryrun-lib.sh"
 FIX=$E2E/faults
 CLIENT=$(command -v mariadb || command -v mysql)
-N=300000
+N=300000  # rows of the big tables
+NP=50000  # parents (two children each) of the relation tables
 pg_super() { env -u PGHOST -u PGPORT -u PGUSER -u PGPASSWORD -u PGDATABASE \
     "$PG_BINDIR/psql" -X -q -h "$PG_SUPERUSER_SOCKET" -p "$PGPORT" -U "$PG_SUPERUSER" -d "$PGDATABASE" "$@"; }
 my_root() { env -u MYSQL_HOST -u MYSQL_PORT -u MYSQL_PWD "$CLIENT" --no-defaults -uroot --socket="$MYSQL_ROOT_SOCKET" "$@"; }
@@ -37,6 +38,15 @@ INSERT INTO faults.second VALUES (1, 'a');
 ALTER TABLE faults.big OWNER TO $PGUSER;
 ALTER TABLE faults.second OWNER TO $PGUSER;
 ANALYZE faults.big;
+CREATE TABLE faults.parents (id integer PRIMARY KEY, name text);
+INSERT INTO faults.parents SELECT g, 'p' || g FROM generate_series(1, $NP) g;
+CREATE TABLE faults.children (id integer PRIMARY KEY, parent_id integer);
+INSERT INTO faults.children SELECT g, (g + 1) / 2 FROM generate_series(1, 2 * $NP) g;
+CREATE INDEX ON faults.children (parent_id);
+ALTER TABLE faults.parents OWNER TO $PGUSER;
+ALTER TABLE faults.children OWNER TO $PGUSER;
+ANALYZE faults.parents;
+ANALYZE faults.children;
 SQL
 }
 my_fixture() {
@@ -46,10 +56,15 @@ CREATE TABLE big (id INT PRIMARY KEY, v VARCHAR(40), n DECIMAL(12,2));
 INSERT INTO big SELECT seq, md5(seq), seq / 7 FROM seq_1_to_$N;
 CREATE TABLE second (id INT PRIMARY KEY, v VARCHAR(5));
 INSERT INTO second VALUES (1, 'a');
+DROP TABLE IF EXISTS parents, children;
+CREATE TABLE parents (id INT PRIMARY KEY, name VARCHAR(20));
+INSERT INTO parents SELECT seq, CONCAT('p', seq) FROM seq_1_to_$NP;
+CREATE TABLE children (id INT PRIMARY KEY, parent_id INT, KEY (parent_id));
+INSERT INTO children SELECT seq, (seq + 1) DIV 2 FROM seq_1_to_$((2 * NP));
 SQL
 }
 if pg_fixture >"$W/setup.log" 2>&1 && my_fixture >>"$W/setup.log" 2>&1; then
-    ok "fault fixtures ($N rows in each database)"
+    ok "fault fixtures ($N rows, $NP parents with two children each, in each database)"
 else
     not_ok "fault fixtures"; sed 's/^/# /' "$W/setup.log"; exit 1
 fi
@@ -163,6 +178,18 @@ for b in "${bins[@]}"; do
     resumed "$t: pg_terminate_backend mid-stream" "$t-pgkill"
     stream "$t-mykill" "$b" "$FIX/my-big.yml" "$W/mykill.sh"
     resumed "$t: MariaDB KILL mid-stream" "$t-mykill"
+done
+
+# the connections killed while parents stream and their children are fetched in chunks
+for db in pg my; do
+    stream "$db-relkill" "$bin" "$FIX/$db-rel.yml" "$W/${db}kill.sh"
+    why=""
+    [ "$KRC" -eq 0 ] || why="the kill did not run; "
+    [ "$RC" -eq 0 ] || why="${why}exit $RC, want 0; "
+    out=$(python3 "$E2E/check_ids.py" "$W/$db-relkill.ndjson" "$NP" --kids) || why="${why}$out; "
+    grep -qi "resum\|retry" "$W/$db-relkill.err" || why="${why}the reconnect is not reported; "
+    if [ -z "$why" ]; then ok "$db: connection killed during relation chunks: every parent once, children exact"
+    else not_ok "$db: connection killed during relation chunks: every parent once, children exact"; echo "# $why"; sed 's/^/#   | /' "$W/$db-relkill.err" | tail -8; fi
 done
 
 # a table dropped while the one before it streams
