@@ -194,6 +194,8 @@ typedef struct table_run {
     src_value **rows_buf;
     int nchunk, width;
     eng_child_set **sets;
+    diag *ad;   /* driver messages of the current scan attempt: a failure that is
+                 * retried becomes a warning, not an error */
 } table_run;
 
 static void drop_chunk(table_run *tr)
@@ -241,9 +243,10 @@ static int fetch_children(table_run *tr, const eng_bound_relation *br, eng_child
         if (!cc->c2) open_source(cc->pc, &cc->c2, r->d);
         if (!cc->c2) return DIAG_ETRANSIENT;
         src_scan *s = NULL;
-        rc = cc->pc->driver->begin_scan(cc->c2, &q, &s, r->d);
+        diag *dd = tr->ad ? tr->ad : r->d;
+        rc = cc->pc->driver->begin_scan(cc->c2, &q, &s, dd);
         const src_value *row;
-        while (rc == 0 && (rc = cc->pc->driver->next(s, &row, r->d)) == 1) {
+        while (rc == 0 && (rc = cc->pc->driver->next(s, &row, dd)) == 1) {
             rc = eng_child_set_add_child(cs, row);
             for (int k = 0; rc == 0 && k < nn; k++)
                 rc = eng_child_set_add_parent(tr->sets[cd->rels[k].slot], row);
@@ -342,7 +345,6 @@ static int describe_child(void *ctx, const plan_relation *rel, const src_table *
 static int cursor_upper(conn_ctx *cc, const eng_bound_table *bt, arena *a, const char ***out)
 {
     const src_driver *drv = cc->pc->driver;
-    const plan_table *pt = bt->pt;
     buf sql = BUF_INIT;
     buf_puts(&sql, "SELECT ");
     for (int i = 0; i < bt->ncursor; i++) {
@@ -351,7 +353,7 @@ static int cursor_upper(conn_ctx *cc, const eng_bound_table *bt, arena *a, const
     }
     buf_puts(&sql, " FROM ");
     eng_from_sql(bt, &sql);
-    if (pt->where_sql) buf_printf(&sql, " WHERE (%s)", pt->where_sql);
+    /* no `where`: rows that stopped passing it are in the window too (leavers) */
     buf_puts(&sql, " ORDER BY ");
     for (int i = 0; i < bt->ncursor; i++) {
         if (i) buf_puts(&sql, ", ");
@@ -359,7 +361,7 @@ static int cursor_upper(conn_ctx *cc, const eng_bound_table *bt, arena *a, const
         buf_puts(&sql, " DESC");
     }
     buf_puts(&sql, " LIMIT 1");
-    src_query q = {sql.data, pt->params, pt->nparams, 1};
+    src_query q = {sql.data, NULL, 0, 1};
     src_scan *s = NULL;
     *out = NULL;
     int rc = drv->begin_scan(cc->c, &q, &s, cc->r->d);
@@ -451,14 +453,15 @@ static int scan_rows(table_run *tr, const char *extra, const char *const *xparam
         src_scan *s = NULL;
         uint64_t written_before = tr->docs + tr->deletes + tr->filtered;
         if (!cc->c) open_source(cc->pc, &cc->c, r->d);
-        rc = cc->c ? drv->begin_scan(cc->c, &q, &s, r->d) : DIAG_ETRANSIENT;
+        tr->ad = diag_new();
+        rc = cc->c ? drv->begin_scan(cc->c, &q, &s, tr->ad) : DIAG_ETRANSIENT;
         if (rc == 0) {
             const src_column *cols;
             int ncols;
             drv->scan_columns(s, &cols, &ncols);
             tr->width = ncols;
             const src_value *row;
-            while ((rc = drv->next(s, &row, r->d)) == 1) {
+            while ((rc = drv->next(s, &row, tr->ad)) == 1) {
                 rows++;
                 rc = take_row(tr, row);
                 if (rc < 0) break;
@@ -478,15 +481,23 @@ static int scan_rows(table_run *tr, const char *extra, const char *const *xparam
                 if (frc < 0) rc = frc;
             }
         }
-        if (rc >= 0 || rc != DIAG_ETRANSIENT) break;
         /* transient: forget unwritten rows, reconnect, resume after the
          * last written key (no duplicate, no lost row) */
-        rows -= (uint64_t)tr->nchunk;
-        drop_chunk(tr);
-        stalled = tr->docs + tr->deletes + tr->filtered > written_before ? 1 : stalled + 1;
-        if (stalled > max_stalled) break;
+        if (rc == DIAG_ETRANSIENT) {
+            rows -= (uint64_t)tr->nchunk;
+            drop_chunk(tr);
+            stalled = tr->docs + tr->deletes + tr->filtered > written_before ? 1 : stalled + 1;
+        }
+        if (rc >= 0 || rc != DIAG_ETRANSIENT || stalled > max_stalled) {
+            forward_diag(r->d, tr->ad);
+            diag_free(tr->ad);
+            tr->ad = NULL;
+            break;
+        }
         diag_warning(r->d, bt->pt->loc, "%s > %s: %s; reconnecting and resuming after %llu rows",
-                     cc->pc->id, bt->st->name, diag_last(r->d), (unsigned long long)rows);
+                     cc->pc->id, bt->st->name, diag_last(tr->ad), (unsigned long long)rows);
+        diag_free(tr->ad);
+        tr->ad = NULL;
         sleep(stalled > 1 ? 2u << (stalled - 2) : 0);
         reconnect(cc, &cc->c);
         cc->pc->driver->close(cc->c2);
@@ -495,6 +506,42 @@ static int scan_rows(table_run *tr, const char *extra, const char *const *xparam
     }
     arena_free(qa);
     *rows_out = rows;
+    return rc < 0 ? rc : 0;
+}
+
+/* An incremental read sees only the rows passing `where` (and the rules
+ * pushed into SQL): the rows of the same window that stopped passing them
+ * become deletes (a delete of a document never indexed is harmless). */
+static int scan_leavers(table_run *tr, const char *extra, const char *const *xparams, int nx)
+{
+    conn_ctx *cc = tr->cc;
+    run *r = cc->r;
+    const src_driver *drv = cc->pc->driver;
+    arena *qa = arena_new();
+    plan_table pt2 = *tr->bt->pt;
+    pt2.where_sql = arena_printf(qa, "(%s) IS NOT TRUE", tr->bt->pt->where_sql);
+    eng_bound_table bt2 = *tr->bt;
+    bt2.pt = &pt2;
+    src_query q;
+    src_scan *s = NULL;
+    int rc = eng_scan_sql(&bt2, qa, extra, xparams, nx, NULL, &q, r->d);
+    if (rc == 0) {
+        q.fetch_size = cc->pc->source.fetch_size;
+        rc = cc->c ? drv->begin_scan(cc->c, &q, &s, r->d) : DIAG_EIO;
+    }
+    const src_value *row;
+    while (rc == 0 && (rc = drv->next(s, &row, r->d)) == 1) {
+        eng_doc_result res;
+        buf_reset(&r->item);
+        rc = eng_write_delete(tr->it, row, &r->item, &res);
+        if (rc < 0) break;
+        res.deleted = 1;
+        tr->rows++;
+        tr->deletes++;
+        rc = emit(r, tr->bt, &r->item, &res, tr->si);
+    }
+    if (s) drv->end_scan(s);
+    arena_free(qa);
     return rc < 0 ? rc : 0;
 }
 
@@ -621,6 +668,10 @@ static int sync_table(conn_ctx *cc, const table_job *job)
     tr.rows = rows;
     eng_progress_end(r->prog, rows, tr.docs);
     if (rc < 0) goto fail;
+    if (tr.incremental && upper && pt->where_sql && *pt->where_sql) {
+        rc = scan_leavers(&tr, extra, xparams, nx);
+        if (rc < 0) goto fail;
+    }
 
     if (tr.incremental && upper) {
         /* the watermark is saved only once Elasticsearch acknowledged */
