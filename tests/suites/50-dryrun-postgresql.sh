@@ -2,8 +2,8 @@
 # 50-dryrun-postgresql.sh - `sql2es sync --dry-run` end to end against the real
 # PostgreSQL test server: the type matrix in connectors-compatible default
 # documents, mapped tables (fields, templates, transforms, nested fields,
-# relations, globs, columns), basic and advanced sync rules, --table, --limit,
-# --connector. Fixtures and expected documents: tests/e2e/postgresql/; the
+# relations, globs, columns), basic and advanced sync rules, where and
+# deleted_when, --table, --limit, --connector. Fixtures and expected documents: tests/e2e/postgresql/; the
 # checker: tests/e2e/check_ndjson.py. Runs with $SQL2ES_BIN and, when built,
 # once more with the sanitizer binary $SQL2ES_SAN_BIN.
 set -uo pipefail
@@ -48,6 +48,11 @@ for bin in "${bins[@]}"; do
 done
 
 bin=$SQL2ES_BIN
+# where + deleted_when (a NULL predicate is not a delete) + columns include + omit_nulls
+run soft "$bin" "$FIX/softdelete.yml" --full
+expect "where, deleted_when (delete actions), columns include" soft "$FIX/softdelete.expected.ndjson" \
+    --summary rows_read=7 --summary documents=4 --summary deletes=3
+
 # --table: only that table (relations still read their child tables)
 run table "$bin" "$FIX/mapped.yml" --table customers
 pick "$FIX/mapped.expected.ndjson" "$W/want-table.ndjson" cust-1 cust-2 cust-3
