@@ -134,9 +134,10 @@ EV_MAP='      e2e_events:
         index: '$IX'-events
         id: "ev-{{ id }}"
         incremental: { cursor: [updated_at, id], lag: 10s }
+        where: "title <> '"'archived'"'"
         deleted_when: "deleted_at IS NOT NULL"'
 config events.yml e2e_events "$EV_MAP" '{ field: title, rule: starts_with, value: "hidden", policy: exclude, order: 1 }'
-EVROWS=$(rows "SELECT * FROM e2e_events WHERE deleted_at IS NULL AND title NOT LIKE 'hidden%'")
+EVROWS=$(rows "SELECT * FROM e2e_events WHERE deleted_at IS NULL AND title NOT LIKE 'hidden%' AND title <> 'archived'")
 run_sync inc1 -c events.yml --state-file ./events.state
 check_sync inc1 0 "incremental: first run"
 check_eq "incremental: first run reads every row" "$(summary_num 'rows read')" 100
@@ -154,11 +155,13 @@ check_index "incremental: updates and inserts reflected" $IX-events "$EVROWS" 'e
 psql -q -v ON_ERROR_STOP=1 >>psql.log 2>&1 <<'EOF'
 UPDATE e2e_events SET deleted_at = now(), updated_at = timestamptz '2024-03-01 00:00:00+00' WHERE id = 40;
 UPDATE e2e_events SET title = 'hidden now', updated_at = timestamptz '2024-03-01 00:00:00+00' WHERE id = 41;
+UPDATE e2e_events SET title = 'archived', updated_at = timestamptz '2024-03-01 00:00:01+00' WHERE id = 42;
 EOF
 run_sync inc3 -c events.yml --state-file ./events.state
 check_sync inc3 0 "incremental: third run"
 check_eq "incremental: soft-deleted row 40 -> document deleted" "$(es_doc $IX-events ev-40)" null
 check_eq "incremental: row 41 no longer passing the rules -> document deleted" "$(es_doc $IX-events ev-41)" null
+check_eq "incremental: row 42 no longer matching \`where\` -> document deleted" "$(es_doc $IX-events ev-42)" null
 check_index "incremental: index equals the live rows" $IX-events "$EVROWS" 'ev-{id}'
 
 # the watermark is saved only after acknowledgement: _bulk always failing
