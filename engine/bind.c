@@ -1049,7 +1049,28 @@ static eng_json *jobj_at(arena *a, eng_json *obj, const char *key)
     return m;
 }
 
-static eng_json *type_def(arena *a, const char *es_type)
+/* The scaling factor of a scaled_float derived from a SQL type with a
+ * scale ("numeric(10,4)" -> 10000), so no digit of the column is lost in
+ * the index; 100 when the type carries no scale. */
+static const char *scaling_for(arena *a, const char *sql_type)
+{
+    const char *p = sql_type ? strchr(sql_type, ',') : NULL;
+    if (p) {
+        char *end;
+        long scale = strtol(p + 1, &end, 10);
+        if (end != p + 1 && *end == ')' && scale >= 0 && scale <= 18) {
+            buf f = BUF_INIT;
+            buf_putc(&f, '1');
+            for (long i = 0; i < scale; i++) buf_putc(&f, '0');
+            char *r = arena_strdup(a, f.data);
+            buf_free(&f);
+            return r;
+        }
+    }
+    return "100";
+}
+
+static eng_json *type_def(arena *a, const char *es_type, const char *sql_type)
 {
     if (!es_type || !*es_type || strcmp(es_type, "object") == 0) return NULL;
     eng_json *t = jmk(a, ENG_JSON_OBJECT, NULL);
@@ -1059,7 +1080,7 @@ static eng_json *type_def(arena *a, const char *es_type)
         jset(a, kw, "type", jmk(a, ENG_JSON_STRING, "\"keyword\""));
         jset(a, kw, "ignore_above", jmk(a, ENG_JSON_NUMBER, "256"));
     } else if (strcmp(es_type, "scaled_float") == 0) {
-        jset(a, t, "scaling_factor", jmk(a, ENG_JSON_NUMBER, "100"));
+        jset(a, t, "scaling_factor", jmk(a, ENG_JSON_NUMBER, scaling_for(a, sql_type)));
     }
     return t;
 }
@@ -1082,13 +1103,16 @@ static void derive_doc(arena *a, const eng_bound_doc *bd, eng_json *props)
 {
     eng_json *stack[64];
     int depth = 0;
-    const char *reg = NULL;
+    const char *reg = NULL, *reg_sql = NULL;
     const plan_doc *doc = bd->doc;
     for (int i = 0; i < doc->nops; i++) {
         const plan_op *op = &doc->ops[i];
         const eng_bop *b = &bd->ops[i];
         switch (op->op) {
-        case PLAN_OP_LOAD_COL: reg = b->col >= 0 ? bd->st->cols[b->col].es_type : NULL; break;
+        case PLAN_OP_LOAD_COL:
+            reg = b->col >= 0 ? bd->st->cols[b->col].es_type : NULL;
+            reg_sql = b->col >= 0 ? bd->st->cols[b->col].sql_type : NULL;
+            break;
         case PLAN_OP_LOAD_TPL: reg = "text"; break;
         case PLAN_OP_LOAD_CONST: reg = NULL; break;
         case PLAN_OP_LOAD_VAR: reg = b->var == ENG_VAR_TIMESTAMP ? "date" : "keyword"; break;
@@ -1112,7 +1136,7 @@ static void derive_doc(arena *a, const eng_bound_doc *bd, eng_json *props)
         case PLAN_OP_PARSE_JSON: reg = NULL; break;
         case PLAN_OP_DEFAULT: break;
         case PLAN_OP_EMIT: {
-            eng_json *t = type_def(a, reg);
+            eng_json *t = type_def(a, reg, reg_sql);
             if (t) jset(a, props, op->s, t);
             break;
         }
@@ -1125,7 +1149,8 @@ static void derive_doc(arena *a, const eng_bound_doc *bd, eng_json *props)
             break;
         case PLAN_OP_COPY_COLUMNS:
             for (int k = 0; k < b->nccols; k++) {
-                eng_json *t = type_def(a, bd->st->cols[b->ccols[k]].es_type);
+                const src_column *col = &bd->st->cols[b->ccols[k]];
+                eng_json *t = type_def(a, col->es_type, col->sql_type);
                 if (!t) continue;
                 buf nm = BUF_INIT;
                 eng_json_unescape(b->ckeys[k], b->ckeylens[k] - 1, &nm);

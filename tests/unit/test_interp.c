@@ -807,6 +807,20 @@ static void test_mapping(void)
     pt.index_mappings_json = "{bad";
     buf_reset(&m);
     T_CHECK(eng_mapping_json(bt, &m, d) == DIAG_EINVAL, "invalid user mapping rejected");
+
+    /* a scaled_float column keeps every digit of its SQL scale */
+    src_table *st2 = table("t2", NULL, "id:long:1,amount:scaled_float,rate:scaled_float");
+    st2->cols[1].sql_type = "numeric(10,4)";
+    st2->cols[2].sql_type = "numeric";
+    plan_op ops2[] = {OP(COPY_COLUMNS, .n = PLAN_COPY_EXCLUDE)};
+    plan_table pt2 = ptable(ops2, 1);
+    T_CHECK(eng_bind_table(A, &c, &pt2, st2, NULL, &bt, d) == 0, "bind scaled columns");
+    buf_reset(&m);
+    eng_mapping_json(bt, &m, d);
+    T_STREQ(m.data,
+            "{\"properties\":{\"id\":{\"type\":\"long\"},\"amount\":{\"type\":\"scaled_float\","
+            "\"scaling_factor\":10000},\"rate\":{\"type\":\"scaled_float\",\"scaling_factor\":100}}}",
+            "scaling factor from the SQL scale");
     buf_free(&m);
     diag_free(d);
 }
