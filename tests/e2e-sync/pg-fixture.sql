@@ -61,3 +61,10 @@ FROM generate_series(1, 40) g;
 
 CREATE TABLE e2e_conflict (id int PRIMARY KEY, code varchar(12));
 INSERT INTO e2e_conflict SELECT g, 'c' || g FROM generate_series(1, 5) g;
+
+-- two tables into one index: a failed extraction must not sweep
+DROP TABLE IF EXISTS e2e_sweep_a, e2e_sweep_b;
+CREATE TABLE e2e_sweep_a (id int PRIMARY KEY, v text);
+INSERT INTO e2e_sweep_a SELECT g, 'a' || g FROM generate_series(1, 300) g;
+CREATE TABLE e2e_sweep_b (id int PRIMARY KEY, v text);
+INSERT INTO e2e_sweep_b SELECT g, 'b' || g FROM generate_series(1, 300) g;

@@ -20,7 +20,7 @@ if ! psql -q -v ON_ERROR_STOP=1 -f "$E2E_DIR/pg-fixture.sql" >psql.log 2>&1; the
     not_ok "fixture loaded"; sed 's/^/#   /' psql.log; exit 0
 fi
 IX=e2e60
-es_drop "$IX-items" "$IX-plain" "$IX-events" "$IX-prices" "$IX-dead" "$IX-conflict"
+es_drop "$IX-items" "$IX-sweep" "$IX-plain" "$IX-events" "$IX-prices" "$IX-dead" "$IX-conflict"
 rows() { echo "psql -XAtc \"SELECT row_to_json(t) FROM ($1) t\""; }
 
 # config FILE TABLES MAPPINGS [RULES] [ES_EXTRA]: one PostgreSQL connector
@@ -128,6 +128,31 @@ check_index "default documents: connector ids, prefixed fields, database/table/s
     --rename n=public_e2e_plain_n --rename at=public_e2e_plain_at \
     --const "database=\"$PGDATABASE\"" --const 'table="e2e_plain"' --const 'schema="public"' \
     --const "id=${PGDATABASE}_public_e2e_plain_{id}" --ignore _timestamp
+
+# ---- a failed extraction deletes nothing --------------------------------------------
+SW_MAP='      e2e_sweep_a: { index: '$IX'-sweep, id: "a-{{ id }}" }
+      e2e_sweep_b: { index: '$IX'-sweep, id: "b-{{ id }}" }'
+config sweep.yml "e2e_sweep_a, e2e_sweep_b" "$SW_MAP"
+run_sync sweep1 -c sweep.yml
+check_sync sweep1 0 "two tables into one index"
+check_eq "two tables into one index: 600 documents" "$(es_count $IX-sweep)" 600
+psql -q -v ON_ERROR_STOP=1 >>psql.log 2>&1 <<'EOF'
+DELETE FROM e2e_sweep_a WHERE id IN (1, 2);
+DELETE FROM e2e_sweep_b WHERE id IN (1, 2);
+EOF
+# table b fails in the middle of its scan (division by zero at id 200)
+SW_FAIL='      e2e_sweep_a: { index: '$IX'-sweep, id: "a-{{ id }}" }
+      e2e_sweep_b: { index: '$IX'-sweep, id: "b-{{ id }}", where: "100 / (id - 200) IS NOT NULL OR id <> 200" }'
+config sweep-fail.yml "e2e_sweep_a, e2e_sweep_b" "$SW_FAIL"
+run_sync sweep2 -c sweep-fail.yml
+check_sync sweep2 1 "a table failing mid-scan -> failure"
+check "the failure names the table and the database error" grep -q 'e2e_sweep_b.*division by zero\|division by zero.*e2e_sweep_b' sweep2.out
+check_eq "failed extraction: nothing swept (the deleted rows' documents stay until a clean run)" \
+    "$(es_count $IX-sweep)/$(sed -n 's/.*unseen deleted \([0-9]*\).*/\1/p' <<<"$SYNC_SUMMARY")" "600/0"
+run_sync sweep3 -c sweep.yml
+check_sync sweep3 0 "the next clean run"
+check_eq "the next clean run sweeps the 4 deleted rows" \
+    "$(es_count $IX-sweep)/$(sed -n 's/.*unseen deleted \([0-9]*\).*/\1/p' <<<"$SYNC_SUMMARY")" "596/4"
 
 # ---- 3. incremental ----------------------------------------------------------
 EV_MAP='      e2e_events:
