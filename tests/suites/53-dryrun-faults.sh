@@ -23,6 +23,7 @@ FIX=$E2E/faults
 CLIENT=$(command -v mariadb || command -v mysql)
 N=300000  # rows of the big tables
 NP=50000  # parents (two children each) of the relation tables
+NCK=200000  # rows of the tables with a three-column key (integer, text, microsecond timestamp)
 pg_super() { env -u PGHOST -u PGPORT -u PGUSER -u PGPASSWORD -u PGDATABASE \
     "$PG_BINDIR/psql" -X -q -h "$PG_SUPERUSER_SOCKET" -p "$PGPORT" -U "$PG_SUPERUSER" -d "$PGDATABASE" "$@"; }
 my_root() { env -u MYSQL_HOST -u MYSQL_PORT -u MYSQL_PWD "$CLIENT" --no-defaults -uroot --socket="$MYSQL_ROOT_SOCKET" "$@"; }
@@ -47,6 +48,10 @@ ALTER TABLE faults.parents OWNER TO $PGUSER;
 ALTER TABLE faults.children OWNER TO $PGUSER;
 ANALYZE faults.parents;
 ANALYZE faults.children;
+CREATE TABLE faults.ck (a integer, b text, t timestamptz, n integer NOT NULL, PRIMARY KEY (a, b, t));
+INSERT INTO faults.ck SELECT g / 4, 'k' || (g % 4 / 2), timestamptz '2024-01-01 00:00:00+00'
+    + (g / 4) * interval '1 second' + (g % 2) * interval '1 microsecond', g FROM generate_series(1, $NCK) g;
+ALTER TABLE faults.ck OWNER TO $PGUSER;
 SQL
 }
 my_fixture() {
@@ -61,6 +66,10 @@ CREATE TABLE parents (id INT PRIMARY KEY, name VARCHAR(20));
 INSERT INTO parents SELECT seq, CONCAT('p', seq) FROM seq_1_to_$NP;
 CREATE TABLE children (id INT PRIMARY KEY, parent_id INT, KEY (parent_id));
 INSERT INTO children SELECT seq, (seq + 1) DIV 2 FROM seq_1_to_$((2 * NP));
+DROP TABLE IF EXISTS ck;
+CREATE TABLE ck (a INT, b VARCHAR(10), t DATETIME(6), n INT NOT NULL, PRIMARY KEY (a, b, t));
+INSERT INTO ck SELECT seq DIV 4, CONCAT('k', seq % 4 DIV 2), TIMESTAMP'2024-01-01 00:00:00'
+    + INTERVAL (seq DIV 4) SECOND + INTERVAL (seq % 2) MICROSECOND, seq FROM seq_1_to_$NCK;
 SQL
 }
 if pg_fixture >"$W/setup.log" 2>&1 && my_fixture >>"$W/setup.log" 2>&1; then
@@ -190,6 +199,18 @@ for db in pg my; do
     grep -qi "resum\|retry" "$W/$db-relkill.err" || why="${why}the reconnect is not reported; "
     if [ -z "$why" ]; then ok "$db: connection killed during relation chunks: every parent once, children exact"
     else not_ok "$db: connection killed during relation chunks: every parent once, children exact"; echo "# $why"; sed 's/^/#   | /' "$W/$db-relkill.err" | tail -8; fi
+done
+
+# a three-column key with microsecond timestamps: the resume predicate is a tuple
+for db in pg my; do
+    stream "$db-ckkill" "$bin" "$FIX/$db-ck.yml" "$W/${db}kill.sh"
+    why=""
+    [ "$KRC" -eq 0 ] || why="the kill did not run; "
+    [ "$RC" -eq 0 ] || why="${why}exit $RC, want 0; "
+    out=$(python3 "$E2E/check_ids.py" "$W/$db-ckkill.ndjson" "$NCK") || why="${why}$out; "
+    grep -qi "resum" "$W/$db-ckkill.err" || why="${why}the reconnect is not reported; "
+    if [ -z "$why" ]; then ok "$db: connection killed, composite key (int, text, timestamp(6)): every row once"
+    else not_ok "$db: connection killed, composite key (int, text, timestamp(6)): every row once"; echo "# $why"; sed 's/^/#   | /' "$W/$db-ckkill.err" | tail -8; fi
 done
 
 # a table dropped while the one before it streams
