@@ -36,7 +36,7 @@ header() { printf '\n### %s (%s rows)\n\n| what | wall (best of 3) | throughput 
 
 sqlite_db() { # FILE ROWS
     rm -f "$1"
-    sqlite3 "$1" <<SQL
+    sqlite3 "$1" >/dev/null <<SQL
 PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;
 CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, email TEXT, price NUMERIC, qty INTEGER,
   created_at TEXT, active BOOLEAN, score REAL, tags TEXT, note TEXT);
