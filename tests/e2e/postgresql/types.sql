@@ -58,3 +58,7 @@ INSERT INTO "Pairs" VALUES (2, 'x', 'two-x'), (1, 'z', 'one-z'), (1, 'a', 'one-a
 -- no primary key: skipped with a warning (as the connectors)
 CREATE TABLE nopk (x integer);
 INSERT INTO nopk VALUES (1);
+
+-- document ids longer than 512 bytes become their MD5 hex (as the connectors)
+CREATE TABLE longkey (k text PRIMARY KEY);
+INSERT INTO longkey VALUES (repeat('x', 600)), (repeat('y', 488));
