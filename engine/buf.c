@@ -3,6 +3,7 @@
 #include "diag.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,6 +220,114 @@ int buf_json_base64(buf *b, const void *data, size_t n)
 
 int buf_json_i64(buf *b, int64_t v) { return buf_printf(b, "%" PRId64, v); }
 int buf_json_u64(buf *b, uint64_t v) { return buf_printf(b, "%" PRIu64, v); }
+
+static size_t fmt_g(char *out, double v, int single);
+
+/* Decimal digits of v (NUL-terminated), two digits per division. */
+size_t json_fmt_u64(char *out, uint64_t v)
+{
+    static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                   "25262728293031323334353637383940414243444546474849"
+                                   "50515253545556575859606162636465666768697071727374"
+                                   "75767778798081828384858687888990919293949596979899";
+    char tmp[24];
+    char *p = tmp + sizeof tmp;
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        p -= 2;
+        memcpy(p, pairs + 2 * r, 2);
+    }
+    if (v >= 10) {
+        p -= 2;
+        memcpy(p, pairs + 2 * v, 2);
+    } else {
+        *--p = (char)('0' + v);
+    }
+    size_t n = (size_t)(tmp + sizeof tmp - p);
+    memcpy(out, p, n);
+    out[n] = 0;
+    return n;
+}
+
+size_t json_fmt_i64(char *out, int64_t v)
+{
+    if (v < 0) {
+        out[0] = '-';
+        return 1 + json_fmt_u64(out + 1, (uint64_t)0 - (uint64_t)v);
+    }
+    return json_fmt_u64(out, (uint64_t)v);
+}
+
+/* Shortest decimal text of a finite double that reads back to the same value,
+ * always with a '.' or an exponent. Fast path: v = n / 10^k exactly (IEEE
+ * division of two exact operands is correctly rounded, like strtod), k <= 15,
+ * |n| < 2^53: printed as fixed-point digits. Otherwise %.15g..%.17g. out has
+ * 40 bytes. */
+static size_t fmt_double_exact(char *out, double v)
+{
+    static const double p10[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8,
+                                 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    double a = fabs(v);
+    if (a < 1e15 && (a >= 1e-5 || a == 0)) {
+        for (int k = 0; k <= 15; k++) {
+            double r = v * p10[k];
+            if (fabs(r) >= 9007199254740992.0) break;
+            double n = nearbyint(r);
+            if (n / p10[k] != v) continue;
+            if (n == 0 && signbit(v)) {
+                memcpy(out, "-0.0", 5);
+                return 4;
+            }
+            char digits[24];
+            size_t nd = json_fmt_u64(digits, (uint64_t)fabs(n)), o = 0;
+            if (v < 0) out[o++] = '-';
+            if (k == 0) {
+                memcpy(out + o, digits, nd);
+                o += nd;
+                memcpy(out + o, ".0", 3);
+                return o + 2;
+            }
+            if (nd <= (size_t)k) { /* 0.000ddd */
+                out[o++] = '0';
+                out[o++] = '.';
+                for (size_t z = nd; z < (size_t)k; z++) out[o++] = '0';
+                memcpy(out + o, digits, nd);
+                o += nd;
+            } else {
+                memcpy(out + o, digits, nd - (size_t)k);
+                o += nd - (size_t)k;
+                out[o++] = '.';
+                memcpy(out + o, digits + nd - (size_t)k, (size_t)k);
+                o += (size_t)k;
+            }
+            out[o] = 0;
+            return o;
+        }
+    }
+    return fmt_g(out, v, 0);
+}
+
+/* %g with the fewest digits that read back to v (as a float when single). */
+static size_t fmt_g(char *out, double v, int single)
+{
+    int n = 0;
+    for (int p = single ? 6 : 15; p <= (single ? 9 : 17); p++) {
+        n = snprintf(out, 40, "%.*g", p, v);
+        if (single ? strtof(out, NULL) == (float)v : strtod(out, NULL) == v) break;
+    }
+    if (n > 0 && n < 37 && !memchr(out, '.', (size_t)n) && !memchr(out, 'e', (size_t)n)) {
+        out[n++] = '.';
+        out[n++] = '0';
+        out[n] = 0;
+    }
+    return (size_t)n;
+}
+
+size_t json_fmt_double(char *out, double v, int single)
+{
+    return single ? fmt_g(out, v, 1) : fmt_double_exact(out, v);
+}
 
 int json_is_number(const char *s, size_t n)
 {

@@ -39,6 +39,15 @@ int buf_json_base64(buf *b, const void *p, size_t n);
 int buf_json_i64(buf *b, int64_t v);
 int buf_json_u64(buf *b, uint64_t v);
 
+/* Number text for drivers (out: at least 40 bytes, NUL-terminated; returns
+ * the length). json_fmt_double writes the shortest text that reads back to
+ * the same value (single: as a float), always with a '.' or an exponent so
+ * that dynamic mappings see a floating type; NaN/Inf are the caller's
+ * business (JSON has neither). */
+size_t json_fmt_u64(char *out, uint64_t v);
+size_t json_fmt_i64(char *out, int64_t v);
+size_t json_fmt_double(char *out, double v, int single);
+
 /* 1 when s[0..n) is a valid JSON number literal (strict grammar). */
 int json_is_number(const char *s, size_t n);
 /* 1 when s[0..n) is valid UTF-8. */

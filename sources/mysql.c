@@ -307,59 +307,6 @@ static const char *es_type_for(const char *dt, int uns, long prec, long scale)
 
 /* ---------------------------------------------------------------- formatting */
 
-/* Decimal digits of v (NUL-terminated), two digits per division. */
-static size_t fmt_u64(char *out, uint64_t v)
-{
-    static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
-                                   "25262728293031323334353637383940414243444546474849"
-                                   "50515253545556575859606162636465666768697071727374"
-                                   "75767778798081828384858687888990919293949596979899";
-    char tmp[24];
-    char *p = tmp + sizeof tmp;
-    while (v >= 100) {
-        unsigned r = (unsigned)(v % 100);
-        v /= 100;
-        p -= 2;
-        memcpy(p, pairs + 2 * r, 2);
-    }
-    if (v >= 10) {
-        p -= 2;
-        memcpy(p, pairs + 2 * v, 2);
-    } else {
-        *--p = (char)('0' + v);
-    }
-    size_t n = (size_t)(tmp + sizeof tmp - p);
-    memcpy(out, p, n);
-    out[n] = 0;
-    return n;
-}
-
-static size_t fmt_i64(char *out, int64_t v)
-{
-    if (v < 0) {
-        out[0] = '-';
-        return 1 + fmt_u64(out + 1, (uint64_t)0 - (uint64_t)v);
-    }
-    return fmt_u64(out, (uint64_t)v);
-}
-
-/* Shortest %g text that reads back to the same value; ".0" added to integral
- * values. out has room for 40 bytes. NaN/Inf are the caller's business. */
-static size_t fmt_real(char *out, size_t cap, double v, int is_float)
-{
-    int n = 0;
-    for (int p = is_float ? 6 : 15; p <= (is_float ? 9 : 17); p++) {
-        n = snprintf(out, cap, "%.*g", p, v);
-        if (is_float ? strtof(out, NULL) == (float)v : strtod(out, NULL) == v) break;
-    }
-    if (n > 0 && (size_t)n + 2 < cap && !memchr(out, '.', (size_t)n) && !memchr(out, 'e', (size_t)n)) {
-        out[n++] = '.';
-        out[n++] = '0';
-        out[n] = 0;
-    }
-    return (size_t)n;
-}
-
 static void put2(char *p, unsigned v)
 {
     p[0] = (char)('0' + v / 10 % 10);
@@ -398,7 +345,7 @@ static size_t fmt_clock(char *p, unsigned h, const MYSQL_TIME *t)
     size_t n = 0;
     if (h >= 100) {
         char tmp[16];
-        size_t k = fmt_u64(tmp, h);
+        size_t k = json_fmt_u64(tmp, h);
         memcpy(p, tmp, k);
         n = k;
     } else {
@@ -732,7 +679,7 @@ static int convert(src_scan *s, int i, src_value *v)
             if (cs->is_unsigned) u = *(const uint64_t *)p;
             break;
         }
-        v->n = cs->width == 8 && cs->is_unsigned ? fmt_u64(cs->text, u) : fmt_i64(cs->text, x);
+        v->n = cs->width == 8 && cs->is_unsigned ? json_fmt_u64(cs->text, u) : json_fmt_i64(cs->text, x);
         break;
     }
     case K_FLOAT:
@@ -745,7 +692,7 @@ static int convert(src_scan *s, int i, src_value *v)
             s->stats.warnings++;
             break;
         }
-        v->n = fmt_real(cs->text, sizeof cs->text, x, cs->kind == K_FLOAT);
+        v->n = json_fmt_double(cs->text, x, cs->kind == K_FLOAT);
         break;
     }
     case K_DECIMAL:
@@ -755,7 +702,7 @@ static int convert(src_scan *s, int i, src_value *v)
     case K_BIT: {
         uint64_t x = 0;
         for (unsigned long k = 0; k < n && k < 8; k++) x = x << 8 | (unsigned char)cs->u.small[k];
-        v->n = fmt_u64(cs->text, x);
+        v->n = json_fmt_u64(cs->text, x);
         break;
     }
     case K_DATE:

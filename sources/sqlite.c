@@ -31,6 +31,7 @@
 
 #include <sqlite3.h>
 
+#include "../engine/bind.h" /* eng_json_parse: strict JSON validation */
 #include "../engine/source.h"
 
 struct src_conn {
@@ -120,210 +121,6 @@ static const char *es_type_of(const char *decl)
 }
 
 /* ---------------------------------------------------------------- formatting */
-
-/* Decimal digits of v (NUL-terminated), two digits per division. */
-static size_t fmt_u64(char *out, uint64_t v)
-{
-    static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
-                                   "25262728293031323334353637383940414243444546474849"
-                                   "50515253545556575859606162636465666768697071727374"
-                                   "75767778798081828384858687888990919293949596979899";
-    char tmp[24];
-    char *p = tmp + sizeof tmp;
-    while (v >= 100) {
-        unsigned r = (unsigned)(v % 100);
-        v /= 100;
-        p -= 2;
-        memcpy(p, pairs + 2 * r, 2);
-    }
-    if (v >= 10) {
-        p -= 2;
-        memcpy(p, pairs + 2 * v, 2);
-    } else {
-        *--p = (char)('0' + v);
-    }
-    size_t n = (size_t)(tmp + sizeof tmp - p);
-    memcpy(out, p, n);
-    out[n] = 0;
-    return n;
-}
-
-static size_t fmt_i64(char *out, int64_t v)
-{
-    if (v < 0) {
-        out[0] = '-';
-        return 1 + fmt_u64(out + 1, (uint64_t)0 - (uint64_t)v);
-    }
-    return fmt_u64(out, (uint64_t)v);
-}
-
-/* Shortest decimal text of a finite double that reads back to the same value,
- * always with a '.' or an exponent. Fast path: v = n / 10^k exactly (IEEE
- * division of two exact operands is correctly rounded, like strtod), k <= 15,
- * |n| < 2^53: printed as fixed-point digits. Otherwise %.15g..%.17g. out has
- * 40 bytes. */
-static size_t fmt_real(char *out, double v)
-{
-    static const double p10[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8,
-                                 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
-    double a = fabs(v);
-    if (a < 1e15 && (a >= 1e-5 || a == 0)) {
-        for (int k = 0; k <= 15; k++) {
-            double r = v * p10[k];
-            if (fabs(r) >= 9007199254740992.0) break;
-            double n = nearbyint(r);
-            if (n / p10[k] != v) continue;
-            if (n == 0 && signbit(v)) {
-                memcpy(out, "-0.0", 5);
-                return 4;
-            }
-            char digits[24];
-            size_t nd = fmt_u64(digits, (uint64_t)fabs(n)), o = 0;
-            if (v < 0) out[o++] = '-';
-            if (k == 0) {
-                memcpy(out + o, digits, nd);
-                o += nd;
-                memcpy(out + o, ".0", 3);
-                return o + 2;
-            }
-            if (nd <= (size_t)k) { /* 0.000ddd */
-                out[o++] = '0';
-                out[o++] = '.';
-                for (size_t z = nd; z < (size_t)k; z++) out[o++] = '0';
-                memcpy(out + o, digits, nd);
-                o += nd;
-            } else {
-                memcpy(out + o, digits, nd - (size_t)k);
-                o += nd - (size_t)k;
-                out[o++] = '.';
-                memcpy(out + o, digits + nd - (size_t)k, (size_t)k);
-                o += (size_t)k;
-            }
-            out[o] = 0;
-            return o;
-        }
-    }
-    int n = 0;
-    for (int p = 15; p <= 17; p++) {
-        n = snprintf(out, 40, "%.*g", p, v);
-        if (strtod(out, NULL) == v) break;
-    }
-    if (n > 0 && n < 37 && !memchr(out, '.', (size_t)n) && !memchr(out, 'e', (size_t)n)) {
-        out[n++] = '.';
-        out[n++] = '0';
-        out[n] = 0;
-    }
-    return (size_t)n;
-}
-
-/* ---------------------------------------------------------------- JSON check */
-
-typedef struct jcur {
-    const unsigned char *p, *end;
-    int depth;
-} jcur;
-
-static void jws(jcur *j)
-{
-    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
-        j->p++;
-}
-
-static int jlit(jcur *j, const char *w)
-{
-    size_t n = strlen(w);
-    if ((size_t)(j->end - j->p) < n || memcmp(j->p, w, n) != 0) return 0;
-    j->p += n;
-    return 1;
-}
-
-static int jstring(jcur *j)
-{
-    j->p++; /* opening quote */
-    while (j->p < j->end) {
-        unsigned char ch = *j->p++;
-        if (ch == '"') return 1;
-        if (ch < 0x20) return 0;
-        if (ch == '\\') {
-            if (j->p >= j->end) return 0;
-            ch = *j->p++;
-            if (ch == 'u') {
-                for (int i = 0; i < 4; i++, j->p++) {
-                    if (j->p >= j->end) return 0;
-                    unsigned char h = *j->p;
-                    if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') || (h >= 'A' && h <= 'F')))
-                        return 0;
-                }
-            } else if (!strchr("\"\\/bfnrt", ch) || ch == 0) {
-                return 0;
-            }
-        }
-    }
-    return 0;
-}
-
-static int jvalue(jcur *j);
-
-static int jcontainer(jcur *j, char close)
-{
-    if (++j->depth > 256) return 0;
-    j->p++;
-    jws(j);
-    if (j->p < j->end && *j->p == (unsigned char)close) {
-        j->p++;
-        j->depth--;
-        return 1;
-    }
-    for (;;) {
-        jws(j);
-        if (close == '}') {
-            if (j->p >= j->end || *j->p != '"' || !jstring(j)) return 0;
-            jws(j);
-            if (j->p >= j->end || *j->p != ':') return 0;
-            j->p++;
-            jws(j);
-        }
-        if (!jvalue(j)) return 0;
-        jws(j);
-        if (j->p >= j->end) return 0;
-        if (*j->p == ',') {
-            j->p++;
-            continue;
-        }
-        if (*j->p != (unsigned char)close) return 0;
-        j->p++;
-        j->depth--;
-        return 1;
-    }
-}
-
-static int jvalue(jcur *j)
-{
-    if (j->p >= j->end) return 0;
-    switch (*j->p) {
-    case '{': return jcontainer(j, '}');
-    case '[': return jcontainer(j, ']');
-    case '"': return jstring(j);
-    case 't': return jlit(j, "true");
-    case 'f': return jlit(j, "false");
-    case 'n': return jlit(j, "null");
-    default: {
-        const unsigned char *s = j->p;
-        while (j->p < j->end && strchr("+-0123456789.eE", *j->p) && *j->p) j->p++;
-        return j->p > s && json_is_number((const char *)s, (size_t)(j->p - s));
-    }
-    }
-}
-
-/* 1 when p[0..n) is one strict JSON text (RFC 8259; nesting <= 256). */
-static int json_valid(const char *p, size_t n)
-{
-    jcur j = {(const unsigned char *)p, (const unsigned char *)p + n, 0};
-    jws(&j);
-    if (!jvalue(&j)) return 0;
-    jws(&j);
-    return j.p == j.end;
-}
 
 /* ---------------------------------------------------------------- dialect */
 
@@ -441,7 +238,7 @@ static int next_row(src_scan *s, const src_value **row, diag *d)
             } else {
                 v->kind = SRC_NUMBER;
                 v->p = cs->text;
-                v->n = fmt_i64(cs->text, x);
+                v->n = json_fmt_i64(cs->text, x);
             }
             break;
         }
@@ -455,14 +252,14 @@ static int next_row(src_scan *s, const src_value **row, diag *d)
             } else {
                 v->kind = SRC_NUMBER;
                 v->p = cs->text;
-                v->n = fmt_real(cs->text, x);
+                v->n = json_fmt_double(cs->text, x, 0);
             }
             break;
         }
         case SQLITE_TEXT: {
             const char *p = (const char *)sqlite3_column_text(st, i);
             size_t n = (size_t)sqlite3_column_bytes(st, i);
-            v->kind = cs->is_json && json_valid(p, n) ? SRC_JSON : SRC_STRING;
+            v->kind = cs->is_json && eng_json_parse(NULL, p, n, NULL) ? SRC_JSON : SRC_STRING;
             v->p = p ? p : "";
             v->n = n;
             break;
