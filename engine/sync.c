@@ -702,6 +702,11 @@ done:
 fail:
     if (tr.si) tr.si->clean = 0;
     r->st->errors++;
+    /* what was read and sent before the failure is in the index: count it */
+    r->st->rows += tr.rows;
+    r->st->docs += tr.docs;
+    r->st->deletes += tr.deletes;
+    r->st->filtered += tr.filtered;
     if (tr.bt) table_run_free(&tr);
     arena_free(ta);
     return rc ? rc : DIAG_EIO;
