@@ -137,4 +137,24 @@ const src_driver *src_driver_find(const char *service_type);
 /* Comma-separated list of built-in driver names, for error messages. */
 const char *src_driver_names(void);
 
+/* --- helpers shared by the drivers' catalog queries ---------------------- */
+
+/* Run sql through drv's own scan slots on c, calling fn for each row (a
+ * non-zero return stops and is returned). */
+int src_query_each(const src_driver *drv, src_conn *c, const char *sql,
+                   const char *const *params, int np,
+                   int (*fn)(void *ctx, const src_value *row), void *ctx, diag *d);
+/* Copy of a value's bytes in a (NULL for SQL NULL). */
+char *src_value_dup(arena *a, const src_value *v);
+
+/* A growing list of names in an arena; src_name_list_add is a query_each
+ * callback taking row[0]; src_name_list_sort sorts bytewise. */
+typedef struct src_name_list {
+    arena *a;
+    const char **names;
+    int n, cap;
+} src_name_list;
+int src_name_list_add(void *ctx, const src_value *row);
+void src_name_list_sort(src_name_list *l);
+
 #endif

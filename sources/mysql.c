@@ -41,6 +41,8 @@
 
 #include "../engine/source.h"
 
+extern const src_driver src_mysql_driver;
+
 #define POOL_MAX 8
 #define IDLE_PING_S 30 /* seconds idle after which a pooled connection is checked */
 #define DRAIN_ROWS 64 /* rows end_scan reads before it closes the connection instead */
@@ -862,64 +864,19 @@ static int ping_conn(src_conn *c, diag *d)
     return 0;
 }
 
-/* Run an internal query; calls fn for each row. */
-static int query_each(src_conn *c, const char *sql, const char *const *params, int np,
-                      int (*fn)(void *ctx, const src_value *row), void *ctx, diag *d)
-{
-    src_scan *s = NULL;
-    src_query q = {sql, params, np, 0};
-    int rc = begin_scan(c, &q, &s, d);
-    if (rc) return rc;
-    const src_value *row;
-    while ((rc = next_row(s, &row, d)) == 1) {
-        rc = fn(ctx, row);
-        if (rc) break;
-    }
-    end_scan(s);
-    return rc;
-}
-
-static char *val_dup(arena *a, const src_value *v)
-{
-    return v->kind == SRC_NULL ? NULL : arena_strndup(a, v->p, v->n);
-}
-
-typedef struct name_list {
-    arena *a;
-    const char **names;
-    int n, cap;
-} name_list;
-
-static int add_name(void *ctx, const src_value *row)
-{
-    name_list *l = ctx;
-    if (l->n == l->cap) {
-        int ncap = l->cap ? l->cap * 2 : 32;
-        l->names = arena_realloc(l->a, l->names, (size_t)l->cap * sizeof *l->names,
-                                 (size_t)ncap * sizeof *l->names);
-        l->cap = ncap;
-    }
-    l->names[l->n++] = val_dup(l->a, &row[0]);
-    return 0;
-}
-
-static int cmp_str(const void *x, const void *y)
-{
-    return strcmp(*(const char *const *)x, *(const char *const *)y);
-}
 
 static int list_tables(src_conn *c, const char *schema, arena *a, const char ***names,
                              int *n, diag *d)
 {
     const char *params[1] = {schema ? schema : c->database};
-    name_list l = {a, NULL, 0, 0};
-    int rc = query_each(c,
+    src_name_list l = {a, NULL, 0, 0};
+    int rc = src_query_each(&src_mysql_driver, c,
                         "SELECT TABLE_NAME FROM information_schema.TABLES"
                         " WHERE TABLE_SCHEMA = COALESCE(?, DATABASE())"
                         " AND TABLE_TYPE IN ('BASE TABLE', 'VIEW', 'SYSTEM VERSIONED')",
-                        params, 1, add_name, &l, d);
+                        params, 1, src_name_list_add, &l, d);
     if (rc) return rc;
-    if (l.n > 1) qsort(l.names, (size_t)l.n, sizeof *l.names, cmp_str);
+    src_name_list_sort(&l);
     *names = l.names;
     *n = l.n;
     return 0;
@@ -969,9 +926,9 @@ static int on_column(void *ctx, const src_value *row)
         x->cap = ncap;
     }
     src_column *col = &t->cols[t->ncols++];
-    col->name = val_dup(x->a, &row[0]);
-    col->sql_type = val_dup(x->a, &row[1]);
-    const char *dt = val_dup(x->a, &row[2]);
+    col->name = src_value_dup(x->a, &row[0]);
+    col->sql_type = src_value_dup(x->a, &row[1]);
+    const char *dt = src_value_dup(x->a, &row[2]);
     col->nullable = row[3].n == 3 && memcmp(row[3].p, "YES", 3) == 0;
     long prec = num_or(&row[4], 0), scale = num_or(&row[5], 0);
     const char *ct = col->sql_type ? col->sql_type : "";
@@ -1026,7 +983,7 @@ static int describe(src_conn *c, const char *schema, const char *table, arena *a
     out->name = arena_strdup(a, table);
     out->schema = NULL;
     out->row_estimate = -1;
-    int rc = query_each(c,
+    int rc = src_query_each(&src_mysql_driver, c,
                         "SELECT TABLE_TYPE, TABLE_ROWS FROM information_schema.TABLES"
                         " WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?",
                         params, 2, on_table, &x, d);
@@ -1036,7 +993,7 @@ static int describe(src_conn *c, const char *schema, const char *table, arena *a
                    db ? db : "(default)");
         return DIAG_ENOTFOUND;
     }
-    rc = query_each(c,
+    rc = src_query_each(&src_mysql_driver, c,
                     "SELECT COLUMN_NAME, COLUMN_TYPE, DATA_TYPE, IS_NULLABLE, NUMERIC_PRECISION,"
                     " NUMERIC_SCALE FROM information_schema.COLUMNS"
                     " WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?"
@@ -1044,7 +1001,7 @@ static int describe(src_conn *c, const char *schema, const char *table, arena *a
                     params, 2, on_column, &x, d);
     if (rc) return rc;
     out->pk = arena_alloc(a, (size_t)(out->ncols ? out->ncols : 1) * sizeof *out->pk);
-    rc = query_each(c,
+    rc = src_query_each(&src_mysql_driver, c,
                     "SELECT COLUMN_NAME FROM information_schema.STATISTICS"
                     " WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?"
                     " AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX",
@@ -1053,7 +1010,7 @@ static int describe(src_conn *c, const char *schema, const char *table, arena *a
     /* best effort: MySQL has a real JSON type and no TABLE_NAME in this view */
     diag *quiet = diag_new();
     if (quiet) {
-        query_each(c,
+        src_query_each(&src_mysql_driver, c,
                    "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS"
                    " WHERE CONSTRAINT_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?",
                    params, 2, on_check, &x, quiet);

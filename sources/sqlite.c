@@ -34,6 +34,8 @@
 #include "../engine/bind.h" /* eng_json_parse: strict JSON validation */
 #include "../engine/source.h"
 
+extern const src_driver src_sqlite_driver;
+
 struct src_conn {
     sqlite3 *db;
     char *path;
@@ -351,27 +353,6 @@ static int ping_conn(src_conn *c, diag *d)
     return 0;
 }
 
-/* Run an internal query, calling fn for each row. */
-static int query_each(src_conn *c, const char *sql, const char *const *params, int np,
-                      int (*fn)(void *ctx, const src_value *row), void *ctx, diag *d)
-{
-    src_scan *s = NULL;
-    src_query q = {sql, params, np, 0};
-    int rc = begin_scan(c, &q, &s, d);
-    if (rc) return rc;
-    const src_value *row;
-    while ((rc = next_row(s, &row, d)) == 1) {
-        rc = fn(ctx, row);
-        if (rc) break;
-    }
-    end_scan(s);
-    return rc;
-}
-
-static char *val_dup(arena *a, const src_value *v)
-{
-    return v->kind == SRC_NULL ? NULL : arena_strndup(a, v->p, v->n);
-}
 
 /* "FROM <schema>.sqlite_master" text for an optional schema (attached name). */
 static const char *master_of(arena *a, const char *schema)
@@ -385,41 +366,17 @@ static const char *master_of(arena *a, const char *schema)
     return r ? r : "sqlite_master";
 }
 
-typedef struct name_list {
-    arena *a;
-    const char **names;
-    int n, cap;
-} name_list;
-
-static int add_name(void *ctx, const src_value *row)
-{
-    name_list *l = ctx;
-    if (l->n == l->cap) {
-        int ncap = l->cap ? l->cap * 2 : 32;
-        l->names = arena_realloc(l->a, l->names, (size_t)l->cap * sizeof *l->names,
-                                 (size_t)ncap * sizeof *l->names);
-        l->cap = ncap;
-    }
-    l->names[l->n++] = val_dup(l->a, &row[0]);
-    return 0;
-}
-
-static int cmp_str(const void *x, const void *y)
-{
-    return strcmp(*(const char *const *)x, *(const char *const *)y);
-}
-
 static int list_tables(src_conn *c, const char *schema, arena *a, const char ***names, int *n,
                        diag *d)
 {
-    name_list l = {a, NULL, 0, 0};
+    src_name_list l = {a, NULL, 0, 0};
     char *sql = arena_printf(a,
                              "SELECT name FROM %s WHERE type IN ('table', 'view')"
                              " AND substr(name, 1, 7) <> 'sqlite_'",
                              master_of(a, schema));
-    int rc = query_each(c, sql, NULL, 0, add_name, &l, d);
+    int rc = src_query_each(&src_sqlite_driver, c, sql, NULL, 0, src_name_list_add, &l, d);
     if (rc) return rc;
-    if (l.n > 1) qsort(l.names, (size_t)l.n, sizeof *l.names, cmp_str);
+    src_name_list_sort(&l);
     *names = l.names;
     *n = l.n;
     return 0;
@@ -436,7 +393,7 @@ static int on_master(void *ctx, const src_value *row)
     desc_ctx *x = ctx;
     if (x->found) return 0;
     x->found = 1;
-    x->t->name = val_dup(x->a, &row[0]);
+    x->t->name = src_value_dup(x->a, &row[0]);
     x->t->is_view = row[1].n == 4 && memcmp(row[1].p, "view", 4) == 0;
     return 0;
 }
@@ -464,9 +421,9 @@ static int on_column(void *ctx, const src_value *row)
         x->cap = ncap;
     }
     src_column *col = &t->cols[t->ncols++];
-    col->name = val_dup(x->a, &row[0]);
+    col->name = src_value_dup(x->a, &row[0]);
     if (!col->name) col->name = "";
-    col->sql_type = row[1].kind == SRC_NULL ? "" : val_dup(x->a, &row[1]);
+    col->sql_type = row[1].kind == SRC_NULL ? "" : src_value_dup(x->a, &row[1]);
     col->es_type = es_type_of(col->sql_type);
     col->nullable = num_of(&row[2]) == 0;
     col->pk_pos = (int)num_of(&row[3]);
@@ -509,14 +466,14 @@ static int describe(src_conn *c, const char *schema, const char *table, arena *a
                              "SELECT name, type FROM %s WHERE type IN ('table', 'view')"
                              " AND name = ?1 COLLATE NOCASE ORDER BY name = ?1 DESC",
                              master);
-    int rc = query_each(c, sql, p1, 1, on_master, &x, d);
+    int rc = src_query_each(&src_sqlite_driver, c, sql, p1, 1, on_master, &x, d);
     if (rc) return rc;
     if (!x.found) {
         diag_error(d, (src_loc){0}, "sqlite: table '%s' not found", table);
         return DIAG_ENOTFOUND;
     }
     const char *p2[] = {out->name, schema ? schema : "main"};
-    rc = query_each(c,
+    rc = src_query_each(&src_sqlite_driver, c,
                     "SELECT name, type, \"notnull\", pk, hidden FROM pragma_table_xinfo(?1, ?2)"
                     " ORDER BY cid",
                     p2, 2, on_column, &x, d);
@@ -529,7 +486,7 @@ static int describe(src_conn *c, const char *schema, const char *table, arena *a
     int have_stat = 0;
     sql = arena_printf(a, "SELECT 1 FROM %s WHERE type = 'table' AND name = 'sqlite_stat1'",
                        master);
-    rc = query_each(c, sql, NULL, 0, on_exists, &have_stat, d);
+    rc = src_query_each(&src_sqlite_driver, c, sql, NULL, 0, on_exists, &have_stat, d);
     if (rc) return rc;
     if (have_stat && !out->is_view) {
         const char *stat = master == NULL || strcmp(master, "sqlite_master") == 0
@@ -538,7 +495,7 @@ static int describe(src_conn *c, const char *schema, const char *table, arena *a
                                               (int)(strlen(master) - strlen(".sqlite_master")),
                                               master);
         sql = arena_printf(a, "SELECT stat FROM %s WHERE tbl = ?1 ORDER BY idx IS NOT NULL", stat);
-        rc = query_each(c, sql, p2, 1, on_stat, &x, d);
+        rc = src_query_each(&src_sqlite_driver, c, sql, p2, 1, on_stat, &x, d);
         if (rc) return rc;
     }
     return 0;
