@@ -99,6 +99,35 @@ run_sync pdown2 -c pdown2.yml
 check_sync pdown2 0 "the next run against the healthy node"
 check_index "after the failed run: the next run completes the index" e2e63-pdown "$ROWS" 'f-{id}'
 
+# the cluster unreachable for ~2 s in the middle of a sync (the proxy stopped
+# and started again on the same port): retried, every document exactly once
+es_drop e2e63-outage
+start_proxy POUT
+port=${POUT##*:}
+config outage.yml "$POUT" e2e63-outage
+sed -i 's/chunk_size: 100/chunk_size: 30/; s/max_concurrency: 3/max_concurrency: 1/' outage.yml
+"$SQL2ES_BIN" sync -c outage.yml >outage.out 2>&1 &
+spid=$!
+sleep 1
+kill "${E2E_PIDS[-1]}" 2>/dev/null
+sleep 2
+running=no; kill -0 "$spid" 2>/dev/null && running=yes
+python3 "$SQL2ES_ROOT/tests/harness/faultproxy.py" --upstream "$ES_URL" --listen-port "$port" \
+    --max-seconds 300 >outage-proxy2.out 2>&1 &
+E2E_PIDS+=($!)
+wait "$spid"
+SYNC_RC=$?
+SYNC_SUMMARY=$(grep '^sql2es: ' outage.out | tail -1)
+check_eq "outage: the sync was still running when the cluster came back" "$running" yes
+if [ "$SYNC_RC" -ne 0 ]; then
+    echo "# outage: first run failed (exit $SYNC_RC); re-running"; show outage 6
+    run_sync outage-again -c outage.yml
+    check_sync outage-again 0 "outage: the re-run after a clean failure completes"
+else
+    ok "outage: the sync rode out the outage (exit 0)"
+fi
+check_index "outage: every document present exactly once" e2e63-outage "$ROWS" 'f-{id}'
+
 # ---- authentication ---------------------------------------------------------------
 KEY=$(printf 'e2e-id:%s' "secret$RANDOM$RANDOM" | base64)
 WRONG=$(printf 'e2e-id:%s' "wrong$RANDOM$RANDOM" | base64)
