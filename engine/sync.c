@@ -353,7 +353,14 @@ static int cursor_upper(conn_ctx *cc, const eng_bound_table *bt, arena *a, const
     }
     buf_puts(&sql, " FROM ");
     eng_from_sql(bt, &sql);
-    /* no `where`: rows that stopped passing it are in the window too (leavers) */
+    /* no `where`: rows that stopped passing it are in the window too
+     * (leavers); no NULL cursor: PostgreSQL sorts NULL first in DESC order,
+     * and a NULL watermark would match no row ever after */
+    for (int i = 0; i < bt->ncursor; i++) {
+        buf_puts(&sql, i ? " AND " : " WHERE ");
+        drv->quote_ident(&sql, bt->st->cols[bt->cursor[i]].name);
+        buf_puts(&sql, " IS NOT NULL");
+    }
     buf_puts(&sql, " ORDER BY ");
     for (int i = 0; i < bt->ncursor; i++) {
         if (i) buf_puts(&sql, ", ");
@@ -636,7 +643,10 @@ static int sync_table(conn_ctx *cc, const table_job *job)
         eng_state_get(r->state, pc->id, job->name, &w, &nw);
         rc = cursor_upper(cc, bt, ta, &upper);
         if (rc < 0) goto fail;
-        if (!upper) goto done; /* empty table */
+        /* the first run reads every row (NULL cursors included), later runs
+         * the window after the watermark */
+        if (nw != bt->ncursor) goto window_done;
+        if (!upper) goto done; /* no row with a cursor */
         const char **params = arena_alloc(ta, (size_t)(2 * bt->ncursor + 1) * sizeof *params);
         buf pred = BUF_INIT;
         if (nw == bt->ncursor) {
@@ -657,6 +667,7 @@ static int sync_table(conn_ctx *cc, const table_job *job)
         buf_free(&pred);
         xparams = params;
     }
+window_done:
 
     {
         char label[160];
@@ -668,7 +679,7 @@ static int sync_table(conn_ctx *cc, const table_job *job)
     tr.rows = rows;
     eng_progress_end(r->prog, rows, tr.docs);
     if (rc < 0) goto fail;
-    if (tr.incremental && upper && pt->where_sql && *pt->where_sql) {
+    if (tr.incremental && extra && pt->where_sql && *pt->where_sql) {
         rc = scan_leavers(&tr, extra, xparams, nx);
         if (rc < 0) goto fail;
     }
