@@ -68,3 +68,9 @@ CREATE TABLE e2e_sweep_a (id int PRIMARY KEY, v text);
 INSERT INTO e2e_sweep_a SELECT g, 'a' || g FROM generate_series(1, 300) g;
 CREATE TABLE e2e_sweep_b (id int PRIMARY KEY, v text);
 INSERT INTO e2e_sweep_b SELECT g, 'b' || g FROM generate_series(1, 300) g;
+
+-- incremental cursor column with a NULL (PostgreSQL sorts NULL first in DESC order)
+DROP TABLE IF EXISTS e2e_nullcur;
+CREATE TABLE e2e_nullcur (id int PRIMARY KEY, v text, updated_at timestamptz);
+INSERT INTO e2e_nullcur SELECT g, 'v' || g, CASE WHEN g = 5 THEN NULL ELSE timestamptz '2024-01-01' + g * interval '1 min' END
+FROM generate_series(1, 10) g;

@@ -20,7 +20,7 @@ if ! psql -q -v ON_ERROR_STOP=1 -f "$E2E_DIR/pg-fixture.sql" >psql.log 2>&1; the
     not_ok "fixture loaded"; sed 's/^/#   /' psql.log; exit 0
 fi
 IX=e2e60
-es_drop "$IX-items" "$IX-sweep" "$IX-plain" "$IX-events" "$IX-prices" "$IX-dead" "$IX-conflict"
+es_drop "$IX-items" "$IX-sweep" "$IX-nullcur" "$IX-plain" "$IX-events" "$IX-prices" "$IX-dead" "$IX-conflict"
 rows() { echo "psql -XAtc \"SELECT row_to_json(t) FROM ($1) t\""; }
 
 # config FILE TABLES MAPPINGS [RULES] [ES_EXTRA]: one PostgreSQL connector
@@ -206,6 +206,17 @@ check_sync inc4 0 "incremental: next run after the failures"
 check_eq "incremental: the change of the failed run is indexed by the next" \
     "$(es_doc $IX-events ev-60 | jq -r .title)" late
 check "incremental: state file advanced" bash -c '! cmp -s events.state events.state.before'
+
+# a NULL in the cursor column: the first run still reads every row, the next the changes
+config nullcur.yml e2e_nullcur "      e2e_nullcur: { index: $IX-nullcur, id: \"n-{{ id }}\", incremental: { cursor: [updated_at, id] } }"
+run_sync nc1 -c nullcur.yml --state-file ./nullcur.state
+check_sync nc1 0 "incremental with a NULL cursor value: first run"
+check_index "incremental with a NULL cursor value: every row indexed" $IX-nullcur "$(rows 'SELECT * FROM e2e_nullcur')" 'n-{id}'
+check "incremental with a NULL cursor value: the watermark is not NULL" bash -c '! grep -qF "\\N" nullcur.state'
+psql -qc "UPDATE e2e_nullcur SET v = 'changed', updated_at = '2025-01-01' WHERE id IN (2, 5)" >>psql.log 2>&1
+run_sync nc2 -c nullcur.yml --state-file ./nullcur.state
+check_eq "incremental with a NULL cursor value: the next run reads the 2 changed rows" "$(summary_num 'rows read')" 2
+check_index "incremental with a NULL cursor value: changes indexed" $IX-nullcur "$(rows 'SELECT * FROM e2e_nullcur')" 'n-{id}'
 
 # --full on a table with a cursor: reads everything and sweeps
 psql -qc "DELETE FROM e2e_events WHERE id = 1" >>psql.log 2>&1
