@@ -684,7 +684,12 @@ window_done:
         if (rc < 0) goto fail;
     }
 
-    if (tr.incremental && upper) {
+    if (tr.incremental && upper && r->o->limit && tr.rows >= r->o->limit) {
+        /* rows are read in key order, not cursor order: the unread rest may
+         * hold any cursor value, so the watermark cannot move */
+        diag_warning(r->d, pt->loc, "%s > %s: --limit stopped the read: watermark not saved",
+                     pc->id, job->name);
+    } else if (tr.incremental && upper) {
         /* the watermark is saved only once Elasticsearch acknowledged */
         if (!r->o->dry_run) {
             rc = es_bulk_flush(r->bulk);
