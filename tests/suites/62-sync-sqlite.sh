@@ -19,7 +19,7 @@ if ! sqlite3 shop.db <"$E2E_DIR/sqlite-fixture.sql" >sqlite.log 2>&1; then
     not_ok "fixture loaded"; sed 's/^/#   /' sqlite.log; exit 0
 fi
 IX=e2e62
-es_drop "$IX-customers" "$IX-shared" "$IX-san"
+es_drop "$IX-customers" "$IX-shared" "$IX-san" "$IX-limit"
 
 # The expected documents, built by SQLite itself (json_object/json_group_array).
 CUSTOMERS="sqlite3 shop.db \"SELECT json_object('id', c.id, 'name', c.name, 'score', c.score, 'big', c.big,
@@ -123,6 +123,15 @@ run_sync shared3 -c shared.yml --full
 check_sync shared3 0 "full sync of both tables"
 check_eq "full sync: the deleted country swept, nothing else" \
     "$(es_doc $IX-shared country-US)/$(sed -n 's/.*unseen deleted \([0-9]*\).*/\1/p' <<<"$SYNC_SUMMARY")" "null/1"
+
+# --limit on an incremental table: the watermark must not move past unread rows
+es_drop $IX-limit
+config limit.yml $IX-limit
+run_sync limit1 -c limit.yml --state-file ./limit.state --limit 5
+check_sync limit1 0 "incremental run with --limit 5"
+check "--limit: no watermark saved" test ! -s limit.state
+run_sync limit2 -c limit.yml --state-file ./limit.state
+check_index "--limit: the next incremental run reads the rest" $IX-limit "$CUSTOMERS" 'c-{id}'
 
 # the same syncs under AddressSanitizer/UBSan
 SAN=${SQL2ES_SAN_BIN:-$SQL2ES_ROOT/build/san/sql2es}
