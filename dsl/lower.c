@@ -835,6 +835,11 @@ static void compat_doc(lw *w, prog *p, src_loc loc)
         o->s = o->tpl->source;
         emit_var(w, p, "$table", "table", loc);
     } else {
+        /* MySQL documents keep raw column names: the extra fields replace
+         * columns of the same name, as in the connectors' dict update */
+        static const char *const extras[] = {"Table", "id", "_timestamp"};
+        o->names = extras;
+        o->nnames = 3;
         emit_var(w, p, "$table", "Table", loc);
     }
     emit_var(w, p, "$id", "id", loc);
