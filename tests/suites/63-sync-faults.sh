@@ -128,6 +128,36 @@ else
 fi
 check_index "outage: every document present exactly once" e2e63-outage "$ROWS" 'f-{id}'
 
+# the PostgreSQL connection killed in the middle of the scan: resumed after
+# the last key written, every row exactly once
+psql -q -v ON_ERROR_STOP=1 >>psql.log 2>&1 <<'EOF'
+DROP TABLE IF EXISTS e2e_resume;
+CREATE TABLE e2e_resume (id int PRIMARY KEY, v text);
+INSERT INTO e2e_resume SELECT g, 'v' || g FROM generate_series(1, 20000) g;
+EOF
+es_drop e2e63-resume
+cat >resume.yml <<EOF
+elasticsearch: { host: $ES_URL, ssl: false, bulk: { chunk_size: 100, max_concurrency: 1, queue_max_size: 200 } }
+connectors:
+  - connector_id: resume
+    service_type: postgresql
+    index_name: e2e63-resume
+    configuration: { host: $PGHOST, port: $PGPORT, username: $PGUSER, password: "\${PGPASSWORD}", database: $PGDATABASE, tables: e2e_resume, fetch_size: 500 }
+    mappings:
+      e2e_resume: { id: "r-{{ id }}" }
+EOF
+"$SQL2ES_BIN" sync -c resume.yml >resume.out 2>&1 &
+spid=$!
+sleep 1.5
+killed=$(psql -h "$PG_SUPERUSER_SOCKET" -U "$PG_SUPERUSER" -d "$PGDATABASE" -XAtc \
+    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = '$PGUSER' AND pid <> pg_backend_pid()" 2>>psql.log)
+wait "$spid"
+SYNC_RC=$?
+check_eq "source connection killed mid-scan: the sync completes" "$SYNC_RC/$( [ "${killed:-0}" -gt 0 ] && echo killed)" "0/killed"
+check "source connection killed mid-scan: a warning says it resumed" grep -q 'resuming after [1-9]' resume.out
+check_index "source connection killed mid-scan: every row exactly once" e2e63-resume \
+    "psql -XAtc \"SELECT row_to_json(t) FROM e2e_resume t\"" 'r-{id}'
+
 # ---- authentication ---------------------------------------------------------------
 KEY=$(printf 'e2e-id:%s' "secret$RANDOM$RANDOM" | base64)
 WRONG=$(printf 'e2e-id:%s' "wrong$RANDOM$RANDOM" | base64)
