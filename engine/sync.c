@@ -935,6 +935,9 @@ static int sync_connector(run *r, const plan_connector *pc)
 {
     conn_ctx cc = {r, pc, NULL, NULL};
     arena *a = arena_new();
+    /* another connector's failure does not stop this one's sweep */
+    int failed_before = r->failed;
+    r->failed = 0;
     int rc = open_source(pc, &cc.c, r->d);
     table_job *jobs = NULL;
     int njobs = 0;
@@ -970,6 +973,7 @@ static int sync_connector(run *r, const plan_connector *pc)
     free(r->indices);
     r->indices = NULL;
     r->nindices = 0;
+    r->failed |= failed_before;
     pc->driver->close(cc.c);
     pc->driver->close(cc.c2);
     arena_free(a);
