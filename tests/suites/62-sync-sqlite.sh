@@ -19,7 +19,7 @@ if ! sqlite3 shop.db <"$E2E_DIR/sqlite-fixture.sql" >sqlite.log 2>&1; then
     not_ok "fixture loaded"; sed 's/^/#   /' sqlite.log; exit 0
 fi
 IX=e2e62
-es_drop "$IX-customers" "$IX-shared" "$IX-san" "$IX-limit"
+es_drop "$IX-customers" "$IX-shared" "$IX-san" "$IX-limit" "$IX-two"
 
 # The expected documents, built by SQLite itself (json_object/json_group_array).
 CUSTOMERS="sqlite3 shop.db \"SELECT json_object('id', c.id, 'name', c.name, 'score', c.score, 'big', c.big,
@@ -123,6 +123,31 @@ run_sync shared3 -c shared.yml --full
 check_sync shared3 0 "full sync of both tables"
 check_eq "full sync: the deleted country swept, nothing else" \
     "$(es_doc $IX-shared country-US)/$(sed -n 's/.*unseen deleted \([0-9]*\).*/\1/p' <<<"$SYNC_SUMMARY")" "null/1"
+
+# two connectors: the first fails, the second still syncs and sweeps; exit 1
+es_drop $IX-two
+cat >two.yml <<EOF
+elasticsearch: { host: $ES_URL, ssl: false }
+connectors:
+  - connector_id: broken
+    service_type: sqlite
+    index_name: $IX-broken
+    configuration: { path: ./shop.db, tables: [no_such_table] }
+  - connector_id: fine
+    service_type: sqlite
+    index_name: $IX-two
+    configuration: { path: ./shop.db, tables: [countries] }
+EOF
+run_sync two1 -c two.yml
+check_sync two1 1 "two connectors, the first failing"
+check "the failing connector is named" grep -q "broken: table 'no_such_table'" two1.out
+sqlite3 shop.db "INSERT INTO countries VALUES ('DE', 'Germany')" >>sqlite.log 2>&1
+run_sync two2 -c two.yml
+sqlite3 shop.db "DELETE FROM countries WHERE code = 'DE'" >>sqlite.log 2>&1
+run_sync two3 -c two.yml
+check_eq "the second connector swept its deleted row despite the first one's failure" \
+    "$(es_count $IX-two)/$(sed -n 's/.*unseen deleted \([0-9]*\).*/\1/p' <<<"$SYNC_SUMMARY")" \
+    "$(sqlite3 shop.db 'SELECT count(*) FROM countries')/1"
 
 # --limit on an incremental table: the watermark must not move past unread rows
 es_drop $IX-limit
