@@ -20,7 +20,7 @@ if ! psql -q -v ON_ERROR_STOP=1 -f "$E2E_DIR/pg-fixture.sql" >psql.log 2>&1; the
     not_ok "fixture loaded"; sed 's/^/#   /' psql.log; exit 0
 fi
 IX=e2e60
-es_drop "$IX-items" "$IX-sweep" "$IX-nullcur" "$IX-plain" "$IX-events" "$IX-prices" "$IX-dead" "$IX-conflict"
+es_drop "$IX-items" "$IX-sweep" "$IX-nullcur" "$IX-adv" "$IX-plain" "$IX-events" "$IX-prices" "$IX-dead" "$IX-conflict"
 rows() { echo "psql -XAtc \"SELECT row_to_json(t) FROM ($1) t\""; }
 
 # config FILE TABLES MAPPINGS [RULES] [ES_EXTRA]: one PostgreSQL connector
@@ -153,6 +153,29 @@ run_sync sweep3 -c sweep.yml
 check_sync sweep3 0 "the next clean run"
 check_eq "the next clean run sweeps the 4 deleted rows" \
     "$(es_count $IX-sweep)/$(sed -n 's/.*unseen deleted \([0-9]*\).*/\1/p' <<<"$SYNC_SUMMARY")" "596/4"
+
+# ---- advanced rules: a custom query replaces the table ---------------------------------
+cat >adv.yml <<EOF
+elasticsearch: { host: $ES_URL, ssl: false }
+connectors:
+  - connector_id: pg-adv
+    service_type: postgresql
+    index_name: $IX-adv
+    configuration: { host: $PGHOST, port: $PGPORT, username: $PGUSER, password: "\${PGPASSWORD}", database: $PGDATABASE, tables: "*" }
+    sync_rules:
+      advanced:
+        - { tables: [e2e_plain], query: "SELECT id, label, n FROM e2e_plain WHERE n % 3 = 0", id_columns: [id] }
+EOF
+ADVROWS=$(rows 'SELECT id, label, n FROM e2e_plain WHERE n % 3 = 0')
+ADVOPTS=(--rename id=public_e2e_plain_id --rename label=public_e2e_plain_label --rename n=public_e2e_plain_n
+    --const "database=\"$PGDATABASE\"" --const 'table="e2e_plain"' --const 'schema="public"'
+    --const "id=${PGDATABASE}_public_e2e_plain_{id}" --ignore _timestamp)
+run_sync adv1 -c adv.yml
+check_sync adv1 0 "advanced rule: custom query synced"
+check_index "advanced rule: the query's rows only" $IX-adv "$ADVROWS" "${PGDATABASE}_public_e2e_plain_{id}" "${ADVOPTS[@]}"
+psql -qc "UPDATE e2e_plain SET n = 1 WHERE id = 3" >>psql.log 2>&1
+run_sync adv2 -c adv.yml
+check_index "advanced rule: a row leaving the query is swept" $IX-adv "$ADVROWS" "${PGDATABASE}_public_e2e_plain_{id}" "${ADVOPTS[@]}"
 
 # ---- 3. incremental ----------------------------------------------------------
 EV_MAP='      e2e_events:
