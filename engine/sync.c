@@ -674,7 +674,12 @@ window_done:
         snprintf(label, sizeof label, "%s/%s", pc->id, job->name);
         eng_progress_begin(r->prog, label, pt->custom_query ? -1 : st->row_estimate);
     }
-    uint64_t rows = 0;
+    uint64_t rows = 0, dead_before = 0;
+    if (r->bulk) {
+        es_bulk_stats b0;
+        es_bulk_get_stats(r->bulk, &b0);
+        dead_before = b0.failed;
+    }
     rc = scan_rows(&tr, extra, xparams, nx, &rows);
     tr.rows = rows;
     eng_progress_end(r->prog, rows, tr.docs);
@@ -694,9 +699,19 @@ window_done:
         if (!r->o->dry_run) {
             rc = es_bulk_flush(r->bulk);
             if (rc < 0) goto fail;
-            eng_state_set(r->state, pc->id, job->name, upper, bt->ncursor);
-            rc = eng_state_save(r->state, r->d);
-            if (rc < 0) goto fail;
+            es_bulk_stats b1;
+            es_bulk_get_stats(r->bulk, &b1);
+            if (b1.failed > dead_before) {
+                /* dead-lettered is not acknowledged: the next run re-reads
+                 * those rows (after the mapping or the data is fixed) */
+                diag_warning(r->d, pt->loc,
+                             "%s > %s: %llu documents dead-lettered: watermark not saved",
+                             pc->id, job->name, (unsigned long long)(b1.failed - dead_before));
+            } else {
+                eng_state_set(r->state, pc->id, job->name, upper, bt->ncursor);
+                rc = eng_state_save(r->state, r->d);
+                if (rc < 0) goto fail;
+            }
         }
     }
 done:
