@@ -74,3 +74,9 @@ DROP TABLE IF EXISTS e2e_nullcur;
 CREATE TABLE e2e_nullcur (id int PRIMARY KEY, v text, updated_at timestamptz);
 INSERT INTO e2e_nullcur SELECT g, 'v' || g, CASE WHEN g = 5 THEN NULL ELSE timestamptz '2024-01-01' + g * interval '1 min' END
 FROM generate_series(1, 10) g;
+
+-- incremental + a document refused by the node
+DROP TABLE IF EXISTS e2e_deadinc;
+CREATE TABLE e2e_deadinc (id int PRIMARY KEY, note text, updated_at timestamptz NOT NULL);
+INSERT INTO e2e_deadinc SELECT g, CASE WHEN g = 4 THEN 'four' ELSE g::text END, timestamptz '2024-01-01' + g * interval '1 min'
+FROM generate_series(1, 8) g;

@@ -20,7 +20,7 @@ if ! psql -q -v ON_ERROR_STOP=1 -f "$E2E_DIR/pg-fixture.sql" >psql.log 2>&1; the
     not_ok "fixture loaded"; sed 's/^/#   /' psql.log; exit 0
 fi
 IX=e2e60
-es_drop "$IX-items" "$IX-sweep" "$IX-nullcur" "$IX-adv" "$IX-plain" "$IX-events" "$IX-prices" "$IX-dead" "$IX-conflict"
+es_drop "$IX-items" "$IX-deadinc" "$IX-sweep" "$IX-nullcur" "$IX-adv" "$IX-plain" "$IX-events" "$IX-prices" "$IX-dead" "$IX-conflict"
 rows() { echo "psql -XAtc \"SELECT row_to_json(t) FROM ($1) t\""; }
 
 # config FILE TABLES MAPPINGS [RULES] [ES_EXTRA]: one PostgreSQL connector
@@ -285,3 +285,14 @@ for line in open("dead.ndjson"):
 '
 check_index "dead letter: the other 38 documents are indexed" $IX-dead \
     "$(rows "SELECT * FROM e2e_dead WHERE note NOT LIKE 'not%'")" 'd-{id}'
+
+# incremental: a dead-lettered document is not acknowledged -> the watermark stays
+config deadinc.yml e2e_deadinc "      e2e_deadinc: { index: $IX-deadinc, id: \"di-{{ id }}\", fields: { note: { from: note, type: long } }, incremental: { cursor: [updated_at, id] } }"
+run_sync deadinc1 -c deadinc.yml --state-file ./deadinc.state
+check_sync deadinc1 1 "incremental with a refused document -> failure"
+check "incremental with a refused document: no watermark saved" test ! -s deadinc.state
+psql -qc "UPDATE e2e_deadinc SET note = '4' WHERE id = 4" >>psql.log 2>&1
+run_sync deadinc2 -c deadinc.yml --state-file ./deadinc.state
+check_sync deadinc2 0 "incremental after the data was fixed (cursor unchanged)"
+check_index "incremental: the fixed row is indexed by the next run" $IX-deadinc "$(rows 'SELECT * FROM e2e_deadinc')" 'di-{id}'
+check "incremental: the watermark is saved once all is acknowledged" test -s deadinc.state
