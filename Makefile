@@ -90,8 +90,8 @@ check-deps:
 	@pkg-config --exists $(PKGS) 2>/dev/null || sh tools/install-deps.sh
 
 test: deps
-	$(MAKE) all unit
-	$(MAKE) SANITIZE=address,undefined all unit
+	$(MAKE) -j2 all unit
+	$(MAKE) -j2 SANITIZE=address,undefined all unit
 	bash tests/run.sh
 
 schema-json: $(BUILD)/sql2es
