@@ -1009,7 +1009,10 @@ static int make_key(buf *kb, const src_value *row, const int *cols, int n)
         const src_value *v = &row[cols[i]];
         if (v->kind == SRC_NULL) return 1;
         size_t len = v->kind == SRC_BINARY ? (v->n + 2) / 3 * 4 : v->n;
-        buf_printf(kb, "%zu:", len);
+        char num[24];
+        size_t nl = json_fmt_u64(num, (uint64_t)len); /* no printf: once per child row */
+        num[nl++] = ':';
+        buf_append(kb, num, nl);
         eng_value_text(v, kb);
     }
     if (!kb->data) buf_append(kb, "", 0);

@@ -373,7 +373,13 @@ static int pg_quote_ident(buf *out, const char *ident)
     return rc;
 }
 
-static int pg_placeholder(buf *out, int n) { return buf_printf(out, "$%d", n); }
+static int pg_placeholder(buf *out, int n)
+{
+    char t[24];
+    t[0] = '$';
+    size_t k = json_fmt_i64(t + 1, n); /* relation queries write hundreds per chunk */
+    return buf_append(out, t, k + 1);
+}
 
 /* ------------------------------------------------------------------ types */
 

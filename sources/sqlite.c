@@ -39,6 +39,11 @@ extern const src_driver src_sqlite_driver;
 struct src_conn {
     sqlite3 *db;
     char *path;
+    /* the last finished statement, kept prepared: relation chunks run the
+     * same child query again and again, and preparing a query with hundreds
+     * of parameters costs more than running it */
+    sqlite3_stmt *cached;
+    char *cached_sql;
 };
 
 typedef struct col_state {
@@ -49,6 +54,7 @@ typedef struct col_state {
 struct src_scan {
     src_conn *c;
     sqlite3_stmt *st;
+    const char *sql;
     int ncols;
     col_state *cs;
     src_value *row;
@@ -137,14 +143,33 @@ static int quote_ident(buf *out, const char *ident)
     return rc;
 }
 
-static int placeholder(buf *out, int n) { return buf_printf(out, "?%d", n); }
+static int placeholder(buf *out, int n)
+{
+    char t[24];
+    t[0] = '?';
+    size_t k = json_fmt_i64(t + 1, n); /* relation queries write hundreds per chunk */
+    return buf_append(out, t, k + 1);
+}
 
 /* ---------------------------------------------------------------- scans */
 
 static void end_scan(src_scan *s)
 {
     if (!s) return;
-    if (s->st) sqlite3_finalize(s->st);
+    if (s->st) {
+        src_conn *c = s->c;
+        if (!c->cached && s->sql && sqlite3_reset(s->st) == SQLITE_OK) {
+            sqlite3_clear_bindings(s->st);
+            c->cached = s->st;
+            c->cached_sql = strdup(s->sql);
+            if (!c->cached_sql) {
+                sqlite3_finalize(c->cached);
+                c->cached = NULL;
+            }
+        } else {
+            sqlite3_finalize(s->st);
+        }
+    }
     arena_free(s->a);
 }
 
@@ -158,7 +183,20 @@ static int begin_scan(src_conn *c, const src_query *q, src_scan **out, diag *d)
     s->c = c;
     int rc = 0;
     const char *tail = NULL;
-    int r = sqlite3_prepare_v2(c->db, q->sql, -1, &s->st, &tail);
+    int r = SQLITE_OK;
+    if (c->cached && strcmp(c->cached_sql, q->sql) == 0) {
+        s->st = c->cached;
+        c->cached = NULL;
+    } else {
+        r = sqlite3_prepare_v2(c->db, q->sql, -1, &s->st, &tail);
+    }
+    free(c->cached_sql);
+    c->cached_sql = NULL;
+    if (c->cached) {
+        sqlite3_finalize(c->cached);
+        c->cached = NULL;
+    }
+    s->sql = arena_strdup(a, q->sql);
     if (r != SQLITE_OK) {
         rc = fail_db(c->db, r, "prepare", d);
         goto fail;
@@ -293,6 +331,8 @@ static const src_scan_stats *scan_stats(src_scan *s) { return &s->stats; }
 static void close_conn(src_conn *c)
 {
     if (!c) return;
+    if (c->cached) sqlite3_finalize(c->cached);
+    free(c->cached_sql);
     if (c->db) sqlite3_close_v2(c->db);
     free(c->path);
     free(c);
