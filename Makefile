@@ -3,7 +3,7 @@
 #   make test            install missing packages, build, run every test
 #   make demo            sync the quickstart SQLite database into a local node
 #   make bench           benchmarks (figures go to bench/RESULTS.md)
-#   make fuzz            longer libFuzzer run of the compiler
+#   make fuzz            longer libFuzzer runs (FUZZ_SECONDS each, default 300)
 #   make lint            banned functions, warnings
 #   make install PREFIX=/usr/local
 #   SANITIZE=address,undefined   build with sanitizers (separate build dir)
@@ -103,7 +103,8 @@ lint:
 	@echo "lint: ok"
 
 fuzz:
-	bash tests/fuzz/run.sh long
+	for t in fuzz_compile fuzz_yaml fuzz_template fuzz_es_reply; do \
+	  FUZZ_TARGET=$$t bash tests/fuzz/run.sh long || exit 1; done
 
 bench: all
 	bash bench/run.sh
