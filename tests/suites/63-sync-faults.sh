@@ -133,7 +133,7 @@ check_index "outage: every document present exactly once" e2e63-outage "$ROWS" '
 psql -q -v ON_ERROR_STOP=1 >>psql.log 2>&1 <<'EOF'
 DROP TABLE IF EXISTS e2e_resume;
 CREATE TABLE e2e_resume (id int PRIMARY KEY, v text);
-INSERT INTO e2e_resume SELECT g, 'v' || g FROM generate_series(1, 20000) g;
+INSERT INTO e2e_resume SELECT g, 'v' || g FROM generate_series(1, 100000) g;
 EOF
 es_drop e2e63-resume
 cat >resume.yml <<EOF
@@ -148,9 +148,21 @@ connectors:
 EOF
 "$SQL2ES_BIN" sync -c resume.yml >resume.out 2>&1 &
 spid=$!
-sleep 1.5
-killed=$(psql -h "$PG_SUPERUSER_SOCKET" -U "$PG_SUPERUSER" -d "$PGDATABASE" -XAtc \
-    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = '$PGUSER' AND pid <> pg_backend_pid()" 2>>psql.log)
+# kill the source connection once documents are arriving (not on a timer:
+# an idle machine would finish first, a busy one would not have started)
+killed=0
+for _ in $(seq 1 300); do
+    kill -0 "$spid" 2>/dev/null || break
+    n=$(curl -s "$ES_URL/e2e63-resume/_count" | python3 -c 'import sys,json
+try: print(json.load(sys.stdin).get("count", 0))
+except Exception: print(0)')
+    if [ "${n:-0}" -gt 0 ]; then
+        killed=$(psql -h "$PG_SUPERUSER_SOCKET" -U "$PG_SUPERUSER" -d "$PGDATABASE" -XAtc \
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = '$PGUSER' AND pid <> pg_backend_pid()" 2>>psql.log)
+        break
+    fi
+    sleep 0.1
+done
 wait "$spid"
 SYNC_RC=$?
 check_eq "source connection killed mid-scan: the sync completes" "$SYNC_RC/$( [ "${killed:-0}" -gt 0 ] && echo killed)" "0/killed"
