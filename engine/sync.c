@@ -821,7 +821,7 @@ static int sweep(run *r, struct seen_index *si)
     es_ids *it = NULL;
     /* list what a search sees now: the previous run's last writes included */
     int rc = es_refresh(r->es, si->index, r->d);
-    if (rc == 0) rc = es_ids_open(r->es, si->index, NULL, 1000, &it, r->d);
+    if (rc == 0) rc = es_ids_open(r->es, si->index, NULL, 5000, &it, r->d);
     if (rc) return rc;
     eng_idset *present = eng_idset_new(256u << 20 >> 4);
     const char *id;
