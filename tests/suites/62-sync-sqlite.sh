@@ -60,6 +60,7 @@ connectors:
             one: true
         incremental: { cursor: [updated_at, id], lag: 1m }
         deleted_when: "deleted = 1"
+        index_settings: { number_of_shards: 1, number_of_replicas: 0, refresh_interval: 2s }
 EOF
 }
 config shop.yml $IX-customers
@@ -72,6 +73,8 @@ check_index "nested documents equal the rows (orders array, country object, tran
     $IX-customers "$CUSTOMERS" 'c-{id}'
 check_eq "mapping: email is keyword" \
     "$(es GET "/$IX-customers/_mapping" | jq -r ".[\"$IX-customers\"].mappings.properties.email.type")" keyword
+check_eq "index_settings: the created index has the configured settings" \
+    "$(es GET "/$IX-customers/_settings" | jq -r ".[\"$IX-customers\"].settings.index | [.number_of_shards, .number_of_replicas, .refresh_interval] | join(\" \")")" "1 0 2s"
 
 # incremental: parents changed (and a child of one of them), a soft delete, a new customer with orders
 sqlite3 shop.db >>sqlite.log 2>&1 <<'EOF'
