@@ -536,6 +536,42 @@ static const char *col_list(bctx *c, const src_table *st)
     return r;
 }
 
+/* Mark the child columns a bound program reads: loaded columns, template
+ * columns (the whole key for a {{ $pk }} part), copied columns, and the `on`
+ * columns of its nested relations. The child query selects only these. */
+static void mark_tpl_cols(const eng_btpl *t, const eng_bound_doc *bd, char *used)
+{
+    if (!t->tpl) return;
+    for (int i = 0; i < t->tpl->nparts; i++) {
+        if (t->col && t->col[i] >= 0) used[t->col[i]] = 1;
+        if (t->tpl->parts[i].kind == PLAN_TPL_PK)
+            for (int k = 0; k < bd->nkeys; k++) used[bd->keys[k]] = 1;
+    }
+}
+
+static void mark_used_cols(const eng_bound_doc *bd, char *used)
+{
+    for (int i = 0; i < bd->doc->nops; i++) {
+        const eng_bop *b = &bd->ops[i];
+        switch (bd->doc->ops[i].op) {
+        case PLAN_OP_LOAD_COL:
+            if (b->col >= 0) used[b->col] = 1;
+            break;
+        case PLAN_OP_LOAD_TPL: mark_tpl_cols(&b->tpl, bd, used); break;
+        case PLAN_OP_COPY_COLUMNS:
+            for (int k = 0; k < b->nccols; k++) used[b->ccols[k]] = 1;
+            break;
+        default: break;
+        }
+    }
+    for (int r = 0; r < bd->doc->nrelations; r++) {
+        const eng_bound_relation *nr = &bd->rels[r];
+        if (!nr->parent_on) continue;
+        for (int k = 0; k < nr->rel->non; k++)
+            if (nr->parent_on[k] >= 0) used[nr->parent_on[k]] = 1;
+    }
+}
+
 static int bind_relation(bctx *c, eng_bound_relation *br, const plan_relation *rel,
                          const eng_bound_doc *parent)
 {
@@ -570,10 +606,20 @@ static int bind_relation(bctx *c, eng_bound_relation *br, const plan_relation *r
     br->doc.nkeys = child->npk;
     if (bind_doc(c, &br->doc, &rel->doc, child) < 0) return DIAG_EINVAL;
 
-    /* SQL pieces */
+    /* SQL pieces: only the columns the child program and the grouping use */
+    char *used = arena_alloc(c->a, (size_t)child->ncols + 1);
+    mark_used_cols(&br->doc, used);
+    for (int i = 0; i < rel->non; i++)
+        if (br->child_on[i] >= 0) used[br->child_on[i]] = 1;
+    br->sel = arena_alloc(c->a, sizeof(int) * ((size_t)child->ncols + 1));
     buf b = BUF_INIT;
     buf_puts(&b, "SELECT ");
-    buf_puts(&b, col_list(c, child));
+    for (int i = 0; i < child->ncols; i++) {
+        if (!used[i]) continue;
+        if (br->nsel) buf_puts(&b, ", ");
+        c->drv->quote_ident(&b, child->cols[i].name);
+        br->sel[br->nsel++] = i;
+    }
     buf_puts(&b, " FROM ");
     buf_puts(&b, qualified(c, child->schema ? child->schema : rel->schema ? rel->schema
                                                                            : parent->vars[ENG_VAR_SCHEMA],

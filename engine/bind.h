@@ -71,7 +71,9 @@ struct eng_bound_relation {
     int *parent_on;               /* ... and in the parent table */
     int slot;                     /* index among all relations of the bound table */
     const src_driver *driver;     /* dialect of the child query */
-    const char *select_head;      /* "SELECT cols FROM child WHERE " */
+    int *sel;                     /* the child columns the query selects, in table order: */
+    int nsel;                     /* those the program, the keys and nested relations use */
+    const char *select_head;      /* "SELECT sel cols FROM child WHERE " */
     const char *select_tail;      /* " [AND (where)] ORDER BY on..., order_by..." */
 };
 

@@ -989,6 +989,7 @@ struct eng_child_set {
     const char ***pvals; /* their key values (text) */
     buf kb;
     buf sql;
+    group *last; /* the group of the previous child row (rows come grouped by key) */
 };
 
 static uint64_t fnv(const char *p, size_t n)
@@ -1079,6 +1080,7 @@ void eng_child_set_reset(eng_child_set *cs)
     cs->buckets = NULL;
     cs->nb = cs->ngroups = 0;
     cs->np = 0;
+    cs->last = NULL;
 }
 
 int eng_child_set_nparents(const eng_child_set *cs) { return cs->np; }
@@ -1153,24 +1155,39 @@ int eng_child_set_query(eng_child_set *cs, src_query *q, diag *d)
     return 0;
 }
 
-int eng_child_set_add_child(eng_child_set *cs, const src_value *child_row)
+int eng_child_set_add_child(eng_child_set *cs, const src_value *result_row,
+                            const src_value **stored)
 {
     const eng_bound_relation *br = cs->br;
-    int k = make_key(&cs->kb, child_row, br->child_on, br->rel->non);
-    if (k < 0) return DIAG_ENOMEM;
-    if (k == 1) return 0;
-    group *g = lookup(cs, cs->kb.data, cs->kb.len, 1);
     int nc = br->child->ncols;
-    crow *r = arena_alloc(cs->a, sizeof *r);
-    r->vals = arena_alloc(cs->a, sizeof(src_value) * (size_t)nc);
-    for (int i = 0; i < nc; i++) {
-        r->vals[i] = child_row[i];
-        if (child_row[i].kind != SRC_NULL) {
-            char *p = arena_alloc(cs->a, child_row[i].n + 1);
-            if (child_row[i].n) memcpy(p, child_row[i].p, child_row[i].n);
-            r->vals[i].p = p;
+    if (stored) *stored = NULL;
+    /* one allocation: the list cell, the row in the child table's layout
+     * (zeroed: unselected columns are SRC_NULL), then the value bytes */
+    size_t need = sizeof(crow) + sizeof(src_value) * (size_t)nc;
+    for (int j = 0; j < br->nsel; j++)
+        if (result_row[j].kind != SRC_NULL) need += result_row[j].n + 1;
+    char *mem = arena_alloc(cs->a, need);
+    crow *r = (crow *)(void *)mem;
+    src_value *vals = (src_value *)(void *)(mem + sizeof(crow));
+    char *bytes = (char *)(vals + nc);
+    for (int j = 0; j < br->nsel; j++) {
+        const src_value *v = &result_row[j];
+        src_value *o = &vals[br->sel[j]];
+        *o = *v;
+        if (v->kind != SRC_NULL) {
+            if (v->n) memcpy(bytes, v->p, v->n);
+            o->p = bytes;
+            bytes += v->n + 1;
         }
     }
+    int k = make_key(&cs->kb, vals, br->child_on, br->rel->non);
+    if (k < 0) return DIAG_ENOMEM;
+    if (k == 1) return 0;
+    group *g = cs->last;
+    if (!g || g->klen != cs->kb.len || memcmp(g->key, cs->kb.data, cs->kb.len) != 0)
+        g = cs->last = lookup(cs, cs->kb.data, cs->kb.len, 1);
+    r->vals = vals;
+    if (stored) *stored = vals;
     if (g->last) g->last->next = r;
     else g->first = r;
     g->last = r;

@@ -85,8 +85,12 @@ int eng_child_set_nparents(const eng_child_set *cs);
  *     [AND (where)] ORDER BY c1, c2, order_by...
  * Rows come back grouped by key and in order_by order within a key. */
 int eng_child_set_query(eng_child_set *cs, src_query *q, diag *d);
-/* Add one child row (child table's values), in the query's order. */
-int eng_child_set_add_child(eng_child_set *cs, const src_value *child_row);
+/* Add one row of the child query (its columns are br->sel of the child
+ * table), in the query's order. *stored (may be NULL) receives the copy the
+ * set keeps, laid out as the child table (unselected columns NULL), or NULL
+ * when the row's key is NULL. */
+int eng_child_set_add_child(eng_child_set *cs, const src_value *result_row,
+                            const src_value **stored);
 /* Use cs for relation br (any depth) in the next eng_write_doc calls. cs is
  * borrowed; NULL = no children known (one-to-many writes [], one null). */
 void eng_interp_set_children(eng_interp *it, const eng_bound_relation *br,

@@ -247,9 +247,10 @@ static int fetch_children(table_run *tr, const eng_bound_relation *br, eng_child
         rc = cc->pc->driver->begin_scan(cc->c2, &q, &s, dd);
         const src_value *row;
         while (rc == 0 && (rc = cc->pc->driver->next(s, &row, dd)) == 1) {
-            rc = eng_child_set_add_child(cs, row);
-            for (int k = 0; rc == 0 && k < nn; k++)
-                rc = eng_child_set_add_parent(tr->sets[cd->rels[k].slot], row);
+            const src_value *kept;
+            rc = eng_child_set_add_child(cs, row, &kept);
+            for (int k = 0; rc == 0 && kept && k < nn; k++)
+                rc = eng_child_set_add_parent(tr->sets[cd->rels[k].slot], kept);
         }
         cc->pc->driver->end_scan(s);
         if (rc < 0) return rc;
