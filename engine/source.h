@@ -157,4 +157,17 @@ typedef struct src_name_list {
 int src_name_list_add(void *ctx, const src_value *row);
 void src_name_list_sort(src_name_list *l);
 
+/* TLS trust for the client libraries. The connectors' `ssl_ca` holds the CA
+ * certificate itself (PEM text); a file name is accepted too. libpq and
+ * libmariadb read a file: for PEM text src_ca_file writes it to a private
+ * temporary file (mode 0600, under $TMPDIR) whose name it puts in path; the
+ * caller connects, then calls src_ca_file_done. Returns 0, or <0 with an
+ * error naming `who` (never the certificate text). */
+typedef struct src_ca_file {
+    char path[4096];
+    int temporary;
+} src_ca_file;
+int src_ca_file_open(src_ca_file *f, const char *ssl_ca, const char *who, diag *d);
+void src_ca_file_done(src_ca_file *f);
+
 #endif

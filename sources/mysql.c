@@ -139,15 +139,25 @@ static MYSQL *connect_one(src_conn *c, int *rc, diag *d)
     mysql_optionsv(my, MYSQL_REPORT_DATA_TRUNCATION, &on);
     mysql_optionsv(my, MYSQL_INIT_COMMAND,
                    "SET time_zone = '+00:00', net_write_timeout = 3600, net_read_timeout = 3600");
+    /* ssl_enabled: TLS required; with ssl_ca also the server's certificate verified */
+    src_ca_file ca;
+    memset(&ca, 0, sizeof ca);
     if (c->ssl) {
         mysql_optionsv(my, MYSQL_OPT_SSL_ENFORCE, &on);
-        if (c->ssl_ca) {
-            mysql_optionsv(my, MYSQL_OPT_SSL_CA, c->ssl_ca);
+        if (src_ca_file_open(&ca, c->ssl_ca, "mysql", d) < 0) {
+            *rc = DIAG_EINVAL;
+            mysql_close(my);
+            return NULL;
+        }
+        if (ca.path[0]) {
+            mysql_optionsv(my, MYSQL_OPT_SSL_CA, ca.path);
             mysql_optionsv(my, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &on);
         }
     }
     unsigned port = (unsigned)(c->port > 0 ? c->port : 3306);
-    if (!mysql_real_connect(my, c->host, c->user, c->password, c->database, port, NULL, 0)) {
+    MYSQL *ok = mysql_real_connect(my, c->host, c->user, c->password, c->database, port, NULL, 0);
+    src_ca_file_done(&ca); /* read during the handshake */
+    if (!ok) {
         diag_error(d, (src_loc){0}, "mysql: cannot connect to %s:%u as %s: %s", host_name(c),
                    port, c->user ? c->user : "(current user)", mysql_error(my));
         *rc = map_errno(mysql_errno(my));

@@ -286,14 +286,23 @@ static int pg_open(const src_config *cfg, src_conn **out, diag *d)
 {
     int rc = DIAG_ENOMEM;
     *out = NULL;
+    src_ca_file ca;
+    memset(&ca, 0, sizeof ca);
     src_conn *c = calloc(1, sizeof *c);
     if (!c) goto fail;
     char port[16], timeout[16];
     snprintf(port, sizeof port, "%d", cfg->port > 0 ? cfg->port : PG_DEFAULT_PORT);
     snprintf(timeout, sizeof timeout, "%d",
              cfg->connect_timeout > 0 ? cfg->connect_timeout : PG_DEFAULT_TIMEOUT);
+    /* ssl_enabled: TLS required; with ssl_ca also the server's certificate
+     * and name verified. Without it, libpq's default (TLS when offered). */
     const char *sslmode = "prefer";
-    if (cfg->ssl_enabled) sslmode = cfg->ssl_ca && *cfg->ssl_ca ? "verify-full" : "require";
+    if (cfg->ssl_enabled) {
+        rc = src_ca_file_open(&ca, cfg->ssl_ca, "postgresql", d);
+        if (rc < 0) goto fail_quiet;
+        rc = DIAG_ENOMEM;
+        sslmode = ca.path[0] ? "verify-full" : "require";
+    }
     const char *keys[16], *vals[16];
     int k = 0;
     k = kv(keys, vals, k, "host", cfg->host);
@@ -302,7 +311,7 @@ static int pg_open(const src_config *cfg, src_conn **out, diag *d)
     k = kv(keys, vals, k, "password", cfg->password);
     k = kv(keys, vals, k, "dbname", cfg->database);
     k = kv(keys, vals, k, "sslmode", sslmode);
-    if (cfg->ssl_enabled) k = kv(keys, vals, k, "sslrootcert", cfg->ssl_ca);
+    k = kv(keys, vals, k, "sslrootcert", ca.path);
     k = kv(keys, vals, k, "connect_timeout", timeout);
     k = kv(keys, vals, k, "application_name", "sql2es");
     k = kv(keys, vals, k, "client_encoding", "UTF8");
@@ -314,6 +323,7 @@ static int pg_open(const src_config *cfg, src_conn **out, diag *d)
     c->fetch_size = cfg->fetch_size > 0 ? cfg->fetch_size : PG_DEFAULT_FETCH;
     if (!c->schema) goto fail;
     c->pg = PQconnectdbParams(keys, vals, 0);
+    src_ca_file_done(&ca); /* read during the handshake */
     if (!c->pg) goto fail;
     {
         const char *u = cfg->username && *cfg->username ? cfg->username : PQuser(c->pg);
@@ -347,6 +357,7 @@ static int pg_open(const src_config *cfg, src_conn **out, diag *d)
 fail:
     diag_error(d, (src_loc){0}, "postgresql: out of memory");
 fail_quiet:
+    src_ca_file_done(&ca);
     pg_close(c);
     return rc;
 }

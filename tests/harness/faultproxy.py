@@ -14,6 +14,7 @@ is not a general-purpose proxy: loopback only, standard library only.
                 [--item-reject F] [--seed N] [--fault-paths REGEX]
                 [--require-header 'Authorization: ApiKey xyz']
                 [--log FILE] [--max-seconds 600]
+                [--tls-cert server.pem --tls-key server.key]
 
 F is a fraction in [0, 1]. Faults apply to requests whose path (without the
 query) matches --fault-paths (default: `_bulk` requests only); the decisions
@@ -25,7 +26,10 @@ items of a forwarded `_bulk` reply into status 429
 es_rejected_execution_exception items and sets `errors: true` (re-sending an
 index action is idempotent, so indexing upstream is fine).
 
-When ready it prints `PROXY http://127.0.0.1:PORT` on stdout. GET
+With --tls-cert/--tls-key the proxy speaks HTTPS to its clients (the test
+node itself has no TLS); a client that refuses the certificate only ends its
+own connection. When ready it prints `PROXY http://127.0.0.1:PORT` (https
+with TLS) on stdout. GET
 /_faultproxy/stats is answered by the proxy itself with its counters (JSON).
 It exits by itself after --max-seconds, and on SIGTERM/SIGINT.
 """
@@ -38,6 +42,7 @@ import random
 import re
 import signal
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -382,12 +387,22 @@ def main():
     ap.add_argument("--require-header", default=None)
     ap.add_argument("--log", default=None)
     ap.add_argument("--max-seconds", type=float, default=600.0)
+    ap.add_argument("--tls-cert", default=None, help="serve HTTPS with this certificate (PEM)")
+    ap.add_argument("--tls-key", default=None, help="... and this private key (PEM)")
     opts = ap.parse_args()
+    if bool(opts.tls_cert) != bool(opts.tls_key):
+        ap.error("--tls-cert and --tls-key go together")
     if opts.rate_429 + opts.fail_503 + opts.reset + opts.reset_after > 1.0 + 1e-9:
         ap.error("--rate-429 + --fail-503 + --reset + --reset-after must not exceed 1")
 
     server = Server(("127.0.0.1", opts.listen_port), Handler)
     server.state = State(opts)
+    scheme = "http"
+    if opts.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(opts.tls_cert, opts.tls_key)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
 
     def stop(*_):
         threading.Thread(target=server.shutdown, daemon=True).start()
@@ -398,7 +413,7 @@ def main():
         timer = threading.Timer(opts.max_seconds, stop)
         timer.daemon = True
         timer.start()
-    sys.stdout.write("PROXY http://127.0.0.1:%d\n" % server.server_address[1])
+    sys.stdout.write("PROXY %s://127.0.0.1:%d\n" % (scheme, server.server_address[1]))
     sys.stdout.flush()
     try:
         server.serve_forever(poll_interval=0.2)

@@ -63,6 +63,8 @@ start)
         >"$DIR/install.log" 2>&1 || fail "mariadb-install-db failed"
     port=$(free_port)
     [ "$port" != 0 ] || fail "no free port"
+    # TLS offered (clients choose; the TLS suite requires it of its own user)
+    bash "$(dirname "$0")/tls.sh" "$DIR/tls" || fail "making the test certificates failed"
     "$MYSQLD" --no-defaults --user="$user" --datadir="$DIR/data" --tmpdir="$DIR/tmp" \
         --socket="$SOCK" --pid-file="$DIR/mysqld.pid" --log-error="$DIR/mysqld.log" \
         --port="$port" --bind-address=127.0.0.1 --skip-name-resolve \
@@ -70,6 +72,7 @@ start)
         --performance-schema=OFF --max-connections=100 \
         --innodb-flush-log-at-trx-commit=2 --innodb-doublewrite=0 \
         --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
+        --ssl-ca="$DIR/tls/ca.pem" --ssl-cert="$DIR/tls/server.pem" --ssl-key="$DIR/tls/server.key" \
         >/dev/null 2>&1 9>&- &
     up=0
     for _ in $(seq 1 300); do
@@ -92,6 +95,7 @@ MYSQL_USER=sql2es
 MYSQL_PASSWORD=$pass
 MYSQL_DATABASE=sql2es_test
 MYSQL_ROOT_SOCKET=$SOCK
+MYSQL_TLS_DIR=$DIR/tls
 ENV
     mv "$DIR/mariadb.env.tmp" "$DIR/mariadb.env"
     echo "mariadb: listening on 127.0.0.1:$port" >&2
