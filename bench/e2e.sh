@@ -4,9 +4,10 @@
 # `bench/run.sh e2e` (which exports SQL2ES_TEST_TMP) or directly.
 #
 # In one run, into the same node (ES_JAVA_HEAP=1g) and from the same table:
-#   1. sql2es sync (chunk_size 500, max_concurrency 5) into bench-sql2es;
+#   1. sql2es sync (chunk_size CHUNK lines, max_concurrency 5) into bench-sql2es;
 #   2. alternated with it, the ingest limit: the same documents pre-generated with
-#      `sql2es sync --dry-run`, split into files of 500 bulk items, posted by
+#      `sql2es sync --dry-run`, split into files of CHUNK lines (the same
+#      requests sql2es sends; an item never split), posted by
 #      curl 5 at a time (xargs -P 5) into bench-limit;
 #   3. PGSync (pip package, venv in build/venv-pgsync) bootstrap + one-shot
 #      initial sync into bench-pgsync. PGSync needs wal_level=logical and a
@@ -21,12 +22,15 @@
 #                            wall time, maximum peak RSS); PGSync runs once
 #   PGSYNC_ROWS=ROWS         rows in PGSync's copy of the table
 #   SKIP_PGSYNC=1            leave PGSync out
+#   CHUNK=500                elasticsearch.bulk.chunk_size (NDJSON lines per request;
+#                            the connectors' default 500 = 250 documents)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$(realpath "${SQL2ES_BIN:-$root/build/sql2es}")
 ROWS=${ROWS:-1000000}
 PGSYNC_ROWS=${PGSYNC_ROWS:-$ROWS}
 ROUNDS=${ROUNDS:-3}
+CHUNK=${CHUNK:-500}   # elasticsearch.bulk.chunk_size: NDJSON lines per _bulk request
 base=${1:?usage: bench/e2e.sh WORKDIR}
 mkdir -p "$base"
 work=$(cd "$base" && pwd)/e2e
@@ -97,7 +101,9 @@ create_like() {
 
 # Results: label, wall s, docs, peak RSS KiB, note ("" or FAILED: ...)
 declare -a r_label r_wall r_docs r_rss r_note
-result() { r_label+=("$1"); r_wall+=("$2"); r_docs+=("$3"); r_rss+=("$4"); r_note+=("$5"); }
+# result LABEL WALL DOCS RSS_KB NOTE [CPU_S]: one row of the table
+result() { r_label+=("$1"); r_wall+=("$2"); r_docs+=("$3"); r_rss+=("$4"); r_note+=("$5"); r_cpu+=("${6:--}"); }
+cpu_of() { awk -v u="$1" -v s="$2" 'BEGIN { printf "%.1f", u + s }'; } # user + system seconds
 
 # ---- servers and data ------------------------------------------------------
 [ -x "$bin" ] || { say "no sql2es binary at $bin (make, or set SQL2ES_BIN)"; exit 1; }
@@ -112,7 +118,7 @@ cfg() { # FILE INDEX
     cat >"$1" <<YML
 elasticsearch:
   host: $ES_URL
-  bulk: { chunk_size: 500, max_concurrency: 5 }
+  bulk: { chunk_size: $CHUNK, max_concurrency: 5 }
 connectors:
   - connector_id: bench
     service_type: postgresql
@@ -131,11 +137,13 @@ gen_note=""
 if (cd "$work" && /usr/bin/time -f '%e %M' -o "$work/time.gen" \
         "$bin" sync -q -c "$work/limit.yml" --dry-run -o "$work/limit.ndjson" 2>"$work/gen.err"); then
     mkdir -p "$work/chunks"
-    # 500 items per file; an item is an action line plus a source line, a delete is one line.
-    awk -v dir="$work/chunks" '
+    # The same chunking as sql2es: at most CHUNK lines per file, an item never
+    # split (an action line plus a source line; a delete is one line).
+    awk -v dir="$work/chunks" -v chunk="$CHUNK" '
         src { print > f; src = 0; next }
-        { if (items % 500 == 0) { if (f) close(f); f = sprintf("%s/c%07d.ndjson", dir, items / 500) }
-          print > f; items++; if ($0 !~ /^\{"delete"/) src = 1 }' "$work/limit.ndjson"
+        { need = ($0 ~ /^\{"delete"/) ? 1 : 2
+          if (!f || lines + need > chunk) { if (f) close(f); f = sprintf("%s/c%07d.ndjson", dir, n++); lines = 0 }
+          print > f; lines += need; if (need == 2) src = 1 }' "$work/limit.ndjson"
     rm -f "$work/limit.ndjson"
     (cd "$work/chunks" && find . -name '*.ndjson' | sort >"$work/chunks.list")
     read -r gt gm < <(tail -1 "$work/time.gen")
@@ -147,21 +155,21 @@ fi
 # Best wall time of ROUNDS runs each, sql2es and curl alternated so that both
 # see the same node (JIT warm-up, merges) and the same machine load; each run
 # into a fresh index, each count checked; peak RSS is the maximum over runs.
-s_best="" s_rss=0 s_note="" l_best="" l_rss=0 l_note=""
+s_best="" s_rss=0 s_note="" s_cpu="" l_best="" l_rss=0 l_note="" l_cpu=""
 better() { [ -z "$2" ] || awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
 for round in $(seq 1 "$ROUNDS"); do
     say "round $round/$ROUNDS: sql2es sync (load average $(cut -d' ' -f1-3 /proc/loadavg))"
     curl -sf -o /dev/null -X DELETE "$ES_URL/bench-sql2es" 2>/dev/null || true
     note=""
-    if ! (cd "$work" && /usr/bin/time -f '%e %M' -o "$work/time.sql2es" \
+    if ! (cd "$work" && /usr/bin/time -f '%e %M %U %S' -o "$work/time.sql2es" \
             "$bin" sync -q -c "$work/sql2es.yml" >"$work/sql2es.out" 2>"$work/sql2es.err"); then
         note="FAILED (exit): $(grep -v '^Command exited' "$work/sql2es.err" | tail -1)"
     fi
-    read -r t m < <(tail -1 "$work/time.sql2es")
+    read -r t m u sy < <(tail -1 "$work/time.sql2es")
     n=$(count bench-sql2es)
     [ -z "$note" ] && [ "$n" != "$ROWS" ] && note="FAILED: _count $n, want $ROWS"
-    say "round $round: sql2es $t s, $((m / 1024)) MB, _count $n${note:+; $note}"
-    if [ -n "$note" ]; then s_note=$note; elif better "$t" "$s_best"; then s_best=$t; fi
+    say "round $round: sql2es $t s, $((m / 1024)) MB, CPU $(cpu_of "$u" "$sy") s, _count $n${note:+; $note}"
+    if [ -n "$note" ]; then s_note=$note; elif better "$t" "$s_best"; then s_best=$t s_cpu=$(cpu_of "$u" "$sy"); fi
     [ "$m" -gt "$s_rss" ] && s_rss=$m
     if [ "$round" = 1 ]; then # the mapping and settings every other index gets
         if [ "$n" = none ]; then
@@ -176,23 +184,23 @@ for round in $(seq 1 "$ROUNDS"); do
     say "round $round/$ROUNDS: ingest limit (curl, 5 in parallel)"
     create_like bench-limit
     note=""
-    (cd "$work/chunks" && /usr/bin/time -f '%e %M' -o "$work/time.limit" \
+    (cd "$work/chunks" && /usr/bin/time -f '%e %M %U %S' -o "$work/time.limit" \
         xargs -P 5 -I{} curl -s -o /dev/null -H 'Content-Type: application/x-ndjson' \
         --data-binary @{} "$ES_URL/_bulk" <"$work/chunks.list") || note="FAILED: curl/xargs exit $?"
-    read -r t m < <(tail -1 "$work/time.limit")
+    read -r t m u sy < <(tail -1 "$work/time.limit")
     n=$(count bench-limit)
     [ -z "$note" ] && [ "$n" != "$ROWS" ] && note="FAILED: _count $n, want $ROWS"
-    say "round $round: limit $t s, $((m / 1024)) MB, _count $n${note:+; $note}"
-    if [ -n "$note" ]; then l_note=$note; elif better "$t" "$l_best"; then l_best=$t; fi
+    say "round $round: limit $t s, $((m / 1024)) MB, CPU $(cpu_of "$u" "$sy") s, _count $n${note:+; $note}"
+    if [ -n "$note" ]; then l_note=$note; elif better "$t" "$l_best"; then l_best=$t l_cpu=$(cpu_of "$u" "$sy"); fi
     [ "$m" -gt "$l_rss" ] && l_rss=$m
 done
 rm -rf "$work/chunks"
-result "sql2es sync (chunk_size 500, max_concurrency 5)" "${s_best:--}" "$ROWS" "$s_rss" "$s_note"
+result "sql2es sync (chunk_size $CHUNK lines, max_concurrency 5)" "${s_best:--}" "$ROWS" "$s_rss" "$s_note" "${s_cpu:--}"
 sql2es_wall=${s_best:-0}
 if [ -n "$gen_note" ]; then
     result "ingest limit" "-" "$ROWS" 0 "$gen_note"
 else
-    result "ingest limit: curl, pre-generated files of 500 items, xargs -P 5" "${l_best:--}" "$ROWS" "$l_rss" "$l_note"
+    result "ingest limit: curl, pre-generated files of $CHUNK lines, xargs -P 5" "${l_best:--}" "$ROWS" "$l_rss" "$l_note" "${l_cpu:--}"
 fi
 
 # ---- 3. PGSync -------------------------------------------------------------
@@ -273,16 +281,16 @@ pgsync_run() {
         return 0
     fi
     say "PGSync: initial sync"
-    (cd "$work" && /usr/bin/time -f '%e %M' -o "$work/time.pgsync" \
+    (cd "$work" && /usr/bin/time -f '%e %M %U %S' -o "$work/time.pgsync" \
         "$venv/bin/pgsync" --config "$work/schema.json" >"$work/pgsync.log" 2>&1) ||
         note="FAILED: $(grep -v '^Command exited' "$work/pgsync.log" | tail -1)"
-    read -r t m < <(tail -1 "$work/time.pgsync")
+    read -r t m u sy < <(tail -1 "$work/time.pgsync")
     read -r bt bm < <(tail -1 "$work/time.pgsync-bootstrap")
     say "PGSync: bootstrap took $bt s, $((bm / 1024)) MB"
     n=$(count bench-pgsync)
     [ -z "$note" ] && [ "$n" != "$PGSYNC_ROWS" ] && note="FAILED: _count $n, want $PGSYNC_ROWS"
     result "PGSync $("$venv/bin/pip" show pgsync 2>/dev/null | sed -n 's/^Version: //p') (bootstrap: $bt s, not counted)" \
-        "$t" "$PGSYNC_ROWS" "$m" "${note//${PG_PASSWORD:-@@}/***}"
+        "$t" "$PGSYNC_ROWS" "$m" "${note//${PG_PASSWORD:-@@}/***}" "$(cpu_of "$u" "$sy")"
 }
 if [ "${SKIP_PGSYNC:-0}" = 1 ]; then
     result "PGSync" "-" "$PGSYNC_ROWS" 0 "skipped (SKIP_PGSYNC=1)"
@@ -293,14 +301,14 @@ fi
 # ---- table -----------------------------------------------------------------
 sql2es_rate=$(awk -v w="$sql2es_wall" -v n="$ROWS" 'BEGIN { if (w > 0) print n / w; else print 0 }')
 printf '\n### End to end: PostgreSQL -> OpenSearch (%s rows, node heap %s)\n\n' "$ROWS" "$ES_JAVA_HEAP"
-printf '| what | wall s | docs/s | peak RSS | sql2es docs/s ÷ this |\n|---|---|---|---|---|\n'
+printf '| what | wall s | docs/s | peak RSS | client CPU s | sql2es docs/s ÷ this |\n|---|---|---|---|---|---|\n'
 for i in "${!r_label[@]}"; do
     if [ "${r_wall[$i]}" = - ]; then
-        printf '| %s | - | - | - | %s |\n' "${r_label[$i]}" "${r_note[$i]}"
+        printf '| %s | - | - | - | - | %s |\n' "${r_label[$i]}" "${r_note[$i]}"
         continue
     fi
     rate=$(awk -v w="${r_wall[$i]}" -v n="${r_docs[$i]}" 'BEGIN { if (w > 0) printf "%.0f", n / w; else print 0 }')
     ratio=$(awk -v a="$sql2es_rate" -v b="$rate" 'BEGIN { if (a > 0 && b > 0) printf "%.2fx", a / b; else print "-" }')
-    printf '| %s | %s | %s | %d MB | %s%s |\n' "${r_label[$i]}" "${r_wall[$i]}" "$rate" $((r_rss[$i] / 1024)) \
+    printf '| %s | %s | %s | %d MB | %s | %s%s |\n' "${r_label[$i]}" "${r_wall[$i]}" "$rate" $((r_rss[$i] / 1024)) "${r_cpu[$i]}" \
         "$ratio" "${r_note[$i]:+ ${r_note[$i]}}"
 done
