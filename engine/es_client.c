@@ -355,6 +355,24 @@ void es_response_free(es_response *r)
     r->status = 0;
 }
 
+/* Errors of the TLS setup or of the URL: retrying cannot help. */
+static int tls_config_error(CURLcode cc)
+{
+    switch (cc) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 int es_request_once(es_client *c, const char *method, const char *path, const char *body,
                     size_t len, const char *content_type, es_response *out, diag *d)
 {
@@ -366,10 +384,18 @@ int es_request_once(es_client *c, const char *method, const char *path, const ch
     if (rc) goto done;
     CURLcode cc = curl_easy_perform(x->easy);
     if (cc != CURLE_OK) {
-        diag_error(d, noloc, "elasticsearch %s: %s %s: %s", c->shown, method, path,
-                   x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc));
+        /* waiting does not fix a certificate or a URL: fail now, say what to check */
+        int permanent = tls_config_error(cc);
+        diag_error(d, noloc, "elasticsearch %s: %s %s: %s%s", c->shown, method, path,
+                   x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc),
+                   permanent && cc != CURLE_URL_MALFORMAT && cc != CURLE_UNSUPPORTED_PROTOCOL
+                       ? " (check elasticsearch.ca_certs: the CA that signed the cluster's "
+                         "certificate, and that the certificate names the host; verify_certs: "
+                         "false skips the check)"
+                       : "");
         rc = (cc == CURLE_WRITE_ERROR || cc == CURLE_OUT_OF_MEMORY) ? DIAG_EIO : DIAG_ETRANSIENT;
         if (cc == CURLE_OPERATION_TIMEDOUT && !c->cfg.retry_on_timeout) rc = DIAG_EIO;
+        if (permanent) rc = DIAG_EIO;
         goto done;
     }
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &out->status);
@@ -461,6 +487,11 @@ int es_wait_ready(es_client *c, es_version *out, diag *d)
             rc = es_version_parse(r.body ? r.body : "", r.len, out, d);
             es_response_free(&r);
             return rc;
+        }
+        if (rc == DIAG_EIO) { /* not a cluster still starting: no point waiting */
+            diag_error(d, noloc, "%s", diag_last(tmp));
+            diag_free(tmp);
+            return DIAG_EIO;
         }
         if (rc == 0 && (r.status == 401 || r.status == 403)) {
             diag_error(d, noloc, "elasticsearch %s: GET / answered %ld: check api_key or "

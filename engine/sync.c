@@ -947,6 +947,24 @@ static void keep_shared_indices(conn_ctx *cc, arena *a)
     }
 }
 
+/* Another connector of the configuration that may write into index ix, or
+ * NULL. Its tables are not listed here, so a $table in its index template
+ * matches any name. Sweeping ix would delete that connector's documents. */
+static const char *other_writer(const run *r, const plan_connector *self, const char *ix, arena *a)
+{
+    for (int i = 0; i < r->p->nconnectors; i++) {
+        const plan_connector *pc = &r->p->connectors[i];
+        if (pc == self) continue;
+        const char *def = table_index(pc, &(plan_table){0}, "*", a);
+        if (def && strcmp(def, ix) == 0) return pc->id;
+        for (int t = 0; t < pc->ntables; t++) {
+            const char *pat = table_index(pc, &pc->tables[t], "*", a);
+            if (!pat || fnmatch(pat, ix, 0) == 0) return pc->id;
+        }
+    }
+    return NULL;
+}
+
 static int sync_connector(run *r, const plan_connector *pc)
 {
     conn_ctx cc = {r, pc, NULL, NULL};
@@ -974,6 +992,14 @@ static int sync_connector(run *r, const plan_connector *pc)
         for (int i = 0; frc == 0 && i < r->nindices; i++) {
             struct seen_index *si = &r->indices[i];
             if (!si->seen || !si->clean || r->failed) continue;
+            const char *other = other_writer(r, pc, si->index, a);
+            if (other) {
+                diag_warning(r->d, pc->loc,
+                             "%s: index '%s' may also hold documents of connector '%s': unseen "
+                             "documents not deleted (give each connector its own index)",
+                             pc->id, si->index, other);
+                continue;
+            }
             frc = sweep(r, si);
         }
         if (frc == 0) frc = es_bulk_flush(r->bulk);

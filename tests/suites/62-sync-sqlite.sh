@@ -152,6 +152,31 @@ check_eq "the second connector swept its deleted row despite the first one's fai
     "$(es_count $IX-two)/$(sed -n 's/.*unseen deleted \([0-9]*\).*/\1/p' <<<"$SYNC_SUMMARY")" \
     "$(sqlite3 shop.db 'SELECT count(*) FROM countries')/1"
 
+# two connectors writing into one index: neither sweep may delete the other's documents
+es_drop $IX-cshared
+cat >cshared.yml <<EOF
+elasticsearch: { host: $ES_URL, ssl: false }
+connectors:
+  - connector_id: lite-countries
+    service_type: sqlite
+    index_name: $IX-cshared
+    configuration: { path: ./shop.db, tables: [countries] }
+    mappings: { countries: { id: "country-{{ code }}" } }
+  - connector_id: lite-orders
+    service_type: sqlite
+    configuration: { path: ./shop.db, tables: [orders] }
+    mappings: { orders: { index: $IX-cshared, id: "order-{{ id }}" } }
+EOF
+run_sync cshared1 -c cshared.yml --full
+check_sync cshared1 0 "two connectors into one index"
+both=$(( $(sqlite3 shop.db 'SELECT count(*) FROM countries') + $(sqlite3 shop.db 'SELECT count(*) FROM orders') ))
+check_eq "shared by two connectors: both connectors' documents are there after a full sync" \
+    "$(es_count $IX-cshared)" "$both"
+check "a warning names the other connector" grep -q "may also hold documents of connector 'lite-orders'" cshared1.out
+run_sync cshared2 -c cshared.yml --full --connector lite-countries
+check_sync cshared2 0 "--connector lite-countries --full"
+check_eq "... keeps the other connector's documents" "$(es_count $IX-cshared)" "$both"
+
 # --limit on an incremental table: the watermark must not move past unread rows
 es_drop $IX-limit
 config limit.yml $IX-limit
