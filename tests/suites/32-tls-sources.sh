@@ -19,6 +19,16 @@ export TMPDIR=$T/tmp   # where sql2es writes the CA text for the client library
 bash "$SQL2ES_ROOT/tests/harness/tls.sh" "$T/certs" || { not_ok "test certificates"; exit 1; }
 
 pem_block() { sed 's/^/        /' "$1"; } # a YAML block scalar body (8 spaces)
+# tls_keys SSL_ENABLED CA: the TLS keys of a configuration block; CA is a file
+# name, pem:FILE (the certificate text inline) or none
+tls_keys() {
+    printf '      ssl_enabled: %s\n' "$1"
+    case $2 in
+    none) ;;
+    pem:*) printf '      ssl_ca: |\n'; pem_block "${2#pem:}" ;;
+    *) printf '      ssl_ca: %s\n' "$2" ;;
+    esac
+}
 
 # run NAME WANT_EXIT CONFIG [ARGS...]: sql2es sync --dry-run, stderr to NAME.err
 run() {
@@ -75,13 +85,8 @@ connectors:
       database: $PGDATABASE
       tables: [tls_items]
       retry_count: 0
-      ssl_enabled: $2
 YML
-        case $3 in
-        none) ;;
-        pem:*) printf '      ssl_ca: |\n'; pem_block "${3#pem:}" ;;
-        *) printf '      ssl_ca: %s\n' "$3" ;;
-        esac
+        tls_keys "$2" "$3"
     } >"$1"
 }
 export PGPASSWORD
@@ -141,13 +146,8 @@ connectors:
       database: $MYSQL_DATABASE
       tables: [tls_items]
       retry_count: 0
-      ssl_enabled: $2
 YML
-        case $3 in
-        none) ;;
-        pem:*) printf '      ssl_ca: |\n'; pem_block "${3#pem:}" ;;
-        *) printf '      ssl_ca: %s\n' "$3" ;;
-        esac
+        tls_keys "$2" "$3"
     } >"$1"
 }
 my_config my-plain.yml false none
