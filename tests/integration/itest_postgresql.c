@@ -429,7 +429,8 @@ static void test_connect_errors(void)
     T_CHECK(rc == DIAG_EIO && strstr(diag_last(d), "SSL"), "ssl_enabled: SSL required");
     cfg.ssl_ca = "/nonexistent/ca.pem";
     rc = drv->open(&cfg, &c, d);
-    T_CHECK(rc == DIAG_EIO && strstr(diag_last(d), "SSL"), "ssl_enabled with ssl_ca: SSL required");
+    T_CHECK(rc == DIAG_EINVAL && strstr(diag_last(d), "ssl_ca: cannot read '/nonexistent/ca.pem'"),
+            "ssl_enabled with an unreadable ssl_ca file: the file is named");
     if (rc == 0) drv->close(c);
 
     /* the configured schema is the default of list_tables/describe */
