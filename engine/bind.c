@@ -770,6 +770,22 @@ static void bind_rules(bctx *c, eng_bound_table *bt)
             }
         }
     }
+    /* rules see the row's own fields: a rule on a relation's field never matches */
+    for (int r = 0; r < pt->nrules; r++) {
+        const char *f = pt->rules[r].field;
+        if (bt->rule_slot[r] >= 0 || !f) continue;
+        for (int k = 0; k < doc->nrelations; k++) {
+            const char *key = doc->relations[k].key;
+            size_t kl = key ? strlen(key) : 0;
+            if (kl && strncmp(f, key, kl) == 0 && (f[kl] == '.' || f[kl] == 0)) {
+                diag_warning(c->d, pt->rules[r].loc,
+                             "connector '%s': table '%s': the rule on field '%s' never matches: "
+                             "'%s' is a relation, and rules see only the table's own fields",
+                             conn_id(c), bt->doc.st && bt->doc.st->name ? bt->doc.st->name : "?", f, key);
+                break;
+            }
+        }
+    }
     buf_free(&path);
 }
 

@@ -53,3 +53,29 @@ check_eq "quickstart: a second run writes the same body" \
 sum1=$(md5sum <"$W/qs/quickstart.db")
 (cd "$W/qs" && "$bin" sync --dry-run -q -c config.yml -o /dev/null)
 check_eq "quickstart: the database file is not modified" "$(md5sum <"$W/qs/quickstart.db")" "$sum1"
+
+# a basic rule on a relation's field cannot match (rules see the table's own
+# fields): the document is kept and a warning points at the rule
+mkdir -p "$W/relrule"
+sqlite3 "$W/relrule/r.db" "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT);
+CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INT, status TEXT);
+INSERT INTO customers VALUES (1, 'a'); INSERT INTO orders VALUES (1, 1, 'x');"
+cat >"$W/relrule/config.yml" <<'YML'
+connectors:
+  - connector_id: c1
+    service_type: sqlite
+    configuration: { path: ./r.db, tables: [customers] }
+    sync_rules:
+      basic:
+        - { field: orders.status, rule: equals, value: "x", policy: exclude, order: 1 }
+        - { field: _, rule: regex, value: ".*", policy: include, order: 2 }
+    mappings:
+      customers:
+        relations:
+          orders: { table: orders, on: { customer_id: id }, fields: { status: status } }
+YML
+out=$(cd "$W/relrule" && "$bin" sync --dry-run -q -c config.yml 2>&1 >/dev/null)
+check "a rule on a relation field: the warning names the rule's line and the relation" \
+    grep -q "config.yml:7:11: warning: .*rule on field 'orders.status' never matches: 'orders' is a relation" <<<"$out"
+check_eq "... and the document is kept" \
+    "$(cd "$W/relrule" && "$bin" sync --dry-run -q -c config.yml 2>/dev/null | grep -c '"_id":"customers_1"')" 1
