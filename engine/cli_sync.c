@@ -131,6 +131,7 @@ int cli_sync(int argc, char **argv)
         if (!o.dry_run)
             fprintf(stderr, "; acknowledged %" PRIu64 ", dead-lettered %" PRIu64 ", unseen deleted %" PRIu64,
                     st.indexed, st.failed, st.swept);
+        if (st.retried) fprintf(stderr, "; %" PRIu64 " retried", st.retried);
         if (st.skipped_tables) fprintf(stderr, "; %" PRIu64 " tables skipped", st.skipped_tables);
         fprintf(stderr, " in %.2f s (%.0f rows/s)\n", st.seconds,
                 st.seconds > 0 ? (double)st.rows / st.seconds : 0.0);

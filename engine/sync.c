@@ -1058,6 +1058,7 @@ static void sink_close(run *r)
         if (es_bulk_finish(r->bulk, &bs) != 0) r->failed = 1;
         r->st->indexed += bs.indexed + bs.updated;
         r->st->failed += bs.failed;
+        r->st->retried += bs.request_retries + bs.item_retries;
         if (bs.failed) r->failed = 1;
     }
     es_bulk_free(r->bulk);

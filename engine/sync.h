@@ -32,6 +32,7 @@ typedef struct eng_sync_opts {
 typedef struct eng_sync_stats {
     uint64_t tables, rows, docs, deletes, filtered, warnings, errors, skipped_tables;
     uint64_t indexed, failed, swept; /* cluster side: acknowledged, dead-lettered, unseen deleted */
+    uint64_t retried;                /* requests and items sent again (429, 5xx, resets) */
     double seconds;
 } eng_sync_stats;
 

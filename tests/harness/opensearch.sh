@@ -17,7 +17,9 @@
 # only, which halves the start-up CPU on a small machine, unless ES_JAVA_HEAP
 # is set, which selects G1 and the full JIT for benchmarks),
 # OPENSEARCH_MAX_SECONDS (the node of `start` exits by itself after that long,
-# default 14400; 0 = never), OPENSEARCH_START_TIMEOUT (default 240 s).
+# default 14400; 0 = never), OPENSEARCH_START_TIMEOUT (default 240 s),
+# OPENSEARCH_HTTP_PORT (default 0: a free port) and OPENSEARCH_KEEP_DATA=1
+# (`start` keeps the data of a node stopped before in DIR: a restart).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -71,7 +73,8 @@ start() {
     if [ -f "$dir/opensearch.pid" ] && is_ours "$(cat "$dir/opensearch.pid")" "$dir"; then
         die "a node is already running in $dir (pid $(cat "$dir/opensearch.pid"))"
     fi
-    rm -rf "$dir/node" "$dir/opensearch.env"
+    rm -f "$dir/opensearch.env"
+    [ "${OPENSEARCH_KEEP_DATA:-0}" = 1 ] || rm -rf "$dir/node"
     mkdir -p "$dir/node"
     log=$dir/opensearch.log
     out=$dir/opensearch.out
@@ -90,7 +93,7 @@ start() {
     (cd "$dir" && exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- && exec setsid java "-Xms$heap" "-Xmx$heap" $jopts -XX:+ExitOnOutOfMemoryError -XX:-UsePerfData \
         -Djava.awt.headless=true -Dfile.encoding=UTF-8 \
         -cp "$proj/target/classes:$proj/target/dependency/*" org.sql2es.testnode.TestNode \
-        --home "$dir/node" --http-port 0 --max-seconds "$max" \
+        --home "$dir/node" --http-port "${OPENSEARCH_HTTP_PORT:-0}" --max-seconds "$max" \
         </dev/null >"$out" 2>"$log") &
     pid=$!
     echo "$pid" >"$dir/opensearch.pid"
