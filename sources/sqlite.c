@@ -268,9 +268,12 @@ static int next_row(src_scan *s, const src_value **row, diag *d)
     for (int i = 0; i < s->ncols; i++) {
         src_value *v = &s->row[i];
         col_state *cs = &s->cs[i];
-        switch (sqlite3_column_type(st, i)) {
+        /* one column lookup, then the value accessors (cheaper than a
+         * sqlite3_column_* call per accessor) */
+        sqlite3_value *val = sqlite3_column_value(st, i);
+        switch (sqlite3_value_type(val)) {
         case SQLITE_INTEGER: {
-            sqlite3_int64 x = sqlite3_column_int64(st, i);
+            sqlite3_int64 x = sqlite3_value_int64(val);
             if (cs->is_bool && (x == 0 || x == 1)) {
                 v->kind = SRC_BOOL;
                 v->p = x ? "true" : "false";
@@ -283,7 +286,7 @@ static int next_row(src_scan *s, const src_value **row, diag *d)
             break;
         }
         case SQLITE_FLOAT: {
-            double x = sqlite3_column_double(st, i);
+            double x = sqlite3_value_double(val);
             if (!isfinite(x)) {
                 v->kind = SRC_NULL;
                 v->p = NULL;
@@ -297,17 +300,17 @@ static int next_row(src_scan *s, const src_value **row, diag *d)
             break;
         }
         case SQLITE_TEXT: {
-            const char *p = (const char *)sqlite3_column_text(st, i);
-            size_t n = (size_t)sqlite3_column_bytes(st, i);
+            const char *p = (const char *)sqlite3_value_text(val);
+            size_t n = (size_t)sqlite3_value_bytes(val);
             v->kind = cs->is_json && eng_json_parse(NULL, p, n, NULL) ? SRC_JSON : SRC_STRING;
             v->p = p ? p : "";
             v->n = n;
             break;
         }
         case SQLITE_BLOB: {
-            const void *p = sqlite3_column_blob(st, i);
+            const void *p = sqlite3_value_blob(val);
             v->kind = SRC_BINARY;
-            v->n = (size_t)sqlite3_column_bytes(st, i);
+            v->n = (size_t)sqlite3_value_bytes(val);
             v->p = p ? p : "";
             break;
         }
