@@ -381,6 +381,9 @@ struct es_ids {
 
 #define SCROLL_KEEP "2m"
 
+/* Only the scroll id and the hits' _id come back (less to send and to parse). */
+#define IDS_FILTER "filter_path=_scroll_id,hits.hits._id"
+
 /* Take a search/scroll reply: keep its scroll id and hits. */
 static int take_page(es_ids *it, es_response *r, diag *d)
 {
@@ -390,9 +393,11 @@ static int take_page(es_ids *it, es_response *r, diag *d)
     if (r->status != 200) return status_error(it->c, "scroll", "_ids", r, d);
     it->page = cJSON_ParseWithLength(r->body ? r->body : "", r->len);
     const cJSON *sid = cJSON_GetObjectItemCaseSensitive(it->page, "_scroll_id");
-    const cJSON *hits = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(it->page, "hits"), "hits");
-    if (!cJSON_IsString(sid) || !cJSON_IsArray(hits)) {
+    const cJSON *outer = cJSON_GetObjectItemCaseSensitive(it->page, "hits");
+    const cJSON *hits = cJSON_GetObjectItemCaseSensitive(outer, "hits");
+    /* filter_path leaves `hits` out of a page without hits */
+    if (!cJSON_IsString(sid) || (outer && !cJSON_IsArray(hits)) ||
+        (!outer && cJSON_GetArraySize(it->page) != 1)) {
         diag_error(d, NOLOC, "elasticsearch: scroll reply without _scroll_id or hits");
         return DIAG_EIO;
     }
@@ -403,7 +408,7 @@ static int take_page(es_ids *it, es_response *r, diag *d)
         if (!it->scroll_id) return DIAG_ENOMEM;
         memcpy(it->scroll_id, sid->valuestring, n);
     }
-    it->hit = hits->child;
+    it->hit = hits ? hits->child : NULL;
     if (!it->hit) it->done = 1;
     return 0;
 }
@@ -421,7 +426,7 @@ int es_ids_open(es_client *c, const char *index, const char *query_json, int bat
     es_ids *it = calloc(1, sizeof *it);
     if (!it) return DIAG_ENOMEM;
     it->c = c;
-    snprintf(path, sizeof path, "/%s/_search?scroll=" SCROLL_KEEP, index);
+    snprintf(path, sizeof path, "/%s/_search?scroll=" SCROLL_KEEP "&" IDS_FILTER, index);
     snprintf(extra, sizeof extra, "\"size\":%d,\"sort\":[\"_doc\"],\"_source\":false", batch);
     char *body = query_body(query_json, extra);
     rc = es_request(c, "POST", path, body, strlen(body), NULL, &r, d);
@@ -458,7 +463,8 @@ int es_ids_next(es_ids *it, const char **id, size_t *idlen, diag *d)
         cJSON_AddStringToObject(req, "scroll_id", it->scroll_id);
         char *body = cJSON_PrintUnformatted(req);
         cJSON_Delete(req);
-        int rc = es_request(it->c, "POST", "/_search/scroll", body, strlen(body), NULL, &r, d);
+        int rc = es_request(it->c, "POST", "/_search/scroll?" IDS_FILTER, body, strlen(body), NULL,
+                            &r, d);
         free(body);
         if (rc) return rc;
         rc = take_page(it, &r, d);
