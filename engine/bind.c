@@ -509,6 +509,21 @@ static void bind_copy(bctx *c, eng_bop *b, const plan_op *op, const src_table *s
         if (lower) ascii_lower(name);
         b->ccols[b->nccols] = i;
         b->ckeys[b->nccols] = esc_key(c, name, &b->ckeylens[b->nccols]);
+        /* two columns that become one field (names differing only by case,
+         * lower-cased as the connectors do): every document would repeat the
+         * key, and Elasticsearch rejects a duplicate field */
+        for (int k = 0; lower && k < b->nccols; k++) {
+            if (b->ckeylens[k] != b->ckeylens[b->nccols] ||
+                memcmp(b->ckeys[k], b->ckeys[b->nccols], b->ckeylens[k]) != 0)
+                continue;
+            c->errors++;
+            diag_error(c->d, loc,
+                       "connector '%s': table '%s': columns '%s' and '%s' both become field '%s' "
+                       "(field names are lower-cased, as the connectors do)",
+                       conn_id(c), st->name, st->cols[b->ccols[k]].name, st->cols[i].name, name);
+            diag_hint(c->d, "leave one out with `columns: { exclude: [...] }` in the table's mapping");
+            break;
+        }
         b->nccols++;
     }
 }

@@ -112,3 +112,23 @@ if grep -q "nope" "$W/conn3.err"; then ok "--connector nope: names the connector
 "$bin" sync --dry-run -q -c "$FIX/rules.yml" >"$W/stdout.ndjson" 2>"$W/stdout.err"
 check_eq "-o absent: the body goes to stdout (exit 0)" "$?:$(cmp -s "$W/stdout.ndjson" "$W/plain-rules.ndjson" && echo same)" "0:same"
 check_eq "-q: no progress and no summary on success" "$(wc -c <"$W/stdout.err")" 0
+
+# columns whose names differ only by case become one lower-cased field in the
+# connectors' documents: refused at bind time with both names, not sent as
+# documents with a duplicate key (which Elasticsearch would reject row by row)
+"$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 >>"$W/setup.log" 2>&1 <<'SQL'
+DROP TABLE IF EXISTS public.casey;
+CREATE TABLE public.casey (id int PRIMARY KEY, "Name" text, name text);
+INSERT INTO public.casey VALUES (1, 'A', 'a');
+SQL
+cat >"$W/casey.yml" <<EOF
+connectors:
+  - connector_id: casey
+    service_type: postgresql
+    configuration: { host: $PGHOST, port: $PGPORT, username: $PGUSER, password: "\${PGPASSWORD}", database: $PGDATABASE, tables: [casey] }
+EOF
+run casey "$bin" "$W/casey.yml"
+check_eq "case-colliding columns: the sync fails (exit 1)" "$RC" 1
+check "... naming both columns and the field" \
+    grep -q "columns 'Name' and 'name' both become field 'public_casey_name'" "$W/casey.err"
+check_eq "... and writes no document" "$(grep -c '^{"index"' "$W/casey.ndjson" 2>/dev/null || true)" 0
