@@ -539,13 +539,20 @@ static const char *qualified(bctx *c, const char *schema, const char *name)
     return arena_strndup(c->a, c->tmp.data, c->tmp.len);
 }
 
-static const char *col_list(bctx *c, const src_table *st)
+/* The quoted column list of st: every column, or with used only the marked
+ * ones, whose indexes then go to sel[*nsel] in table order. */
+static const char *col_list(bctx *c, const src_table *st, const char *used, int *sel, int *nsel)
 {
     buf b = BUF_INIT;
+    int n = 0;
     for (int i = 0; i < st->ncols; i++) {
-        if (i) buf_puts(&b, ", ");
+        if (used && !used[i]) continue;
+        if (n) buf_puts(&b, ", ");
         c->drv->quote_ident(&b, st->cols[i].name);
+        if (sel) sel[n] = i;
+        n++;
     }
+    if (nsel) *nsel = n;
     const char *r = arena_strndup(c->a, b.data ? b.data : "", b.len);
     buf_free(&b);
     return r;
@@ -629,12 +636,7 @@ static int bind_relation(bctx *c, eng_bound_relation *br, const plan_relation *r
     br->sel = arena_alloc(c->a, sizeof(int) * ((size_t)child->ncols + 1));
     buf b = BUF_INIT;
     buf_puts(&b, "SELECT ");
-    for (int i = 0; i < child->ncols; i++) {
-        if (!used[i]) continue;
-        if (br->nsel) buf_puts(&b, ", ");
-        c->drv->quote_ident(&b, child->cols[i].name);
-        br->sel[br->nsel++] = i;
-    }
+    buf_puts(&b, col_list(c, child, used, br->sel, &br->nsel));
     buf_puts(&b, " FROM ");
     buf_puts(&b, qualified(c, child->schema ? child->schema : rel->schema ? rel->schema
                                                                            : parent->vars[ENG_VAR_SCHEMA],
@@ -915,7 +917,7 @@ int eng_bind_table(arena *a, const plan_connector *conn, const plan_table *pt,
     /* select list */
     {
         buf b = BUF_INIT;
-        buf_puts(&b, col_list(&c, st));
+        buf_puts(&b, col_list(&c, st, NULL, NULL, NULL));
         if (pt->deleted_when && *pt->deleted_when) {
             buf_puts(&b, ", CASE WHEN (");
             buf_puts(&b, pt->deleted_when);

@@ -355,8 +355,9 @@ void es_response_free(es_response *r)
     r->status = 0;
 }
 
-/* Errors of the TLS setup or of the URL: retrying cannot help. */
-static int tls_config_error(CURLcode cc)
+/* The cluster's certificate is not trusted, or our TLS files are unusable:
+ * waiting does not change that. */
+static int tls_trust_error(CURLcode cc)
 {
     switch (cc) {
     case CURLE_PEER_FAILED_VERIFICATION:
@@ -365,8 +366,6 @@ static int tls_config_error(CURLcode cc)
     case CURLE_SSL_CIPHER:
     case CURLE_SSL_ISSUER_ERROR:
     case CURLE_SSL_CRL_BADFILE:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_URL_MALFORMAT:
         return 1;
     default:
         return 0;
@@ -385,11 +384,11 @@ int es_request_once(es_client *c, const char *method, const char *path, const ch
     CURLcode cc = curl_easy_perform(x->easy);
     if (cc != CURLE_OK) {
         /* waiting does not fix a certificate or a URL: fail now, say what to check */
-        int permanent = tls_config_error(cc);
+        int tls = tls_trust_error(cc);
+        int permanent = tls || cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL;
         diag_error(d, noloc, "elasticsearch %s: %s %s: %s%s", c->shown, method, path,
                    x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc),
-                   permanent && cc != CURLE_URL_MALFORMAT && cc != CURLE_UNSUPPORTED_PROTOCOL
-                       ? " (check elasticsearch.ca_certs: the CA that signed the cluster's "
+                   tls ? " (check elasticsearch.ca_certs: the CA that signed the cluster's "
                          "certificate, and that the certificate names the host; verify_certs: "
                          "false skips the check)"
                        : "");

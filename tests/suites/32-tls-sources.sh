@@ -38,7 +38,7 @@ run() {
     check_eq "$name: exit code" "$rc" "$want"
     [ "$rc" = "$want" ] || sed 's/^/#   /' "$name.err" | head -10
 }
-docs() { grep -c '"_id"' "$1" 2>/dev/null || echo 0; }
+docs() { grep -c '"_id"' "$1" 2>/dev/null; } # prints 0 for none, nothing for no file
 no_pem_printed() { ! grep -q "BEGIN CERTIFICATE\|MII" "$@"; }
 no_temp_left() { [ -z "$(ls -A "$T/tmp")" ]; }
 
