@@ -37,11 +37,13 @@ CFLAGS += -std=c11 $(OPT) $(WARN) -MMD -MP
 LDFLAGS += $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 LDLIBS += $(PKG_LIBS) -lpthread -lm -lz
 
-LIB_SRC := $(wildcard engine/*.c dsl/*.c sources/*.c)
-LIB_SRC := $(filter-out engine/main.c,$(LIB_SRC))
+# Folders are layers, from the top down (README, "Layout"):
+#   cli -> sync -> engine, sinks -> dsl -> plan -> sources -> base
+LAYERS := cli sync engine sinks dsl plan sources base
+LIB_SRC := $(wildcard $(addsuffix /*.c,$(filter-out cli,$(LAYERS)))) $(filter-out cli/main.c,$(wildcard cli/*.c))
 GEN_SRC := $(BUILD)/gen/schema_data.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(GEN_SRC:.c=.o)
-MAIN_OBJ := $(BUILD)/engine/main.o
+MAIN_OBJ := $(BUILD)/cli/main.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 ITEST_SRC := $(wildcard tests/integration/itest_*.c)
@@ -98,7 +100,7 @@ schema-json: $(BUILD)/sql2es
 	$(BUILD)/sql2es schema > schemas/config.schema.json
 
 lint:
-	@! grep -nE '\b(sprintf|strcpy|strcat|gets|atoi)\s*\(' engine/*.c dsl/*.c sources/*.c || \
+	@! grep -nE '\b(sprintf|strcpy|strcat|gets|atoi)\s*\(' $(addsuffix /*.c,$(LAYERS)) || \
 	  { echo "lint: banned function (use snprintf, memcpy, buf_*, strtol)"; exit 1; }
 	@echo "lint: ok"
 

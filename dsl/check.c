@@ -16,10 +16,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../engine/regex.h"
-#include "../engine/source.h"
-#include "dsl.h"
-#include "schema.h"
+#include "base/regex.h"
+#include "sources/source.h"
+#include "dsl/dsl.h"
+#include "dsl/schema.h"
 
 typedef struct ctx {
     arena *a;

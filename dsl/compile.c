@@ -5,7 +5,7 @@
  * arena. Any error means NULL and messages in d: never a partial plan.
  * Printing diagnostics is the caller's business.
  */
-#include "dsl.h"
+#include "dsl/dsl.h"
 
 static plan *finish(arena *scratch, diag *d, const dsl_node *root, const char *file)
 {

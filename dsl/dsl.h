@@ -11,9 +11,9 @@
 
 #include <stdio.h>
 
-#include "../engine/diag.h"
-#include "../engine/plan.h"
-#include "node.h"
+#include "base/diag.h"
+#include "plan/plan.h"
+#include "dsl/node.h"
 
 /* Compile a config file. Returns a plan (free with plan_free) or NULL with
  * errors in d. Warnings (deprecated aliases...) may be present either way. */

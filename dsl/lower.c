@@ -1,4 +1,4 @@
-/* lower.c - lowers a checked configuration tree to a plan (engine/plan.h).
+/* lower.c - lowers a checked configuration tree to a plan (plan/plan.h).
  *
  * Stage: checked dsl_node tree (dsl/check.c: defaults merged, aliases renamed,
  * one `connectors` list) -> plan. Expands `extends` templates, orders mapping
@@ -14,10 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../engine/buf.h"
-#include "../engine/regex.h"
-#include "dsl.h"
-#include "template.h"
+#include "base/buf.h"
+#include "base/regex.h"
+#include "dsl/dsl.h"
+#include "dsl/template.h"
 
 typedef enum { SVC_OTHER, SVC_PG, SVC_MYSQL, SVC_SQLITE } svc_kind;
 

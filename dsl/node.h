@@ -12,8 +12,8 @@
 
 #include <stddef.h>
 
-#include "../engine/arena.h"
-#include "../engine/diag.h"
+#include "base/arena.h"
+#include "base/diag.h"
 
 typedef enum { DSL_NULL, DSL_SCALAR, DSL_SEQ, DSL_MAP } dsl_kind;
 

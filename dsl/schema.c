@@ -6,7 +6,7 @@
  * bugs reported with their location in language.yaml. This file checks no
  * user configuration.
  */
-#include "schema.h"
+#include "dsl/schema.h"
 
 #include <errno.h>
 #include <math.h>
@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../engine/source.h"
-#include "dsl.h"
+#include "sources/source.h"
+#include "dsl/dsl.h"
 
 extern const char sql2es_language_yaml[];
 extern const unsigned long sql2es_language_yaml_len;

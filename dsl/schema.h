@@ -12,8 +12,8 @@
 
 #include <stddef.h>
 
-#include "../engine/diag.h"
-#include "node.h"
+#include "base/diag.h"
+#include "dsl/node.h"
 
 typedef enum {
     DSL_T_STRING,

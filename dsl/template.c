@@ -5,7 +5,7 @@
  * whitespace inside the braces. Errors point at the column of the problem
  * inside the scalar. Rendering belongs to the interpreter.
  */
-#include "template.h"
+#include "dsl/template.h"
 
 #include <string.h>
 

@@ -9,9 +9,9 @@
 #ifndef SQL2ES_DSL_TEMPLATE_H
 #define SQL2ES_DSL_TEMPLATE_H
 
-#include "../engine/arena.h"
-#include "../engine/diag.h"
-#include "../engine/plan.h"
+#include "base/arena.h"
+#include "base/diag.h"
+#include "plan/plan.h"
 
 enum {
     DSL_TPL_ALLOW_COLUMNS = 1, /* {{ column }} allowed (not in `index`) */

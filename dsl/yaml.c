@@ -25,7 +25,7 @@
 #include <yaml.h>
 
 #include "dsl/node.h"
-#include "engine/buf.h"
+#include "base/buf.h"
 
 #define DEFAULT_MAX_DEPTH 64
 #define DEFAULT_MAX_NODES 1000000

@@ -2,272 +2,17 @@
  *
  * Engine stage between the plan and the row loop: names -> column indexes,
  * pre-escaped member keys, rendered index and action lines, scan SQL, the
- * derived index mapping, and the small strict JSON parser the engine uses
- * (parse_json validation, literal decoding, mapping merge).
+ * derived index mapping (merged with the user's through base/json.h).
  * Not here: executing programs (interp.c), reading rows, HTTP.
  */
-#include "bind.h"
+#include "engine/bind.h"
 
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "interp.h"
-
-/* ------------------------------------------------------------------ JSON */
-
-#define JSON_MAX_DEPTH 256
-
-typedef struct jp {
-    const char *s;
-    size_t n, i;
-    arena *a; /* NULL = validate only */
-    int depth;
-} jp;
-
-static void jws(jp *p)
-{
-    while (p->i < p->n && (p->s[p->i] == ' ' || p->s[p->i] == '\t' || p->s[p->i] == '\n' ||
-                           p->s[p->i] == '\r'))
-        p->i++;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-static int hex4(const char *s, unsigned *out)
-{
-    unsigned v = 0;
-    for (int k = 0; k < 4; k++) {
-        int h = hexval(s[k]);
-        if (h < 0) return 0;
-        v = v << 4 | (unsigned)h;
-    }
-    *out = v;
-    return 1;
-}
-
-static size_t put_utf8(char *o, unsigned cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | cp >> 6);
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | cp >> 12);
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | cp >> 18);
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
-/* Scan (and decode into dst when not NULL; dst needs the literal's length)
- * the string literal at s[*i] (the opening quote). Returns 1 ok, 0 invalid. */
-static int jstring(const char *s, size_t n, size_t *pi, char *dst, size_t *dlen)
-{
-    size_t i = *pi, o = 0;
-    if (i >= n || s[i] != '"') return 0;
-    i++;
-    for (;;) {
-        if (i >= n) return 0;
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"') break;
-        if (c < 0x20) return 0;
-        if (c == '\\') {
-            if (i + 1 >= n) return 0;
-            char e = s[i + 1];
-            char r = 0;
-            switch (e) {
-            case '"': r = '"'; break;
-            case '\\': r = '\\'; break;
-            case '/': r = '/'; break;
-            case 'b': r = '\b'; break;
-            case 'f': r = '\f'; break;
-            case 'n': r = '\n'; break;
-            case 'r': r = '\r'; break;
-            case 't': r = '\t'; break;
-            case 'u': {
-                unsigned cp;
-                if (i + 6 > n || !hex4(s + i + 2, &cp)) return 0;
-                i += 6;
-                if (cp >= 0xD800 && cp <= 0xDBFF) {
-                    unsigned lo;
-                    if (i + 6 > n || s[i] != '\\' || s[i + 1] != 'u' || !hex4(s + i + 2, &lo) ||
-                        lo < 0xDC00 || lo > 0xDFFF)
-                        return 0;
-                    i += 6;
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-                    return 0;
-                }
-                if (dst) o += put_utf8(dst + o, cp);
-                continue;
-            }
-            default: return 0;
-            }
-            if (dst) dst[o++] = r;
-            i += 2;
-            continue;
-        }
-        if (c < 0x80) {
-            if (dst) dst[o++] = (char)c;
-            i++;
-            continue;
-        }
-        size_t j = i;
-        while (j < n && (unsigned char)s[j] >= 0x80) j++;
-        if (!utf8_valid(s + i, j - i)) return 0;
-        if (dst) {
-            memcpy(dst + o, s + i, j - i);
-            o += j - i;
-        }
-        i = j;
-    }
-    *pi = i + 1;
-    if (dlen) *dlen = o;
-    return 1;
-}
-
-static int jvalue(jp *p, eng_json **out);
-
-static eng_json *jnew(jp *p, eng_json_kind k, size_t start)
-{
-    if (!p->a) return NULL;
-    eng_json *j = arena_alloc(p->a, sizeof *j);
-    j->kind = k;
-    j->raw = p->s + start;
-    return j;
-}
-
-static int jvalue(jp *p, eng_json **out)
-{
-    jws(p);
-    if (p->i >= p->n) return 0;
-    size_t start = p->i;
-    char c = p->s[p->i];
-    eng_json *j = NULL;
-    if (c == '{' || c == '[') {
-        if (++p->depth > JSON_MAX_DEPTH) return 0;
-        char close = c == '{' ? '}' : ']';
-        j = jnew(p, c == '{' ? ENG_JSON_OBJECT : ENG_JSON_ARRAY, start);
-        eng_json **tail = j ? &j->child : NULL;
-        p->i++;
-        jws(p);
-        if (p->i < p->n && p->s[p->i] == close) {
-            p->i++;
-        } else {
-            for (;;) {
-                char *key = NULL;
-                if (c == '{') {
-                    jws(p);
-                    size_t ks = p->i, klen = 0;
-                    if (p->a) {
-                        key = arena_alloc(p->a, p->n - p->i + 1);
-                        if (!jstring(p->s, p->n, &p->i, key, &klen)) return 0;
-                        key[klen] = '\0';
-                    } else if (!jstring(p->s, p->n, &p->i, NULL, NULL)) {
-                        return 0;
-                    }
-                    (void)ks;
-                    jws(p);
-                    if (p->i >= p->n || p->s[p->i] != ':') return 0;
-                    p->i++;
-                }
-                eng_json *e = NULL;
-                if (!jvalue(p, &e)) return 0;
-                if (e) {
-                    e->key = key;
-                    *tail = e;
-                    tail = &e->next;
-                }
-                jws(p);
-                if (p->i >= p->n) return 0;
-                if (p->s[p->i] == ',') {
-                    p->i++;
-                    continue;
-                }
-                if (p->s[p->i] != close) return 0;
-                p->i++;
-                break;
-            }
-        }
-        p->depth--;
-    } else if (c == '"') {
-        if (p->a) {
-            char *dst = arena_alloc(p->a, p->n - p->i + 1);
-            size_t dl = 0;
-            if (!jstring(p->s, p->n, &p->i, dst, &dl)) return 0;
-            dst[dl] = '\0';
-            j = jnew(p, ENG_JSON_STRING, start);
-            j->str = dst;
-            j->len = dl;
-        } else if (!jstring(p->s, p->n, &p->i, NULL, NULL)) {
-            return 0;
-        }
-    } else if (c == 't' || c == 'f' || c == 'n') {
-        const char *w = c == 't' ? "true" : c == 'f' ? "false" : "null";
-        size_t wl = strlen(w);
-        if (p->n - p->i < wl || memcmp(p->s + p->i, w, wl) != 0) return 0;
-        p->i += wl;
-        j = jnew(p, c == 'n' ? ENG_JSON_NULL : ENG_JSON_BOOL, start);
-    } else {
-        size_t e = p->i;
-        while (e < p->n && (strchr("-+.eE", p->s[e]) || (p->s[e] >= '0' && p->s[e] <= '9'))) e++;
-        if (e == p->i || !json_is_number(p->s + p->i, e - p->i)) return 0;
-        p->i = e;
-        j = jnew(p, ENG_JSON_NUMBER, start);
-    }
-    if (j) j->rawlen = p->i - start;
-    *out = j;
-    return 1;
-}
-
-int eng_json_parse(arena *a, const char *s, size_t n, eng_json **out)
-{
-    jp p = {s, n, 0, a, 0};
-    eng_json *j = NULL;
-    if (!jvalue(&p, &j)) return 0;
-    jws(&p);
-    if (p.i != n) return 0;
-    if (a && out) *out = j;
-    return 1;
-}
-
-size_t eng_json_skip(const char *s, size_t n)
-{
-    jp p = {s, n, 0, NULL, 0};
-    eng_json *j = NULL;
-    if (n == 0 || s[0] == ' ' || s[0] == '\t' || s[0] == '\n' || s[0] == '\r') return 0;
-    if (!jvalue(&p, &j)) return 0;
-    return p.i;
-}
-
-int eng_json_unescape(const char *s, size_t n, buf *out)
-{
-    size_t i = 0, dl = 0;
-    int rc = buf_reserve(out, n);
-    if (rc) return rc;
-    if (!jstring(s, n, &i, out->data + out->len, &dl) || i != n) return DIAG_EINVAL;
-    out->len += dl;
-    out->data[out->len] = '\0';
-    return 0;
-}
+#include "engine/interp.h"
 
 /* -------------------------------------------------------------- binding */
 
@@ -424,22 +169,22 @@ static src_value decode_literal(bctx *c, const char *s)
 {
     src_value v = {SRC_NULL, NULL, 0};
     if (!s) return v;
-    eng_json *j = NULL;
-    if (!eng_json_parse(c->a, s, strlen(s), &j)) {
+    json *j = NULL;
+    if (!json_parse(c->a, s, strlen(s), &j)) {
         v.kind = SRC_STRING; /* not JSON: the text itself */
         v.p = s;
         v.n = strlen(s);
         return v;
     }
     switch (j->kind) {
-    case ENG_JSON_NULL: break;
-    case ENG_JSON_BOOL:
+    case JSON_NULL: break;
+    case JSON_BOOL:
         v.kind = SRC_BOOL;
         v.p = j->raw[0] == 't' ? "true" : "false";
         v.n = strlen(v.p);
         break;
-    case ENG_JSON_NUMBER: v.kind = SRC_NUMBER; v.p = j->raw; v.n = j->rawlen; break;
-    case ENG_JSON_STRING: v.kind = SRC_STRING; v.p = j->str; v.n = j->len; break;
+    case JSON_NUMBER: v.kind = SRC_NUMBER; v.p = j->raw; v.n = j->rawlen; break;
+    case JSON_STRING: v.kind = SRC_STRING; v.p = j->str; v.n = j->len; break;
     default: v.kind = SRC_JSON; v.p = j->raw; v.n = j->rawlen; break;
     }
     return v;
@@ -765,7 +510,7 @@ static void bind_rules(bctx *c, eng_bound_table *bt)
                 buf_puts(&path, op->s);
             } else {
                 /* the copied name: unescape the pre-escaped key */
-                eng_json_unescape(b->ckeys[k], b->ckeylens[k] - 1, &path);
+                json_unescape(b->ckeys[k], b->ckeylens[k] - 1, &path);
             }
             for (int r = 0; r < pt->nrules; r++) {
                 if (!pt->rules[r].field || strcmp(pt->rules[r].field, path.data) != 0) continue;
@@ -1085,27 +830,27 @@ int eng_key_values(const eng_bound_table *bt, const src_value *row, arena *a,
 
 /* -------------------------------------------------------------- mapping */
 
-static eng_json *jmk(arena *a, eng_json_kind k, const char *raw)
+static json *jmk(arena *a, json_kind k, const char *raw)
 {
-    eng_json *j = arena_alloc(a, sizeof *j);
+    json *j = arena_alloc(a, sizeof *j);
     j->kind = k;
     j->raw = raw;
     j->rawlen = raw ? strlen(raw) : 0;
     return j;
 }
 
-static eng_json *jget(eng_json *obj, const char *key)
+static json *jget(json *obj, const char *key)
 {
-    if (!obj || obj->kind != ENG_JSON_OBJECT) return NULL;
-    for (eng_json *m = obj->child; m; m = m->next)
+    if (!obj || obj->kind != JSON_OBJECT) return NULL;
+    for (json *m = obj->child; m; m = m->next)
         if (m->key && strcmp(m->key, key) == 0) return m;
     return NULL;
 }
 
 /* Set member key of obj to v (replacing in place). */
-static void jset(arena *a, eng_json *obj, const char *key, eng_json *v)
+static void jset(arena *a, json *obj, const char *key, json *v)
 {
-    eng_json **pp = &obj->child;
+    json **pp = &obj->child;
     for (; *pp; pp = &(*pp)->next)
         if ((*pp)->key && strcmp((*pp)->key, key) == 0) {
             v->next = (*pp)->next;
@@ -1119,11 +864,11 @@ static void jset(arena *a, eng_json *obj, const char *key, eng_json *v)
 }
 
 /* obj[key] as an object, created when missing or not an object. */
-static eng_json *jobj_at(arena *a, eng_json *obj, const char *key)
+static json *jobj_at(arena *a, json *obj, const char *key)
 {
-    eng_json *m = jget(obj, key);
-    if (m && m->kind == ENG_JSON_OBJECT) return m;
-    m = jmk(a, ENG_JSON_OBJECT, NULL);
+    json *m = jget(obj, key);
+    if (m && m->kind == JSON_OBJECT) return m;
+    m = jmk(a, JSON_OBJECT, NULL);
     jset(a, obj, key, m);
     return m;
 }
@@ -1149,17 +894,17 @@ static const char *scaling_for(arena *a, const char *sql_type)
     return "100";
 }
 
-static eng_json *type_def(arena *a, const char *es_type, const char *sql_type)
+static json *type_def(arena *a, const char *es_type, const char *sql_type)
 {
     if (!es_type || !*es_type || strcmp(es_type, "object") == 0) return NULL;
-    eng_json *t = jmk(a, ENG_JSON_OBJECT, NULL);
-    jset(a, t, "type", jmk(a, ENG_JSON_STRING, arena_printf(a, "\"%s\"", es_type)));
+    json *t = jmk(a, JSON_OBJECT, NULL);
+    jset(a, t, "type", jmk(a, JSON_STRING, arena_printf(a, "\"%s\"", es_type)));
     if (strcmp(es_type, "text") == 0) {
-        eng_json *kw = jobj_at(a, jobj_at(a, t, "fields"), "keyword");
-        jset(a, kw, "type", jmk(a, ENG_JSON_STRING, "\"keyword\""));
-        jset(a, kw, "ignore_above", jmk(a, ENG_JSON_NUMBER, "256"));
+        json *kw = jobj_at(a, jobj_at(a, t, "fields"), "keyword");
+        jset(a, kw, "type", jmk(a, JSON_STRING, "\"keyword\""));
+        jset(a, kw, "ignore_above", jmk(a, JSON_NUMBER, "256"));
     } else if (strcmp(es_type, "scaled_float") == 0) {
-        jset(a, t, "scaling_factor", jmk(a, ENG_JSON_NUMBER, scaling_for(a, sql_type)));
+        jset(a, t, "scaling_factor", jmk(a, JSON_NUMBER, scaling_for(a, sql_type)));
     }
     return t;
 }
@@ -1178,9 +923,9 @@ static int is_number_type(const char *t)
     return 0;
 }
 
-static void derive_doc(arena *a, const eng_bound_doc *bd, eng_json *props)
+static void derive_doc(arena *a, const eng_bound_doc *bd, json *props)
 {
-    eng_json *stack[64];
+    json *stack[64];
     int depth = 0;
     const char *reg = NULL, *reg_sql = NULL;
     const plan_doc *doc = bd->doc;
@@ -1215,7 +960,7 @@ static void derive_doc(arena *a, const eng_bound_doc *bd, eng_json *props)
         case PLAN_OP_PARSE_JSON: reg = NULL; break;
         case PLAN_OP_DEFAULT: break;
         case PLAN_OP_EMIT: {
-            eng_json *t = type_def(a, reg, reg_sql);
+            json *t = type_def(a, reg, reg_sql);
             if (t) jset(a, props, op->s, t);
             break;
         }
@@ -1229,17 +974,17 @@ static void derive_doc(arena *a, const eng_bound_doc *bd, eng_json *props)
         case PLAN_OP_COPY_COLUMNS:
             for (int k = 0; k < b->nccols; k++) {
                 const src_column *col = &bd->st->cols[b->ccols[k]];
-                eng_json *t = type_def(a, col->es_type, col->sql_type);
+                json *t = type_def(a, col->es_type, col->sql_type);
                 if (!t) continue;
                 buf nm = BUF_INIT;
-                eng_json_unescape(b->ckeys[k], b->ckeylens[k] - 1, &nm);
+                json_unescape(b->ckeys[k], b->ckeylens[k] - 1, &nm);
                 jset(a, props, nm.data, t);
                 buf_free(&nm);
             }
             break;
         case PLAN_OP_RELATION:
             if (op->n >= 0 && op->n < doc->nrelations) {
-                eng_json *sub = jobj_at(a, jobj_at(a, props, op->s), "properties");
+                json *sub = jobj_at(a, jobj_at(a, props, op->s), "properties");
                 derive_doc(a, &bd->rels[op->n].doc, sub);
             }
             break;
@@ -1248,14 +993,14 @@ static void derive_doc(arena *a, const eng_bound_doc *bd, eng_json *props)
     }
 }
 
-static void merge(arena *a, eng_json *dst, const eng_json *src, int in_properties)
+static void merge(arena *a, json *dst, const json *src, int in_properties)
 {
-    for (eng_json *m = src->child; m; m = m->next) {
-        eng_json *cur = jget(dst, m->key);
-        eng_json *copy = arena_alloc(a, sizeof *copy);
+    for (json *m = src->child; m; m = m->next) {
+        json *cur = jget(dst, m->key);
+        json *copy = arena_alloc(a, sizeof *copy);
         *copy = *m;
-        if (cur && cur->kind == ENG_JSON_OBJECT && m->kind == ENG_JSON_OBJECT &&
-            !(in_properties && jget((eng_json *)m, "type"))) {
+        if (cur && cur->kind == JSON_OBJECT && m->kind == JSON_OBJECT &&
+            !(in_properties && jget((json *)m, "type"))) {
             merge(a, cur, m, strcmp(m->key, "properties") == 0 && !in_properties);
         } else {
             jset(a, dst, m->key, copy);
@@ -1263,14 +1008,14 @@ static void merge(arena *a, eng_json *dst, const eng_json *src, int in_propertie
     }
 }
 
-static void jwrite(buf *out, const eng_json *j)
+static void jwrite(buf *out, const json *j)
 {
-    if (j->kind != ENG_JSON_OBJECT) {
+    if (j->kind != JSON_OBJECT) {
         buf_append(out, j->raw, j->rawlen);
         return;
     }
     buf_putc(out, '{');
-    for (const eng_json *m = j->child; m; m = m->next) {
+    for (const json *m = j->child; m; m = m->next) {
         if (m != j->child) buf_putc(out, ',');
         buf_json_str(out, m->key, strlen(m->key), NULL);
         buf_putc(out, ':');
@@ -1284,40 +1029,40 @@ int eng_mapping_json(const eng_bound_table *bt, buf *out, diag *d)
     arena *a = arena_new();
     if (!a) return DIAG_ENOMEM;
     int rc = 0;
-    eng_json *root = jmk(a, ENG_JSON_OBJECT, NULL);
-    eng_json *props = jobj_at(a, root, "properties");
+    json *root = jmk(a, JSON_OBJECT, NULL);
+    json *props = jobj_at(a, root, "properties");
     derive_doc(a, &bt->doc, props);
     const plan_table *pt = bt->pt;
     for (int i = 0; i < pt->nfields; i++) {
         const plan_mapping_field *f = &pt->fields[i];
         if (!f->path || !f->es_type) continue;
-        eng_json *p = props;
+        json *p = props;
         const char *s = f->path;
         for (;;) {
             const char *dot = strchr(s, '.');
             char *seg = arena_strndup(a, s, dot ? (size_t)(dot - s) : strlen(s));
             if (!dot) {
-                eng_json *cur = jget(p, seg);
-                if (cur && cur->kind == ENG_JSON_OBJECT &&
+                json *cur = jget(p, seg);
+                if (cur && cur->kind == JSON_OBJECT &&
                     (strcmp(f->es_type, "object") == 0 || strcmp(f->es_type, "nested") == 0)) {
-                    jset(a, cur, "type", jmk(a, ENG_JSON_STRING, arena_printf(a, "\"%s\"", f->es_type)));
+                    jset(a, cur, "type", jmk(a, JSON_STRING, arena_printf(a, "\"%s\"", f->es_type)));
                 } else {
-                    eng_json *t = jmk(a, ENG_JSON_OBJECT, NULL);
+                    json *t = jmk(a, JSON_OBJECT, NULL);
                     buf tb = BUF_INIT;
                     buf_json_str(&tb, f->es_type, strlen(f->es_type), NULL);
-                    jset(a, t, "type", jmk(a, ENG_JSON_STRING, arena_strndup(a, tb.data, tb.len)));
+                    jset(a, t, "type", jmk(a, JSON_STRING, arena_strndup(a, tb.data, tb.len)));
                     buf_reset(&tb);
                     if (f->scaling_factor) {
                         const char *sf = f->scaling_factor;
                         if (json_is_number(sf, strlen(sf))) {
-                            jset(a, t, "scaling_factor", jmk(a, ENG_JSON_NUMBER, sf));
+                            jset(a, t, "scaling_factor", jmk(a, JSON_NUMBER, sf));
                         } else {
                             buf_json_str(&tb, sf, strlen(sf), NULL);
                             jset(a, t, "scaling_factor",
-                                 jmk(a, ENG_JSON_STRING, arena_strndup(a, tb.data, tb.len)));
+                                 jmk(a, JSON_STRING, arena_strndup(a, tb.data, tb.len)));
                         }
                     } else if (strcmp(f->es_type, "scaled_float") == 0) {
-                        jset(a, t, "scaling_factor", jmk(a, ENG_JSON_NUMBER, "100"));
+                        jset(a, t, "scaling_factor", jmk(a, JSON_NUMBER, "100"));
                     }
                     buf_free(&tb);
                     jset(a, p, seg, t);
@@ -1329,15 +1074,15 @@ int eng_mapping_json(const eng_bound_table *bt, buf *out, diag *d)
         }
     }
     if (pt->index_mappings_json && *pt->index_mappings_json) {
-        eng_json *u = NULL;
+        json *u = NULL;
         const char *s = pt->index_mappings_json;
-        if (!eng_json_parse(a, s, strlen(s), &u) || u->kind != ENG_JSON_OBJECT) {
+        if (!json_parse(a, s, strlen(s), &u) || u->kind != JSON_OBJECT) {
             diag_error(d, pt->loc, "index_mappings of table '%s' is not a JSON object", bt->st->name);
             rc = DIAG_EINVAL;
             goto done;
         }
-        eng_json *mp = jget(u, "mappings");
-        if (mp && mp->kind == ENG_JSON_OBJECT) u = mp;
+        json *mp = jget(u, "mappings");
+        if (mp && mp->kind == JSON_OBJECT) u = mp;
         merge(a, root, u, 0);
     }
     jwrite(out, root);

@@ -17,11 +17,12 @@
 
 #include <stddef.h>
 
-#include "arena.h"
-#include "buf.h"
-#include "diag.h"
-#include "plan.h"
-#include "source.h"
+#include "base/arena.h"
+#include "base/buf.h"
+#include "base/diag.h"
+#include "plan/plan.h"
+#include "sources/source.h"
+#include "base/json.h"
 
 /* Plan variables (LOAD_VAR, template $names). */
 enum { ENG_VAR_TABLE, ENG_VAR_SCHEMA, ENG_VAR_DATABASE, ENG_VAR_CONNECTOR, ENG_VAR_ID,
@@ -158,31 +159,5 @@ int eng_key_values(const eng_bound_table *bt, const src_value *row, arena *a,
  * Values whose type cannot be known (parse_json, to_number, constants, JSON
  * columns) are left to dynamic mapping. Returns 0 or <0 (invalid user JSON). */
 int eng_mapping_json(const eng_bound_table *bt, buf *out, diag *d);
-
-/* --- a small strict JSON parser (RFC 8259, UTF-8 checked, depth <= 256) */
-typedef enum { ENG_JSON_NULL, ENG_JSON_BOOL, ENG_JSON_NUMBER, ENG_JSON_STRING, ENG_JSON_ARRAY,
-               ENG_JSON_OBJECT } eng_json_kind;
-
-typedef struct eng_json eng_json;
-struct eng_json {
-    eng_json_kind kind;
-    const char *raw;     /* source text of the value */
-    size_t rawlen;
-    char *str;           /* STRING: decoded bytes (NUL-terminated); object member: key */
-    size_t len;
-    char *key;           /* member key (decoded) when inside an object */
-    eng_json *child;     /* ARRAY/OBJECT: first element */
-    eng_json *next;      /* next sibling */
-};
-
-/* Parse s[0..n) (surrounding whitespace allowed). With a == NULL only
- * validates (no allocation; *out untouched). Returns 1 valid, 0 invalid. */
-int eng_json_parse(arena *a, const char *s, size_t n, eng_json **out);
-/* Append the decoded contents of the JSON string literal s[0..n) (with its
- * quotes) to out. Returns 0, or DIAG_EINVAL when it is not a valid literal. */
-int eng_json_unescape(const char *s, size_t n, buf *out);
-/* Length of the JSON value starting at s[0] (after optional whitespace is
- * NOT skipped), or 0 when invalid. Used to walk array elements. */
-size_t eng_json_skip(const char *s, size_t n);
 
 #endif

@@ -8,15 +8,15 @@
  * values whose bytes live in the scratch buffer of the array.
  * Not here: rule comparison (rules.c), binding (bind.c), reading rows.
  */
-#include "interp.h"
+#include "engine/interp.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "md5.h"
-#include "regex.h"
+#include "base/md5.h"
+#include "base/regex.h"
 
 #define MAX_DETAILED_WARNINGS 10
 #define ID_MAX 512
@@ -403,7 +403,7 @@ static int xf(eng_interp *it, const plan_op *op, const eng_bop *b, const src_val
         trim_range(&out->p, &out->n);
         if (out->n == 0) {
             *out = (src_value){SRC_NULL, NULL, 0};
-        } else if (eng_json_parse(NULL, out->p, out->n, NULL)) {
+        } else if (json_parse(NULL, out->p, out->n, NULL)) {
             out->kind = SRC_JSON;
         } else {
             it->st.coercions++;
@@ -446,13 +446,13 @@ static int explode(eng_interp *it, reg *r)
     for (;;) {
         while (p < end && is_ws(*p)) p++;
         if (p >= end || *p == ']') break;
-        size_t k = eng_json_skip(p, (size_t)(end - p));
+        size_t k = json_skip(p, (size_t)(end - p));
         if (!k) break;
         src_value v = {SRC_JSON, NULL, 0};
         size_t at = o->len;
         if (*p == '"') {
             v.kind = SRC_STRING;
-            rc = eng_json_unescape(p, k, o);
+            rc = json_unescape(p, k, o);
         } else {
             v.kind = *p == 'n' ? SRC_NULL : (*p == 't' || *p == 'f') ? SRC_BOOL
                      : (*p == '{' || *p == '[')                     ? SRC_JSON

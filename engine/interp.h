@@ -18,11 +18,11 @@
 
 #include <stdint.h>
 
-#include "bind.h"
-#include "buf.h"
-#include "diag.h"
-#include "plan.h"
-#include "source.h"
+#include "engine/bind.h"
+#include "base/buf.h"
+#include "base/diag.h"
+#include "plan/plan.h"
+#include "sources/source.h"
 
 typedef struct eng_interp eng_interp;
 typedef struct eng_child_set eng_child_set;

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "interp.h"
-#include "regex.h"
+#include "engine/interp.h"
+#include "base/regex.h"
 
 static int as_number(const char *p, size_t n, double *out)
 {

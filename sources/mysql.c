@@ -6,7 +6,7 @@
  * protocol without mysql_stmt_store_result(): rows arrive one at a time, memory
  * stays bounded, parameters are always bound, never pasted into SQL.
  *
- * Values (engine/source.h): integers of every width, signed or UNSIGNED, YEAR
+ * Values (sources/source.h): integers of every width, signed or UNSIGNED, YEAR
  * and BIT(n) are NUMBER; DECIMAL is NUMBER with every digit; FLOAT/DOUBLE are
  * NUMBER in the shortest text that reads back to the same value, with ".0"
  * added to integral values (3.0) so that a dynamic mapping sees a float;
@@ -39,7 +39,7 @@
 #include <errmsg.h>
 #include <mysql.h>
 
-#include "../engine/source.h"
+#include "sources/source.h"
 
 extern const src_driver src_mysql_driver;
 

@@ -9,7 +9,7 @@
  * sent before the current batch is converted, so the server produces while
  * the client works. Results are in text format; each value
  * is converted by its column type (domains resolved to their base type) into
- * the src_value contract of engine/source.h.
+ * the src_value contract of sources/source.h.
  *
  * Conversion choices: NaN/Infinity numbers and infinite dates become NULL
  * with a warning; BC dates keep ISO 8601 astronomical years ("0044-03-15 BC"
@@ -29,7 +29,7 @@
 
 #include <libpq-fe.h>
 
-#include "../engine/source.h"
+#include "sources/source.h"
 
 #define PG_DEFAULT_PORT 5432
 #define PG_DEFAULT_FETCH 2000
@@ -1291,7 +1291,7 @@ static int pg_next(src_scan *s, const src_value **row, diag *d)
 
 static const src_scan_stats *pg_stats(src_scan *s) { return &s->st; }
 
-/* The driver (registered in engine/source.c). Scans are server-side cursors
+/* The driver (registered in sources/registry.c). Scans are server-side cursors
  * in one REPEATABLE READ transaction per connection, opened by the first scan
  * and committed when the last one ends; scans on one connection may
  * interleave. Values are borrowed until the next next()/end_scan(). */

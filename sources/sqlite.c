@@ -31,8 +31,8 @@
 
 #include <sqlite3.h>
 
-#include "../engine/bind.h" /* eng_json_parse: strict JSON validation */
-#include "../engine/source.h"
+#include "base/json.h" /* json_parse: strict JSON validation */
+#include "sources/source.h"
 
 extern const src_driver src_sqlite_driver;
 
@@ -302,7 +302,7 @@ static int next_row(src_scan *s, const src_value **row, diag *d)
         case SQLITE_TEXT: {
             const char *p = (const char *)sqlite3_value_text(val);
             size_t n = (size_t)sqlite3_value_bytes(val);
-            v->kind = cs->is_json && eng_json_parse(NULL, p, n, NULL) ? SRC_JSON : SRC_STRING;
+            v->kind = cs->is_json && json_parse(NULL, p, n, NULL) ? SRC_JSON : SRC_STRING;
             v->p = p ? p : "";
             v->n = n;
             break;

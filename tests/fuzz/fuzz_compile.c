@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "dsl/dsl.h"
-#include "engine/plan.h"
+#include "plan/plan.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

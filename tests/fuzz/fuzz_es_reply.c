@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/diag.h"
-#include "engine/es.h"
+#include "base/diag.h"
+#include "sinks/es.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

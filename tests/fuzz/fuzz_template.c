@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "dsl/template.h"
-#include "engine/buf.h"
+#include "base/buf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,8 +9,8 @@
 #include <stdint.h>
 
 #include "dsl/node.h"
-#include "engine/arena.h"
-#include "engine/diag.h"
+#include "base/arena.h"
+#include "base/diag.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

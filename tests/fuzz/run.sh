@@ -24,8 +24,8 @@ mkdir -p "$OUT" "$CORPUS"
 CC=${FUZZ_CC:-clang}
 command -v "$CC" >/dev/null || { echo "not ok - fuzz: $CC not installed"; exit 1; }
 
-# the whole library (the drivers reach into engine helpers), without main()
-SRCS="$(ls engine/*.c dsl/*.c sources/*.c | grep -v '^engine/main\.c$' | tr '\n' ' ')"
+# the whole library, without main()
+SRCS="$(ls base/*.c sources/*.c plan/*.c dsl/*.c engine/*.c sinks/*.c sync/*.c cli/*.c | grep -v '^cli/main\.c$' | tr '\n' ' ')"
 GEN="$OUT/schema_data.c"
 if [ ! -f "$GEN" ] || [ schemas/language.yaml -nt "$GEN" ]; then
     sh tools/embed.sh sql2es_language_yaml schemas/language.yaml > "$GEN.tmp" && mv "$GEN.tmp" "$GEN"
@@ -35,7 +35,7 @@ FLAGS="-std=c11 -g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE -I. -fsanitize=fuzz
 BIN="$OUT/$TARGET"
 # rebuild only when an input is newer than the binary
 stale=1
-if [ -x "$BIN" ] && [ -z "$(find $SRCS "tests/fuzz/$TARGET.c" schemas/language.yaml engine/*.h dsl/*.h -newer "$BIN" 2>/dev/null)" ]; then
+if [ -x "$BIN" ] && [ -z "$(find $SRCS "tests/fuzz/$TARGET.c" schemas/language.yaml */*.h -newer "$BIN" 2>/dev/null)" ]; then
     stale=0
 fi
 # shellcheck disable=SC2086

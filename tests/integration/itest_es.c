@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/es.h"
+#include "sinks/es.h"
 #include "tests/unit/t.h"
 
 static const char *es_url, *tmpdir;

@@ -14,10 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/arena.h"
-#include "engine/buf.h"
-#include "engine/diag.h"
-#include "engine/source.h"
+#include "base/arena.h"
+#include "base/buf.h"
+#include "base/diag.h"
+#include "sources/source.h"
 #include "tests/unit/t.h"
 
 extern const src_driver src_mysql_driver;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 40-es-sink.sh - the Elasticsearch side (engine/es_*.c) against the real
+# 40-es-sink.sh - the Elasticsearch side (sinks/es_*.c) against the real
 # OpenSearch node: runs tests/integration/itest_es.c (plain build, and the
 # sanitizer build when it exists) with fault-injecting proxies
 # (tests/harness/faultproxy.py) in front of the node: 429 or 503 on 40% of

@@ -7,7 +7,7 @@
 
 #include "dsl/dsl.h"
 #include "dsl/schema.h"
-#include "engine/source.h"
+#include "sources/source.h"
 #include "t.h"
 
 static arena *A;

@@ -2,9 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/arena.h"
-#include "engine/buf.h"
-#include "engine/diag.h"
+#include "base/arena.h"
+#include "base/buf.h"
+#include "base/diag.h"
 #include "t.h"
 
 static int cleaned;

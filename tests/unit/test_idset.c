@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "engine/idset.h"
+#include "sync/idset.h"
 #include "t.h"
 
 int main(void)

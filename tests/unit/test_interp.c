@@ -4,14 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/arena.h"
+#include "base/arena.h"
 #include "engine/bind.h"
-#include "engine/buf.h"
-#include "engine/diag.h"
+#include "base/buf.h"
+#include "base/diag.h"
 #include "engine/interp.h"
-#include "engine/md5.h"
-#include "engine/plan.h"
-#include "engine/regex.h"
+#include "base/md5.h"
+#include "plan/plan.h"
+#include "base/regex.h"
 #include "t.h"
 
 /* ---------------------------------------------------------------- dialect */
@@ -812,7 +812,7 @@ static void test_mapping(void)
             "\"ignore_above\":256},\"raw\":{\"type\":\"keyword\"}}},\"zip\":{\"type\":\"keyword\"}}},"
             "\"_timestamp\":{\"type\":\"date\"}},\"dynamic\":false}",
             "derived mapping, explicit types, user override merged");
-    T_CHECK(eng_json_parse(NULL, m.data, m.len, NULL), "mapping is valid JSON");
+    T_CHECK(json_parse(NULL, m.data, m.len, NULL), "mapping is valid JSON");
     pt.index_mappings_json = "{bad";
     buf_reset(&m);
     T_CHECK(eng_mapping_json(bt, &m, d) == DIAG_EINVAL, "invalid user mapping rejected");
@@ -933,15 +933,15 @@ static void test_json(void)
     static const char *const bad[] = {"", "01", "[1,]", "{\"a\"}", "{a:1}", "\"\\x\"", "[", "nul",
                                       "1 2", "\"\t\"", "{\"a\":1,}", NULL};
     int ok = 1;
-    for (int i = 0; good[i]; i++) ok &= eng_json_parse(NULL, good[i], strlen(good[i]), NULL);
+    for (int i = 0; good[i]; i++) ok &= json_parse(NULL, good[i], strlen(good[i]), NULL);
     T_CHECK(ok, "json: valid texts accepted");
     ok = 1;
-    for (int i = 0; bad[i]; i++) ok &= !eng_json_parse(NULL, bad[i], strlen(bad[i]), NULL);
+    for (int i = 0; bad[i]; i++) ok &= !json_parse(NULL, bad[i], strlen(bad[i]), NULL);
     T_CHECK(ok, "json: invalid texts rejected");
     char deep[600];
     memset(deep, '[', 300);
     memset(deep + 300, ']', 300);
-    T_CHECK(!eng_json_parse(NULL, deep, 600, NULL), "json: depth limit");
+    T_CHECK(!json_parse(NULL, deep, 600, NULL), "json: depth limit");
 }
 
 int main(void)

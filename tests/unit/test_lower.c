@@ -6,7 +6,7 @@
 
 #include "dsl/dsl.h"
 #include "dsl/template.h"
-#include "engine/plan.h"
+#include "plan/plan.h"
 #include "t.h"
 
 static plan *compile(const char *text, diag *d)

@@ -2,7 +2,7 @@
  * streaming in odd pieces and the padding boundaries. */
 #include <string.h>
 
-#include "engine/md5.h"
+#include "base/md5.h"
 #include "t.h"
 
 int main(void)

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/state.h"
+#include "sync/state.h"
 #include "t.h"
 
 int main(void)

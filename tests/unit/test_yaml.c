@@ -6,8 +6,8 @@
 #include <time.h>
 
 #include "dsl/node.h"
-#include "engine/arena.h"
-#include "engine/diag.h"
+#include "base/arena.h"
+#include "base/diag.h"
 #include "t.h"
 
 static arena *A;

@@ -1,7 +1,7 @@
 /* source.h - the source driver interface (SQLite VFS, curl vtls, PostgreSQL FDW).
  *
  * One const src_driver per database in sources/, registered in the table of
- * engine/source.c. The engine never includes a database client header; drivers
+ * sources/registry.c. The engine never includes a database client header; drivers
  * never include dsl/ headers. Row values are borrowed until the next call to
  * next() or end_scan(): copy to keep.
  *
@@ -24,9 +24,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "arena.h"
-#include "buf.h"
-#include "diag.h"
+#include "base/arena.h"
+#include "base/buf.h"
+#include "base/diag.h"
 
 #define SRC_DRIVER_VERSION 1
 
@@ -130,7 +130,7 @@ typedef struct src_driver {
     void (*end_scan)(src_scan *s); /* NULL accepted */
 } src_driver;
 
-/* The built-in drivers, NULL-terminated (engine/source.c). */
+/* The built-in drivers, NULL-terminated (sources/registry.c). */
 extern const src_driver *const src_drivers[];
 /* Driver for a service_type (aliases: "mariadb" -> mysql), or NULL. */
 const src_driver *src_driver_find(const char *service_type);

@@ -1,13 +1,13 @@
 /* idset.c - external-sort id set; see idset.h. Records are a 4-byte length
  * followed by the bytes, in memory and in run files alike. */
-#include "idset.h"
+#include "sync/idset.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
+#include "base/buf.h"
 
 struct eng_idset {
     buf mem;          /* records */

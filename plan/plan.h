@@ -18,9 +18,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "arena.h"
-#include "diag.h"
-#include "source.h"
+#include "base/arena.h"
+#include "base/diag.h"
+#include "sources/source.h"
 
 /* The operations, listed once: this list makes the enum, the names and the
  * plan printout (the golden format of compiler tests).
@@ -84,7 +84,7 @@ typedef struct plan_tpl {
     const char *source; /* the template as written */
 } plan_tpl;
 
-struct eng_regex; /* engine/regex.h */
+struct eng_regex; /* base/regex.h */
 
 typedef struct plan_op {
     plan_opcode op;

@@ -1,7 +1,7 @@
 /* cli.c - the `validate`, `plan` and `schema` commands.
  * Stage: front door; compiles through dsl_compile_file and prints. The
  * `sync` command lives in cli_sync.c. */
-#include "cli.h"
+#include "cli/cli.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -9,10 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../dsl/dsl.h"
-#include "check_source.h"
-#include "diag.h"
-#include "plan.h"
+#include "dsl/dsl.h"
+#include "sync/check_source.h"
+#include "base/diag.h"
+#include "plan/plan.h"
 
 static int use_color(void)
 {

@@ -1,5 +1,5 @@
 /* diag.c - diagnostics collection and printing; see diag.h. */
-#include "diag.h"
+#include "base/diag.h"
 
 #include <stdlib.h>
 #include <string.h>

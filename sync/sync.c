@@ -7,7 +7,7 @@
  * documents. It builds no JSON itself (the interpreter does) and speaks no
  * HTTP (es_*.c do).
  */
-#include "sync.h"
+#include "sync/sync.h"
 
 #include <fnmatch.h>
 #include <stdlib.h>
@@ -15,14 +15,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bind.h"
-#include "buf.h"
-#include "es.h"
-#include "idset.h"
-#include "interp.h"
-#include "progress.h"
-#include "source.h"
-#include "state.h"
+#include "engine/bind.h"
+#include "base/buf.h"
+#include "sinks/es.h"
+#include "sync/idset.h"
+#include "engine/interp.h"
+#include "sync/progress.h"
+#include "sources/source.h"
+#include "sync/state.h"
 
 #define CHUNK_ROWS 500      /* parents per relation chunk */
 #define MAX_STALLED_RETRIES 3
@@ -1125,7 +1125,7 @@ int eng_sync_run(const plan *p, const eng_sync_opts *o, eng_sync_stats *stats, d
 
 /* ---- validate --check-source ------------------------------------------------ */
 
-#include "check_source.h"
+#include "sync/check_source.h"
 
 int eng_check_source(const plan *p, diag *d, FILE *report)
 {

@@ -7,7 +7,7 @@
  * count, delete by query, and a scroll over the _ids of an index (for the
  * deletes of a full sync). It does not send documents (es_bulk.c).
  */
-#include "es.h"
+#include "sinks/es.h"
 
 #include <stdarg.h>
 #include <stdlib.h>

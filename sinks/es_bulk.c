@@ -17,7 +17,7 @@
  * It does not build documents and keeps no order per _id: concurrent requests
  * and retried items may land in any order (as with the connectors).
  */
-#include "es.h"
+#include "sinks/es.h"
 
 #include <stdarg.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* cli_sync.c - the `sync` command: compile, then run engine/sync.c, then
+/* cli_sync.c - the `sync` command: compile, then run sync/sync.c, then
  * print the summary. Stage: front door. */
 #include <getopt.h>
 #include <inttypes.h>
@@ -7,9 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../dsl/dsl.h"
-#include "cli.h"
-#include "sync.h"
+#include "dsl/dsl.h"
+#include "cli/cli.h"
+#include "sync/sync.h"
 
 static const char sync_usage[] =
     "usage: sql2es sync -c FILE [--connector ID] [--table T] [--full|--incremental]\n"

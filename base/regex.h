@@ -5,8 +5,8 @@
 
 #include <stddef.h>
 
-#include "arena.h"
-#include "buf.h"
+#include "base/arena.h"
+#include "base/buf.h"
 
 typedef struct eng_regex eng_regex;
 

@@ -8,7 +8,7 @@
  * Secrets never reach a message: request headers are never logged and the
  * host is shown without any user:password@ part.
  */
-#include "es.h"
+#include "sinks/es.h"
 
 #include <errno.h>
 #include <math.h>

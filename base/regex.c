@@ -1,12 +1,12 @@
 /* regex.c - PCRE2 wrapper; see regex.h. Match data is allocated per call
  * from PCRE2's own allocator; patterns use JIT when available. */
 #define PCRE2_CODE_UNIT_WIDTH 8
-#include "regex.h"
+#include "base/regex.h"
 
 #include <pcre2.h>
 #include <string.h>
 
-#include "diag.h"
+#include "base/diag.h"
 
 struct eng_regex {
     pcre2_code *code;

@@ -1,4 +1,4 @@
-/* cli.h - command implementations behind engine/main.c. Each returns the
+/* cli.h - command implementations behind cli/main.c. Each returns the
  * process exit code: 0 success, 1 run-time failure, 2 invalid config/usage. */
 #ifndef SQL2ES_CLI_H
 #define SQL2ES_CLI_H

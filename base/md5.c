@@ -1,7 +1,7 @@
 /* md5.c - MD5 (RFC 1321) written from the specification; see md5.h.
  * Interpreter stage (long _id -> hex digest). Little-endian words, 64 steps
  * per 512-bit block; the sine table is precomputed as in the RFC. */
-#include "md5.h"
+#include "base/md5.h"
 
 #include <string.h>
 

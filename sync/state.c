@@ -1,5 +1,5 @@
 /* state.c - incremental watermarks on disk; see state.h. */
-#include "state.h"
+#include "sync/state.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "buf.h"
+#include "base/buf.h"
 
 typedef struct entry {
     char *connector, *table;

@@ -1,5 +1,9 @@
-/* source.c - the registry of built-in source drivers. */
-#include "source.h"
+/* util.c - helpers the source drivers share: running a catalog query through
+ * a driver's own scan slots, name lists, value copies, CA files for TLS.
+ *
+ * Sources layer, below the drivers (which call it); it never names a driver.
+ */
+#include "sources/source.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -7,28 +11,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-extern const src_driver src_postgresql_driver;
-extern const src_driver src_mysql_driver;
-extern const src_driver src_sqlite_driver;
-
-const src_driver *const src_drivers[] = {
-    &src_postgresql_driver,
-    &src_mysql_driver,
-    &src_sqlite_driver,
-    NULL,
-};
-
-const src_driver *src_driver_find(const char *service_type)
-{
-    if (!service_type) return NULL;
-    if (strcmp(service_type, "mariadb") == 0) service_type = "mysql";
-    for (int i = 0; src_drivers[i]; i++)
-        if (strcmp(src_drivers[i]->name, service_type) == 0) return src_drivers[i];
-    return NULL;
-}
-
-const char *src_driver_names(void) { return "postgresql, mysql, sqlite"; }
 
 int src_query_each(const src_driver *drv, src_conn *c, const char *sql,
                    const char *const *params, int np,

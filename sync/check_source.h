@@ -7,8 +7,8 @@
 
 #include <stdio.h>
 
-#include "diag.h"
-#include "plan.h"
+#include "base/diag.h"
+#include "plan/plan.h"
 
 /* Returns the exit code: 0 all good, 1 a database could not be reached,
  * 2 the configuration does not fit the database. report (may be NULL) gets

@@ -1,6 +1,6 @@
 /* arena.c - region allocator; see arena.h. Blocks are chained; large
  * requests get a block of their own. */
-#include "arena.h"
+#include "base/arena.h"
 
 #include <stdint.h>
 #include <stdio.h>

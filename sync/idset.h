@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "diag.h"
+#include "base/diag.h"
 
 typedef struct eng_idset eng_idset;
 typedef struct eng_idset_iter eng_idset_iter;

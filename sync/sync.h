@@ -12,8 +12,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "diag.h"
-#include "plan.h"
+#include "base/diag.h"
+#include "plan/plan.h"
 
 typedef enum { ENG_MODE_AUTO, ENG_MODE_FULL, ENG_MODE_INCREMENTAL } eng_mode;
 

@@ -6,12 +6,12 @@
  * table and operation. The JSON form carries the same content. Secrets
  * (passwords, API keys) are printed as "***". Building plans is dsl/lower.c.
  */
-#include "plan.h"
+#include "plan/plan.h"
 
 #include <inttypes.h>
 #include <string.h>
 
-#include "buf.h"
+#include "base/buf.h"
 
 const char *const plan_op_names[PLAN_OP__COUNT] = {
 #define PLAN_OP_NAME(name, str, args) str,

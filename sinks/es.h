@@ -17,9 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "diag.h"
-#include "plan.h"
+#include "base/buf.h"
+#include "base/diag.h"
+#include "plan/plan.h"
 
 /* ---- client ------------------------------------------------------------ */
 

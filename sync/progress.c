@@ -1,5 +1,5 @@
 /* progress.c - progress reporting; see progress.h. */
-#include "progress.h"
+#include "sync/progress.h"
 
 #include <stdlib.h>
 #include <string.h>

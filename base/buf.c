@@ -1,6 +1,6 @@
 /* buf.c - growable buffer and JSON primitives; see buf.h. */
-#include "buf.h"
-#include "diag.h"
+#include "base/buf.h"
+#include "base/diag.h"
 
 #include <inttypes.h>
 #include <math.h>

@@ -7,8 +7,8 @@
 #ifndef SQL2ES_STATE_H
 #define SQL2ES_STATE_H
 
-#include "arena.h"
-#include "diag.h"
+#include "base/arena.h"
+#include "base/diag.h"
 
 typedef struct eng_state eng_state;
 
