@@ -38,8 +38,8 @@ LDFLAGS += $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 LDLIBS += $(PKG_LIBS) -lpthread -lm -lz
 
 # Folders are layers, from the top down (README, "Layout"):
-#   cli -> sync -> engine, sinks -> dsl -> plan -> sources -> base
-LAYERS := cli sync engine sinks dsl plan sources base
+#   cli -> service -> sync -> engine, sinks -> dsl -> plan -> sources -> base
+LAYERS := cli service sync engine sinks dsl plan sources base
 LIB_SRC := $(wildcard $(addsuffix /*.c,$(filter-out cli,$(LAYERS)))) $(filter-out cli/main.c,$(wildcard cli/*.c))
 GEN_SRC := $(BUILD)/gen/schema_data.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(GEN_SRC:.c=.o)

@@ -3,7 +3,7 @@
 
 Folders, from the top down (a folder may include only folders below it):
 
-    cli -> sync -> engine, sinks -> dsl -> plan -> sources -> base
+    cli -> service -> sync -> engine, sinks -> dsl -> plan -> sources -> base
 
 Checks, each printed as a TAP line ("ok - ..." / "not ok - ..."):
   * no #include of a folder above (or beside) the includer's;
@@ -19,7 +19,7 @@ import re
 import subprocess
 import sys
 
-LAYERS = [["cli"], ["sync"], ["engine", "sinks"], ["dsl"], ["plan"], ["sources"], ["base"]]
+LAYERS = [["cli"], ["service"], ["sync"], ["engine", "sinks"], ["dsl"], ["plan"], ["sources"], ["base"]]
 RANK = {f: len(LAYERS) - i for i, fs in enumerate(LAYERS) for f in fs}
 THIRD_PARTY = ["yaml.h", "curl/curl.h", "cjson/cJSON.h", "libpq-fe.h", "pcre2.h", "sqlite3.h",
                "mysql.h"]
