@@ -1,4 +1,8 @@
-/* state.c - incremental watermarks on disk; see state.h. */
+/* state.c - incremental watermarks on disk; see state.h.
+ *
+ * Several runs may share one state file (each with its own tables): a save
+ * takes the state file's lock, re-reads the file, applies only the entries
+ * this run changed, and replaces the file through a temp file of its own. */
 #include "sync/state.h"
 
 #include <errno.h>
@@ -9,11 +13,17 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "sync/lock.h"
+
+/* How long a save waits for another run's save (each holds the lock for the
+ * time of one small rewrite). */
+#define STATE_LOCK_WAIT_S 60.0
 
 typedef struct entry {
     char *connector, *table;
     char **values;
     int n;
+    int dirty;  /* set by this run, not yet saved */
 } entry;
 
 struct eng_state {
@@ -92,17 +102,15 @@ static entry *add(eng_state *s, const char *c, const char *t)
     return e;
 }
 
-eng_state *eng_state_load(const char *path, diag *d)
+/* Read path into s (entries replace those of the same name). A missing file
+ * reads as empty. 0, or DIAG_EIO / DIAG_EINVAL with a message in d. */
+static int parse_file(eng_state *s, const char *path, diag *d)
 {
-    eng_state *s = calloc(1, sizeof *s);
-    if (!s) abort();
-    s->path = xstrndup(path, strlen(path));
     FILE *f = fopen(path, "r");
     if (!f) {
-        if (errno == ENOENT) return s;
+        if (errno == ENOENT) return 0;
         diag_error(d, (src_loc){path, 0, 0}, "cannot read state file: %s", strerror(errno));
-        eng_state_free(s);
-        return NULL;
+        return DIAG_EIO;
     }
     char *line = NULL;
     size_t cap = 0;
@@ -138,8 +146,7 @@ eng_state *eng_state_load(const char *path, diag *d)
             diag_error(d, (src_loc){path, lineno, 1}, "corrupt state line (expected connector, table, count, values)");
             free(line);
             fclose(f);
-            eng_state_free(s);
-            return NULL;
+            return DIAG_EINVAL;
         }
         char *c = unescape(fields[0], ends[0], &isnull);
         char *t = unescape(fields[1], ends[1], &isnull);
@@ -154,7 +161,59 @@ eng_state *eng_state_load(const char *path, diag *d)
     }
     free(line);
     fclose(f);
+    return 0;
+}
+
+static eng_state *state_new(const char *path)
+{
+    eng_state *s = calloc(1, sizeof *s);
+    if (!s) abort();
+    s->path = xstrndup(path, strlen(path));
     return s;
+}
+
+eng_state *eng_state_load(const char *path, diag *d)
+{
+    eng_state *s = state_new(path);
+    if (parse_file(s, path, d) != 0) {
+        eng_state_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Take over the entries of disk, except those this run changed. */
+static void merge_from(eng_state *s, eng_state *disk)
+{
+    for (int i = 0; i < s->n; i++) {
+        entry *e = &s->e[i];
+        if (!e->dirty) continue;
+        entry *o = find(disk, e->connector, e->table);
+        if (!o) o = add(disk, e->connector, e->table);
+        entry_clear(o);
+        o->values = e->values;
+        o->n = e->n;
+        o->dirty = 1;
+        e->values = NULL;
+        e->n = 0;
+    }
+    entry *tmp = s->e;
+    int tn = s->n, tc = s->cap;
+    s->e = disk->e;
+    s->n = disk->n;
+    s->cap = disk->cap;
+    disk->e = tmp;
+    disk->n = tn;
+    disk->cap = tc;
+}
+
+int eng_state_reload(eng_state *s, diag *d)
+{
+    eng_state *disk = state_new(s->path);
+    int rc = parse_file(disk, s->path, d);
+    if (rc == 0) merge_from(s, disk);
+    eng_state_free(disk);
+    return rc;
 }
 
 int eng_state_get(const eng_state *s, const char *connector, const char *table,
@@ -172,6 +231,7 @@ void eng_state_set(eng_state *s, const char *connector, const char *table,
     entry *e = find(s, connector, table);
     if (!e) e = add(s, connector, table);
     entry_clear(e);
+    e->dirty = 1;
     e->n = n;
     e->values = calloc((size_t)n + 1, sizeof *e->values);
     if (!e->values) abort();
@@ -193,8 +253,35 @@ static void put_escaped(buf *b, const char *v)
     }
 }
 
+/* fsync the directory of path, so that a rename into it survives a crash. */
+static int sync_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : xstrndup(".", 1);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(dir);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
 int eng_state_save(eng_state *s, diag *d)
 {
+    char *lpath = eng_lock_path(s->path, NULL, NULL);
+    eng_lock *lk = NULL;
+    int rc = eng_lock_take(lpath, 1, STATE_LOCK_WAIT_S, "the state file", "saving watermarks",
+                           NULL, &lk, d);
+    free(lpath);
+    if (rc) return rc;
+    /* another run may have saved its tables since this one read the file */
+    rc = eng_state_reload(s, d);
+    if (rc) {
+        eng_lock_release(lk);
+        return rc;
+    }
     buf b = BUF_INIT;
     buf_puts(&b, "# sql2es incremental state: connector, table, count, cursor values\n");
     for (int i = 0; i < s->n; i++) {
@@ -210,12 +297,13 @@ int eng_state_save(eng_state *s, diag *d)
         }
         buf_putc(&b, '\n');
     }
-    size_t tl = strlen(s->path) + 16;
+    /* a temp name of this process: runs sharing the file never share it */
+    size_t tl = strlen(s->path) + 32;
     char *tmp = malloc(tl);
     if (!tmp) abort();
-    snprintf(tmp, tl, "%s.tmp", s->path);
-    int rc = DIAG_EIO;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    snprintf(tmp, tl, "%s.tmp.%ld", s->path, (long)getpid());
+    rc = DIAG_EIO;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) goto fail;
     size_t off = 0;
     while (off < b.len) {
@@ -227,15 +315,26 @@ int eng_state_save(eng_state *s, diag *d)
         }
         off += (size_t)w;
     }
-    if (fsync(fd) != 0 || close(fd) != 0) goto fail;
+    if (fsync(fd) != 0) {
+        close(fd);
+        goto fail;
+    }
+    if (close(fd) != 0) goto fail;
     if (rename(tmp, s->path) != 0) goto fail;
+    if (sync_dir(s->path) != 0) goto fail_synced;
+    for (int i = 0; i < s->n; i++) s->e[i].dirty = 0;
     rc = 0;
     goto out;
 fail:
     diag_error(d, (src_loc){s->path, 0, 0}, "cannot write state file: %s", strerror(errno));
     unlink(tmp);
+    goto out;
+fail_synced:
+    diag_error(d, (src_loc){s->path, 0, 0}, "cannot sync the state file's directory: %s",
+               strerror(errno));
 out:
     free(tmp);
     buf_free(&b);
+    eng_lock_release(lk);
     return rc;
 }
