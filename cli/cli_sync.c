@@ -1,4 +1,4 @@
-/* cli_sync.c - the `sync` command: compile, then run sync/sync.c, then
+/* cli_sync.c - the `sync` command: compile, then run sync/run.c, then
  * print the summary. Stage: front door. */
 #include <getopt.h>
 #include <inttypes.h>

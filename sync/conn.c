@@ -1,0 +1,120 @@
+/* conn.c - the source side of a sync run: opening connections (with the
+ * connectors' retries), reconnecting, describing a table or a custom query,
+ * and binding a plan table to what was described.
+ *
+ * Stage: sources -> sync. Reads catalogs only; no rows, no documents. */
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sync/internal.h"
+
+void sync_iso_now(char *out, size_t n)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char tmp[32];
+    strftime(tmp, sizeof tmp, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, n, "%s.%03dZ", tmp, (int)(ts.tv_nsec / 1000000));
+}
+
+int sync_open_source(const plan_connector *pc, src_conn **out, diag *d)
+{
+    int tries = pc->source.retry_count > 0 ? pc->source.retry_count : 0;
+    for (int i = 0;; i++) {
+        *out = NULL;
+        int rc = pc->driver->open(&pc->source, out, d);
+        if (rc == 0) return 0;
+        pc->driver->close(*out);
+        *out = NULL;
+        if (rc != DIAG_ETRANSIENT || i >= tries) return rc;
+        sleep(2u << i); /* 2 s, 4 s, 8 s, as the connectors */
+    }
+}
+
+void sync_reconnect(sync_conn *cc, src_conn **c)
+{
+    cc->pc->driver->close(*c);
+    *c = NULL;
+    sync_open_source(cc->pc, c, cc->r->d);
+}
+
+void sync_forward_diag(diag *to, const diag *from)
+{
+    for (size_t i = 0; i < diag_count(from); i++) {
+        const diag_msg *m = diag_get(from, i);
+        if (m->level == DIAG_ERROR) diag_error(to, m->loc, "%s", m->text);
+        else if (m->level == DIAG_WARNING) diag_warning(to, m->loc, "%s", m->text);
+        else continue;
+        if (m->hint) diag_hint(to, "%s", m->hint);
+    }
+}
+
+/* Describe the result columns of a custom query (advanced rules). */
+static int describe_query(sync_conn *cc, const plan_table *pt, arena *a, src_table *st, diag *d)
+{
+    const src_driver *drv = cc->pc->driver;
+    src_query q = {0};
+    q.sql = arena_printf(a, "SELECT * FROM %s WHERE 1=0", pt->sql_from);
+    src_scan *s = NULL;
+    int rc = drv->begin_scan(cc->c, &q, &s, d);
+    if (rc == 0) {
+        const src_column *cols;
+        int n;
+        drv->scan_columns(s, &cols, &n);
+        st->cols = arena_alloc(a, (size_t)(n ? n : 1) * sizeof *st->cols);
+        memcpy(st->cols, cols, (size_t)n * sizeof *cols);
+        for (int i = 0; i < n; i++) {
+            st->cols[i].name = arena_strdup(a, cols[i].name);
+            st->cols[i].sql_type = cols[i].sql_type ? arena_strdup(a, cols[i].sql_type) : NULL;
+            st->cols[i].es_type = cols[i].es_type ? arena_strdup(a, cols[i].es_type) : NULL;
+            st->cols[i].pk_pos = 0;
+        }
+        st->ncols = n;
+    }
+    drv->end_scan(s);
+    st->name = pt->name;
+    st->row_estimate = -1;
+    return rc;
+}
+
+int sync_describe(sync_conn *cc, const plan_table *pt, const char *name, arena *a,
+                  src_table *st, diag *d)
+{
+    const plan_connector *pc = cc->pc;
+    if (pt->custom_query) return describe_query(cc, pt, a, st, d);
+    return pc->driver->describe(cc->c, pt->schema ? pt->schema : pc->source.schema, name, a, st, d);
+}
+
+typedef struct describe_ctx {
+    sync_conn *cc;
+    arena *a;
+} describe_ctx;
+
+static int describe_child(void *ctx, const plan_relation *rel, const src_table **out, diag *d)
+{
+    describe_ctx *dc = ctx;
+    const plan_connector *pc = dc->cc->pc;
+    src_table *st = arena_alloc(dc->a, sizeof *st);
+    int rc = pc->driver->describe(dc->cc->c, rel->schema ? rel->schema : pc->source.schema,
+                                  rel->table, dc->a, st, d);
+    if (rc == DIAG_ENOTFOUND)
+        diag_error(d, rel->loc, "relation '%s': table '%s' does not exist", rel->key, rel->table);
+    *out = st;
+    return rc;
+}
+
+int sync_bind(sync_conn *cc, const plan_table *pt, src_table *st, const char *timestamp,
+              arena *a, eng_bound_table **out, diag *d)
+{
+    describe_ctx dc = {cc, a};
+    eng_bind_opts bo = {0};
+    bo.driver = cc->pc->driver;
+    bo.timestamp = timestamp;
+    bo.describe = describe_child;
+    bo.describe_ctx = &dc;
+    *out = NULL;
+    return eng_bind_table(a, cc->pc, pt, st, &bo, out, d);
+}

@@ -1,0 +1,163 @@
+/* internal.h - the structures one sync run shares between the files of
+ * sync/ (private: nothing outside sync/ includes it).
+ *
+ *   run.c           eng_sync_run: the connector loop, the sink per connector
+ *   check_source.c  eng_check_source (validate --check-source)
+ *   table.c         one table: describe -> bind -> window -> scan -> watermark
+ *   window.c        the incremental window: cursor upper bound, lag, watermark
+ *   scan.c          the row loop with keyset resume and relation chunks
+ *   sweep.c         the full-sync sweep of unseen documents
+ *   select.c        which tables a connector reads, and their index names
+ *   conn.c          connections, reconnections, describing tables
+ * Calls point one way: run -> table, sweep; check_source -> conn, select;
+ * table -> window, scan, conn; sweep -> select; scan -> conn.
+ */
+#ifndef SQL2ES_SYNC_INTERNAL_H
+#define SQL2ES_SYNC_INTERNAL_H
+
+#include <stdint.h>
+
+#include "base/arena.h"
+#include "base/buf.h"
+#include "base/diag.h"
+#include "engine/bind.h"
+#include "engine/interp.h"
+#include "plan/plan.h"
+#include "sinks/es.h"
+#include "sources/source.h"
+#include "sync/idset.h"
+#include "sync/progress.h"
+#include "sync/state.h"
+#include "sync/sync.h"
+
+#define SYNC_CHUNK_ROWS 500      /* parents per relation chunk */
+#define SYNC_MAX_STALLED_RETRIES 3
+
+/* An index written by the current connector, with the ids it saw. */
+typedef struct sync_seen {
+    char *index;
+    eng_idset *seen;
+    int clean;            /* every table into it finished without error */
+} sync_seen;
+
+/* One sync run (or one --check-source pass). */
+typedef struct sync_run {
+    const plan *p;
+    const eng_sync_opts *o;
+    eng_sync_stats *st;
+    diag *d;
+    eng_progress *prog;
+    es_client *es;
+    es_bulk *bulk;
+    eng_state *state;
+    uint64_t seq;
+    int failed;               /* a table failed: exit 1, no sweep of its index */
+    buf item;
+    sync_seen *indices;       /* indices written by the current connector */
+    int nindices;
+} sync_run;
+
+/* One connector's connections. */
+typedef struct sync_conn {
+    sync_run *r;
+    const plan_connector *pc;
+    src_conn *c;    /* rows */
+    src_conn *c2;   /* relation child queries (a scan holds c busy) */
+} sync_conn;
+
+/* A table to read: its plan entry and its real name. */
+typedef struct sync_job {
+    const plan_table *pt;
+    const char *name;
+} sync_job;
+
+/* The last key written, kept across the borrowed-row boundary. */
+typedef struct sync_key {
+    buf bytes;
+    size_t off[16];
+    int n, have;
+} sync_key;
+
+/* One table being read. */
+typedef struct sync_table_run {
+    sync_conn *cc;
+    const eng_bound_table *bt;
+    eng_interp *it;
+    int incremental;
+    sync_seen *si;
+    uint64_t rows, docs, deletes, filtered;
+    sync_key key;
+    /* relation chunk */
+    arena *chunk;
+    src_value **rows_buf;
+    int nchunk, width;
+    eng_child_set **sets;
+    diag *ad;   /* driver messages of the current scan attempt: a failure that is
+                 * retried becomes a warning, not an error */
+} sync_table_run;
+
+/* The incremental window of one read: an extra predicate and its parameters
+ * (NULL on a first run), and the cursor tuple that becomes the watermark. */
+typedef struct sync_window {
+    const char *extra;
+    const char *const *params;
+    int nparams;
+    const char **upper;   /* NULL: no row has a cursor */
+    int empty;            /* a later run and no row has a cursor: nothing to read */
+} sync_window;
+
+/* ---- conn.c ---- */
+/* "2024-01-06T01:02:03.456Z", now, UTC. */
+void sync_iso_now(char *out, size_t n);
+/* Open pc's source, retrying transient errors (2 s, 4 s, 8 s... retry_count
+ * times). *out is NULL on failure. */
+int sync_open_source(const plan_connector *pc, src_conn **out, diag *d);
+/* Close *c and open it again (*c NULL when that fails). */
+void sync_reconnect(sync_conn *cc, src_conn **c);
+/* Copy the messages of `from` into `to` (levels, locations and hints kept). */
+void sync_forward_diag(diag *to, const diag *from);
+/* Describe table `name` of entry pt (or the result columns of its custom
+ * query) into st, allocated in a. DIAG_ENOTFOUND: no such table (no message). */
+int sync_describe(sync_conn *cc, const plan_table *pt, const char *name, arena *a,
+                  src_table *st, diag *d);
+/* Bind pt to the described st, describing relation tables on cc->c.
+ * timestamp: the run's start time for the interpreter. */
+int sync_bind(sync_conn *cc, const plan_table *pt, src_table *st, const char *timestamp,
+              arena *a, eng_bound_table **out, diag *d);
+
+/* ---- select.c ---- */
+/* The tables of cc->pc this run reads (--table applied), in a. DIAG_ENOTFOUND
+ * when a table named in configuration.tables does not exist. */
+int sync_resolve_tables(sync_conn *cc, arena *a, sync_job **out, int *nout);
+/* Whether table `name` is selected, and the entry that maps it (or NULL). */
+int sync_selected(const plan_connector *pc, const char *name);
+const plan_table *sync_entry_for(const plan_connector *pc, const char *name);
+/* The index a table of pc writes into, as bind renders it, or NULL when it
+ * cannot be known without the database (a plan variable without a value). */
+char *sync_table_index(const plan_connector *pc, const plan_table *pt, const char *name, arena *a);
+
+/* ---- scan.c ---- */
+/* Stream the table's rows to the sink, resuming after transient errors. */
+int sync_scan_rows(sync_table_run *tr, const sync_window *w, uint64_t *rows_out);
+/* The rows of the window that stopped passing `where`: deletes. */
+int sync_scan_leavers(sync_table_run *tr, const sync_window *w);
+
+/* ---- window.c ---- */
+/* The window of tr's incremental read, allocated in a. */
+int sync_window_open(sync_table_run *tr, const char *name, arena *a, sync_window *w);
+/* After the read: save the watermark once the cluster acknowledged every
+ * document of the table (dead_before: the sink's dead-letter count before). */
+int sync_window_save(sync_table_run *tr, const char *name, const sync_window *w,
+                     uint64_t dead_before);
+
+/* ---- table.c ---- */
+/* Read one table. 0 also when it is skipped (no primary key). */
+int sync_table(sync_conn *cc, const sync_job *job);
+
+/* ---- sweep.c ---- */
+/* After the connector's tables: with --table, keep indices that may hold
+ * other tables' documents; flush; delete the unseen documents of every index
+ * that all its tables finished. */
+int sync_sweep(sync_conn *cc, arena *a);
+
+#endif

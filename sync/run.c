@@ -1,0 +1,154 @@
+/* run.c - one sync run (see sync.h): for each selected connector, the
+ * cluster side (client and bulk sink, or the dry-run output), the state
+ * file, the connector's tables one after the other (table.c), then the
+ * sweep of unseen documents (sweep.c).
+ *
+ * Stage: plan -> sync -> sinks. The control flow of a run lives here; what
+ * happens to one table does not. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sync/internal.h"
+
+static int run_connector(sync_run *r, const plan_connector *pc)
+{
+    sync_conn cc = {r, pc, NULL, NULL};
+    arena *a = arena_new();
+    /* another connector's failure does not stop this one's sweep */
+    int failed_before = r->failed;
+    r->failed = 0;
+    int rc = sync_open_source(pc, &cc.c, r->d);
+    sync_job *jobs = NULL;
+    int njobs = 0;
+    if (rc == 0) rc = sync_resolve_tables(&cc, a, &jobs, &njobs);
+    for (int i = 0; rc == 0 && i < njobs; i++) {
+        int trc = sync_table(&cc, &jobs[i]);
+        if (trc) {
+            r->failed = 1;
+            /* the connection may be gone with the table: go on with the others */
+            if (!cc.c) sync_open_source(pc, &cc.c, r->d);
+        }
+    }
+    if (rc) r->failed = 1;
+    if (rc == 0 && !r->o->dry_run) {
+        int frc = sync_sweep(&cc, a);
+        if (frc) {
+            r->failed = 1;
+            rc = frc;
+        }
+    }
+    for (int i = 0; i < r->nindices; i++) {
+        eng_idset_free(r->indices[i].seen);
+        free(r->indices[i].index);
+    }
+    free(r->indices);
+    r->indices = NULL;
+    r->nindices = 0;
+    r->failed |= failed_before;
+    pc->driver->close(cc.c);
+    pc->driver->close(cc.c2);
+    arena_free(a);
+    return rc;
+}
+
+static char *default_state_path(const plan *p)
+{
+    const char *f = p->file ? p->file : "config.yml";
+    const char *slash = strrchr(f, '/');
+    size_t dl = slash ? (size_t)(slash - f + 1) : 0;
+    size_t n = dl + 32;
+    char *s = malloc(n);
+    if (!s) abort();
+    snprintf(s, n, "%.*s.sql2es-state", (int)dl, f);
+    return s;
+}
+
+/* The cluster side for connector pc: a client with the connector's api_key
+ * (it wins over elasticsearch.api_key), the start-up wait, and a bulk sink
+ * with the connector's pipeline. */
+static int sink_open(sync_run *r, const plan_connector *pc)
+{
+    plan_es cfg = r->p->es;
+    if (pc->api_key && *pc->api_key) cfg.api_key = pc->api_key;
+    r->es = es_client_new(&cfg, r->d);
+    if (!r->es || es_wait_ready(r->es, NULL, r->d) != 0) return DIAG_EIO;
+    r->bulk = es_bulk_new(r->es, &cfg, r->d);
+    if (!r->bulk) return DIAG_EIO;
+    if (!cfg.dead_letter_file) es_bulk_set_dead_letter(r->bulk, "sql2es-dead-letter.ndjson");
+    if (pc->pipeline && *pc->pipeline) es_bulk_set_pipeline(r->bulk, pc->pipeline);
+    return 0;
+}
+
+/* Settle everything sent, add the sink's counts to the run, free it. */
+static void sink_close(sync_run *r)
+{
+    if (r->bulk) {
+        es_bulk_stats bs;
+        if (es_bulk_finish(r->bulk, &bs) != 0) r->failed = 1;
+        r->st->indexed += bs.indexed + bs.updated;
+        r->st->failed += bs.failed;
+        r->st->retried += bs.request_retries + bs.item_retries;
+        if (bs.failed) r->failed = 1;
+    }
+    es_bulk_free(r->bulk);
+    es_client_free(r->es);
+    r->bulk = NULL;
+    r->es = NULL;
+}
+
+int eng_sync_run(const plan *p, const eng_sync_opts *o, eng_sync_stats *stats, diag *d)
+{
+    sync_run r = {0};
+    eng_sync_stats local = {0};
+    r.p = p;
+    r.o = o;
+    r.st = stats ? stats : &local;
+    memset(r.st, 0, sizeof *r.st);
+    r.d = d;
+    double t0 = eng_now();
+    int code = 0, matched = 0;
+    char *state_path = NULL;
+
+    for (int i = 0; i < p->nconnectors; i++)
+        if (!o->connector || !strcmp(o->connector, p->connectors[i].id)) matched++;
+    if (!matched) {
+        diag_error(d, (src_loc){p->file, 0, 0}, "no connector '%s' in the configuration", o->connector);
+        return 2;
+    }
+    r.prog = eng_progress_new(stderr, o->tty, (uint64_t)(p->es.display_every > 0 ? p->es.display_every : 100), o->quiet);
+    buf_init(&r.item, 0);
+    for (int i = 0; i < p->nconnectors; i++) {
+        const plan_connector *pc = &p->connectors[i];
+        if (o->connector && strcmp(o->connector, pc->id)) continue;
+        /* one client and sink per connector: its api_key and pipeline */
+        if (!o->dry_run && sink_open(&r, pc) != 0) {
+            sink_close(&r);
+            code = 1;
+            break;
+        }
+        free(state_path);
+        state_path = o->state_file ? strdup(o->state_file)
+                     : pc->state_file ? strdup(pc->state_file) : default_state_path(p);
+        eng_state_free(r.state);
+        r.state = eng_state_load(state_path, d);
+        if (!r.state) {
+            sink_close(&r);
+            code = 1;
+            continue;
+        }
+        if (run_connector(&r, pc) != 0) r.failed = 1;
+        sink_close(&r);
+    }
+    if (o->dry_run && o->out && fflush(o->out) != 0) {
+        diag_error(d, (src_loc){0}, "cannot write the dry-run output");
+        r.failed = 1;
+    }
+    if (r.failed) code = 1;
+    r.st->seconds = eng_now() - t0;
+    eng_state_free(r.state);
+    free(state_path);
+    buf_free(&r.item);
+    eng_progress_free(r.prog);
+    return code;
+}
+

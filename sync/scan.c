@@ -1,0 +1,280 @@
+/* scan.c - the row loop of one table: stream the scan through the
+ * interpreter into the sink, buffer parents in chunks for their relation
+ * queries, keep the last written key, and after a transient error reconnect
+ * and resume after that key (no duplicate, no lost row). Also the read of
+ * the rows that left an incremental window (deletes).
+ *
+ * Stage: sources -> interpreter -> sink. Builds no JSON itself (the
+ * interpreter does) and chooses no table or window (table.c, window.c). */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sync/internal.h"
+
+/* Copy a row (values are borrowed from the driver) into a. */
+static src_value *copy_row(arena *a, const src_value *row, int n)
+{
+    src_value *v = arena_alloc(a, (size_t)n * sizeof *v);
+    for (int i = 0; i < n; i++) {
+        v[i].kind = row[i].kind;
+        v[i].n = row[i].n;
+        v[i].p = row[i].p ? arena_strndup(a, row[i].p, row[i].n) : NULL;
+    }
+    return v;
+}
+
+static void key_capture(sync_key *k, const eng_bound_table *bt, const src_value *row)
+{
+    int n = bt->doc.nkeys < 16 ? bt->doc.nkeys : 16;
+    buf_reset(&k->bytes);
+    for (int i = 0; i < n; i++) {
+        const src_value *v = &row[bt->doc.keys[i]];
+        k->off[i] = k->bytes.len;
+        if (v->kind == SRC_BOOL)
+            buf_puts(&k->bytes, v->p && v->p[0] == 't' ? "true" : "false");
+        else if (v->p)
+            buf_append(&k->bytes, v->p, v->n);
+        buf_putc(&k->bytes, '\0');
+    }
+    k->n = n;
+    k->have = 1;
+}
+
+static const char **key_values(const sync_key *k, arena *a)
+{
+    const char **v = arena_alloc(a, (size_t)(k->n + 1) * sizeof *v);
+    for (int i = 0; i < k->n; i++) v[i] = arena_strdup(a, k->bytes.data + k->off[i]);
+    return v;
+}
+
+static int emit(sync_run *r, const eng_bound_table *bt, const buf *item, const eng_doc_result *res,
+                sync_seen *si)
+{
+    if (item->len == 0) return 0;
+    /* a delete action settles the id too: the sweep must not delete it again */
+    if (si && si->seen && res->id) eng_idset_add(si->seen, res->id, res->idlen);
+    if (r->o->dry_run) {
+        if (fwrite(item->data, 1, item->len, r->o->out) != item->len) {
+            diag_error(r->d, (src_loc){0}, "cannot write the dry-run output");
+            return DIAG_EIO;
+        }
+        return 0;
+    }
+    char ctx[256];
+    snprintf(ctx, sizeof ctx, "%s > %s > %.*s", bt->conn->id, bt->st->name,
+             (int)(res->idlen > 100 ? 100 : res->idlen), res->id ? res->id : "");
+    es_item_meta meta = {++r->seq, ctx};
+    return es_bulk_add(r->bulk, item->data, item->len, &meta);
+}
+
+static void drop_chunk(sync_table_run *tr)
+{
+    tr->nchunk = 0;
+    if (tr->chunk) arena_reset(tr->chunk);
+}
+
+static int write_row(sync_table_run *tr, const src_value *row)
+{
+    sync_run *r = tr->cc->r;
+    eng_doc_result res;
+    buf_reset(&r->item);
+    int rc = eng_write_doc(tr->it, row, &r->item, &res);
+    if (rc < 0) return rc;
+    /* resume point: the last row whose items were handed on */
+    key_capture(&tr->key, tr->bt, row);
+    if (res.filtered) {
+        tr->filtered++;
+        /* a row that stopped passing the rules may have been indexed before */
+        if (!tr->incremental) return 0;
+        buf_reset(&r->item);
+        rc = eng_write_delete(tr->it, row, &r->item, &res);
+        if (rc < 0) return rc;
+        res.deleted = 1;
+    }
+    if (res.deleted) tr->deletes++; else tr->docs++;
+    return emit(r, tr->bt, &r->item, &res, tr->si);
+}
+
+/* Run the child query of cs (its parents registered) on the second
+ * connection; each child row also registers as a parent of the nested
+ * relations, whose queries run next (one query per relation and chunk). */
+static int fetch_children(sync_table_run *tr, const eng_bound_relation *br, eng_child_set *cs)
+{
+    sync_conn *cc = tr->cc;
+    sync_run *r = cc->r;
+    const eng_bound_doc *cd = &br->doc;
+    int nn = cd->doc->nrelations, rc = 0;
+    for (int k = 0; k < nn; k++) eng_child_set_reset(tr->sets[cd->rels[k].slot]);
+    if (eng_child_set_nparents(cs) > 0) {
+        src_query q;
+        rc = eng_child_set_query(cs, &q, r->d);
+        if (rc) return rc;
+        if (!cc->c2) sync_open_source(cc->pc, &cc->c2, r->d);
+        if (!cc->c2) return DIAG_ETRANSIENT;
+        src_scan *s = NULL;
+        diag *dd = tr->ad ? tr->ad : r->d;
+        rc = cc->pc->driver->begin_scan(cc->c2, &q, &s, dd);
+        const src_value *row;
+        while (rc == 0 && (rc = cc->pc->driver->next(s, &row, dd)) == 1) {
+            const src_value *kept;
+            rc = eng_child_set_add_child(cs, row, &kept);
+            for (int k = 0; rc == 0 && kept && k < nn; k++)
+                rc = eng_child_set_add_parent(tr->sets[cd->rels[k].slot], kept);
+        }
+        cc->pc->driver->end_scan(s);
+        if (rc < 0) return rc;
+    }
+    eng_interp_set_children(tr->it, br, cs);
+    for (int k = 0; k < nn; k++) {
+        rc = fetch_children(tr, &cd->rels[k], tr->sets[cd->rels[k].slot]);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+/* Fetch the children of the buffered parents, then write the parents. A
+ * transient error leaves the chunk unwritten: the scan resumes after the
+ * last written row and reads these rows again. */
+static int flush_chunk(sync_table_run *tr)
+{
+    if (tr->nchunk == 0) return 0;
+    const eng_bound_table *bt = tr->bt;
+    for (int i = 0; i < bt->doc.doc->nrelations; i++) {
+        const eng_bound_relation *br = &bt->doc.rels[i];
+        eng_child_set *cs = tr->sets[br->slot];
+        eng_child_set_reset(cs);
+        for (int j = 0; j < tr->nchunk; j++) {
+            int rc = eng_child_set_add_parent(cs, tr->rows_buf[j]);
+            if (rc < 0) return rc;
+        }
+        int rc = fetch_children(tr, br, cs);
+        if (rc < 0) return rc;
+    }
+    for (int j = 0; j < tr->nchunk; j++) {
+        int rc = write_row(tr, tr->rows_buf[j]);
+        if (rc < 0) return rc;
+    }
+    drop_chunk(tr);
+    return 0;
+}
+
+static int take_row(sync_table_run *tr, const src_value *row)
+{
+    if (!tr->chunk) return write_row(tr, row);
+    tr->rows_buf[tr->nchunk++] = copy_row(tr->chunk, row, tr->width);
+    return tr->nchunk >= SYNC_CHUNK_ROWS ? flush_chunk(tr) : 0;
+}
+
+
+int sync_scan_rows(sync_table_run *tr, const sync_window *w, uint64_t *rows_out)
+{
+    sync_conn *cc = tr->cc;
+    sync_run *r = cc->r;
+    const src_driver *drv = cc->pc->driver;
+    const eng_bound_table *bt = tr->bt;
+    arena *qa = arena_new();
+    const char **after = NULL;
+    int stalled = 0, rc = 0;
+    int max_stalled = cc->pc->source.retry_count > 0 ? cc->pc->source.retry_count : SYNC_MAX_STALLED_RETRIES;
+    uint64_t rows = 0; /* rows read and kept (re-read rows are not counted twice) */
+    for (;;) {
+        src_query q;
+        rc = eng_scan_sql(bt, qa, w->extra, w->params, w->nparams, after, &q, r->d);
+        if (rc) break;
+        q.fetch_size = cc->pc->source.fetch_size;
+        src_scan *s = NULL;
+        uint64_t written_before = tr->docs + tr->deletes + tr->filtered;
+        if (!cc->c) sync_open_source(cc->pc, &cc->c, r->d);
+        tr->ad = diag_new();
+        rc = cc->c ? drv->begin_scan(cc->c, &q, &s, tr->ad) : DIAG_ETRANSIENT;
+        if (rc == 0) {
+            const src_column *cols;
+            int ncols;
+            drv->scan_columns(s, &cols, &ncols);
+            tr->width = ncols;
+            const src_value *row;
+            while ((rc = drv->next(s, &row, tr->ad)) == 1) {
+                rows++;
+                rc = take_row(tr, row);
+                if (rc < 0) break;
+                eng_progress_update(r->prog, rows, tr->docs);
+                if (r->o->limit && rows >= r->o->limit) {
+                    rc = 0;
+                    break;
+                }
+            }
+            const src_scan_stats *ss = drv->stats(s);
+            if (ss) r->st->warnings += ss->warnings;
+            drv->end_scan(s);
+            /* rows already read are complete: write them even after a
+             * transient error of the scan itself */
+            if (rc >= 0 || rc == DIAG_ETRANSIENT) {
+                int frc = flush_chunk(tr);
+                if (frc < 0) rc = frc;
+            }
+        }
+        /* transient: forget unwritten rows, reconnect, resume after the
+         * last written key (no duplicate, no lost row) */
+        if (rc == DIAG_ETRANSIENT) {
+            rows -= (uint64_t)tr->nchunk;
+            drop_chunk(tr);
+            stalled = tr->docs + tr->deletes + tr->filtered > written_before ? 1 : stalled + 1;
+        }
+        if (rc >= 0 || rc != DIAG_ETRANSIENT || stalled > max_stalled) {
+            sync_forward_diag(r->d, tr->ad);
+            diag_free(tr->ad);
+            tr->ad = NULL;
+            break;
+        }
+        diag_warning(r->d, bt->pt->loc, "%s > %s: %s; reconnecting and resuming after %llu rows",
+                     cc->pc->id, bt->st->name, diag_last(tr->ad), (unsigned long long)rows);
+        diag_free(tr->ad);
+        tr->ad = NULL;
+        sleep(stalled > 1 ? 2u << (stalled - 2) : 0);
+        sync_reconnect(cc, &cc->c);
+        cc->pc->driver->close(cc->c2);
+        cc->c2 = NULL;
+        if (tr->key.have) after = key_values(&tr->key, qa);
+    }
+    arena_free(qa);
+    *rows_out = rows;
+    return rc < 0 ? rc : 0;
+}
+
+/* An incremental read sees only the rows passing `where` (and the rules
+ * pushed into SQL): the rows of the same window that stopped passing them
+ * become deletes (a delete of a document never indexed is harmless). */
+int sync_scan_leavers(sync_table_run *tr, const sync_window *w)
+{
+    sync_conn *cc = tr->cc;
+    sync_run *r = cc->r;
+    const src_driver *drv = cc->pc->driver;
+    arena *qa = arena_new();
+    plan_table pt2 = *tr->bt->pt;
+    pt2.where_sql = arena_printf(qa, "(%s) IS NOT TRUE", tr->bt->pt->where_sql);
+    eng_bound_table bt2 = *tr->bt;
+    bt2.pt = &pt2;
+    src_query q;
+    src_scan *s = NULL;
+    int rc = eng_scan_sql(&bt2, qa, w->extra, w->params, w->nparams, NULL, &q, r->d);
+    if (rc == 0) {
+        q.fetch_size = cc->pc->source.fetch_size;
+        rc = cc->c ? drv->begin_scan(cc->c, &q, &s, r->d) : DIAG_EIO;
+    }
+    const src_value *row;
+    while (rc == 0 && (rc = drv->next(s, &row, r->d)) == 1) {
+        eng_doc_result res;
+        buf_reset(&r->item);
+        rc = eng_write_delete(tr->it, row, &r->item, &res);
+        if (rc < 0) break;
+        res.deleted = 1;
+        tr->rows++;
+        tr->deletes++;
+        rc = emit(r, tr->bt, &r->item, &res, tr->si);
+    }
+    if (s) drv->end_scan(s);
+    arena_free(qa);
+    return rc < 0 ? rc : 0;
+}
+

@@ -1,0 +1,178 @@
+/* table.c - one table of a sync run: describe -> bind -> the target index
+ * -> the incremental window -> the scan (scan.c) -> the rows that left the
+ * window -> the watermark, then the table's counts into the run's.
+ *
+ * Stage: sync. The order of the steps and what a failure of each undoes
+ * live here; the steps themselves live in conn.c, window.c and scan.c. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sync/internal.h"
+
+#define TABLE_SKIPPED 1 /* bind found no primary key: skip with a warning */
+
+static sync_seen *seen_for(sync_run *r, const char *index)
+{
+    sync_seen *si = NULL;
+    for (int i = 0; i < r->nindices && !si; i++)
+        if (!strcmp(r->indices[i].index, index)) si = &r->indices[i];
+    return si;
+}
+
+/* Describe and bind job into tr (allocated in ta). TABLE_SKIPPED when the
+ * connectors would skip the table, else 0 or a negative code. */
+static int table_bind(sync_table_run *tr, const sync_job *job, arena *ta)
+{
+    sync_run *r = tr->cc->r;
+    const plan_connector *pc = tr->cc->pc;
+    const plan_table *pt = job->pt;
+    src_table *st = arena_alloc(ta, sizeof *st);
+    int rc = sync_describe(tr->cc, pt, job->name, ta, st, r->d);
+    if (rc == DIAG_ENOTFOUND && !pt->custom_query)
+        diag_error(r->d, pt->loc, "%s: table '%s' does not exist (dropped?)", pc->id, job->name);
+    if (rc == 0) {
+        char ts[40];
+        sync_iso_now(ts, sizeof ts);
+        eng_bound_table *bt = NULL;
+        /* bind into a scratch diag: a table that is skipped is a warning only */
+        diag *bd = diag_new();
+        rc = sync_bind(tr->cc, pt, st, arena_strdup(ta, ts), ta, &bt, bd);
+        if (rc == DIAG_ENOTFOUND) {
+            /* the connectors skip tables without a primary key, with a warning */
+            diag_warning(r->d, pt->loc, "%s > %s: skipped: %s", pc->id, job->name, diag_last(bd));
+            r->st->skipped_tables++;
+            rc = TABLE_SKIPPED;
+        } else {
+            sync_forward_diag(r->d, bd);
+        }
+        diag_free(bd);
+        if (rc == 0) tr->bt = bt;
+    }
+    return rc;
+}
+
+/* The interpreter and, for relations, the chunk buffers. */
+static void table_start(sync_table_run *tr)
+{
+    const eng_bound_table *bt = tr->bt;
+    tr->it = eng_interp_new(bt, tr->cc->r->d);
+    if (bt->doc.doc->nrelations > 0) {
+        tr->chunk = arena_new();
+        tr->rows_buf = calloc(SYNC_CHUNK_ROWS, sizeof *tr->rows_buf);
+        tr->sets = calloc((size_t)bt->nrel_slots, sizeof *tr->sets);
+        if (!tr->rows_buf || !tr->sets) abort();
+        for (int i = 0; i < bt->nrel_slots; i++) tr->sets[i] = eng_child_set_new(bt->rel_by_slot[i]);
+    }
+}
+
+static void table_run_free(sync_table_run *tr)
+{
+    if (tr->sets)
+        for (int i = 0; i < tr->bt->nrel_slots; i++) eng_child_set_free(tr->sets[i]);
+    free(tr->sets);
+    free(tr->rows_buf);
+    arena_free(tr->chunk);
+    eng_interp_free(tr->it);
+    buf_free(&tr->key.bytes);
+}
+
+/* The target index: created with the plan's mapping (conflicts reported)
+ * the first time the connector writes into it, and its seen-id set. */
+static int table_index(sync_table_run *tr)
+{
+    sync_run *r = tr->cc->r;
+    const eng_bound_table *bt = tr->bt;
+    int rc = 0;
+    tr->si = seen_for(r, bt->index);
+    if (!r->o->dry_run && !tr->si) {
+        buf mapping = BUF_INIT;
+        rc = eng_mapping_json(bt, &mapping, r->d);
+        es_index_report rep = {0};
+        if (rc == 0)
+            rc = es_index_ensure(r->es, bt->index, mapping.data, bt->pt->index_settings_json, &rep, r->d);
+        buf_free(&mapping);
+    }
+    if (rc == 0 && !tr->si) {
+        r->indices = realloc(r->indices, (size_t)(r->nindices + 1) * sizeof *r->indices);
+        if (!r->indices) abort();
+        tr->si = &r->indices[r->nindices++];
+        tr->si->index = strdup(bt->index);
+        tr->si->seen = NULL;
+        tr->si->clean = 1;
+    }
+    if (rc == 0 && !tr->incremental && !r->o->dry_run && !r->o->limit && !tr->si->seen)
+        tr->si->seen = eng_idset_new(256u << 20 >> 4); /* ~16 MiB of ids in memory per run */
+    if (rc == 0 && tr->incremental) tr->si->clean = 0; /* an incremental read does not see every document */
+    return rc;
+}
+
+/* Read the window's rows (and its leavers), then move the watermark. */
+static int table_read(sync_table_run *tr, const sync_job *job, const sync_window *w)
+{
+    sync_run *r = tr->cc->r;
+    const plan_table *pt = job->pt;
+    char label[160];
+    snprintf(label, sizeof label, "%s/%s", tr->cc->pc->id, job->name);
+    eng_progress_begin(r->prog, label, pt->custom_query ? -1 : tr->bt->st->row_estimate);
+    uint64_t rows = 0, dead_before = 0;
+    if (r->bulk) {
+        es_bulk_stats b0;
+        es_bulk_get_stats(r->bulk, &b0);
+        dead_before = b0.failed;
+    }
+    int rc = sync_scan_rows(tr, w, &rows);
+    tr->rows = rows;
+    eng_progress_end(r->prog, rows, tr->docs);
+    if (rc == 0 && tr->incremental && w->extra && pt->where_sql && *pt->where_sql)
+        rc = sync_scan_leavers(tr, w);
+    if (rc == 0) rc = sync_window_save(tr, job->name, w, dead_before);
+    return rc;
+}
+
+/* Add the table's counts to the run's. */
+static void table_account(sync_table_run *tr, int failed)
+{
+    sync_run *r = tr->cc->r;
+    if (failed) {
+        if (tr->si) tr->si->clean = 0;
+        r->st->errors++;
+    } else {
+        const eng_interp_stats *is = tr->it ? eng_interp_stats_get(tr->it) : NULL;
+        r->st->tables++;
+        if (is) {
+            r->st->warnings += is->warnings;
+            r->st->errors += is->errors;
+        }
+    }
+    /* on failure too: what was read and sent before it is in the index */
+    r->st->rows += tr->rows;
+    r->st->docs += tr->docs;
+    r->st->deletes += tr->deletes;
+    r->st->filtered += tr->filtered;
+}
+
+int sync_table(sync_conn *cc, const sync_job *job)
+{
+    sync_run *r = cc->r;
+    arena *ta = arena_new();
+    sync_table_run tr = {0};
+    tr.cc = cc;
+    int rc = table_bind(&tr, job, ta);
+    if (rc == 0) {
+        table_start(&tr);
+        tr.incremental = tr.bt->ncursor > 0 && r->o->mode != ENG_MODE_FULL;
+        if (r->o->mode == ENG_MODE_INCREMENTAL && tr.bt->ncursor == 0)
+            diag_warning(r->d, job->pt->loc, "%s > %s: no incremental cursor configured: full read",
+                         cc->pc->id, job->name);
+        rc = table_index(&tr);
+        sync_window w;
+        if (rc == 0) rc = sync_window_open(&tr, job->name, ta, &w);
+        if (rc == 0 && !w.empty) rc = table_read(&tr, job, &w);
+        table_account(&tr, rc != 0);
+        table_run_free(&tr);
+    } else if (rc < 0) {
+        table_account(&tr, 1);
+    }
+    arena_free(ta);
+    return rc == TABLE_SKIPPED ? 0 : rc;
+}
