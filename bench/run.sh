@@ -180,6 +180,30 @@ with open(path, "w") as f:
 PY
     header "Compiler: validate a config with $n tables ($(wc -l < "$work/big.yml") lines)" "$n"
     measure "sql2es validate" "$n" "$bin" validate -q -c "$work/big.yml"
+    # templates whose extends form a DAG (each level extends both templates of
+    # the next: 2^100 paths), and 100,000 table entries selected by name
+    python3 - "$work/dag.yml" "$work/wide.yml" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("templates:\n")
+    for l in range(100):
+        for k in "ab":
+            f.write(f"  l{l}{k}:\n    where: w{l}{k}\n    fields: {{ f{l}{k}: c{l}{k} }}\n")
+            if l < 99:
+                f.write(f"    extends: [l{l + 1}a, l{l + 1}b]\n")
+    f.write("connectors:\n  - connector_id: s\n    service_type: sqlite\n    index_name: i\n"
+            "    configuration: { path: x.db }\n    mappings:\n      t: { extends: [l0a, l0b] }\n")
+with open(sys.argv[2], "w") as f:
+    f.write("connectors:\n  - connector_id: s\n    service_type: sqlite\n    index_name: i\n"
+            "    configuration:\n      path: x.db\n      tables:\n")
+    f.writelines(f"        - t{i}\n" for i in range(100000))
+    f.write("    mappings:\n")
+    f.writelines(f"      t{i}: {{ index: ix{i} }}\n" for i in range(100000))
+PY
+    header "Compiler: 200 templates in a DAG of extends; 100,000 table entries" "-"
+    measure "sql2es validate (200-template DAG)" 200 "$bin" validate -q -c "$work/dag.yml"
+    measure "sql2es validate (100,000 tables)" 100000 "$bin" validate -q -c "$work/wide.yml"
+    measure "sql2es plan (100,000 tables)" 100000 "$bin" plan -c "$work/wide.yml"
 }
 
 bench_e2e() {

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/buf.h"
 #include "base/regex.h"
 #include "sources/source.h"
 #include "dsl/dsl.h"
@@ -105,7 +106,7 @@ static dsl_node *copy_tree(ctx *c, const dsl_node *in)
     dsl_node *n = in->kind == DSL_MAP ? dsl_new_map(c->a, in->loc) : dsl_new_seq(c->a, in->loc);
     for (size_t i = 0; i < in->n; i++) {
         if (in->kind == DSL_MAP)
-            dsl_map_put(c->a, n, copy_scalar(c, in->keys[i]), copy_tree(c, in->items[i]));
+            dsl_map_add(c->a, n, copy_scalar(c, in->keys[i]), copy_tree(c, in->items[i]));
         else
             dsl_seq_push(c->a, n, copy_tree(c, in->items[i]));
     }
@@ -302,17 +303,16 @@ static int hook_service_type(ctx *c, const dsl_node *out)
 static int hook_connectors(ctx *c, const dsl_node *out)
 {
     int rc = 0;
+    dsl_names *ids = dsl_names_new(c->a, out->n);
     for (size_t i = 0; i < out->n; i++) {
         const dsl_node *id = dsl_map_get(out->items[i], "connector_id");
         if (!is_scalar(id)) continue;
-        for (size_t j = 0; j < i; j++) {
+        size_t j = dsl_names_add(ids, id->str, id->len, i);
+        if (j != i) {
             const dsl_node *o = dsl_map_get(out->items[j], "connector_id");
-            if (is_scalar(o) && strcmp(o->str, id->str) == 0) {
-                diag_error(c->d, id->loc, "duplicate connector_id '%s' (first at line %d)", id->str,
-                           o->loc.line);
-                rc = -1;
-                break;
-            }
+            diag_error(c->d, id->loc, "duplicate connector_id '%s' (first at line %d)", id->str,
+                       o->loc.line);
+            rc = -1;
         }
     }
     return rc;
@@ -339,6 +339,7 @@ static int hook_basic_rule(ctx *c, const dsl_node *in, const dsl_node *out)
 static int hook_basic_rules(ctx *c, const dsl_node *out)
 {
     int rc = 0;
+    dsl_names *seen = dsl_names_new(c->a, out->n);
     for (size_t i = 0; i < out->n; i++) {
         const dsl_node *r = out->items[i];
         const dsl_node *f = dsl_map_get(r, "field"), *ru = dsl_map_get(r, "rule"),
@@ -351,18 +352,17 @@ static int hook_basic_rules(ctx *c, const dsl_node *out)
                             "remove the rule or narrow the pattern");
             rc = -1;
         }
-        for (size_t j = 0; j < i; j++) {
-            const dsl_node *r2 = out->items[j];
-            const dsl_node *f2 = dsl_map_get(r2, "field"), *ru2 = dsl_map_get(r2, "rule"),
-                           *v2 = dsl_map_get(r2, "value");
-            if (is_scalar(f2) && is_scalar(ru2) && is_scalar(v2) && !strcmp(f->str, f2->str) &&
-                !strcmp(ru->str, ru2->str) && !strcmp(v->str, v2->str)) {
-                diag_error(c->d, r->loc,
-                           "duplicate rule: same field, rule and value as the rule at line %d",
-                           r2->loc.line);
-                rc = -1;
-                break;
-            }
+        /* Kibana's duplicate check: same field, rule and value (hashed) */
+        size_t klen = f->len + ru->len + v->len + 2;
+        char *k = arena_alloc(c->a, klen + 1);
+        memcpy(k, f->str, f->len);
+        memcpy(k + f->len + 1, ru->str, ru->len);
+        memcpy(k + f->len + ru->len + 2, v->str, v->len);
+        size_t j = dsl_names_add(seen, k, klen, i);
+        if (j != i) {
+            diag_error(c->d, r->loc, "duplicate rule: same field, rule and value as the rule at line %d",
+                       out->items[j]->loc.line);
+            rc = -1;
         }
     }
     return rc;
@@ -657,7 +657,7 @@ static dsl_node *walk_map(ctx *c, const dsl_sdesc *d, const dsl_node *in)
             failed = 1;
             continue;
         }
-        dsl_map_put(c->a, out, dsl_new_scalar(c->a, canon, 0, kn->loc), o);
+        dsl_map_add(c->a, out, dsl_new_scalar(c->a, canon, 0, kn->loc), o);
     }
     for (size_t j = 0; j < d->nkeys; j++) {
         if (seen[j]) continue;
@@ -681,7 +681,7 @@ static dsl_node *walk_map(ctx *c, const dsl_sdesc *d, const dsl_node *in)
             continue;
         }
         relocate(o, in->loc);
-        dsl_map_put(c->a, out, dsl_new_scalar(c->a, d->keys[j].name, 0, in->loc), o);
+        dsl_map_add(c->a, out, dsl_new_scalar(c->a, d->keys[j].name, 0, in->loc), o);
     }
     c->service = saved_service;
     return failed ? NULL : out;
@@ -736,7 +736,7 @@ static dsl_node *walk(ctx *c, const dsl_sdesc *site, const dsl_node *in, const c
                 continue;
             }
             if (is_map)
-                dsl_map_put(c->a, out, copy_scalar(c, in->keys[i]), o);
+                dsl_map_add(c->a, out, copy_scalar(c, in->keys[i]), o);
             else
                 dsl_seq_push(c->a, out, o);
         }
@@ -818,43 +818,94 @@ static void check_extends_names(ctx *c, const dsl_node *templates)
     }
 }
 
-/* Depth-first search over template `extends`; reports each cycle once with
- * its chain ("a -> b -> a") at the reference that closes it. */
-static void cycles_from(ctx *c, const dsl_node *templates, size_t t, int *color, size_t *stack,
-                        size_t depth)
+/* Depth-first search over template `extends` (iterative: no C recursion
+ * however long the chain), each template visited once. Reports each cycle
+ * once with its chain ("a -> b -> a") at the reference that closes it, and
+ * a chain longer than DSL_MAX_EXTENDS_DEPTH templates once, as a limit. */
+typedef struct dfs_frame {
+    size_t t, next; /* template, next `extends` item to follow */
+} dfs_frame;
+
+static const dsl_node *extends_of(const dsl_node *templates, size_t t)
 {
-    color[t] = 1;
-    stack[depth] = t;
     const dsl_node *ext = dsl_map_get(templates->items[t], "extends");
-    for (size_t j = 0; ext && ext->kind == DSL_SEQ && j < ext->n; j++) {
-        const dsl_node *it = ext->items[j];
-        if (!is_scalar(it)) continue;
-        size_t u;
-        for (u = 0; u < templates->n; u++)
-            if (strcmp(templates->keys[u]->str, it->str) == 0) break;
-        if (u == templates->n) continue;
-        if (color[u] == 1) {
-            size_t from = 0;
-            while (stack[from] != u) from++;
-            const char *chain = "";
-            for (size_t k = from; k <= depth; k++)
-                chain = arena_printf(c->a, "%s%s -> ", chain, templates->keys[stack[k]]->str);
-            chain = arena_printf(c->a, "%s%s", chain, templates->keys[u]->str);
-            diag_error(c->d, it->loc, "template cycle: %s", chain);
-        } else if (color[u] == 0) {
-            cycles_from(c, templates, u, color, stack, depth + 1);
+    return ext && ext->kind == DSL_SEQ ? ext : NULL;
+}
+
+static const char *chain_text(ctx *c, const dsl_node *templates, const dfs_frame *st, size_t from,
+                              size_t to, const char *last)
+{
+    buf b = BUF_INIT;
+    size_t shown = 0;
+    for (size_t k = from; k < to; k++, shown++) {
+        if (to - from > 12 && shown == 5) { /* a long chain: its ends */
+            buf_printf(&b, "... (%zu more) -> ", to - from - 10);
+            k = to - 5;
         }
+        buf_printf(&b, "%s -> ", templates->keys[st[k].t]->str);
     }
-    color[t] = 2;
+    buf_puts(&b, last);
+    const char *r = arena_strdup(c->a, b.data ? b.data : "");
+    buf_free(&b);
+    return r;
 }
 
 static void check_cycles(ctx *c, const dsl_node *templates)
 {
-    if (!templates || templates->kind != DSL_MAP) return;
-    int *color = arena_alloc(c->a, (templates->n + 1) * sizeof *color);
-    size_t *stack = arena_alloc(c->a, (templates->n + 1) * sizeof *stack);
-    for (size_t t = 0; t < templates->n; t++)
-        if (!color[t]) cycles_from(c, templates, t, color, stack, 0);
+    if (!templates || templates->kind != DSL_MAP || templates->n == 0) return;
+    size_t n = templates->n;
+    dsl_names *ix = dsl_names_of_map(c->a, templates);
+    unsigned char *color = arena_alloc(c->a, n);
+    size_t *height = arena_alloc(c->a, n * sizeof *height); /* templates in the longest chain */
+    dfs_frame *st = arena_alloc(c->a, n * sizeof *st);
+    int deep_reported = 0;
+    for (size_t root = 0; root < n; root++) {
+        if (color[root]) continue;
+        size_t sp = 0;
+        st[sp++] = (dfs_frame){root, 0};
+        color[root] = 1;
+        height[root] = 1;
+        while (sp) {
+            dfs_frame *f = &st[sp - 1];
+            const dsl_node *ext = extends_of(templates, f->t);
+            if (!ext || f->next >= ext->n) { /* done: its height is final */
+                color[f->t] = 2;
+                size_t h = height[f->t];
+                sp--;
+                if (sp && h + 1 > height[st[sp - 1].t]) height[st[sp - 1].t] = h + 1;
+                continue;
+            }
+            const dsl_node *it = ext->items[f->next++];
+            if (!is_scalar(it)) continue;
+            size_t u = dsl_names_find(ix, it->str, it->len);
+            if (u == DSL_NAMES_NONE) continue; /* reported by check_extends_names */
+            if (color[u] == 1) {
+                size_t from = 0;
+                while (st[from].t != u) from++;
+                diag_error(c->d, it->loc, "template cycle: %s",
+                           chain_text(c, templates, st, from, sp, templates->keys[u]->str));
+            } else if (color[u] == 2) {
+                if (height[u] + 1 > height[f->t]) height[f->t] = height[u] + 1;
+            } else {
+                color[u] = 1;
+                height[u] = 1;
+                st[sp++] = (dfs_frame){u, 0};
+            }
+            /* the chain st[0..sp) plus what u extends */
+            size_t deep = sp + (color[u] == 2 ? height[u] : 0);
+            if (!deep_reported && deep > DSL_MAX_EXTENDS_DEPTH) {
+                deep_reported = 1;
+                diag_error(c->d, it->loc,
+                           "templates extend each other more than %d levels deep: %s",
+                           DSL_MAX_EXTENDS_DEPTH,
+                           chain_text(c, templates, st, 0, sp - (color[u] == 1 && st[sp - 1].t == u),
+                                      color[u] == 2 ? arena_printf(c->a, "%s -> ...", it->str)
+                                                    : it->str));
+                diag_hint(c->d, "a chain of `extends` may hold %d templates; merge some of them",
+                          DSL_MAX_EXTENDS_DEPTH);
+            }
+        }
+    }
 }
 
 static size_t map_index(const dsl_node *m, const char *key)

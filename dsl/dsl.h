@@ -15,6 +15,10 @@
 #include "plan/plan.h"
 #include "dsl/node.h"
 
+/* Longest chain of templates extending each other (a -> b -> c is 3): past
+ * it, a compile error naming the limit (a cycle is reported as a cycle). */
+#define DSL_MAX_EXTENDS_DEPTH 100
+
 /* Compile a config file. Returns a plan (free with plan_free) or NULL with
  * errors in d. Warnings (deprecated aliases...) may be present either way. */
 plan *dsl_compile_file(const char *path, diag *d);

@@ -27,6 +27,9 @@ typedef struct lw {
     diag *d;
     const char *file;
     const dsl_node *templates;
+    dsl_names *tnames;        /* template name -> index */
+    const dsl_node **texp;    /* expanded templates (expand_template) */
+    unsigned char *tstate;    /* 0 not yet, 1 being expanded, 2 done */
     /* current connector */
     const src_driver *drv;
     svc_kind svc;
@@ -270,7 +273,7 @@ static dsl_node *without_key(arena *a, const dsl_node *map, const char *key)
 {
     dsl_node *m = dsl_new_map(a, map->loc);
     for (size_t i = 0; i < map->n; i++)
-        if (strcmp(map->keys[i]->str, key) != 0) dsl_map_put(a, m, map->keys[i], map->items[i]);
+        if (strcmp(map->keys[i]->str, key) != 0) dsl_map_add(a, m, map->keys[i], map->items[i]);
     return m;
 }
 
@@ -285,6 +288,26 @@ static const char *const *template_names(lw *w, int *n)
     return v;
 }
 
+static const dsl_node *expand(lw *w, const dsl_node *entry, int depth);
+
+/* Template i with its own `extends` applied, computed once: templates whose
+ * `extends` form a DAG share their expansions instead of expanding every
+ * path again (exponential). NULL after errors. */
+static const dsl_node *expand_template(lw *w, size_t i, const dsl_node *ref, int depth)
+{
+    if (w->tstate[i] == 2) return w->texp[i];
+    if (w->tstate[i] == 1) { /* the checker reports cycles; an unchecked tree ends here */
+        diag_error(w->d, ref->loc, "template cycle through '%s'", w->templates->keys[i]->str);
+        return NULL;
+    }
+    w->tstate[i] = 1;
+    const dsl_node *x = expand(w, w->templates->items[i], depth + 1);
+    if (x) x = without_key(w->tmp, x, "extends");
+    w->texp[i] = x;
+    w->tstate[i] = 2;
+    return x;
+}
+
 /* Apply entry's `extends` (in order, recursively), then the entry's own keys.
  * Maps merge deep, lists and scalars are replaced. NULL after errors. */
 static const dsl_node *expand(lw *w, const dsl_node *entry, int depth)
@@ -292,8 +315,9 @@ static const dsl_node *expand(lw *w, const dsl_node *entry, int depth)
     if (!entry || entry->kind != DSL_MAP) return entry;
     const dsl_node *ext = get(entry, "extends");
     if (!ext) return entry;
-    if (depth > 32) {
-        diag_error(w->d, ext->loc, "templates extend each other in a cycle");
+    if (depth > DSL_MAX_EXTENDS_DEPTH) { /* the checker reports it first */
+        diag_error(w->d, ext->loc, "templates extend each other more than %d levels deep",
+                   DSL_MAX_EXTENDS_DEPTH);
         return NULL;
     }
     const dsl_node *acc = NULL;
@@ -302,7 +326,8 @@ static const dsl_node *expand(lw *w, const dsl_node *entry, int depth)
     for (size_t i = 0; i < n; i++) {
         const dsl_node *it = ext->kind == DSL_SEQ ? ext->items[i] : ext;
         const char *name = str_of(it);
-        const dsl_node *t = name ? get(w->templates, name) : NULL;
+        size_t ti = name ? dsl_names_find(w->tnames, name, it->len) : DSL_NAMES_NONE;
+        const dsl_node *t = ti != DSL_NAMES_NONE ? w->templates->items[ti] : NULL;
         if (!t || t->kind != DSL_MAP) {
             diag_error(w->d, it->loc, "unknown template '%s'", name ? name : "?");
             int nn;
@@ -311,12 +336,11 @@ static const dsl_node *expand(lw *w, const dsl_node *entry, int depth)
             bad = 1;
             continue;
         }
-        const dsl_node *x = expand(w, t, depth + 1);
+        const dsl_node *x = expand_template(w, ti, it, depth);
         if (!x) {
             bad = 1;
             continue;
         }
-        x = without_key(w->tmp, x, "extends");
         acc = acc ? dsl_merge(w->tmp, acc, x) : x;
     }
     if (bad) return NULL;
@@ -1120,6 +1144,13 @@ static svc_kind svc_of(const char *st)
     return SVC_OTHER;
 }
 
+/* The mapping named name (hashed lookup in ix, the keys of maps), or NULL. */
+static const dsl_node *mapping_of(const dsl_node *maps, const dsl_names *ix, const char *name)
+{
+    size_t i = dsl_names_find(ix, name, strlen(name));
+    return i == DSL_NAMES_NONE || maps->items[i]->kind == DSL_NULL ? NULL : maps->items[i];
+}
+
 static int lower_connector(lw *w, const dsl_node *c, int idx, plan_connector *pc)
 {
     int rc = 0;
@@ -1188,6 +1219,7 @@ static int lower_connector(lw *w, const dsl_node *c, int idx, plan_connector *pc
     base.schema = s->schema;
     base.rules = &rs;
 
+    dsl_names *mapix = dsl_names_of_map(w->tmp, maps); /* mapping name -> index */
     const dsl_node *adv = get(sr, "advanced");
     if (adv && adv->kind == DSL_SEQ && adv->n) {
         pc->advanced = 1;
@@ -1208,7 +1240,7 @@ static int lower_connector(lw *w, const dsl_node *c, int idx, plan_connector *pc
             in.id_columns = get(a, "id_columns");
             in.compat = !maps;
             if (maps && ntab == 1) {
-                const dsl_node *mm = get(maps, tabs[0]);
+                const dsl_node *mm = mapping_of(maps, mapix, tabs[0]);
                 if (mm) {
                     in.m = expand(w, mm, 0);
                     if (!in.m) rc = -1;
@@ -1223,14 +1255,24 @@ static int lower_connector(lw *w, const dsl_node *c, int idx, plan_connector *pc
         }
     } else {
         int all_exact = !pc->all_tables;
+        /* the selection: exact names hashed, globs tried one by one */
+        dsl_names *exact = dsl_names_new(w->tmp, (size_t)pc->nselection);
+        const char **globs = NULL;
+        int nglobs = 0, gcap = 0;
+        for (int j = 0; j < pc->nselection; j++) {
+            if (has_glob(pc->selection[j]))
+                *PUSH(w->tmp, globs, nglobs, gcap) = pc->selection[j];
+            else
+                dsl_names_add(exact, pc->selection[j], strlen(pc->selection[j]), (size_t)j);
+        }
         for (int pass = 0; pass < 2 && maps && maps->kind == DSL_MAP; pass++) {
             for (size_t i = 0; i < maps->n; i++) {
                 const char *name = maps->keys[i]->str;
                 if (has_glob(name) != pass) continue;
                 if (!pass && !pc->all_tables) {
-                    int selected = 0;
-                    for (int j = 0; j < pc->nselection; j++)
-                        if (!fnmatch(pc->selection[j], name, 0)) selected = 1;
+                    int selected = dsl_names_find(exact, name, maps->keys[i]->len) != DSL_NAMES_NONE;
+                    for (int j = 0; !selected && j < nglobs; j++)
+                        if (!fnmatch(globs[j], name, 0)) selected = 1;
                     if (!selected) {
                         diag_warning(w->d, maps->keys[i]->loc,
                                      "mapping '%s' names a table that configuration.tables "
@@ -1251,7 +1293,7 @@ static int lower_connector(lw *w, const dsl_node *c, int idx, plan_connector *pc
             }
         }
         for (int i = 0; all_exact && i < pc->nselection; i++)
-            if (has_glob(pc->selection[i]) || !maps || !get(maps, pc->selection[i]))
+            if (has_glob(pc->selection[i]) || !mapping_of(maps, mapix, pc->selection[i]))
                 all_exact = 0;
         if (!all_exact) {
             entry_in in = base;
@@ -1337,6 +1379,11 @@ plan *dsl_lower(arena *pa, diag *d, const dsl_node *checked, const char *file)
     p->file = arena_strdup(pa, file ? file : "");
     w.file = p->file;
     w.templates = get(checked, "templates");
+    if (w.templates && w.templates->kind != DSL_MAP) w.templates = NULL;
+    size_t ntpl = w.templates ? w.templates->n : 0;
+    w.tnames = dsl_names_of_map(w.tmp, w.templates);
+    w.texp = arena_alloc(w.tmp, (ntpl + 1) * sizeof *w.texp);
+    w.tstate = arena_alloc(w.tmp, ntpl + 1);
     lower_es(&w, get(checked, "elasticsearch"), &p->es);
     lower_service(&w, get(checked, "service"), &p->service);
 

@@ -52,6 +52,24 @@ dsl_node *dsl_load_string(arena *a, diag *d, const char *name, const char *text,
  * or if map is not a DSL_MAP. */
 dsl_node *dsl_map_get(const dsl_node *map, const char *key);
 
+/* Append key: value to a map without looking for an equal key: the caller
+ * knows the key is absent (keys copied from a map, which has none twice). */
+void dsl_map_add(arena *a, dsl_node *map, dsl_node *key, dsl_node *value);
+
+/* A hashed set of names, each with a value (an index), built in an arena:
+ * lookups among many names (a config may hold 100,000 tables) stay O(1).
+ * Names are borrowed: they must outlive the set. */
+typedef struct dsl_names dsl_names;
+#define DSL_NAMES_NONE ((size_t)-1)
+dsl_names *dsl_names_new(arena *a, size_t expected);
+/* Add name -> value; when the name is already present nothing changes and
+ * the existing value is returned, else value. */
+size_t dsl_names_add(dsl_names *t, const char *name, size_t len, size_t value);
+/* The value of name, or DSL_NAMES_NONE (also for a NULL set or name). */
+size_t dsl_names_find(const dsl_names *t, const char *name, size_t len);
+/* The keys of a map -> their index (an empty set when map is not a map). */
+dsl_names *dsl_names_of_map(arena *a, const dsl_node *map);
+
 /* Deep merge: maps merge key by key (overlay wins), anything else is replaced
  * by the overlay. Returns a new tree in a; inputs are not modified. */
 dsl_node *dsl_merge(arena *a, const dsl_node *base, const dsl_node *overlay);

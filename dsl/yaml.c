@@ -906,30 +906,33 @@ static dsl_node *copy_tree(arena *a, const dsl_node *n)
     return r;
 }
 
+/* Index of key k in map m, or DSL_NAMES_NONE: hashed (ix) for big maps. */
+static size_t key_index(const dsl_node *m, const dsl_names *ix, const dsl_node *k)
+{
+    if (ix) return dsl_names_find(ix, k->str, k->len);
+    for (size_t j = 0; j < m->n; j++)
+        if (m->keys[j]->len == k->len && memcmp(m->keys[j]->str, k->str, k->len) == 0) return j;
+    return DSL_NAMES_NONE;
+}
+
 dsl_node *dsl_merge(arena *a, const dsl_node *base, const dsl_node *overlay)
 {
     if (!overlay) return base ? copy_tree(a, base) : NULL;
     if (!base || base->kind != DSL_MAP || overlay->kind != DSL_MAP) return copy_tree(a, overlay);
     dsl_node *r = dsl_new_map(a, overlay->loc);
+    const dsl_names *bix = base->n > SMALL ? dsl_names_of_map(a, base) : NULL;
+    const dsl_names *oix = overlay->n > SMALL ? dsl_names_of_map(a, overlay) : NULL;
     for (size_t i = 0; i < base->n; i++) {
         const dsl_node *k = base->keys[i];
-        const dsl_node *ov = NULL, *ok = NULL;
-        for (size_t j = 0; j < overlay->n; j++) {
-            if (overlay->keys[j]->len == k->len && memcmp(overlay->keys[j]->str, k->str, k->len) == 0) {
-                ov = overlay->items[j];
-                ok = overlay->keys[j];
-                break;
-            }
-        }
-        push_raw(a, r, (dsl_node *)(ok ? ok : k), ov ? dsl_merge(a, base->items[i], ov) : copy_tree(a, base->items[i]));
+        size_t j = key_index(overlay, oix, k);
+        if (j == DSL_NAMES_NONE)
+            push_raw(a, r, (dsl_node *)k, copy_tree(a, base->items[i]));
+        else
+            push_raw(a, r, overlay->keys[j], dsl_merge(a, base->items[i], overlay->items[j]));
     }
-    for (size_t j = 0; j < overlay->n; j++) {
-        const dsl_node *k = overlay->keys[j];
-        int found = 0;
-        for (size_t i = 0; i < base->n && !found; i++)
-            found = base->keys[i]->len == k->len && memcmp(base->keys[i]->str, k->str, k->len) == 0;
-        if (!found) push_raw(a, r, (dsl_node *)k, copy_tree(a, overlay->items[j]));
-    }
+    for (size_t j = 0; j < overlay->n; j++)
+        if (key_index(base, bix, overlay->keys[j]) == DSL_NAMES_NONE)
+            push_raw(a, r, overlay->keys[j], copy_tree(a, overlay->items[j]));
     return r;
 }
 
@@ -974,6 +977,11 @@ void dsl_map_put(arena *a, dsl_node *map, dsl_node *key, dsl_node *value)
             return;
         }
     }
+    push_raw(a, map, key, value);
+}
+
+void dsl_map_add(arena *a, dsl_node *map, dsl_node *key, dsl_node *value)
+{
     push_raw(a, map, key, value);
 }
 

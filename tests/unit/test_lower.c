@@ -3,6 +3,9 @@
  * connectors-compatible defaults, and errors without partial plans. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "base/buf.h"
 
 #include "dsl/dsl.h"
 #include "dsl/template.h"
@@ -218,11 +221,93 @@ static void test_sqlite_pushdown(void)
     diag_free(d);
 }
 
+/* Templates whose `extends` form a DAG (each level extends the two templates
+ * of the next level: 2^100 paths) and 100,000 table entries compile, and
+ * compile right. The time is measured by `bench/run.sh compile`; here an
+ * alarm only turns a hang (the old exponential expansion) into a failure. */
+static void test_scale(void)
+{
+    alarm(120);
+    buf b = BUF_INIT;
+    buf_puts(&b, "templates:\n");
+    for (int l = 0; l < 100; l++)
+        for (int k = 0; k < 2; k++) {
+            buf_printf(&b, "  l%d%c:\n    where: w%d%c\n    fields: { f%d%c: c%d%c }\n", l, "ab"[k],
+                       l, "ab"[k], l, "ab"[k], l, "ab"[k]);
+            if (l < 99) buf_printf(&b, "    extends: [l%da, l%db]\n", l + 1, l + 1);
+        }
+    buf_puts(&b, "connectors:\n  - connector_id: s\n    service_type: sqlite\n"
+                 "    index_name: i\n    configuration: { path: x.db }\n"
+                 "    mappings:\n      t: { extends: [l0a, l0b] }\n");
+    diag *d = diag_new();
+    plan *p = dsl_compile_string("dag.yml", b.data, b.len, d);
+    const plan_table *t = table(p, 0, "t");
+    int emits = 0, f99b = 0;
+    for (int i = 0; t && i < t->doc.nops; i++) {
+        if (t->doc.ops[i].op != PLAN_OP_EMIT) continue;
+        emits++;
+        f99b |= !strcmp(t->doc.ops[i].s, "f99b");
+    }
+    T_CHECK(p != NULL && diag_errors(d) == 0, "a DAG of 200 templates compiles");
+    T_CHECK(emits == 200 && f99b, "the DAG's mapping has the fields of all 200 templates");
+    T_STREQ(t && t->where_sql ? t->where_sql : NULL, "(w0b)",
+            "extends apply in order: the last template's where wins");
+    plan_free(p);
+    diag_free(d);
+
+    /* a chain of 100 templates is fine, 101 is a depth limit (not a cycle) */
+    for (int n = 100; n <= 101; n++) {
+        buf_reset(&b);
+        buf_puts(&b, "templates:\n");
+        for (int i = 0; i < n; i++)
+            if (i + 1 < n) buf_printf(&b, "  c%d: { extends: [c%d] }\n", i, i + 1);
+            else buf_printf(&b, "  c%d: { where: deepest }\n", i);
+        buf_puts(&b, "connectors:\n  - connector_id: s\n    service_type: sqlite\n"
+                     "    index_name: i\n    configuration: { path: x.db }\n"
+                     "    mappings:\n      t: { extends: c0 }\n");
+        d = diag_new();
+        p = dsl_compile_string("chain.yml", b.data, b.len, d);
+        if (n == 100) {
+            t = table(p, 0, "t");
+            T_STREQ(t && t->where_sql ? t->where_sql : NULL, "(deepest)",
+                    "a chain of 100 templates compiles through to the last");
+        } else {
+            const diag_msg *m = diag_count(d) ? diag_get(d, 0) : NULL;
+            T_CHECK(p == NULL && diag_errors(d) == 1 && m && m->loc.line == 101 &&
+                        strstr(m->text, "more than 100 levels deep") && !strstr(m->text, "cycle"),
+                    "a chain of 101 templates: a depth limit error, not a cycle");
+        }
+        plan_free(p);
+        diag_free(d);
+    }
+
+    /* 100,000 table entries, each selected by name */
+    buf_reset(&b);
+    buf_puts(&b, "connectors:\n  - connector_id: s\n    service_type: sqlite\n"
+                 "    index_name: i\n    configuration:\n      path: x.db\n      tables:\n");
+    for (int i = 0; i < 100000; i++) buf_printf(&b, "        - t%d\n", i);
+    buf_puts(&b, "    mappings:\n");
+    for (int i = 0; i < 100000; i++) buf_printf(&b, "      t%d: { index: ix%d }\n", i, i);
+    d = diag_new();
+    p = dsl_compile_string("big.yml", b.data, b.len, d);
+    T_CHECK(p && p->connectors[0].ntables == 100000 && diag_count(d) == 0,
+            "100,000 selected table entries compile, no default entry, no warning");
+    const plan_table *last = p ? &p->connectors[0].tables[99999] : NULL;
+    T_CHECK(last && !strcmp(last->name, "t99999") && last->index && last->index->nparts == 1 &&
+                !strcmp(last->index->parts[0].text, "ix99999"),
+            "the 100,000th entry is the last mapping");
+    plan_free(p);
+    diag_free(d);
+    buf_free(&b);
+    alarm(0);
+}
+
 int main(void)
 {
     test_mapped();
     test_compat();
     test_errors();
     test_sqlite_pushdown();
+    test_scale();
     return T_DONE();
 }
