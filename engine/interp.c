@@ -11,6 +11,7 @@
 #include "engine/interp.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -114,6 +115,8 @@ struct eng_interp {
     uint64_t row_warnings;
     int detailed;
     int reported; /* an error of this row is already in the diag */
+    int unjudged; /* this row cannot be judged (see eng_doc_result) */
+    int detailed_errors;
 };
 
 /* ----------------------------------------------------------- utilities */
@@ -237,6 +240,34 @@ static int fail(eng_interp *it, int rc, const char *what)
     return rc ? rc : DIAG_EINVAL;
 }
 
+/* The row cannot be judged (a regex hit its match limit): an error of this
+ * row, itemised (the first MAX_DETAILED_WARNINGS, then counted), never "no
+ * match". eng_write_doc turns it into res->unjudged. */
+static int unjudged(eng_interp *it, const char *what, const char *pattern, src_loc loc,
+                    const char *why)
+{
+    if (it->reported) return DIAG_ELIMIT;
+    it->reported = 1;
+    it->unjudged = 1;
+    it->st.errors++;
+    it->st.unjudged++;
+    if (!it->d || it->detailed_errors > MAX_DETAILED_WARNINGS) return DIAG_ELIMIT;
+    const eng_bound_table *bt = it->bt;
+    const char *cid = bt->conn && bt->conn->id ? bt->conn->id : "?";
+    if (it->detailed_errors++ == MAX_DETAILED_WARNINGS) {
+        diag_error(it->d, (src_loc){0},
+                   "connector '%s' > table '%s': further rows that could not be judged are only counted",
+                   cid, bt->st->name);
+        return DIAG_ELIMIT;
+    }
+    diag_error(it->d, loc, "connector '%s' > table '%s' > row '%.*s': %s /%s/ could not be evaluated: %s",
+               cid, bt->st->name, (int)(it->idb.len > 200 ? 200 : it->idb.len),
+               it->idb.data ? it->idb.data : "?", what, pattern ? pattern : "", why);
+    diag_hint(it->d, "the row is neither indexed nor filtered out (and a full sync keeps its "
+                     "document); simplify the pattern (nested quantifiers backtrack exponentially)");
+    return DIAG_ELIMIT;
+}
+
 /* ------------------------------------------------------------ case maps */
 
 static unsigned cp_lower(unsigned c)
@@ -327,7 +358,9 @@ static int xf(eng_interp *it, const plan_op *op, const eng_bop *b, const src_val
     case PLAN_OP_REGEX_EXTRACT: {
         *off = o->len;
         rc = eng_regex_extract(op->re, in->p, in->n, op->n, o);
-        if (rc < 0) return fail(it, rc, "regex_extract failed");
+        if (rc == DIAG_ENOMEM) return fail(it, rc, "out of memory in regex_extract");
+        if (rc < 0)
+            return unjudged(it, "transform regex_extract", op->pattern, op->loc, eng_regex_error(op->re));
         out->kind = rc == 1 ? SRC_STRING : SRC_NULL;
         out->n = o->len - *off;
         if (rc == 0) *off = NOOFF, out->p = NULL;
@@ -337,7 +370,9 @@ static int xf(eng_interp *it, const plan_op *op, const eng_bop *b, const src_val
         if (in->kind == SRC_BINARY || in->kind == SRC_JSON) break;
         *off = o->len;
         rc = eng_regex_replace(op->re, in->p, in->n, op->s ? op->s : "", o);
-        if (rc < 0) return fail(it, rc, "regex_replace failed");
+        if (rc == DIAG_ENOMEM) return fail(it, rc, "out of memory in regex_replace");
+        if (rc < 0)
+            return unjudged(it, "transform regex_replace", op->pattern, op->loc, eng_regex_error(op->re));
         out->kind = SRC_STRING;
         break;
     case PLAN_OP_DEFAULT:
@@ -906,6 +941,19 @@ int eng_write_delete(eng_interp *it, const src_value *row, buf *out, eng_doc_res
     return 0;
 }
 
+/* Roll the row back and report it as unjudged (see eng_doc_result). */
+static int not_judged(eng_interp *it, buf *out, size_t start, eng_doc_result *res)
+{
+    out->len = start;
+    if (out->data) out->data[start] = '\0';
+    out->failed = 0;
+    res->unjudged = 1;
+    res->id = it->idb.data;
+    res->idlen = it->idb.len;
+    res->warnings = it->row_warnings;
+    return 0;
+}
+
 int eng_write_doc(eng_interp *it, const src_value *row, buf *out, eng_doc_result *res)
 {
     const eng_bound_table *bt = it->bt;
@@ -916,6 +964,7 @@ int eng_write_doc(eng_interp *it, const src_value *row, buf *out, eng_doc_result
     it->row = row;
     it->row_warnings = 0;
     it->reported = 0;
+    it->unjudged = 0;
     int rc = compute_id(it, row);
     if (rc) return rc;
     if (bt->nslots) {
@@ -925,6 +974,7 @@ int eng_write_doc(eng_interp *it, const src_value *row, buf *out, eng_doc_result
     write_action(it, out, bt->action_head);
     rc = run_doc(it, &bt->doc, row, out, 1);
     if (!rc) rc = buf_putc(out, '\n');
+    if (rc && it->unjudged) return not_judged(it, out, start, res);
     if (rc || out->failed) {
         out->len = start;
         if (out->data) out->data[start] = '\0';
@@ -944,6 +994,14 @@ int eng_write_doc(eng_interp *it, const src_value *row, buf *out, eng_doc_result
         const plan_rule *dec = NULL;
         int keep = eng_rules_decide(bt->pt->rules, bt->nrules, it->rptr, &dec);
         res->rule = dec;
+        if (keep < 0) {
+            char what[256];
+            snprintf(what, sizeof what, "rule '%s' (regex on field '%s')",
+                     dec && dec->id ? dec->id : "?", dec ? dec->field : "?");
+            unjudged(it, what, dec ? dec->value : "", dec ? dec->loc : (src_loc){0},
+                     dec && dec->re ? eng_regex_error(dec->re) : "match error");
+            return not_judged(it, out, start, res);
+        }
         if (!keep) {
             out->len = start;
             if (out->data) out->data[start] = '\0';

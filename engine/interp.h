@@ -29,6 +29,12 @@ typedef struct eng_child_set eng_child_set;
 
 typedef struct eng_doc_result {
     int filtered;          /* 1: excluded by a basic rule, nothing written */
+    int unjudged;          /* 1: a rule or a transform could not be evaluated (a
+                            * regex hit its match limit): nothing written, the
+                            * row is an error (counted in errors, itemised in d:
+                            * table, key, rule or field). It is neither indexed
+                            * nor filtered: a full sync must not delete its
+                            * document (the caller marks the id as seen). */
     int deleted;           /* 1: a delete action was written */
     const plan_rule *rule; /* the rule that decided, NULL when none matched */
     const char *id;        /* the _id written (valid until the next call) */
@@ -43,7 +49,8 @@ typedef struct eng_interp_stats {
     uint64_t warnings;      /* all warnings below */
     uint64_t utf8_replaced; /* invalid UTF-8 sequences replaced by U+FFFD */
     uint64_t coercions;     /* to_number/to_bool/parse_json failures (value nulled) */
-    uint64_t errors;
+    uint64_t unjudged;      /* rows with a rule/transform that could not be evaluated */
+    uint64_t errors;        /* row errors (unjudged included) */
 } eng_interp_stats;
 
 /* New interpreter for bt (borrowed; must outlive it). Warnings (first few
@@ -55,7 +62,8 @@ const eng_interp_stats *eng_interp_stats_get(const eng_interp *it);
 /* Write the bulk lines of one row (bt->st->ncols values; plus the deleted
  * flag column when bt->deleted_col >= 0, which turns the row into a delete)
  * into out: the action line and the document line, or nothing when a rule
- * filters the row out. Returns 0, or <0 (buffer cap reached, regex failure)
+ * filters the row out or the row cannot be judged (res->unjudged: returns 0,
+ * the error is in d). Returns 0, or <0 (buffer cap reached, out of memory)
  * with an error message naming connector > table > row key in d; on error
  * out is rolled back to its length at the call. */
 int eng_write_doc(eng_interp *it, const src_value *row, buf *out, eng_doc_result *res);
@@ -103,11 +111,13 @@ void eng_interp_set_children(eng_interp *it, const eng_bound_relation *br,
  * strings unescaped, numbers as written, bools "true"/"false". equals, > and
  * < compare numerically when both sides are numbers, else as strings
  * (bytewise); regex is anchored at the start; contains/starts_with/
- * ends_with are bytewise. A NULL value never matches. */
+ * ends_with are bytewise. A NULL value never matches. <0 when the rule
+ * cannot be evaluated (regex match error, eng_regex_error() says why). */
 int eng_rule_match(const plan_rule *r, const src_value *v);
 /* Decide for a row: vals[i] is the value of rules[i]'s field, or NULL when the
  * document has no such field. Returns 1 keep, 0 drop; *decider = the first
- * matching rule or NULL. */
+ * matching rule or NULL. <0 when a rule met before any match cannot be
+ * evaluated: *decider = that rule, and the row is neither kept nor dropped. */
 int eng_rules_decide(const plan_rule *rules, int nrules, const src_value *const *vals,
                      const plan_rule **decider);
 

@@ -2,7 +2,8 @@
  * 3); see interp.h. Engine stage: after a document was written, decide
  * whether it is kept. Rules come sorted by `order` from the compiler; the
  * first matching rule decides; no match keeps the document; a rule on a field
- * the document does not have never matches. Not here: push-down into SQL
+ * the document does not have never matches. A rule that cannot be evaluated
+ * (a regex hitting its match limit) decides nothing: the row is an error. Not here: push-down into SQL
  * (the compiler), validation of rules (the compiler).
  */
 #include <stdlib.h>
@@ -67,7 +68,7 @@ int eng_rule_match(const plan_rule *r, const src_value *v)
     case PLAN_RULE_CONTAINS: return contains(p, n, val, vn);
     case PLAN_RULE_STARTS_WITH: return n >= vn && memcmp(p, val, vn) == 0;
     case PLAN_RULE_ENDS_WITH: return n >= vn && memcmp(p + n - vn, val, vn) == 0;
-    case PLAN_RULE_REGEX: return r->re ? eng_regex_match(r->re, p, n) == 1 : 0;
+    case PLAN_RULE_REGEX: return r->re ? eng_regex_match(r->re, p, n) : 0; /* 1, 0 or <0 */
     case PLAN_RULE_GT:
         if (as_number(p, n, &a) && as_number(val, vn, &b)) return a > b;
         return bytecmp(p, n, val, vn) > 0;
@@ -84,7 +85,12 @@ int eng_rules_decide(const plan_rule *rules, int nrules, const src_value *const 
     if (decider) *decider = NULL;
     for (int i = 0; i < nrules; i++) {
         if (!vals[i]) continue; /* field absent: never matches */
-        if (!eng_rule_match(&rules[i], vals[i])) continue;
+        int m = eng_rule_match(&rules[i], vals[i]);
+        if (m < 0) { /* cannot tell: neither keep nor drop */
+            if (decider) *decider = &rules[i];
+            return m;
+        }
+        if (!m) continue;
         if (decider) *decider = &rules[i];
         return rules[i].include ? 1 : 0;
     }

@@ -12,8 +12,8 @@
  * a float, +/-Infinity -> NULL plus a warning; TEXT -> STRING, raw bytes (invalid
  * UTF-8 is the writer's business); BLOB -> BINARY; NULL. The declared type of a
  * result column refines this: BOOLEAN/BOOL with 0 or 1 -> BOOL; JSON with text
- * that is strict JSON -> JSON (otherwise STRING); DATE/DATETIME/TIMESTAMP text
- * stays a STRING exactly as stored.
+ * that is strict JSON -> JSON (otherwise STRING); DATE/DATETIME/TIMESTAMP values
+ * become ISO-8601 strings, or null with a warning (see "dates" below).
  *
  * Primary keys: the declared PRIMARY KEY columns, in key order. A rowid table
  * without a declared key reports npk = 0; its rowid is still selectable as the
@@ -46,9 +46,12 @@ struct src_conn {
     char *cached_sql;
 };
 
+/* What the derived mapping of a column accepts (see "fit" below). */
+enum { FIT_ANY, FIT_NUMBER, FIT_BOOL, FIT_BINARY, FIT_DATE };
+
 typedef struct col_state {
-    int is_bool, is_json;
-    char text[40];        /* formatted number */
+    int is_bool, is_json, fit;
+    char text[48];        /* formatted number or date */
 } col_state;
 
 struct src_scan {
@@ -126,6 +129,210 @@ static const char *es_type_of(const char *decl)
     if (has_word(decl, "CHAR") || has_word(decl, "CLOB") || has_word(decl, "TEXT")) return "text";
     if (has_word(decl, "BLOB")) return "binary";
     return "double";
+}
+
+/* ---------------------------------------------------------------- dates
+ *
+ * A column declared DATE, DATETIME or TIMESTAMP gets the mapping `date`, and
+ * its values hold SQLite's time values in any of SQLite's three forms
+ * (https://sqlite.org/lang_datefunc.html). They are written as ISO-8601:
+ *   TEXT     YYYY-MM-DD -> as is; YYYY-MM-DD HH:MM[:SS[.F...]] with a space or
+ *            'T', optionally followed by Z or an offset [+-]HH:MM / [+-]HHMM /
+ *            [+-]HH -> YYYY-MM-DDTHH:MM:SS[.F] then Z or the offset (no offset =
+ *            UTC, as SQLite's own date functions assume; at most 9 fractional
+ *            digits are kept); HH:MM[:SS[.F]] alone is on 2000-01-01 (SQLite's
+ *            rule); surrounding spaces are ignored;
+ *   INTEGER  unix epoch seconds (SQLite's 'unixepoch' modifier, strftime('%s'));
+ *   REAL     a Julian day number (julianday()), to the millisecond.
+ * Years 0000-9999 only, calendar dates checked (no February 30th). A value
+ * that is none of these (other text, a BLOB, a date out of range) is written as
+ * null with a warning: one odd value must never make the node reject the whole
+ * document, which it does for a `date` field it cannot parse.
+ */
+
+static int digits(const char *p, size_t n, int *out)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') return 0;
+        v = v * 10 + (p[i] - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : dm[m - 1];
+}
+
+/* Civil date of days since 1970-01-01 (H. Hinnant's algorithm). */
+static void civil_from_days(long long z, int *y, int *m, int *d)
+{
+    z += 719468;
+    long long era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long long yy = (long long)yoe + era * 400;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yy + (*m <= 2));
+}
+
+static size_t put2(char *o, int v)
+{
+    o[0] = (char)('0' + v / 10 % 10);
+    o[1] = (char)('0' + v % 10);
+    return 2;
+}
+
+static size_t put_date(char *o, int y, int m, int d)
+{
+    size_t k = put2(o, y / 100);
+    k += put2(o + k, y % 100);
+    o[k++] = '-';
+    k += put2(o + k, m);
+    o[k++] = '-';
+    k += put2(o + k, d);
+    return k;
+}
+
+/* Milliseconds since the epoch -> out (>= 32 bytes); 0 when out of range. */
+static size_t iso_from_ms(long long ms, char *out)
+{
+    /* 0000-01-01 .. 9999-12-31T23:59:59.999 */
+    if (ms < -62167219200000LL || ms > 253402300799999LL) return 0;
+    long long days = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
+    long long rest = ms - days * 86400000;
+    int y, m, d;
+    civil_from_days(days, &y, &m, &d);
+    size_t k = put_date(out, y, m, d);
+    out[k++] = 'T';
+    k += put2(out + k, (int)(rest / 3600000));
+    out[k++] = ':';
+    k += put2(out + k, (int)(rest / 60000 % 60));
+    out[k++] = ':';
+    k += put2(out + k, (int)(rest / 1000 % 60));
+    if (rest % 1000) {
+        int f = (int)(rest % 1000);
+        out[k++] = '.';
+        out[k++] = (char)('0' + f / 100);
+        k += put2(out + k, f % 100);
+    }
+    out[k++] = 'Z';
+    out[k] = '\0';
+    return k;
+}
+
+/* SQLite's time-string forms -> ISO-8601 in out (>= 48 bytes); 0 when p is
+ * not one of them. */
+static size_t iso_date(const char *p, size_t n, char *out)
+{
+    while (n && (*p == ' ' || *p == '\t')) p++, n--;
+    while (n && (p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
+    int y = 2000, mo = 1, d = 1, h = 0, mi = 0, s = 0;
+    size_t i = 0, k = 0;
+    int has_date = 0;
+    if (n >= 10 && p[4] == '-' && p[7] == '-') {
+        if (!digits(p, 4, &y) || !digits(p + 5, 2, &mo) || !digits(p + 8, 2, &d)) return 0;
+        if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo)) return 0;
+        has_date = 1;
+        i = 10;
+        if (i == n) {
+            k = put_date(out, y, mo, d);
+            out[k] = '\0';
+            return k;
+        }
+        if (p[i] != ' ' && p[i] != 'T' && p[i] != 't') return 0;
+        i++;
+    }
+    /* HH:MM[:SS[.F]] */
+    if (n - i < 5 || p[i + 2] != ':' || !digits(p + i, 2, &h) || !digits(p + i + 3, 2, &mi))
+        return 0;
+    i += 5;
+    const char *frac = NULL;
+    size_t nfrac = 0;
+    if (i < n && p[i] == ':') {
+        if (n - i < 3 || !digits(p + i + 1, 2, &s)) return 0;
+        i += 3;
+        if (i < n && p[i] == '.') {
+            frac = p + ++i;
+            while (i < n && p[i] >= '0' && p[i] <= '9') i++, nfrac++;
+            if (!nfrac) return 0;
+        }
+    }
+    if (h > 23 || mi > 59 || s > 59) return 0;
+    (void)has_date;
+    k = put_date(out, y, mo, d);
+    out[k++] = 'T';
+    k += put2(out + k, h);
+    out[k++] = ':';
+    k += put2(out + k, mi);
+    out[k++] = ':';
+    k += put2(out + k, s);
+    if (nfrac) {
+        out[k++] = '.';
+        for (size_t f = 0; f < nfrac && f < 9; f++) out[k++] = frac[f];
+    }
+    while (i < n && p[i] == ' ') i++;
+    if (i == n || ((p[i] == 'Z' || p[i] == 'z') && i + 1 == n)) {
+        out[k++] = 'Z';
+    } else if (p[i] == '+' || p[i] == '-') {
+        int oh = 0, om = 0;
+        size_t r = n - i - 1;
+        const char *q = p + i + 1;
+        if (r == 5 && q[2] == ':') {
+            if (!digits(q, 2, &oh) || !digits(q + 3, 2, &om)) return 0;
+        } else if (r == 4) {
+            if (!digits(q, 2, &oh) || !digits(q + 2, 2, &om)) return 0;
+        } else if (r == 2) {
+            if (!digits(q, 2, &oh)) return 0;
+        } else {
+            return 0;
+        }
+        if (oh > 18 || om > 59) return 0;
+        out[k++] = p[i];
+        k += put2(out + k, oh);
+        out[k++] = ':';
+        k += put2(out + k, om);
+    } else {
+        return 0;
+    }
+    out[k] = '\0';
+    return k;
+}
+
+/* A date column's value as ISO-8601 into cs->text: 1 done, 0 not a date. */
+static int date_value(sqlite3_value *val, col_state *cs, src_value *v)
+{
+    size_t k = 0;
+    switch (sqlite3_value_type(val)) {
+    case SQLITE_TEXT:
+        k = iso_date((const char *)sqlite3_value_text(val),
+                                (size_t)sqlite3_value_bytes(val), cs->text);
+        break;
+    case SQLITE_INTEGER: {
+        sqlite3_int64 x = sqlite3_value_int64(val);
+        if (x > -62167219200LL && x < 253402300800LL) k = iso_from_ms((long long)x * 1000, cs->text);
+        break;
+    }
+    case SQLITE_FLOAT: {
+        double jd = sqlite3_value_double(val);
+        if (isfinite(jd) && jd >= 1721059.5 && jd < 5373484.5)
+            k = iso_from_ms(llround((jd - 2440587.5) * 86400000.0), cs->text);
+        break;
+    }
+    default: break;
+    }
+    if (!k) return 0;
+    v->kind = SRC_STRING;
+    v->p = cs->text;
+    v->n = k;
+    return 1;
 }
 
 /* ---------------------------------------------------------------- formatting */
@@ -240,6 +447,12 @@ static int begin_scan(src_conn *c, const src_query *q, src_scan **out, diag *d)
         s->cols[i].nullable = 1;
         s->cs[i].is_bool = decl && (type_is(decl, "BOOLEAN") || type_is(decl, "BOOL"));
         s->cs[i].is_json = decl && (type_is(decl, "JSON") || type_is(decl, "JSONB"));
+        const char *et = s->cols[i].es_type;
+        s->cs[i].fit = !strcmp(et, "date")                                ? FIT_DATE
+                       : !strcmp(et, "long") || !strcmp(et, "double") ? FIT_NUMBER
+                       : !strcmp(et, "boolean")                         ? FIT_BOOL
+                       : !strcmp(et, "binary")                          ? FIT_BINARY
+                                                                        : FIT_ANY;
     }
     *out = s;
     return 0;
@@ -253,6 +466,55 @@ static int scan_columns(src_scan *s, const src_column **cols, int *n)
     *cols = s->cols;
     *n = s->ncols;
     return 0;
+}
+
+/* A value its column's derived mapping cannot hold: null plus a warning (the
+ * first few with column and value). */
+static void unfit(src_scan *s, int i, sqlite3_value *val, src_value *v, const char *what, diag *d)
+{
+    *v = (src_value){SRC_NULL, NULL, 0};
+    if (s->stats.warnings++ < 10 && d) {
+        int blob = sqlite3_value_type(val) == SQLITE_BLOB;
+        const char *t = blob ? "(a BLOB)" : (const char *)sqlite3_value_text(val);
+        int n = blob ? 8 : sqlite3_value_bytes(val);
+        diag_warning(d, (src_loc){0},
+                     "sqlite: column '%s' (%s, mapped as %s): '%.*s' is not %s; written as null",
+                     s->cols[i].name, s->cols[i].sql_type, s->cols[i].es_type, n > 60 ? 60 : n,
+                     t ? t : "", what);
+    }
+}
+
+/* SQLite stores any value in any column, but the node rejects a whole
+ * document for one value its field's mapping cannot parse. A column whose
+ * declared type derived a typed mapping keeps the values that mapping
+ * accepts: numbers (and number text) for long/double, booleans (and
+ * "true"/"false") for boolean; text in a binary column is written as its
+ * bytes (base64). Anything else is null plus a warning. */
+static void fit(src_scan *s, int i, sqlite3_value *val, src_value *v, diag *d)
+{
+    switch (s->cs[i].fit) {
+    case FIT_NUMBER:
+        if (v->kind == SRC_NUMBER) return;
+        if (v->kind == SRC_STRING && json_is_number(v->p, v->n)) return;
+        unfit(s, i, val, v, "a number", d);
+        return;
+    case FIT_BOOL:
+        if (v->kind == SRC_BOOL) return;
+        if (v->kind == SRC_STRING && ((v->n == 4 && !memcmp(v->p, "true", 4)) ||
+                                      (v->n == 5 && !memcmp(v->p, "false", 5))))
+            return;
+        unfit(s, i, val, v, "a boolean (0, 1, 'true', 'false')", d);
+        return;
+    case FIT_BINARY:
+        if (v->kind == SRC_BINARY) return;
+        if (v->kind == SRC_STRING) {
+            v->kind = SRC_BINARY;
+            return;
+        }
+        unfit(s, i, val, v, "a BLOB or text", d);
+        return;
+    default: return;
+    }
 }
 
 static int next_row(src_scan *s, const src_value **row, diag *d)
@@ -271,6 +533,11 @@ static int next_row(src_scan *s, const src_value **row, diag *d)
         /* one column lookup, then the value accessors (cheaper than a
          * sqlite3_column_* call per accessor) */
         sqlite3_value *val = sqlite3_column_value(st, i);
+        if (cs->fit == FIT_DATE && sqlite3_value_type(val) != SQLITE_NULL) {
+            if (!date_value(val, cs, v)) unfit(s, i, val, v, "a date SQLite knows", d);
+            s->stats.bytes += v->n;
+            continue;
+        }
         switch (sqlite3_value_type(val)) {
         case SQLITE_INTEGER: {
             sqlite3_int64 x = sqlite3_value_int64(val);
@@ -320,6 +587,7 @@ static int next_row(src_scan *s, const src_value **row, diag *d)
             v->n = 0;
             break;
         }
+        if (cs->fit != FIT_ANY && v->kind != SRC_NULL) fit(s, i, val, v, d);
         s->stats.bytes += v->n;
     }
     s->stats.rows++;

@@ -86,6 +86,7 @@ typedef struct sync_table_run {
     int incremental;
     sync_seen *si;
     uint64_t rows, docs, deletes, filtered;
+    uint64_t unjudged; /* rows in error: neither indexed nor filtered */
     sync_key key;
     /* relation chunk */
     arena *chunk;

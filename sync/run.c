@@ -143,7 +143,7 @@ int eng_sync_run(const plan *p, const eng_sync_opts *o, eng_sync_stats *stats, d
         diag_error(d, (src_loc){0}, "cannot write the dry-run output");
         r.failed = 1;
     }
-    if (r.failed) code = 1;
+    if (r.failed || r.st->errors) code = 1; /* row errors fail the run too */
     r.st->seconds = eng_now() - t0;
     eng_state_free(r.state);
     free(state_path);

@@ -83,6 +83,13 @@ static int write_row(sync_table_run *tr, const src_value *row)
     if (rc < 0) return rc;
     /* resume point: the last row whose items were handed on */
     key_capture(&tr->key, tr->bt, row);
+    if (res.unjudged) {
+        /* an error of the row (in the diag, counted by the interpreter):
+         * what could not be judged is not deleted by the sweep either */
+        tr->unjudged++;
+        if (tr->si && tr->si->seen && res.id) eng_idset_add(tr->si->seen, res.id, res.idlen);
+        return 0;
+    }
     if (res.filtered) {
         tr->filtered++;
         /* a row that stopped passing the rules may have been indexed before */

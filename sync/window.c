@@ -153,7 +153,11 @@ static int save_acked(sync_table_run *tr, const char *name, const sync_window *w
     if (rc == 0) {
         es_bulk_stats b1;
         es_bulk_get_stats(r->bulk, &b1);
-        if (b1.failed > dead_before) {
+        if (tr->unjudged) {
+            /* the next run must read them again */
+            diag_warning(r->d, pt->loc, "%s > %s: %llu rows could not be judged: watermark not saved",
+                         tr->cc->pc->id, name, (unsigned long long)tr->unjudged);
+        } else if (b1.failed > dead_before) {
             /* dead-lettered is not acknowledged: the next run re-reads
              * those rows (after the mapping or the data is fixed) */
             diag_warning(r->d, pt->loc, "%s > %s: %llu documents dead-lettered: watermark not saved",

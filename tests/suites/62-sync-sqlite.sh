@@ -186,6 +186,86 @@ check "--limit: no watermark saved" test ! -s limit.state
 run_sync limit2 -c limit.yml --state-file ./limit.state
 check_index "--limit: the next incremental run reads the rest" $IX-limit "$CUSTOMERS" 'c-{id}'
 
+# a regex rule that hits PCRE2's match limit decides nothing: the row is an
+# error (itemised, exit 1), neither indexed nor dropped, and a full sync does
+# not delete its document (it could not be judged)
+es_drop $IX-re
+sqlite3 shop.db >>sqlite.log 2>&1 <<'EOF'
+CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
+INSERT INTO notes VALUES (1, 'plain'), (2, 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!'), (3, 'aaaa');
+EOF
+regex_config() { # FILE [RULES]
+    cat >"$1" <<EOF
+elasticsearch: { host: $ES_URL, ssl: false }
+connectors:
+  - connector_id: lite-re
+    service_type: sqlite
+    index_name: $IX-re
+    configuration: { path: ./shop.db, tables: [notes] }
+    sync_rules: { basic: [ $2 ] }
+    mappings: { notes: { id: "n-{{ id }}" } }
+EOF
+}
+regex_config re0.yml ""
+run_sync re0 -c re0.yml --full
+check_sync re0 0 "notes indexed without rules"
+regex_config re1.yml '{ field: body, rule: regex, value: "(a|aa)+$", policy: exclude, order: 1 }'
+run_sync re1 -c re1.yml --full
+check_sync re1 1 "exclude regex hitting the match limit: the run fails"
+check "... the error names table, row and rule" \
+    grep -q "table 'notes' > row 'n-2': rule .*could not be evaluated: match limit exceeded" re1.out
+check_eq "... judged rows as before (3 excluded), the unjudged row's document kept by the sweep" \
+    "$(es_doc $IX-re n-1 | jq -r .body)/$(es_doc $IX-re n-3)/$(es_doc $IX-re n-2 | jq -r .id)/$(summary_num errors)" \
+    "plain/null/2/1"
+regex_config re2.yml '{ field: body, rule: regex, value: "(a|aa)+$", policy: include, order: 1 }, { field: body, rule: regex, value: ".", policy: exclude, order: 2 }'
+run_sync re2 -c re2.yml --full
+check_sync re2 1 "include regex hitting the match limit: the run fails"
+check_eq "... the unjudged row is not dropped (its document stays), others judged" \
+    "$(es_doc $IX-re n-1)/$(es_doc $IX-re n-3 | jq -r .body)/$(es_doc $IX-re n-2 | jq -r .id)" "null/aaaa/2"
+
+# SQLite's own date forms in DATE/DATETIME/TIMESTAMP columns: normalised to
+# ISO-8601, values that are no date nulled with a warning; the node accepts
+# every document, with a derived `date` mapping and with no mappings at all
+es_drop $IX-dates $IX-dates-compat
+sqlite3 shop.db >>sqlite.log 2>&1 <<'EOF'
+CREATE TABLE events (id INTEGER PRIMARY KEY, at DATETIME, day DATE, ts TIMESTAMP, flag BOOLEAN, qty INTEGER);
+INSERT INTO events VALUES
+ (1, '2021-01-01 00:00:00', '2021-01-01', '2021-01-01 10:20:30.123456', 1, 5),
+ (2, datetime('now'), date('now'), strftime('%Y-%m-%d %H:%M:%f', 'now'), 0, '6'),
+ (3, '2021-06-30T10:00:00+05:30', '2021-06-30', '2021-06-30 10:00', 1, 7),
+ (4, 1609459200, 2459215.5, julianday('2021-03-04 05:06:07.891'), 0, 8),
+ (5, 'not a date', '2021-02-30', 'yesterday', 2, 'many'),
+ (6, NULL, NULL, NULL, NULL, NULL);
+EOF
+cat >dates.yml <<EOF
+elasticsearch: { host: $ES_URL, ssl: false }
+connectors:
+  - connector_id: lite-dates
+    service_type: sqlite
+    index_name: $IX-dates
+    configuration: { path: ./shop.db, tables: [events] }
+    mappings: { events: { id: "e-{{ id }}" } }
+  - connector_id: lite-dates-compat
+    service_type: sqlite
+    index_name: $IX-dates-compat
+    configuration: { path: ./shop.db, tables: [events] }
+EOF
+run_sync dates1 -c dates.yml
+check_sync dates1 0 "SQLite date forms: every document accepted by the node"
+check_eq "... 6 + 6 documents, none dead-lettered" \
+    "$(es_count $IX-dates)/$(es_count $IX-dates-compat)/$(sed -n 's/.*dead-lettered \([0-9]*\).*/\1/p' <<<"$SYNC_SUMMARY")" "6/6/0"
+check_eq "... mapped as date (derived from the declared types)" \
+    "$(es GET "/$IX-dates/_mapping" | jq -r "[.[\"$IX-dates\"].mappings.properties | .at.type, .day.type, .ts.type] | join(\" \")")" \
+    "date date date"
+check_eq "... values as ISO-8601 (space form, offset, epoch INTEGER, Julian day REAL)" \
+    "$(es_doc $IX-dates e-1 | jq -r .at)/$(es_doc $IX-dates e-3 | jq -r .at)/$(es_doc $IX-dates e-4 | jq -r '.at + " " + .day + " " + .ts')" \
+    "2021-01-01T00:00:00Z/2021-06-30T10:00:00+05:30/2021-01-01T00:00:00Z 2021-01-01T00:00:00Z 2021-03-04T05:06:07.891Z"
+check_eq "... values that are no date (and a BOOLEAN 2, an INTEGER 'many') are null" \
+    "$(es_doc $IX-dates e-5 | jq -c '[.at, .day, .ts, .flag, .qty]')" "[null,null,null,null,null]"
+check "... with a warning naming the column and the value" grep -q "column 'at' (DATETIME, mapped as date): 'not a date' is not a date SQLite knows" dates1.out
+check_eq "... the range query on the date field finds them" \
+    "$(es POST "/$IX-dates/_count" '{"query":{"range":{"at":{"gte":"2021-01-01","lt":"2021-07-01"}}}}' | jq -r .count)" 3
+
 # the same syncs under AddressSanitizer/UBSan
 SAN=${SQL2ES_SAN_BIN:-$SQL2ES_ROOT/build/san/sql2es}
 if [ -x "$SAN" ]; then

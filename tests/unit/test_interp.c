@@ -587,6 +587,66 @@ static void test_rules(void)
     T_CHECK(eng_rule_match(&one, &v), "equals bool case-insensitive");
 }
 
+/* A regex that hits PCRE2's match limit is an error of the row, never "no
+ * match": the row is neither kept nor dropped, whichever the policy. */
+static void test_regex_limits(void)
+{
+    /* nested quantifiers on a value that almost matches: exponential */
+    static char evil[64];
+    memset(evil, 'a', 40);
+    memcpy(evil + 40, "!", 2);
+    const src_value rows[] = {N("1"), S("ok"), N("2"), {SRC_STRING, evil, 41}, N("3"), S("aaaa")};
+    plan_op ops[] = {OP(COPY_COLUMNS, .n = PLAN_COPY_EXCLUDE)};
+    plan_connector c = conn_base();
+    const src_table *st = table("t", NULL, "id:long:1,name:text");
+    for (int include = 0; include < 2; include++) {
+        plan_rule r[1] = {rule("name", PLAN_RULE_REGEX, "(a|aa)+$", include)};
+        r[0].id = "r1";
+        plan_table pt = ptable(ops, 1);
+        pt.rules = r;
+        pt.nrules = 1;
+        diag *d = diag_new();
+        eng_bound_table *bt = NULL;
+        eng_bind_opts o = {0};
+        T_CHECK(eng_bind_table(A, &c, &pt, st, &o, &bt, d) == 0, "bind regex rule table");
+        eng_interp *it = eng_interp_new(bt, d);
+        buf out = BUF_INIT;
+        eng_doc_result res[3];
+        int rc = 0, id2 = 0;
+        for (int i = 0; i < 3; i++) {
+            rc |= eng_write_doc(it, rows + i * 2, &out, &res[i]);
+            if (i == 1) id2 = res[1].id && !strcmp(res[1].id, "2");
+        }
+        const eng_interp_stats *s2 = eng_interp_stats_get(it);
+        T_CHECK(rc == 0, "a row that cannot be judged does not stop the table");
+        T_CHECK(res[1].unjudged && !res[1].filtered && id2,
+                include ? "include rule: match limit -> unjudged, not dropped"
+                        : "exclude rule: match limit -> unjudged, not kept");
+        T_CHECK(!res[0].unjudged && !res[2].unjudged, "other rows judged");
+        T_CHECK(s2->errors == 1 && s2->unjudged == 1, "counted as a row error");
+        T_CHECK(strstr(out.data ? out.data : "", "\"_id\":\"2\"") == NULL, "nothing written for it");
+        T_CHECK(strstr(out.data ? out.data : "", include ? "\"_id\":\"3\"" : "\"_id\":\"1\"") != NULL,
+                "rows that match or not are judged as before");
+        const char *msg = diag_last(d);
+        T_CHECK(msg && strstr(msg, "table 't' > row '2'") && strstr(msg, "rule 'r1'") &&
+                    strstr(msg, "match limit"),
+                "itemised: table, key, rule, reason");
+        buf_free(&out);
+        eng_interp_free(it);
+        diag_free(d);
+    }
+    /* transforms: an error of the row, not a pass-through */
+    plan_op xs[] = {OP(REGEX_EXTRACT, .re = rx("(a|aa)+$", 0), .pattern = "(a|aa)+$", .n = 0)};
+    T_CHECK(strncmp(xform1((src_value){SRC_STRING, evil, 41}, xs, 1), "ERR:", 4) != 0 &&
+                last_res.unjudged && last_stats.errors == 1,
+            "regex_extract hitting the match limit: row unjudged");
+    plan_op xr[] = {OP(REGEX_REPLACE, .re = rx("(a|aa)+$", 0), .pattern = "(a|aa)+$", .s = "x")};
+    const char *got = xform1((src_value){SRC_STRING, evil, 41}, xr, 1);
+    T_CHECK(last_res.unjudged && last_stats.errors == 1 && strstr(got, "aaa!") == NULL,
+            "regex_replace hitting the match limit: row unjudged, value not passed through");
+    X1(S("aaab"), "{\"v\":\"aaab\"}", "regex_replace still works (no match)", OP(REGEX_REPLACE, .re = rx("(a|aa)+$", 0), .s = "x"));
+}
+
 static void test_relations(void)
 {
     plan_op child_ops[] = {OP(LOAD_COL, .s = "order_id"), OP(EMIT, .s = "id"),
@@ -955,6 +1015,7 @@ int main(void)
     test_utf8_nul_id();
     test_delete();
     test_rules();
+    test_regex_limits();
     test_relations();
     test_bind_errors_sql();
     test_mapping();

@@ -72,14 +72,17 @@ static const char *fixture =
     "INSERT INTO t_rowid VALUES ('one'), ('two');\n"
     "CREATE VIEW v_one AS SELECT id, t FROM t_vals;\n"
     "CREATE TABLE \"Odd \"\"name\"\"\" (k INTEGER PRIMARY KEY);\n"
+    "CREATE TABLE t_dates_DATETIME (k INTEGER PRIMARY KEY, d DATETIME);\n"
+    "CREATE TABLE t_dates_DATE (k INTEGER PRIMARY KEY, d DATE);\n"
+    "CREATE TABLE t_dates_TIMESTAMP (k INTEGER PRIMARY KEY, d TIMESTAMP);\n"
     "ANALYZE;\n";
 
 static const char *const want_vals[4][10] = {
     {"#:1", "#:-9223372036854775808", "#:0.1", "S:h\xC3\xA9llo", "X:0001ff00", "B:true",
-     "J:{\"a\": [1, 2.5, null, \"x\\\"y\"]}", "S:2024-01-02 03:04:05", "#:12.5", "S:any"},
+     "J:{\"a\": [1, 2.5, null, \"x\\\"y\"]}", "S:2024-01-02T03:04:05Z", "#:12.5", "S:any"},
     {"#:2", "#:42", "#:3.0", "S:\xFF\x41", "X:", "B:false", "S:not json",
      "S:2024-01-02T03:04:05Z", "#:7", "X:01"},
-    {"#:3", "#:9223372036854775807", "N:", "S:", "N:", "#:2", "S:[1,]", "N:", "S:abc", "N:"},
+    {"#:3", "#:9223372036854775807", "N:", "S:", "N:", "N:", "S:[1,]", "N:", "N:", "N:"},
     {"#:4", "N:", "N:", "N:", "N:", "N:", "N:", "N:", "N:", "N:"},
 };
 
@@ -117,8 +120,15 @@ static void test_values(src_conn *c)
         }
     }
     T_CHECK(drv->next(s, &row, d) == 0 && drv->next(s, &row, d) == 0, "values: end (sticky)");
-    T_CHECK(drv->stats(s)->rows == 4 && drv->stats(s)->warnings == 2,
-            "values: 4 rows, 2 infinities nulled with a warning");
+    T_CHECK(drv->stats(s)->rows == 4 && drv->stats(s)->warnings == 4,
+            "values: 4 rows, 2 infinities, a BOOLEAN 2 and a NUMERIC 'abc' nulled with a warning");
+    {
+        int found = 0;
+        for (size_t k = 0; k < diag_count(d); k++)
+            found |= strstr(diag_get(d, k)->text, "column 'n' (NUMERIC, mapped as double): 'abc' "
+                                                 "is not a number; written as null") != NULL;
+        T_CHECK(found, "values: a value its mapping cannot hold is named in a warning");
+    }
     drv->end_scan(s);
 
     /* reals: shortest round-trip text, always a valid JSON number */
@@ -180,6 +190,70 @@ static void test_values(src_conn *c)
     diag_free(d);
 }
 
+static const struct { const char *sql, *want; } date_cases[] = {
+    {"'2021-01-01 00:00:00'", "S:2021-01-01T00:00:00Z"},
+    {"'2021-01-01T00:00:00'", "S:2021-01-01T00:00:00Z"},
+    {"'2021-01-01'", "S:2021-01-01"},
+    {"'2021-01-01 10:20'", "S:2021-01-01T10:20:00Z"},
+    {"'2021-06-30 23:59:59.123456'", "S:2021-06-30T23:59:59.123456Z"},
+    {"'2021-06-30 23:59:59.1234567891'", "S:2021-06-30T23:59:59.123456789Z"},
+    {"'2021-06-30 10:00:00+05:30'", "S:2021-06-30T10:00:00+05:30"},
+    {"'2021-06-30T10:00:00-0800'", "S:2021-06-30T10:00:00-08:00"},
+    {"'2021-06-30 10:00:00 Z'", "S:2021-06-30T10:00:00Z"},
+    {"'2021-06-30T10:00:00z'", "S:2021-06-30T10:00:00Z"},
+    {"' 2024-02-29 01:02:03 '", "S:2024-02-29T01:02:03Z"},
+    {"'12:34:56'", "S:2000-01-01T12:34:56Z"},
+    {"1609459200", "S:2021-01-01T00:00:00Z"},              /* unix epoch INTEGER */
+    {"0", "S:1970-01-01T00:00:00Z"},
+    {"-1", "S:1969-12-31T23:59:59Z"},
+    {"2459215.5", "S:2021-01-01T00:00:00Z"},               /* Julian day REAL */
+    {"julianday('2021-03-04 05:06:07.891')", "S:2021-03-04T05:06:07.891Z"},
+    {"datetime('2021-01-01', '+1 day')", "S:2021-01-02T00:00:00Z"},
+    {"NULL", "N:"},
+    {"'2021-02-29 00:00:00'", "N:"},                       /* not a calendar date */
+    {"'2021-13-01'", "N:"},
+    {"'2021-01-01 24:00:00'", "N:"},
+    {"'yesterday'", "N:"},
+    {"''", "N:"},
+    {"'2021-01-01 00:00:00+5'", "N:"},
+    {"X'00'", "N:"},
+    {"99999999999999", "N:"},                              /* beyond year 9999 */
+};
+
+/* SQLite's date and time forms in DATE/DATETIME/TIMESTAMP columns become
+ * ISO-8601 (what a `date` field accepts); anything else null + a warning. */
+static void test_dates(src_conn *c)
+{
+    diag *d = diag_new();
+    buf b = BUF_INIT;
+    for (const char *type = "DATETIME"; type; type = strcmp(type, "DATETIME") == 0 ? "DATE"
+                                              : strcmp(type, "DATE") == 0   ? "TIMESTAMP"
+                                                                            : NULL) {
+        for (size_t k = 0; k < sizeof date_cases / sizeof date_cases[0]; k++) {
+            char sql[256];
+            snprintf(sql, sizeof sql, "SELECT d FROM t_dates_%s WHERE k = %zu", type, k);
+            src_scan *s = NULL;
+            src_query q = {sql, NULL, 0, 0};
+            const src_value *row;
+            char name[160];
+            snprintf(name, sizeof name, "date %s %s", type, date_cases[k].sql);
+            if (drv->begin_scan(c, &q, &s, d) == 0 && drv->next(s, &row, d) == 1)
+                T_STREQ(render(&b, &row[0]), date_cases[k].want, name);
+            else
+                T_CHECK(0, name);
+            drv->end_scan(s);
+        }
+    }
+    int warned = 0;
+    for (size_t k = 0; k < diag_count(d); k++)
+        warned |= strstr(diag_get(d, k)->text, "column 'd' (DATE, mapped as date): 'yesterday' is not a "
+                                               "date SQLite knows; written as null") != NULL;
+    T_CHECK(warned, "dates: a value that is no date is named in a warning");
+    T_CHECK(diag_errors(d) == 0, "dates: no error");
+    buf_free(&b);
+    diag_free(d);
+}
+
 static void test_describe(src_conn *c)
 {
     diag *d = diag_new();
@@ -216,9 +290,10 @@ static void test_describe(src_conn *c)
     const char **names;
     int n = 0;
     rc = drv->list_tables(c, NULL, a, &names, &n, d);
-    static const char *const want[] = {"Odd \"name\"", "t_pk", "t_rowid", "t_vals", "v_one"};
-    int ok = rc == 0 && n == 5;
-    for (int i = 0; ok && i < 5; i++) ok = strcmp(names[i], want[i]) == 0;
+    static const char *const want[] = {"Odd \"name\"", "t_dates_DATE", "t_dates_DATETIME",
+                                       "t_dates_TIMESTAMP", "t_pk", "t_rowid", "t_vals", "v_one"};
+    int ok = rc == 0 && n == 8;
+    for (int i = 0; ok && i < 8; i++) ok = strcmp(names[i], want[i]) == 0;
     T_CHECK(ok, "list_tables: tables and views sorted, sqlite_ tables excluded");
 
     /* rowid is selectable for rowid tables */
@@ -321,6 +396,15 @@ int main(void)
     char path[400];
     snprintf(path, sizeof path, "%s/fixture.db", dir);
     int st = run_sqlite(path, fixture);
+    {
+        buf ins = BUF_INIT;
+        const char *types[] = {"DATETIME", "DATE", "TIMESTAMP"};
+        for (int t = 0; t < 3; t++)
+            for (size_t k = 0; k < sizeof date_cases / sizeof date_cases[0]; k++)
+                buf_printf(&ins, "INSERT INTO t_dates_%s VALUES (%zu, %s);\n", types[t], k, date_cases[k].sql);
+        st |= run_sqlite(path, ins.data);
+        buf_free(&ins);
+    }
     T_CHECK(st == 0, "fixture written by the sqlite3 tool");
     diag *d = diag_new();
     src_config cfg = {0};
@@ -331,6 +415,7 @@ int main(void)
     if (rc == 0) {
         T_CHECK(drv->ping(c, d) == 0, "ping");
         test_values(c);
+        test_dates(c);
         test_describe(c);
         drv->close(c);
     } else {
