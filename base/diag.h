@@ -72,6 +72,35 @@ void diag_clear(diag *d);
  * color: 0 never, 1 always. */
 void diag_print(const diag *d, FILE *out, int color);
 
+/* ---- secrets ------------------------------------------------------------
+ * Secrets (passwords, API keys) never appear in messages, source lines or
+ * printed plans. */
+
+/* The userinfo of a URL's authority ("user:pw@" in "http://user:pw@host"):
+ * offset of its first byte, and its length including the '@' in *len; 0 and
+ * *len = 0 when there is none. It ends at the LAST '@' of the URL, so that a
+ * password holding '/', '?', '#' or '@' counts whole (a URL whose path holds
+ * an '@' is then hidden too far: never too little). */
+size_t diag_url_userinfo(const char *url, size_t *len);
+/* url with the password of its userinfo replaced by "***" (user "u" and
+ * password "pw" show as u:*** before the '@'; a userinfo without ':' may be
+ * a token and shows as *** whole), into out (n bytes, NUL-terminated,
+ * truncated to fit). Returns out. */
+const char *diag_redact_url(char *out, size_t n, const char *url);
+
+/* 1 when a key name says its value is a secret: it contains (any case)
+ * password, passwd, pwd, secret, token, api_key, apikey, authorization,
+ * credential or private_key, is pass / pw, or is at most two edits from
+ * password or api_key (misspelt: `pasword`). */
+int diag_is_secret_name(const char *name, size_t len);
+
+/* Mark source text as secret: when a message's source line is printed, the
+ * text of `file` from line:col up to end_col of last_line (exclusive; 0: the
+ * end of that line) shows as "***". A span starting where an earlier one
+ * starts is ignored (the loader's exact span of a value wins over the
+ * checker's estimate). */
+void diag_hide_source(diag *d, const char *file, int line, int col, int last_line, int end_col);
+
 /* Levenshtein-based suggestion: the candidate closest to `word` within a
  * small distance, or NULL. candidates is NULL-terminated. */
 const char *diag_suggest(const char *word, const char *const *candidates);

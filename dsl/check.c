@@ -595,6 +595,29 @@ static const char *key_owner(ctx *c, const char *k)
     return NULL;
 }
 
+/* Last source line of a value (over-estimated for multi-line scalars). */
+static int last_line(const dsl_node *n)
+{
+    int last = n->loc.line;
+    if (n->kind == DSL_SCALAR && n->str && memchr(n->str, '\n', n->len)) {
+        for (size_t i = 0; i < n->len; i++) last += n->str[i] == '\n';
+        last++; /* a block scalar starts on the line of its | or > */
+    }
+    for (size_t i = 0; i < n->n; i++) {
+        int l = last_line(n->items[i]);
+        if (l > last) last = l;
+    }
+    return last;
+}
+
+/* The value of a secret key is never shown in a message's source line:
+ * sensitive keys of the language, keys named like a secret, and unknown
+ * keys whose nearest known key is sensitive (`pasword: ...`). */
+static void hide_value(ctx *c, const dsl_node *v)
+{
+    diag_hide_source(c->d, v->loc.file, v->loc.line, v->loc.col, last_line(v), 0);
+}
+
 static dsl_node *walk_map(ctx *c, const dsl_sdesc *d, const dsl_node *in)
 {
     int failed = 0;
@@ -623,6 +646,9 @@ static dsl_node *walk_map(ctx *c, const dsl_sdesc *d, const dsl_node *in)
             size_t nc = 0;
             for (size_t m = 0; m < d->nkeys; m++) cands[nc++] = d->keys[m].name;
             const char *s = diag_suggest(k, cands);
+            const dsl_skey *near = s ? dsl_sdesc_key(d, s) : NULL;
+            if ((near && near->desc->sensitive) || diag_is_secret_name(k, kn->len))
+                hide_value(c, in->items[i]);
             const char *owner = s ? NULL : key_owner(c, k);
             if (s) diag_hint(c->d, "did you mean '%s'?", s);
             else if (owner) diag_hint(c->d, "'%s' is a key of %s; known keys here: %s", k, owner, join(c, cands));
@@ -632,6 +658,7 @@ static dsl_node *walk_map(ctx *c, const dsl_sdesc *d, const dsl_node *in)
         }
         const char *canon = d->keys[j].name;
         const dsl_sdesc *kd = d->keys[j].desc;
+        if (kd->sensitive) hide_value(c, in->items[i]);
         if (how == 1) {
             diag_warning(c->d, kn->loc, "'%s' is deprecated, use '%s'", k, canon);
         }

@@ -641,6 +641,12 @@ static void on_scalar(ctx *c, yaml_event_t *ev)
         node->len = outn;
         if (!quoted && outn == 0) node->kind = DSL_NULL; /* port: ${PORT:-} */
     }
+    if (!is_key && c->sp > 0 && c->st[c->sp - 1].node->kind == DSL_MAP && c->st[c->sp - 1].key) {
+        const dsl_node *k = c->st[c->sp - 1].key; /* a secret's value is never shown */
+        if (diag_is_secret_name(k->str, k->len))
+            diag_hide_source(c->d, c->file, loc.line, loc.col, mark_loc(c, ev->end_mark).line,
+                             mark_loc(c, ev->end_mark).col);
+    }
     register_anchor(c, ev->data.scalar.anchor, node, 1, 0);
     attach(c, node, 1, 0);
 }

@@ -37,6 +37,12 @@ static const char *secret(const char *s)
     return s ? "***" : NULL;
 }
 
+/* A host or URL without the password of its userinfo ("http://u:***@h"). */
+static const char *url(char tmp[4096], const char *s)
+{
+    return s ? diag_redact_url(tmp, 4096, s) : NULL;
+}
+
 /* ---- text ------------------------------------------------------------------ */
 
 /* A JSON-quoted string (readable, unambiguous) into b. */
@@ -228,7 +234,8 @@ static void plan_text(const plan *p, buf *b, const char *filter)
 {
     const plan_es *e = &p->es;
     buf_printf(b, "plan %s\n", p->file ? p->file : "");
-    buf_printf(b, "elasticsearch host=%s", e->host ? e->host : "-");
+    char tmp[4096];
+    buf_printf(b, "elasticsearch host=%s", e->host ? url(tmp, e->host) : "-");
     opt(b, "api_key", secret(e->api_key));
     opt(b, "username", e->username);
     opt(b, "password", secret(e->password));
@@ -274,7 +281,7 @@ static void plan_text(const plan *p, buf *b, const char *filter)
         if (c->state_file) buf_printf(b, "  state_file: %s\n", c->state_file);
         const src_config *sc = &c->source;
         buf_puts(b, "  source:");
-        opt(b, "host", sc->host);
+        opt(b, "host", url(tmp, sc->host));
         if (sc->port) buf_printf(b, " port=%d", sc->port);
         opt(b, "username", sc->username);
         opt(b, "password", secret(sc->password));
@@ -510,7 +517,8 @@ static void plan_json(const plan *p, buf *b, const char *filter)
     jstr(b, &f, "file", p->file);
     jkey(b, &f, "elasticsearch");
     buf_putc(b, '{');
-    jstr(b, &g, "host", e->host);
+    char tmp[4096];
+    jstr(b, &g, "host", url(tmp, e->host));
     jstr(b, &g, "api_key", secret(e->api_key));
     jstr(b, &g, "username", e->username);
     jstr(b, &g, "password", secret(e->password));
@@ -576,7 +584,7 @@ static void plan_json(const plan *p, buf *b, const char *filter)
         jkey(b, &g, "source");
         h = 1;
         buf_putc(b, '{');
-        jstr(b, &h, "host", sc->host);
+        jstr(b, &h, "host", url(tmp, sc->host));
         jint(b, &h, "port", sc->port);
         jstr(b, &h, "username", sc->username);
         jstr(b, &h, "password", secret(sc->password));

@@ -73,17 +73,13 @@ const char *es_client_host(const es_client *c) { return c->shown; }
 
 static const char *dupstr(arena *a, const char *s) { return s ? arena_strdup(a, s) : NULL; }
 
-/* "scheme://user:pw@rest" -> "scheme://rest" */
+/* "scheme://user:pw@rest" -> "scheme://rest"; the userinfo ends at the last
+ * '@' (diag_url_userinfo), so a password holding '/', '?' or '#' goes whole. */
 static char *strip_userinfo(arena *a, const char *url)
 {
-    const char *p = strstr(url, "://");
-    const char *host = p ? p + 3 : url;
-    const char *end = host + strcspn(host, "/?#");
-    const char *at = NULL;
-    for (const char *q = host; q < end; q++)
-        if (*q == '@') at = q;
-    if (!at) return arena_strdup(a, url);
-    return arena_printf(a, "%.*s%s", (int)(host - url), url, at + 1);
+    size_t len, off = diag_url_userinfo(url, &len);
+    if (!len) return arena_strdup(a, url);
+    return arena_printf(a, "%.*s%s", (int)off, url, url + off + len);
 }
 
 es_client *es_client_new(const plan_es *cfg, diag *d)

@@ -41,4 +41,17 @@ YML
 out=$("$SQL2ES_BIN" plan -c "$tmp/c.yml" 2>&1; "$SQL2ES_BIN" plan -c "$tmp/c.yml" --format json 2>&1)
 check "plan redacts api_key and passwords" sh -c '! printf "%s" "$1" | grep -qE "SeCrEtKeY123|EsPaSs999|PgPaSs777"' _ "$out"
 check "plan shows *** for secrets" sh -c 'printf "%s" "$1" | grep -q "\*\*\*"' _ "$out"
+# a password in the host URL's userinfo: not in plan (text, JSON) nor in a
+# run-time error, also when it holds '/', '#' or '?'
+cat > "$tmp/u.yml" <<'YML'
+elasticsearch: { host: "http://elastic:Pw/9#x?y@127.0.0.1:9" }
+connectors:
+  - { connector_id: s, index_name: s, service_type: sqlite, configuration: { path: none.db } }
+YML
+out=$("$SQL2ES_BIN" plan -c "$tmp/u.yml" 2>&1; "$SQL2ES_BIN" plan -c "$tmp/u.yml" --format json 2>&1)
+check "plan masks the password of the host URL" sh -c '! printf "%s" "$1" | grep -q "Pw/9" && printf "%s" "$1" | grep -q "elastic:\*\*\*@127"' _ "$out"
+out=$(cd "$tmp" && timeout 60 "$SQL2ES_BIN" sync -c u.yml 2>&1); rc=$?
+check "a run-time error does not show the password of the host URL" \
+    sh -c 'test "$2" -ne 0 -a "$2" -ne 124 && ! printf "%s" "$1" | grep -q "Pw/9"' _ "$out" "$rc"
+[ $rc -ne 0 ] && printf "%s" "$out" | grep -q "Pw/9" && printf '%s\n' "$out" | sed 's/^/# /'
 rm -rf "$tmp"

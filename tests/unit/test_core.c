@@ -66,5 +66,40 @@ int main(void)
     T_CHECK(strstr(out, "... and 11 more errors not shown\n31 errors\n") != NULL, "diag cap and count");
     free(out);
     diag_free(d);
+
+    /* secrets: URL userinfo, secret key names, hidden source text */
+    char u[128];
+    T_STREQ(diag_redact_url(u, sizeof u, "http://elastic:pa/ss#w?rd@h:9200/x"), "http://elastic:***@h:9200/x",
+            "redact: a password with / # ? goes whole (the userinfo ends at the last @)");
+    T_STREQ(diag_redact_url(u, sizeof u, "https://tok3n@h"), "https://***@h", "redact: a bare userinfo is a token");
+    T_STREQ(diag_redact_url(u, sizeof u, "http://h:9200"), "http://h:9200", "redact: no userinfo, unchanged");
+    T_STREQ(diag_redact_url(u, sizeof u, "u:p@h"), "u:***@h", "redact: no scheme");
+    T_CHECK(diag_is_secret_name("password", 8) && diag_is_secret_name("pasword", 7) &&
+                diag_is_secret_name("api_kye", 7) && diag_is_secret_name("X-Auth-Token", 12) &&
+                diag_is_secret_name("Authorization", 13) && diag_is_secret_name("db_passwd", 9),
+            "secret key names, also misspelt");
+    static const char *const plain_keys[] = {"host", "port", "username", "user", "database", "schema",
+                                             "path", "tables", "index", "id", "fields", "ssl_ca",
+                                             "ca_certs", "pipeline", "connector_id", "service_type",
+                                             "index_name", "max_retries", "where", "order_by", NULL};
+    int plain_ok = 1;
+    for (int i = 0; plain_keys[i]; i++)
+        if (diag_is_secret_name(plain_keys[i], strlen(plain_keys[i]))) plain_ok = 0;
+    T_CHECK(plain_ok, "settings that are not secrets are not taken for secrets");
+    d = diag_new();
+    src = "a: { pasword: hunter2, port: x }\n";
+    diag_add_source(d, "c.yml", src, strlen(src));
+    diag_hide_source(d, "c.yml", 1, 15, 1, 22);
+    diag_hide_source(d, "c.yml", 1, 15, 1, 0); /* a wider estimate of the same value: ignored */
+    diag_error(d, (src_loc){"c.yml", 1, 30}, "port: expected an integer");
+    out = NULL;
+    f = open_memstream(&out, &outn);
+    diag_print(d, f, 0);
+    fclose(f);
+    T_CHECK(strstr(out, "     1 | a: { pasword: ***, port: x }\n       |                          ^\n") &&
+                !strstr(out, "hunter2"),
+            "hidden source text prints as ***, the caret follows the shown text");
+    free(out);
+    diag_free(d);
     return T_DONE();
 }
