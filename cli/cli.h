@@ -7,5 +7,9 @@ int cli_validate(int argc, char **argv);
 int cli_plan(int argc, char **argv);
 int cli_schema(int argc, char **argv);
 int cli_sync(int argc, char **argv);
+/* cli_serve.c */
+int cli_serve(int argc, char **argv);
+int cli_connector(int argc, char **argv);
+int cli_job(int argc, char **argv);
 
 #endif

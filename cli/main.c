@@ -45,6 +45,9 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "plan")) return cli_plan(argc - 1, argv + 1);
     if (!strcmp(cmd, "sync")) return cli_sync(argc - 1, argv + 1);
     if (!strcmp(cmd, "schema")) return cli_schema(argc - 1, argv + 1);
+    if (!strcmp(cmd, "serve")) return cli_serve(argc - 1, argv + 1);
+    if (!strcmp(cmd, "connector")) return cli_connector(argc - 1, argv + 1);
+    if (!strcmp(cmd, "job")) return cli_job(argc - 1, argv + 1);
     fprintf(stderr, "sql2es: unknown command '%s'\n\n%s", cmd, usage);
     return 2;
 }

@@ -1,0 +1,681 @@
+/* serve.c - `sql2es serve`: the connector service loop (protocol.md 2.1-2.4).
+ *
+ * Stage: top of the service layer. On start: wait for the cluster, make sure
+ * the two indices exist, prepare each connector of config.yml (document
+ * created when missing, schema, features, last_seen). Then, in one thread:
+ *   - every `poll` seconds (0.5 by default) a cheap search for pending or
+ *     suspended content jobs of the handled connectors, oldest first, paged
+ *     with search_after;
+ *   - a job is claimed only after a fresh read shows it pending/suspended:
+ *     first the connector's `last_sync_status` lock (conditional update,
+ *     compatible with the Python service), then the job itself, conditional
+ *     on the sequence number of that read;
+ *   - the job's plan (connector document over config.yml, compiled) runs in a
+ *     child process through eng_sync_run, at most
+ *     `max_concurrent_content_syncs` at once; its stderr comes back through a
+ *     pipe (progress lines give the running counts, the last line the final
+ *     statistics);
+ *   - counts and last_seen every 5 s; the job is re-read every second, and
+ *     `canceling` stops the child (SIGTERM, SIGKILL after 2 s) -> canceled;
+ *   - at the end: completed/error/canceled with the counts, total_document_count
+ *     after a refresh, and the connector's last_* fields;
+ *   - SIGTERM/SIGINT: running jobs are stopped and marked suspended.
+ * Heartbeat (last_seen, schema) every `service.heartbeat` seconds.
+ * Not here: scheduling, filtering validation, idle-job cleanup.
+ */
+#include "service/service.h"
+#include "service/svc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sync/sync.h"
+
+#define NOLOC ((src_loc){NULL, 0, 0})
+#define MAX_RUNS 64
+#define MAX_TABLES 256
+#define STATS_EVERY 5.0
+#define CHECK_EVERY 1.0
+#define KILL_GRACE 2.0
+#define STATS_TAG "sql2es-job-stats "
+
+typedef struct table_count {
+    char label[160];
+    uint64_t docs;
+} table_count;
+
+typedef struct run {
+    int used;
+    char job[128], connector[256], index[256], job_type[16];
+    pid_t pid;
+    int fd;
+    char line[8192];
+    size_t linelen;
+    char error[1024];
+    table_count *tables;
+    int ntables;
+    int final_seen;
+    uint64_t rows, docs, indexed, deletes, swept, failed;
+    int cancel, suspend, lost;
+    double kill_at, last_stats, last_check;
+} run;
+
+static volatile sig_atomic_t stop_flag;
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+typedef struct server {
+    svc_ctx s;
+    run runs[MAX_RUNS];
+    int max_runs;
+    double poll;
+} server;
+
+static int running(const server *sv)
+{
+    int n = 0;
+    for (int i = 0; i < MAX_RUNS; i++) n += sv->runs[i].used;
+    return n;
+}
+
+static const run *run_of_connector(const server *sv, const char *id)
+{
+    for (int i = 0; i < MAX_RUNS; i++)
+        if (sv->runs[i].used && !strcmp(sv->runs[i].connector, id)) return &sv->runs[i];
+    return NULL;
+}
+
+static const plan_connector *handled(const server *sv, const char *id)
+{
+    for (int i = 0; id && i < sv->s.base->nconnectors; i++)
+        if (!strcmp(sv->s.base->connectors[i].id, id)) return &sv->s.base->connectors[i];
+    return NULL;
+}
+
+/* All messages of d joined ("; "), errors first, for a job's `error`. */
+static void diag_text(const diag *d, char *out, size_t cap)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < diag_count(d) && o + 4 < cap; i++) {
+        const diag_msg *m = diag_get(d, i);
+        if (m->level != DIAG_ERROR) continue;
+        int n;
+        if (m->loc.file && m->loc.line > 0)
+            n = snprintf(out + o, cap - o, "%s%s:%d:%d: %s", o ? "; " : "", m->loc.file, m->loc.line,
+                         m->loc.col, m->text);
+        else if (m->loc.file)
+            n = snprintf(out + o, cap - o, "%s%s: %s", o ? "; " : "", m->loc.file, m->text);
+        else
+            n = snprintf(out + o, cap - o, "%s%s", o ? "; " : "", m->text);
+        if (n < 0) break;
+        o += (size_t)n;
+        if (o >= cap) o = cap - 1;
+    }
+    if (!out[0]) snprintf(out, cap, "%s", diag_last(d) ? diag_last(d) : "unknown error");
+}
+
+/* ---- writes at the end of a job (protocol.md 2.4 steps 7-8) --------------- */
+
+static void finish(server *sv, run *r, const char *status, const char *error)
+{
+    svc_ctx *s = &sv->s;
+    diag *d = diag_new();
+    char now[64];
+    svc_iso_now(now, sizeof now);
+    int64_t total = -1;
+    if (r->index[0] && strcmp(status, "suspended") != 0) {
+        if (es_refresh(s->es, r->index, d) == 0) es_count(s->es, r->index, NULL, &total, d);
+        diag_clear(d);
+    }
+    uint64_t indexed = r->final_seen ? r->indexed : r->docs;
+    uint64_t deleted = r->deletes + r->swept;
+    buf b = BUF_INIT;
+    buf_putc(&b, '{');
+    svc_put_kv_str(&b, "last_seen", now);
+    buf_putc(&b, ',');
+    svc_put_kv_str(&b, "status", status);
+    buf_putc(&b, ',');
+    svc_put_kv_str(&b, "error", error);
+    if (!strcmp(status, "completed") || !strcmp(status, "error") || !strcmp(status, "canceled")) {
+        buf_putc(&b, ',');
+        svc_put_kv_str(&b, "completed_at", now);
+    }
+    if (!strcmp(status, "canceled")) {
+        buf_putc(&b, ',');
+        svc_put_kv_str(&b, "canceled_at", now);
+    }
+    buf_printf(&b, ",\"indexed_document_count\":%" PRIu64 ",\"indexed_document_volume\":0,"
+                   "\"deleted_document_count\":%" PRIu64,
+               indexed, deleted);
+    if (total >= 0) buf_printf(&b, ",\"total_document_count\":%" PRId64, total);
+    buf_putc(&b, '}');
+    if (!b.failed && es_doc_update(s->es, SVC_JOBS, r->job, b.data, -1, -1, ES_REFRESH_NOW, d) != 0)
+        svc_log(s, "ERROR", r->connector, r->job, "cannot record the job's end: %s", diag_last(d));
+    diag_clear(d);
+    buf_reset(&b);
+    /* the connector (sync_done) */
+    buf_putc(&b, '{');
+    svc_put_kv_str(&b, "last_synced", now);
+    buf_putc(&b, ',');
+    svc_put_kv_str(&b, "status", !strcmp(status, "error") ? "error" : "connected");
+    buf_putc(&b, ',');
+    svc_put_kv_str(&b, "error", !strcmp(status, "error") ? error : NULL);
+    buf_putc(&b, ',');
+    svc_put_kv_str(&b, "last_sync_status", status);
+    buf_putc(&b, ',');
+    svc_put_kv_str(&b, "last_sync_error", error);
+    buf_printf(&b, ",\"last_indexed_document_count\":%" PRIu64 ",\"last_deleted_document_count\":%" PRIu64 "}",
+               indexed, deleted);
+    if (!b.failed && es_doc_update(s->es, SVC_CONNECTORS, r->connector, b.data, -1, -1, ES_REFRESH_NOW, d) != 0)
+        svc_log(s, "ERROR", r->connector, r->job, "cannot record the sync on the connector: %s", diag_last(d));
+    buf_free(&b);
+    diag_free(d);
+    if (error)
+        svc_log(s, "INFO", r->connector, r->job, "job %s: %s", status, error);
+    else
+        svc_log(s, "INFO", r->connector, r->job,
+                "job %s: %" PRIu64 " indexed, %" PRIu64 " deleted, %" PRId64 " documents in %s", status,
+                indexed, deleted, total, r->index);
+    free(r->tables);
+    if (r->fd >= 0) close(r->fd);
+    memset(r, 0, sizeof *r);
+    r->fd = -1;
+}
+
+/* ---- the child's output ------------------------------------------------------- */
+
+static void table_docs(run *r, const char *label, size_t llen, uint64_t docs)
+{
+    for (int i = 0; i < r->ntables; i++)
+        if (strlen(r->tables[i].label) == llen && !memcmp(r->tables[i].label, label, llen)) {
+            r->docs += docs - r->tables[i].docs;
+            r->tables[i].docs = docs;
+            return;
+        }
+    if (r->ntables >= MAX_TABLES) return;
+    if (!r->tables && !(r->tables = calloc(MAX_TABLES, sizeof *r->tables))) return;
+    table_count *t = &r->tables[r->ntables++];
+    snprintf(t->label, sizeof t->label, "%.*s", (int)llen, label);
+    t->docs = docs;
+    r->docs += docs;
+}
+
+static void child_line(server *sv, run *r, const char *l)
+{
+    if (!strncmp(l, STATS_TAG, strlen(STATS_TAG))) {
+        unsigned long long v[6];
+        if (sscanf(l + strlen(STATS_TAG), "rows=%llu docs=%llu indexed=%llu deletes=%llu swept=%llu failed=%llu",
+                   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) == 6) {
+            r->rows = v[0];
+            r->docs = v[1];
+            r->indexed = v[2];
+            r->deletes = v[3];
+            r->swept = v[4];
+            r->failed = v[5];
+            r->final_seen = 1;
+        }
+        return;
+    }
+    /* progress: "LABEL: N rows, M documents, R rows/s" */
+    for (const char *p = strstr(l, ": "); p; p = strstr(p + 1, ": ")) {
+        unsigned long long rows, docs;
+        if (sscanf(p + 2, "%llu rows, %llu documents", &rows, &docs) == 2) {
+            table_docs(r, l, (size_t)(p - l), docs);
+            return;
+        }
+    }
+    const char *e = strstr(l, "error: ");
+    if (e && !r->error[0]) /* "error: msg" or "where: error: msg" */
+        snprintf(r->error, sizeof r->error, "%.1000s", e == l ? l + strlen("error: ") : l);
+    svc_log(&sv->s, e ? "ERROR" : "INFO", r->connector, r->job, "%s", l);
+}
+
+static void drain(server *sv, run *r)
+{
+    char chunk[4096];
+    for (;;) {
+        ssize_t n = read(r->fd, chunk, sizeof chunk);
+        if (n <= 0) {
+            if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+                close(r->fd);
+                r->fd = -1;
+            }
+            return;
+        }
+        for (ssize_t i = 0; i < n; i++) {
+            char ch = chunk[i];
+            if (ch == '\n' || r->linelen == sizeof r->line - 1) {
+                r->line[r->linelen] = '\0';
+                if (r->linelen) child_line(sv, r, r->line);
+                r->linelen = 0;
+                if (ch == '\n') continue;
+            }
+            if (ch == '\r') continue;
+            r->line[r->linelen++] = ch;
+        }
+    }
+}
+
+/* ---- claim and start --------------------------------------------------------- */
+
+static int is_status(const char *st, const char *a, const char *b)
+{
+    return st && (!strcmp(st, a) || (b && !strcmp(st, b)));
+}
+
+/* The child: one sync run, its messages on the pipe, the totals last. */
+static void child_main(const plan *p, const char *connector, int full, int fd)
+{
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGPIPE, SIG_DFL);
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) {
+        dup2(devnull, STDIN_FILENO);
+        close(devnull);
+    }
+    eng_sync_opts o;
+    memset(&o, 0, sizeof o);
+    o.connector = connector;
+    o.mode = full ? ENG_MODE_FULL : ENG_MODE_INCREMENTAL;
+    eng_sync_stats st;
+    memset(&st, 0, sizeof st);
+    diag *d = diag_new();
+    int rc = eng_sync_run(p, &o, &st, d);
+    diag_print(d, stderr, 0);
+    fprintf(stderr, STATS_TAG "rows=%" PRIu64 " docs=%" PRIu64 " indexed=%" PRIu64 " deletes=%" PRIu64
+                              " swept=%" PRIu64 " failed=%" PRIu64 "\n",
+            st.rows, st.docs, st.indexed, st.deletes, st.swept, st.failed);
+    fflush(stderr);
+    _exit(rc);
+}
+
+static void start_child(server *sv, run *r, plan *p)
+{
+    int fds[2];
+    if (pipe(fds) != 0) {
+        finish(sv, r, "error", "cannot create a pipe for the sync process");
+        return;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        finish(sv, r, "error", "cannot start the sync process");
+        return;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        child_main(p, r->connector, !strcmp(r->job_type, "full"), fds[1]);
+    }
+    close(fds[1]);
+    fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
+    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+    r->pid = pid;
+    r->fd = fds[0];
+    r->last_stats = r->last_check = es_now();
+}
+
+/* Returns 1 when the job was claimed (and started or failed), 0 skipped. */
+static int try_claim(server *sv, const char *job_id)
+{
+    svc_ctx *s = &sv->s;
+    diag *d = diag_new();
+    svc_doc job = {0}, conn = {0};
+    int claimed = 0;
+    const char *st = NULL, *cid = NULL, *type = NULL, *lss = NULL;
+    int rc = svc_doc_get(s, SVC_JOBS, job_id, &job, d);
+    if (rc <= 0) goto out;
+    st = svc_str(job.src, "status");
+    cid = svc_str(job.src, "connector.id");
+    type = svc_str(job.src, "job_type");
+    if (!is_status(st, "pending", "suspended") || !handled(sv, cid) || run_of_connector(sv, cid))
+        goto out;
+    if (!is_status(type, "full", "incremental")) goto out;
+    rc = svc_doc_get(s, SVC_CONNECTORS, cid, &conn, d);
+    if (rc <= 0) goto out;
+    lss = svc_str(conn.src, "last_sync_status");
+    if (lss && !strcmp(lss, "in_progress")) goto out; /* another instance runs one */
+    /* the lock (sync_starts), then the claim, both conditional */
+    rc = es_doc_update(s->es, SVC_CONNECTORS, cid,
+                       "{\"status\":\"connected\",\"error\":null,\"last_sync_status\":\"in_progress\","
+                       "\"last_sync_error\":null}",
+                       conn.seq_no, conn.primary_term, ES_REFRESH_NOW, d);
+    if (rc != 0) goto out;
+    char now[64];
+    svc_iso_now(now, sizeof now);
+    buf b = BUF_INIT;
+    buf_puts(&b, "{\"status\":\"in_progress\",");
+    svc_put_kv_str(&b, "started_at", now);
+    buf_putc(&b, ',');
+    svc_put_kv_str(&b, "last_seen", now);
+    buf_putc(&b, ',');
+    svc_put_kv_str(&b, "worker_hostname", s->hostname);
+    buf_puts(&b, ",\"error\":null}");
+    rc = b.failed ? DIAG_ENOMEM
+                  : es_doc_update(s->es, SVC_JOBS, job_id, b.data, job.seq_no, job.primary_term,
+                                  ES_REFRESH_NOW, d);
+    buf_free(&b);
+    if (rc != 0) {
+        /* lost the job to someone else: give the lock back */
+        buf u = BUF_INIT;
+        buf_putc(&u, '{');
+        svc_put_kv_str(&u, "last_sync_status", lss);
+        buf_putc(&u, '}');
+        es_doc_update(s->es, SVC_CONNECTORS, cid, u.data, -1, -1, ES_REFRESH_NOW, d);
+        buf_free(&u);
+        goto out;
+    }
+    claimed = 1;
+    run *r = NULL;
+    for (int i = 0; i < MAX_RUNS && !r; i++)
+        if (!sv->runs[i].used) r = &sv->runs[i];
+    memset(r, 0, sizeof *r);
+    r->used = 1;
+    r->fd = -1;
+    snprintf(r->job, sizeof r->job, "%s", job_id);
+    snprintf(r->connector, sizeof r->connector, "%s", cid);
+    snprintf(r->job_type, sizeof r->job_type, "%s", type);
+    svc_log(s, "INFO", cid, job_id, "%s job claimed (%s)", type, st);
+    diag *cd = diag_new();
+    plan *p = svc_merged_plan(s, cid, conn.src, svc_get(job.src, "connector"), cd);
+    if (!p) {
+        char msg[1024];
+        diag_text(cd, msg, sizeof msg);
+        diag_free(cd);
+        finish(sv, r, "error", msg);
+        goto out;
+    }
+    diag_free(cd);
+    if (p->nconnectors > 0 && p->connectors[0].index_name)
+        snprintf(r->index, sizeof r->index, "%s", p->connectors[0].index_name);
+    start_child(sv, r, p);
+    plan_free(p);
+out:
+    if (diag_count(d) && !claimed) svc_log(s, "WARN", cid, job_id, "%s", diag_last(d));
+    svc_doc_free(&job);
+    svc_doc_free(&conn);
+    diag_free(d);
+    return claimed;
+}
+
+/* Pending and suspended content jobs of the handled connectors, oldest first. */
+static void poll_jobs(server *sv)
+{
+    svc_ctx *s = &sv->s;
+    diag *d = diag_new();
+    buf q = BUF_INIT;
+    char after[256] = "";
+    for (int page = 0; page < 20 && running(sv) < sv->max_runs; page++) {
+        buf_reset(&q);
+        buf_puts(&q, "{\"size\":50,\"_source\":[\"connector.id\"],"
+                     "\"sort\":[{\"created_at\":{\"order\":\"asc\"}},{\"_seq_no\":{\"order\":\"asc\"}}],");
+        if (after[0]) buf_printf(&q, "\"search_after\":%s,", after);
+        buf_puts(&q, "\"query\":{\"bool\":{\"filter\":[{\"terms\":{\"status\":[\"pending\",\"suspended\"]}},"
+                     "{\"terms\":{\"job_type\":[\"full\",\"incremental\"]}},{\"terms\":{\"connector.id\":[");
+        int n = 0;
+        for (int i = 0; i < s->base->nconnectors; i++) {
+            if (run_of_connector(sv, s->base->connectors[i].id)) continue;
+            if (n++) buf_putc(&q, ',');
+            buf_json_str(&q, s->base->connectors[i].id, strlen(s->base->connectors[i].id), NULL);
+        }
+        buf_puts(&q, "]}}]}}}");
+        if (!n) break;
+        es_response r;
+        if (es_search(s->es, SVC_JOBS, q.data, &r, d) != 0) {
+            svc_log(s, "WARN", NULL, NULL, "looking for pending jobs: %s", diag_last(d));
+            break;
+        }
+        svc_doc res;
+        int hits = 0;
+        if (svc_doc_parse(&res, r.body, r.len, d) == 0) {
+            const json *hh = svc_path(res.root, "hits.hits");
+            for (const json *h = hh ? hh->child : NULL; h; h = h->next) {
+                hits++;
+                const char *id = svc_str(h, "_id");
+                const char *cid = svc_str(h, "_source.connector.id");
+                const json *sort = svc_get(h, "sort");
+                if (sort && sort->rawlen < sizeof after) {
+                    memcpy(after, sort->raw, sort->rawlen);
+                    after[sort->rawlen] = '\0';
+                }
+                if (!id || !cid || run_of_connector(sv, cid)) continue;
+                if (running(sv) >= sv->max_runs) break;
+                try_claim(sv, id);
+            }
+        }
+        svc_doc_free(&res);
+        es_response_free(&r);
+        if (hits < 50) break;
+    }
+    buf_free(&q);
+    diag_free(d);
+}
+
+/* ---- running jobs ---------------------------------------------------------------- */
+
+static void report(server *sv, run *r)
+{
+    char now[64];
+    svc_iso_now(now, sizeof now);
+    buf b = BUF_INIT;
+    buf_putc(&b, '{');
+    svc_put_kv_str(&b, "last_seen", now);
+    buf_printf(&b, ",\"indexed_document_count\":%" PRIu64 ",\"indexed_document_volume\":0,"
+                   "\"deleted_document_count\":%" PRIu64 "}",
+               r->docs, r->deletes + r->swept);
+    diag *d = diag_new();
+    if (es_doc_update(sv->s.es, SVC_JOBS, r->job, b.data, -1, -1, ES_REFRESH_NONE, d) < 0)
+        svc_log(&sv->s, "WARN", r->connector, r->job, "stats: %s", diag_last(d));
+    diag_free(d);
+    buf_free(&b);
+}
+
+static void stop_child(run *r, double now)
+{
+    if (r->kill_at > 0 || r->pid <= 0) return;
+    kill(r->pid, SIGTERM);
+    r->kill_at = now + KILL_GRACE;
+}
+
+/* The job as the cluster sees it: canceling stops the child. */
+static void check(server *sv, run *r, double now)
+{
+    diag *d = diag_new();
+    svc_doc job;
+    int rc = svc_doc_get(&sv->s, SVC_JOBS, r->job, &job, d);
+    if (rc == 1) {
+        const char *st = svc_str(job.src, "status");
+        if (st && !strcmp(st, "canceling") && !r->cancel) {
+            svc_log(&sv->s, "INFO", r->connector, r->job, "cancel requested: stopping the sync");
+            r->cancel = 1;
+            stop_child(r, now);
+        } else if (!is_status(st, "in_progress", "canceling") && !r->lost) {
+            svc_log(&sv->s, "WARN", r->connector, r->job, "the job is now '%s': stopping the sync",
+                    st ? st : "?");
+            r->lost = 1;
+            stop_child(r, now);
+        }
+        svc_doc_free(&job);
+    } else if (rc == 0 && !r->lost) {
+        svc_log(&sv->s, "WARN", r->connector, r->job, "the job document is gone: stopping the sync");
+        r->lost = 1;
+        stop_child(r, now);
+    }
+    diag_free(d);
+}
+
+static void reap(server *sv, run *r)
+{
+    int status;
+    pid_t w = waitpid(r->pid, &status, WNOHANG);
+    if (w != r->pid) return;
+    if (r->fd >= 0) drain(sv, r);
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (r->suspend) {
+        finish(sv, r, "suspended", NULL);
+    } else if (r->cancel) {
+        finish(sv, r, "canceled", NULL);
+    } else if (r->lost) {
+        finish(sv, r, "error", "the job was changed by someone else while running");
+    } else if (code == 0) {
+        finish(sv, r, "completed", NULL);
+    } else {
+        char msg[1200];
+        if (r->error[0])
+            snprintf(msg, sizeof msg, "%s", r->error);
+        else if (code < 0)
+            snprintf(msg, sizeof msg, "the sync process was killed (signal %d)",
+                     WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+        else
+            snprintf(msg, sizeof msg, "the sync failed (exit %d)", code);
+        finish(sv, r, "error", msg);
+    }
+}
+
+static void tend(server *sv, double now)
+{
+    for (int i = 0; i < MAX_RUNS; i++) {
+        run *r = &sv->runs[i];
+        if (!r->used || r->pid <= 0) continue;
+        if (r->fd >= 0) drain(sv, r);
+        if (r->kill_at > 0 && now >= r->kill_at) {
+            kill(r->pid, SIGKILL);
+            r->kill_at = now + 3600;
+        }
+        reap(sv, r);
+        if (!r->used) continue;
+        if (now - r->last_check >= CHECK_EVERY) {
+            r->last_check = now;
+            check(sv, r, now);
+        }
+        if (now - r->last_stats >= STATS_EVERY) {
+            r->last_stats = now;
+            report(sv, r);
+        }
+    }
+}
+
+static void wait_io(server *sv, double seconds)
+{
+    struct pollfd fds[MAX_RUNS];
+    int n = 0;
+    for (int i = 0; i < MAX_RUNS; i++)
+        if (sv->runs[i].used && sv->runs[i].fd >= 0) {
+            fds[n].fd = sv->runs[i].fd;
+            fds[n].events = POLLIN;
+            n++;
+        }
+    int ms = (int)(seconds * 1000);
+    if (ms < 1) ms = 1;
+    if (n)
+        poll(fds, (nfds_t)n, ms);
+    else
+        es_sleep(seconds);
+}
+
+static void heartbeat(server *sv, int beat)
+{
+    for (int i = 0; i < sv->s.base->nconnectors; i++) {
+        const plan_connector *pc = &sv->s.base->connectors[i];
+        diag *d = diag_new();
+        if (svc_connector_prepare(&sv->s, pc, beat, d) < 0)
+            svc_log(&sv->s, "WARN", pc->id, NULL, "%s", diag_last(d));
+        diag_free(d);
+    }
+}
+
+int svc_serve(const svc_serve_opts *o)
+{
+    server *sv = calloc(1, sizeof *sv);
+    if (!sv) return 1;
+    for (int i = 0; i < MAX_RUNS; i++) sv->runs[i].fd = -1;
+    int rc = svc_open(&sv->s, o->config);
+    if (rc) {
+        free(sv);
+        return rc;
+    }
+    svc_ctx *s = &sv->s;
+    s->log_json = o->log_json;
+    sv->poll = o->poll > 0 ? o->poll : 0.5;
+    sv->max_runs = s->base->service.max_concurrent_content_syncs;
+    if (sv->max_runs < 1) sv->max_runs = 1;
+    if (sv->max_runs > MAX_RUNS) sv->max_runs = MAX_RUNS;
+    double beat = s->base->service.heartbeat > 0 ? s->base->service.heartbeat : 300;
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    diag *d = diag_new();
+    es_version v;
+    svc_log(s, "INFO", NULL, NULL, "sql2es %s serve: %d connector%s, waiting for %s", SQL2ES_VERSION,
+            s->base->nconnectors, s->base->nconnectors == 1 ? "" : "s", es_client_host(s->es));
+    rc = es_wait_ready(s->es, &v, d);
+    if (rc == 0) rc = svc_ensure_indices(s, d);
+    if (rc) {
+        svc_log(s, "ERROR", NULL, NULL, "%s", diag_last(d));
+        diag_free(d);
+        svc_close(s);
+        free(sv);
+        return 1;
+    }
+    diag_free(d);
+    svc_log(s, "INFO", NULL, NULL, "%s %s ready; handling:%s", v.opensearch ? "OpenSearch" : "Elasticsearch",
+            v.number, s->base->nconnectors ? "" : " nothing");
+    for (int i = 0; i < s->base->nconnectors; i++)
+        svc_log(s, "INFO", s->base->connectors[i].id, NULL, "service_type %s",
+                s->base->connectors[i].service_type);
+    heartbeat(sv, 1);
+    double next_beat = es_now() + beat, next_poll = 0;
+    while (!stop_flag) {
+        double now = es_now();
+        if (now >= next_beat) {
+            heartbeat(sv, 1);
+            next_beat = now + beat;
+        }
+        if (now >= next_poll && running(sv) < sv->max_runs) {
+            poll_jobs(sv);
+            next_poll = es_now() + sv->poll;
+        }
+        tend(sv, es_now());
+        double wait = next_poll - es_now();
+        if (wait > 0.2 || running(sv) >= sv->max_runs) wait = 0.2;
+        if (wait > 0 && !stop_flag) wait_io(sv, wait);
+    }
+    /* SIGTERM/SIGINT: suspend what runs (protocol.md 2.4 step 5) */
+    svc_log(s, "INFO", NULL, NULL, "stopping: %d running job%s suspended", running(sv),
+            running(sv) == 1 ? "" : "s");
+    for (int i = 0; i < MAX_RUNS; i++)
+        if (sv->runs[i].used) {
+            sv->runs[i].suspend = 1;
+            stop_child(&sv->runs[i], es_now());
+        }
+    while (running(sv)) {
+        tend(sv, es_now());
+        if (running(sv)) wait_io(sv, 0.1);
+    }
+    svc_close(s);
+    free(sv);
+    return 0;
+}

@@ -1,0 +1,119 @@
+/* svc.h - shared by the service/ files only: the loaded configuration, the
+ * cluster client, reading documents (base/json trees), time stamps, logs.
+ *
+ * common.c     loading config.yml (tree + compiled plan + client), JSON
+ *              lookups, time, log lines
+ * indices.c    the two -v1 indices with mappings, settings and aliases
+ * connector.c  connector documents: configuration schema per service type,
+ *              features, creation from config.yml, prepare, heartbeat
+ * merge.c      one plan per job: connector document over config.yml
+ * serve.c      the service loop: job pickup, claim, child runs, stats,
+ *              cancel, suspend
+ * admin.c      the commands standing in for Kibana
+ */
+#ifndef SQL2ES_SVC_H
+#define SQL2ES_SVC_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "base/arena.h"
+#include "base/buf.h"
+#include "base/diag.h"
+#include "base/json.h"
+#include "dsl/node.h"
+#include "plan/plan.h"
+#include "sinks/es.h"
+#include "sinks/es_api.h"
+
+#define SVC_CONNECTORS ".elastic-connectors"
+#define SVC_CONNECTORS_INDEX ".elastic-connectors-v1"
+#define SVC_JOBS ".elastic-connectors-sync-jobs"
+#define SVC_JOBS_INDEX ".elastic-connectors-sync-jobs-v1"
+#define SVC_PRODUCT_ORIGIN "X-elastic-product-origin"
+
+typedef struct svc_ctx {
+    const char *file;         /* config.yml */
+    arena *tree_mem;          /* the loaded tree */
+    dsl_node *root;           /* config.yml as loaded, with the product-origin header */
+    plan *base;               /* config.yml compiled (service, elasticsearch, connectors) */
+    es_client *es;
+    diag *d;                  /* compile messages (sources registered for carets) */
+    char hostname[256];
+    int log_json;
+} svc_ctx;
+
+/* Load and compile config, make the client (no request yet). Returns 0, or
+ * the exit code (2 invalid config, 1 client error) after printing why. */
+int svc_open(svc_ctx *s, const char *config);
+void svc_close(svc_ctx *s);
+
+/* ---- reading documents --------------------------------------------------- */
+const json *svc_get(const json *obj, const char *key);
+/* a.b.c lookup through objects */
+const json *svc_path(const json *obj, const char *dotted);
+/* String value or NULL (not a string). */
+const char *svc_str(const json *obj, const char *dotted);
+int64_t svc_int(const json *obj, const char *dotted, int64_t dflt);
+int svc_is_null(const json *v); /* absent or null */
+
+/* A document reply of GET _doc or a search hit: its _source, _seq_no,
+ * _primary_term and _id. */
+typedef struct svc_doc {
+    arena *mem;
+    json *root;
+    const json *src;
+    const char *id;
+    int64_t seq_no, primary_term;
+} svc_doc;
+/* Parse a GET _doc reply (or one hit, given as its JSON tree). */
+int svc_doc_parse(svc_doc *doc, const char *body, size_t len, diag *d);
+void svc_doc_from_hit(svc_doc *doc, const json *hit);
+void svc_doc_free(svc_doc *doc);
+/* GET a document: 1 found, 0 missing, <0 error. */
+int svc_doc_get(svc_ctx *s, const char *index, const char *id, svc_doc *doc, diag *d);
+
+/* ---- writing ---------------------------------------------------------------- */
+/* "2026-11-29T16:00:00.123456+00:00" (the Python service's iso_utc form). */
+void svc_iso_now(char *out, size_t cap);
+void svc_iso_time(double t, char *out, size_t cap);
+double svc_wall(void); /* seconds since the epoch, UTC */
+/* "key": "string" / null when s is NULL (comma handling is the caller's). */
+void svc_put_kv_str(buf *b, const char *key, const char *s);
+/* Raw JSON text of a value (for copying a subtree). */
+void svc_put_raw(buf *b, const json *v);
+
+/* ---- logs --------------------------------------------------------------- */
+/* One line on stderr: time, level, [connector=.. job=..], message. */
+void svc_log(const svc_ctx *s, const char *level, const char *connector, const char *job,
+             const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* ---- indices.c ---------------------------------------------------------- */
+/* Create the two indices (mappings, settings, aliases) when missing; say so
+ * when an alias is missing on an existing index. */
+int svc_ensure_indices(svc_ctx *s, diag *d);
+
+/* ---- connector.c ---------------------------------------------------------- */
+/* The configuration schema of a service type as JSON text (the Python
+ * connector's fields), NULL for an unknown type. */
+const char *svc_schema_json(const char *service_type);
+/* The features object sql2es offers. */
+const char *svc_features_json(void);
+/* Create the document of config connector pc unless it exists. Returns 0
+ * created, 1 existed, <0 error. */
+int svc_connector_create_doc(svc_ctx *s, const plan_connector *pc, const char *name,
+                             const char *index_name, diag *d);
+/* Fill service_type, the configuration schema (missing keys and properties)
+ * and features; created -> needs_configuration when empty; creates the
+ * document when missing. With heartbeat, also last_seen. OCC, 3 tries. */
+int svc_connector_prepare(svc_ctx *s, const plan_connector *pc, int heartbeat, diag *d);
+
+/* ---- merge.c ------------------------------------------------------------------ */
+/* Compile config.yml with the connector document's values (configuration
+ * values, index_name, pipeline) over connector id's entry; overlay wins,
+ * empty values fall back to the file. conn: the connector document's
+ * _source (or a job's connector snapshot; may be NULL); snap: the job's
+ * connector snapshot (wins over conn; may be NULL). NULL + messages in d. */
+plan *svc_merged_plan(svc_ctx *s, const char *id, const json *conn, const json *snap, diag *d);
+
+#endif
