@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""kibana.py - a test client in the role of Kibana (and the Elasticsearch
+connector APIs it calls), writing the documents of protocol.md directly:
+
+  kibana.py --es URL put-connector ID INDEX [--service-type T]
+      the document `PUT _connector/ID` makes: status created, empty
+      configuration, default filtering, schedules off, service_type null
+      unless given
+  kibana.py --es URL configure ID key=value...
+      `PUT _connector/ID/_configuration` (values form): each value into
+      configuration.KEY.value, status configured (OCC)
+  kibana.py --es URL sync ID full|incremental
+      `POST _connector/_sync_job`: a pending on-demand job with the
+      connector snapshot; prints the job id
+  kibana.py --es URL cancel JOB
+      `POST _connector/_sync_job/JOB/_cancel`
+  kibana.py --es URL wait JOB STATUS[,STATUS] [--timeout S]
+      poll until the job has one of the statuses; prints the job JSON;
+      exit 1 on timeout
+  kibana.py --es URL get connector|job ID
+"""
+import argparse
+import datetime
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+
+CONNECTORS = ".elastic-connectors"
+JOBS = ".elastic-connectors-sync-jobs"
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat()
+
+
+def req(es, method, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    r = urllib.request.Request(es + path, data=data, method=method,
+                               headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(r, timeout=30) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def default_filtering():
+    t = now()
+    rules = {"advanced_snippet": {"value": {}, "created_at": t, "updated_at": t},
+             "rules": [{"id": "DEFAULT", "policy": "include", "field": "_", "rule": "regex",
+                        "value": ".*", "order": 0, "created_at": t, "updated_at": t}],
+             "validation": {"state": "valid", "errors": []}}
+    return [{"domain": "DEFAULT", "active": rules, "draft": json.loads(json.dumps(rules))}]
+
+
+def put_connector(es, cid, index, service_type):
+    sched = {"enabled": False, "interval": "0 0 0 * * ?"}
+    doc = {"api_key_id": None, "api_key_secret_id": None, "configuration": {},
+           "custom_scheduling": {}, "description": None, "error": None, "features": None,
+           "filtering": default_filtering(), "index_name": index, "is_native": False,
+           "language": None, "last_access_control_sync_error": None,
+           "last_access_control_sync_scheduled_at": None, "last_access_control_sync_status": None,
+           "last_deleted_document_count": 0, "last_incremental_sync_scheduled_at": None,
+           "last_indexed_document_count": 0, "last_seen": None, "last_sync_error": None,
+           "last_sync_scheduled_at": None, "last_sync_status": None, "last_synced": None,
+           "name": cid, "pipeline": None,
+           "scheduling": {"access_control": sched, "full": sched, "incremental": sched},
+           "service_type": service_type, "status": "created", "sync_cursor": None}
+    st, body = req(es, "PUT", f"/{CONNECTORS}/_doc/{cid}?refresh=true", doc)
+    if st not in (200, 201):
+        sys.exit(f"put-connector: {st} {body}")
+
+
+def configure(es, cid, pairs):
+    for _ in range(10):
+        st, got = req(es, "GET", f"/{CONNECTORS}/_doc/{cid}")
+        if st != 200:
+            sys.exit(f"configure: {st} {got}")
+        conf = got["_source"].get("configuration") or {}
+        for p in pairs:
+            k, v = p.split("=", 1)
+            if v.isdigit():
+                v = int(v)
+            elif v in ("true", "false"):
+                v = v == "true"
+            conf.setdefault(k, {})["value"] = v
+        st, body = req(es, "POST", f"/{CONNECTORS}/_update/{cid}?refresh=true&if_seq_no="
+                       f"{got['_seq_no']}&if_primary_term={got['_primary_term']}",
+                       {"doc": {"configuration": conf, "status": "configured"}})
+        if st == 200:
+            return
+        if st != 409:
+            sys.exit(f"configure: {st} {body}")
+    sys.exit("configure: kept conflicting")
+
+
+def sync(es, cid, job_type):
+    st, got = req(es, "GET", f"/{CONNECTORS}/_doc/{cid}")
+    if st != 200:
+        sys.exit(f"sync: no connector {cid}")
+    c = got["_source"]
+    active = next((f["active"] for f in c.get("filtering") or [] if f.get("domain") == "DEFAULT"), None)
+    t = now()
+    job = {"connector": {"id": cid, "configuration": c.get("configuration"), "filtering": active,
+                         "index_name": c.get("index_name"), "language": c.get("language"),
+                         "pipeline": c.get("pipeline"), "service_type": c.get("service_type"),
+                         "sync_cursor": c.get("sync_cursor")},
+           "trigger_method": "on_demand", "job_type": job_type, "status": "pending",
+           "indexed_document_count": 0, "indexed_document_volume": 0, "deleted_document_count": 0,
+           "total_document_count": 0, "created_at": t, "last_seen": t}
+    st, body = req(es, "POST", f"/{JOBS}/_doc?refresh=true", job)
+    if st not in (200, 201):
+        sys.exit(f"sync: {st} {body}")
+    print(body["_id"])
+
+
+def cancel(es, job_id):
+    st, got = req(es, "GET", f"/{JOBS}/_doc/{job_id}")
+    if st != 200:
+        sys.exit(f"cancel: {st}")
+    s = got["_source"]["status"]
+    t = now()
+    if s in ("pending", "suspended"):
+        doc = {"status": "canceled", "cancelation_requested_at": t, "canceled_at": t, "completed_at": t}
+    elif s == "in_progress":
+        doc = {"status": "canceling", "cancelation_requested_at": t}
+    else:
+        sys.exit(f"cancel: job is {s}")
+    st, body = req(es, "POST", f"/{JOBS}/_update/{job_id}?refresh=true", {"doc": doc})
+    if st != 200:
+        sys.exit(f"cancel: {st} {body}")
+
+
+def wait(es, job_id, statuses, timeout):
+    want = statuses.split(",")
+    end = time.time() + timeout
+    got = None
+    while time.time() < end:
+        st, got = req(es, "GET", f"/{JOBS}/_doc/{job_id}")
+        if st == 200 and got["_source"].get("status") in want:
+            print(json.dumps(got["_source"]))
+            return 0
+        time.sleep(0.1)
+    print(json.dumps(got and got.get("_source")))
+    return 1
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--es", required=True)
+    ap.add_argument("cmd")
+    ap.add_argument("args", nargs="*")
+    ap.add_argument("--service-type")
+    ap.add_argument("--timeout", type=float, default=60)
+    a = ap.parse_args()
+    if a.cmd == "put-connector":
+        put_connector(a.es, a.args[0], a.args[1], a.service_type)
+    elif a.cmd == "configure":
+        configure(a.es, a.args[0], a.args[1:])
+    elif a.cmd == "sync":
+        sync(a.es, a.args[0], a.args[1])
+    elif a.cmd == "cancel":
+        cancel(a.es, a.args[0])
+    elif a.cmd == "wait":
+        return wait(a.es, a.args[0], a.args[1], a.timeout)
+    elif a.cmd == "get":
+        index = CONNECTORS if a.args[0] == "connector" else JOBS
+        st, got = req(a.es, "GET", f"/{index}/_doc/{a.args[1]}")
+        print(json.dumps(got.get("_source") if st == 200 else None))
+    else:
+        sys.exit(f"unknown command {a.cmd}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
