@@ -344,7 +344,7 @@ int svc_connector_prepare(svc_ctx *s, const plan_connector *pc, int heartbeat, d
         buf_free(&up);
         rc = body.failed ? DIAG_ENOMEM
                          : es_doc_update(s->es, SVC_CONNECTORS, pc->id, body.data, doc.seq_no,
-                                         doc.primary_term, ES_REFRESH_NOW, d);
+                                         doc.primary_term, ES_REFRESH_NONE, d);
         buf_free(&body);
         svc_doc_free(&doc);
         if (rc != 1) return rc; /* done, or an error */

@@ -20,7 +20,9 @@
  *   - at the end: completed/error/canceled with the counts, total_document_count
  *     after a refresh, and the connector's last_* fields;
  *   - SIGTERM/SIGINT: running jobs are stopped and marked suspended.
- * Heartbeat (last_seen, schema) every `service.heartbeat` seconds.
+ * Heartbeat (last_seen, schema) every `service.heartbeat` seconds; every
+ * `service.idling` seconds a configured connector's configuration is
+ * compiled and its database reached: status connected or error.
  * Not here: scheduling, filtering validation, idle-job cleanup.
  */
 #include "service/service.h"
@@ -37,6 +39,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sync/check_source.h"
 #include "sync/sync.h"
 
 #define NOLOC ((src_loc){NULL, 0, 0})
@@ -356,7 +359,7 @@ static int try_claim(server *sv, const char *job_id)
     rc = es_doc_update(s->es, SVC_CONNECTORS, cid,
                        "{\"status\":\"connected\",\"error\":null,\"last_sync_status\":\"in_progress\","
                        "\"last_sync_error\":null}",
-                       conn.seq_no, conn.primary_term, ES_REFRESH_NOW, d);
+                       conn.seq_no, conn.primary_term, ES_REFRESH_NONE, d);
     if (rc != 0) goto out;
     char now[64];
     svc_iso_now(now, sizeof now);
@@ -370,7 +373,7 @@ static int try_claim(server *sv, const char *job_id)
     buf_puts(&b, ",\"error\":null}");
     rc = b.failed ? DIAG_ENOMEM
                   : es_doc_update(s->es, SVC_JOBS, job_id, b.data, job.seq_no, job.primary_term,
-                                  ES_REFRESH_NOW, d);
+                                  ES_REFRESH_NONE, d);
     buf_free(&b);
     if (rc != 0) {
         /* lost the job to someone else: give the lock back */
@@ -601,6 +604,57 @@ static void heartbeat(server *sv, int beat)
     }
 }
 
+/* The scheduler's pass (protocol.md 2.3 step 4): a configured connector's
+ * merged configuration is compiled and its database reached; the status
+ * becomes connected, or error with the message. Written only on a change;
+ * skipped while this process runs a job of the connector (the job's end
+ * writes the status) and before Kibana configured it. */
+static void check_connectors(server *sv)
+{
+    svc_ctx *s = &sv->s;
+    for (int i = 0; i < s->base->nconnectors; i++) {
+        const plan_connector *pc = &s->base->connectors[i];
+        if (run_of_connector(sv, pc->id)) continue;
+        diag *d = diag_new();
+        svc_doc doc;
+        if (svc_doc_get(s, SVC_CONNECTORS, pc->id, &doc, d) != 1) {
+            diag_free(d);
+            continue;
+        }
+        const char *st = svc_str(doc.src, "status"), *err = svc_str(doc.src, "error");
+        const char *lss = svc_str(doc.src, "last_sync_status");
+        if (!st || !strcmp(st, "created") || !strcmp(st, "needs_configuration") ||
+            (lss && !strcmp(lss, "in_progress"))) {
+            svc_doc_free(&doc);
+            diag_free(d);
+            continue;
+        }
+        char msg[1024] = "";
+        diag *cd = diag_new();
+        plan *p = svc_merged_plan(s, pc->id, doc.src, NULL, cd);
+        if (!p || eng_check_source(p, cd, NULL) != 0) diag_text(cd, msg, sizeof msg);
+        plan_free(p);
+        diag_free(cd);
+        int bad = msg[0] != 0;
+        if (bad ? (strcmp(st, "error") != 0 || !err || strcmp(err, msg) != 0)
+                : (strcmp(st, "connected") != 0 || err)) {
+            buf b = BUF_INIT;
+            buf_putc(&b, '{');
+            svc_put_kv_str(&b, "status", bad ? "error" : "connected");
+            buf_putc(&b, ',');
+            svc_put_kv_str(&b, "error", bad ? msg : NULL);
+            buf_putc(&b, '}');
+            if (es_doc_update(s->es, SVC_CONNECTORS, pc->id, b.data, doc.seq_no, doc.primary_term,
+                              ES_REFRESH_NONE, d) == 0)
+                svc_log(s, bad ? "WARN" : "INFO", pc->id, NULL, "status %s%s%s",
+                        bad ? "error" : "connected", bad ? ": " : "", bad ? msg : "");
+            buf_free(&b);
+        }
+        svc_doc_free(&doc);
+        diag_free(d);
+    }
+}
+
 int svc_serve(const svc_serve_opts *o)
 {
     server *sv = calloc(1, sizeof *sv);
@@ -647,12 +701,18 @@ int svc_serve(const svc_serve_opts *o)
         svc_log(s, "INFO", s->base->connectors[i].id, NULL, "service_type %s",
                 s->base->connectors[i].service_type);
     heartbeat(sv, 1);
-    double next_beat = es_now() + beat, next_poll = 0;
+    check_connectors(sv);
+    double idling = s->base->service.idling > 0 ? s->base->service.idling : 30;
+    double next_beat = es_now() + beat, next_poll = 0, next_check = es_now() + idling;
     while (!stop_flag) {
         double now = es_now();
         if (now >= next_beat) {
             heartbeat(sv, 1);
             next_beat = now + beat;
+        }
+        if (now >= next_check) {
+            check_connectors(sv);
+            next_check = es_now() + idling;
         }
         if (now >= next_poll && running(sv) < sv->max_runs) {
             poll_jobs(sv);

@@ -72,7 +72,7 @@ for i in .elastic-connectors-v1 .elastic-connectors-sync-jobs-v1 .elastic-connec
 
 cat >serve.yml <<EOF
 elasticsearch: { host: $ES_URL, ssl: false, max_wait_duration: 30 }
-service: { heartbeat: 1, max_concurrent_content_syncs: 2 }
+service: { heartbeat: 1, idling: 2, max_concurrent_content_syncs: 2 }
 connectors:
   - connector_id: lite
     service_type: sqlite
@@ -133,6 +133,8 @@ check "heartbeat: last_seen moves (service.heartbeat: 1)" test "$L1" != "null" -
 # ---- values entered "in Kibana"; an on-demand full job on PostgreSQL -------------
 $KIB configure pg host=$PGHOST port=$PGPORT username=$PGUSER password=$PGPASSWORD database=$PGDATABASE tables=svc_items
 $KIB configure slow host=$PGHOST port=$PGPORT username=$PGUSER password=$PGPASSWORD database=$PGDATABASE
+check "a configured connector whose database answers becomes connected (service.idling: 2)" \
+    wait_for 20 bash -c "$KIB get connector pg | jq -e '.status == \"connected\" and .error == null' >/dev/null"
 J=$($KIB sync pg full)
 if OUT=$($KIB wait "$J" completed,error --timeout 60); then
     check_eq "PostgreSQL full job completes" "$(jq -r .status <<<"$OUT")" completed
