@@ -5,6 +5,8 @@
 #   make bench           benchmarks (figures go to bench/RESULTS.md)
 #   make fuzz            longer libFuzzer runs (FUZZ_SECONDS each, default 300)
 #   make lint            banned functions, warnings
+#   make compiler        the compiler-only archive and what links against it
+#                        (validate-only test binary; no database or HTTP library)
 #   make install PREFIX=/usr/local
 #   SANITIZE=address,undefined   build with sanitizers (separate build dir)
 #   WERROR=1             warnings are errors (CI sets it)
@@ -49,7 +51,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 ITEST_SRC := $(wildcard tests/integration/itest_*.c)
 UNIT_BIN += $(ITEST_SRC:tests/integration/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit deps check-deps lint fuzz bench demo install clean \
+.PHONY: all test unit compiler deps check-deps lint fuzz bench demo install clean \
         opensearch-up opensearch-down schema-json
 all: $(BUILD)/sql2es
 
@@ -58,6 +60,24 @@ LIB_A := $(BUILD)/libsql2es.a
 $(LIB_A): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
+
+# The compiler alone (YAML -> plan, and the plan printer): base, the driver
+# interface's helpers (no driver), plan, dsl and the embedded language. It
+# links with libyaml and PCRE2 only: no libpq, libmariadb, libcurl, cJSON.
+COMPILER_PKGS := yaml-0.1 libpcre2-8
+COMPILER_SRC := $(wildcard base/*.c plan/*.c dsl/*.c) sources/dialect.c sources/util.c
+COMPILER_OBJ := $(COMPILER_SRC:%.c=$(BUILD)/%.o) $(GEN_SRC:.c=.o)
+COMPILER_A := $(BUILD)/libsql2es_compiler.a
+COMPILER_LIBS := $(shell pkg-config --libs $(COMPILER_PKGS) 2>/dev/null) -lm
+$(COMPILER_A): $(COMPILER_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tests/compiler/%: tests/compiler/%.c $(COMPILER_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(COMPILER_A) $(COMPILER_LIBS)
+
+compiler: $(COMPILER_A) $(BUILD)/tests/compiler/validate_only
 
 $(BUILD)/sql2es: $(MAIN_OBJ) $(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) -Wl,--start-group $(LIB_A) -Wl,--end-group $(LDLIBS)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "dsl/dsl.h"
+#include "engine/sql.h"
 #include "sync/check_source.h"
 #include "base/diag.h"
 #include "plan/plan.h"
@@ -22,7 +23,7 @@ static int use_color(void)
 /* Compile or print diagnostics; NULL on errors. */
 static plan *compile(const char *file, diag *d)
 {
-    plan *p = dsl_compile_file(file, d);
+    plan *p = dsl_compile_file(file, src_drivers, d);
     if (diag_count(d) || diag_errors(d)) diag_print(d, stderr, use_color());
     return p;
 }
@@ -134,7 +135,7 @@ int cli_plan(int argc, char **argv)
     plan *p = compile(file, d);
     int rc = 2;
     if (p) {
-        plan_print(p, stdout, fmt, table);
+        plan_print(p, stdout, fmt, table, eng_sql_text);
         rc = fflush(stdout) == 0 ? 0 : 1;
     }
     plan_free(p);

@@ -92,7 +92,7 @@ int cli_sync(int argc, char **argv)
     }
     int color = isatty(STDERR_FILENO) && !getenv("NO_COLOR");
     diag *d = diag_new();
-    plan *p = dsl_compile_file(file, d);
+    plan *p = dsl_compile_file(file, src_drivers, d);
     if (diag_count(d)) diag_print(d, stderr, color);
     if (!p) {
         diag_free(d);

@@ -18,7 +18,6 @@
 
 #include "base/buf.h"
 #include "base/regex.h"
-#include "sources/source.h"
 #include "dsl/dsl.h"
 #include "dsl/schema.h"
 
@@ -263,14 +262,27 @@ static int check_count(ctx *c, const dsl_sdesc *site, const dsl_sdesc *d, const 
 
 /* ---- hooks (`check:` in language.yaml) --------------------------------- */
 
-static const char *const arg_transforms[] = {"split", "join", "regex_extract", "regex_replace",
-                                             "default", "truncate", NULL};
+/* Whether transform name takes an argument: its key in the map form of the
+ * language's `transform` type is not `none` (the names are listed there). */
+static int transform_needs_arg(const ctx *c, const char *name)
+{
+    for (size_t i = 0; i < c->s->ntypes; i++) {
+        if (strcmp(c->s->type_names[i], "transform") != 0) continue;
+        const dsl_sdesc *t = dsl_sdesc_resolve(c->s->types[i]);
+        for (size_t k = 0; t->type == DSL_T_OR && k < t->nalts; k++) {
+            const dsl_sdesc *alt = dsl_sdesc_resolve(t->alts[k]);
+            const dsl_skey *key = alt->type == DSL_T_MAP ? dsl_sdesc_key(alt, name) : NULL;
+            if (key) return dsl_sdesc_resolve(key->desc)->type != DSL_T_NONE;
+        }
+    }
+    return 0;
+}
 
 /* Before the structural walk; -1 = reported, stop. */
 static int pre_check(ctx *c, const char *chk, const dsl_node *in)
 {
     if (!chk) return 0;
-    if (strcmp(chk, "transform") == 0 && is_scalar(in) && in_list(arg_transforms, in->str)) {
+    if (strcmp(chk, "transform") == 0 && is_scalar(in) && transform_needs_arg(c, in->str)) {
         diag_error(c->d, in->loc, "transform '%s' needs an argument", in->str);
         diag_hint(c->d, "write { %s: ... }", in->str);
         return -1;
@@ -280,23 +292,18 @@ static int pre_check(ctx *c, const char *chk, const dsl_node *in)
 
 static int hook_service_type(ctx *c, const dsl_node *out)
 {
-    if (src_driver_find(out->str)) return 0;
+    if (dsl_service_canonical(c->s, out->str)) return 0;
     if (strcmp(out->str, "mssql") == 0 || strcmp(out->str, "oracle") == 0) {
         diag_error(c->d, out->loc, "service_type '%s' is not built into sql2es", out->str);
-        diag_hint(c->d, "built-in drivers: %s", src_driver_names());
+        diag_hint(c->d, "built-in drivers: %s", c->s->service_list);
         return -1;
     }
-    const char *cands[16];
-    size_t n = 0;
-    for (int i = 0; src_drivers[i] && n < 14; i++) cands[n++] = src_drivers[i]->name;
-    cands[n++] = "mariadb";
-    cands[n] = NULL;
     diag_error(c->d, out->loc, "unknown service_type '%s'", out->str);
-    const char *s = diag_suggest(out->str, cands);
+    const char *s = diag_suggest(out->str, c->s->service_spellings);
     if (s)
-        diag_hint(c->d, "did you mean '%s'? (built-in drivers: %s)", s, src_driver_names());
+        diag_hint(c->d, "did you mean '%s'? (built-in drivers: %s)", s, c->s->service_list);
     else
-        diag_hint(c->d, "built-in drivers: %s", src_driver_names());
+        diag_hint(c->d, "built-in drivers: %s", c->s->service_list);
     return -1;
 }
 
@@ -626,8 +633,7 @@ static dsl_node *walk_map(ctx *c, const dsl_sdesc *d, const dsl_node *in)
     const char *saved_service = c->service;
     if (d->check && strcmp(d->check, "connector") == 0) {
         const dsl_node *st = dsl_map_get(in, "service_type");
-        const src_driver *drv = is_scalar(st) ? src_driver_find(st->str) : NULL;
-        c->service = drv ? drv->name : NULL;
+        c->service = is_scalar(st) ? dsl_service_canonical(c->s, st->str) : NULL;
     }
     for (size_t i = 0; i < in->n; i++) {
         const dsl_node *kn = in->keys[i];

@@ -7,7 +7,8 @@
  */
 #include "dsl/dsl.h"
 
-static plan *finish(arena *scratch, diag *d, const dsl_node *root, const char *file)
+static plan *finish(arena *scratch, diag *d, const dsl_node *root, const char *file,
+                    const src_driver *const *drivers)
 {
     plan *p = NULL;
     arena *pa = NULL;
@@ -17,7 +18,7 @@ static plan *finish(arena *scratch, diag *d, const dsl_node *root, const char *f
     if (!checked || diag_errors(d) > before) goto out;
     pa = arena_new();
     if (!pa) goto out;
-    p = dsl_lower(pa, d, checked, file);
+    p = dsl_lower(pa, d, checked, file, drivers);
     if (!p || diag_errors(d) > before) {
         p = NULL;
         arena_free(pa);
@@ -27,22 +28,23 @@ out:
     return p;
 }
 
-plan *dsl_compile_file(const char *path, diag *d)
+plan *dsl_compile_file(const char *path, const src_driver *const *drivers, diag *d)
 {
     arena *scratch = arena_new();
     if (!scratch) return NULL;
     int before = diag_errors(d);
     dsl_node *root = dsl_load_file(scratch, d, path, NULL);
     if (diag_errors(d) > before) root = NULL;
-    return finish(scratch, d, root, path);
+    return finish(scratch, d, root, path, drivers);
 }
 
-plan *dsl_compile_string(const char *name, const char *text, size_t len, diag *d)
+plan *dsl_compile_string(const char *name, const char *text, size_t len,
+                         const src_driver *const *drivers, diag *d)
 {
     arena *scratch = arena_new();
     if (!scratch) return NULL;
     int before = diag_errors(d);
     dsl_node *root = dsl_load_string(scratch, d, name, text, len, NULL);
     if (diag_errors(d) > before) root = NULL;
-    return finish(scratch, d, root, name);
+    return finish(scratch, d, root, name, drivers);
 }

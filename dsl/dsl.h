@@ -20,16 +20,23 @@
 #define DSL_MAX_EXTENDS_DEPTH 100
 
 /* Compile a config file. Returns a plan (free with plan_free) or NULL with
- * errors in d. Warnings (deprecated aliases...) may be present either way. */
-plan *dsl_compile_file(const char *path, diag *d);
+ * errors in d. Warnings (deprecated aliases...) may be present either way.
+ * drivers: the source drivers (src_drivers of sources/registry.c, handed in
+ * by the caller so that the compiler links without any of them): each
+ * connector's driver and dialect facts (push-down operators, connectors'
+ * document shapes) come from there. NULL = validate only: the plan has no
+ * drivers (plan_connector.driver NULL) and pushes nothing down. */
+plan *dsl_compile_file(const char *path, const src_driver *const *drivers, diag *d);
 /* Same from memory; name is the file name used in messages. */
-plan *dsl_compile_string(const char *name, const char *text, size_t len, diag *d);
+plan *dsl_compile_string(const char *name, const char *text, size_t len,
+                         const src_driver *const *drivers, diag *d);
 
 /* Check a loaded tree against the language and apply defaults. Returns the
  * tree with defaults merged (allocated in a) or NULL when errors were found. */
 dsl_node *dsl_check(arena *a, diag *d, const dsl_node *root);
 /* Lower a checked tree to a plan built in plan arena pa. NULL on errors. */
-plan *dsl_lower(arena *pa, diag *d, const dsl_node *checked, const char *file);
+plan *dsl_lower(arena *pa, diag *d, const dsl_node *checked, const char *file,
+                const src_driver *const *drivers);
 
 /* Print the JSON Schema of the configuration language (from schemas/language.yaml). */
 int dsl_print_json_schema(FILE *out);

@@ -4,9 +4,13 @@
  * one `connectors` list) -> plan. Expands `extends` templates, orders mapping
  * entries (exact names, globs in file order, a default entry), compiles field
  * programs, transforms (regexes compiled once), relations, sync rules (sorted,
- * push-down where provably identical), SQL fragments and parameters.
- * It does not check key names or types (the checker did) and never talks to a
- * database: columns, primary keys and glob expansion are bound by the engine.
+ * push-down where the connector's dialect says it is provably identical).
+ * It does not check key names or types (the checker did), never talks to a
+ * database (columns, primary keys and glob expansion are bound by the engine)
+ * and writes no SQL: the plan keeps the user's `where` and the rules, and
+ * engine/sql.c renders them in the driver's dialect. Dialect facts (push-down
+ * operators, connectors' document shapes) come from the driver table the
+ * caller hands in; without one (validate only) nothing is pushed down.
  * Every string of the plan is copied into the plan arena.
  */
 #include <fnmatch.h>
@@ -19,8 +23,6 @@
 #include "dsl/dsl.h"
 #include "dsl/template.h"
 
-typedef enum { SVC_OTHER, SVC_PG, SVC_MYSQL, SVC_SQLITE } svc_kind;
-
 typedef struct lw {
     arena *pa;   /* plan arena: everything kept */
     arena *tmp;  /* scratch: merged template trees */
@@ -30,9 +32,9 @@ typedef struct lw {
     dsl_names *tnames;        /* template name -> index */
     const dsl_node **texp;    /* expanded templates (expand_template) */
     unsigned char *tstate;    /* 0 not yet, 1 being expanded, 2 done */
+    const src_driver *const *drivers; /* the caller's driver table, NULL = none */
     /* current connector */
-    const src_driver *drv;
-    svc_kind svc;
+    const src_driver *drv;    /* NULL without a driver table */
 } lw;
 
 /* A field path known to hold a plain copy of a column (push-down candidates). */
@@ -236,37 +238,6 @@ static const char *to_json(lw *w, const dsl_node *n)
     return s;
 }
 
-/* ---- SQL dialect ----------------------------------------------------------- */
-
-static void quote_ident(lw *w, buf *b, const char *id)
-{
-    if (w->drv && w->drv->quote_ident) {
-        w->drv->quote_ident(b, id);
-        return;
-    }
-    char q = w->svc == SVC_MYSQL ? '`' : '"';
-    buf_putc(b, q);
-    for (const char *p = id; *p; p++) {
-        if (*p == q) buf_putc(b, q);
-        buf_putc(b, *p);
-    }
-    buf_putc(b, q);
-}
-
-static void placeholder(lw *w, buf *b, int n)
-{
-    if (w->drv && w->drv->placeholder) {
-        w->drv->placeholder(b, n);
-        return;
-    }
-    if (w->svc == SVC_PG)
-        buf_printf(b, "$%d", n);
-    else if (w->svc == SVC_SQLITE)
-        buf_printf(b, "?%d", n);
-    else
-        buf_putc(b, '?');
-}
-
 /* ---- templates (`extends`) ------------------------------------------------- */
 
 static dsl_node *without_key(arena *a, const dsl_node *map, const char *key)
@@ -359,9 +330,6 @@ static plan_op *op_add(lw *w, prog *p, plan_opcode op, src_loc loc)
     return o;
 }
 
-static const char *const transform_names[] = {
-    "trim", "lower", "upper", "split", "join", "regex_extract", "regex_replace", "default",
-    "to_number", "to_string", "to_bool", "parse_json", "truncate", NULL};
 
 static eng_regex *compile_re(lw *w, const dsl_node *pat, unsigned flags)
 {
@@ -390,16 +358,14 @@ static int lower_transform(lw *w, prog *p, const dsl_node *t)
         diag_error(w->d, t->loc, "a transform is a name or a map {name: argument}");
         return -1;
     }
-    static const struct {
-        const char *name;
-        plan_opcode op;
-    } simple[] = {{"trim", PLAN_OP_TRIM},           {"lower", PLAN_OP_LOWER},
-                  {"upper", PLAN_OP_UPPER},         {"to_number", PLAN_OP_TO_NUMBER},
-                  {"to_string", PLAN_OP_TO_STRING}, {"to_bool", PLAN_OP_TO_BOOL},
-                  {"parse_json", PLAN_OP_PARSE_JSON}};
+    /* a transform is the plan operation of the same name (plan.h lists
+     * them once); those without an argument are one operation */
+    static const plan_opcode simple[] = {PLAN_OP_TRIM,      PLAN_OP_LOWER,   PLAN_OP_UPPER,
+                                         PLAN_OP_TO_NUMBER, PLAN_OP_TO_STRING, PLAN_OP_TO_BOOL,
+                                         PLAN_OP_PARSE_JSON};
     for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++)
-        if (!strcmp(name, simple[i].name)) {
-            op_add(w, p, simple[i].op, t->loc);
+        if (!strcmp(name, plan_op_names[simple[i]])) {
+            op_add(w, p, simple[i], t->loc);
             return 0;
         }
     src_loc aloc = arg ? arg->loc : t->loc;
@@ -465,7 +431,11 @@ static int lower_transform(lw *w, prog *p, const dsl_node *t)
         return 0;
     }
     diag_error(w->d, t->kind == DSL_MAP ? t->keys[0]->loc : t->loc, "unknown transform '%s'", name);
-    const char *s = diag_suggest(name, transform_names);
+    const char *names[PLAN_OP__COUNT + 1];
+    int nn = 0;
+    for (int op = PLAN_OP_TRIM; op <= PLAN_OP_TRUNCATE; op++) names[nn++] = plan_op_names[op];
+    names[nn] = NULL;
+    const char *s = diag_suggest(name, names);
     if (s) diag_hint(w->d, "did you mean '%s'?", s);
     return -1;
 }
@@ -811,19 +781,17 @@ static const plan_tpl *tpl_of(lw *w, const char *source, const plan_tpl_part *pa
     return t;
 }
 
-/* PostgreSQL: {database}_{schema}_{table}_{pk...}; MySQL and SQLite: {table}_{pk...}. */
-static const plan_tpl *default_id(lw *w)
+/* A template of the driver's compat description (plan variables only). */
+static const plan_tpl *compat_tpl(lw *w, const char *source, src_loc loc)
 {
-    if (w->svc == SVC_PG) {
-        static const plan_tpl_part parts[] = {
-            {PLAN_TPL_VAR, "database"}, {PLAN_TPL_LIT, "_"}, {PLAN_TPL_VAR, "schema"},
-            {PLAN_TPL_LIT, "_"},        {PLAN_TPL_VAR, "table"}, {PLAN_TPL_LIT, "_"},
-            {PLAN_TPL_PK, NULL}};
-        return tpl_of(w, "{{ $database }}_{{ $schema }}_{{ $table }}_{{ $pk }}", parts, 7);
-    }
-    static const plan_tpl_part parts[] = {
-        {PLAN_TPL_VAR, "table"}, {PLAN_TPL_LIT, "_"}, {PLAN_TPL_PK, NULL}};
-    return tpl_of(w, "{{ $table }}_{{ $pk }}", parts, 3);
+    return dsl_tpl_parse(w->pa, w->d, arena_strdup(w->pa, source), loc, 1, DSL_TPL_ALLOW_PK);
+}
+
+/* The connectors' _id of the driver ({{ $table }}_{{ $pk }} without one). */
+static const plan_tpl *default_id(lw *w, src_loc loc)
+{
+    const src_compat_docs *cd = w->drv ? w->drv->compat : NULL;
+    return compat_tpl(w, cd && cd->id ? cd->id : "{{ $table }}_{{ $pk }}", loc);
 }
 
 static void emit_var(lw *w, prog *p, const char *var, const char *key, src_loc loc)
@@ -834,38 +802,30 @@ static void emit_var(lw *w, prog *p, const char *var, const char *key, src_loc l
     o->s = key;
 }
 
-/* PostgreSQL: columns renamed "{schema}_{table}_{column}" in lower case plus
- * database, table, schema. MySQL: raw column names plus Table. SQLite (no
- * Elastic connector exists): "{table}_{column}" in lower case plus table,
- * i.e. PostgreSQL's scheme without database and schema. Every document also
- * gets id (= _id) and _timestamp. */
+/* The document of the Elastic connector of the database (the driver's compat
+ * description): every column, named with the prefix (lower-cased or not),
+ * then the driver's extra fields, then id (= _id) and _timestamp. Raw names
+ * (no prefix) leave out the columns the extra fields replace, as the
+ * connectors' dict update does. */
 static void compat_doc(lw *w, prog *p, src_loc loc)
 {
+    const src_compat_docs *cd = w->drv ? w->drv->compat : NULL;
     plan_op *o = op_add(w, p, PLAN_OP_COPY_COLUMNS, loc);
-    o->n = PLAN_COPY_EXCLUDE;
-    if (w->svc == SVC_PG) {
-        static const plan_tpl_part parts[] = {{PLAN_TPL_VAR, "schema"}, {PLAN_TPL_LIT, "_"},
-                                              {PLAN_TPL_VAR, "table"}, {PLAN_TPL_LIT, "_"}};
-        o->n |= PLAN_COPY_LOWER;
-        o->tpl = tpl_of(w, "{{ $schema }}_{{ $table }}_", parts, 4);
-        o->s = o->tpl->source;
-        emit_var(w, p, "$database", "database", loc);
-        emit_var(w, p, "$table", "table", loc);
-        emit_var(w, p, "$schema", "schema", loc);
-    } else if (w->svc == SVC_SQLITE) {
-        static const plan_tpl_part parts[] = {{PLAN_TPL_VAR, "table"}, {PLAN_TPL_LIT, "_"}};
-        o->n |= PLAN_COPY_LOWER;
-        o->tpl = tpl_of(w, "{{ $table }}_", parts, 2);
-        o->s = o->tpl->source;
-        emit_var(w, p, "$table", "table", loc);
-    } else {
-        /* MySQL documents keep raw column names: the extra fields replace
-         * columns of the same name, as in the connectors' dict update */
-        static const char *const extras[] = {"Table", "id", "_timestamp"};
-        o->names = extras;
-        o->nnames = 3;
-        emit_var(w, p, "$table", "Table", loc);
+    o->n = PLAN_COPY_EXCLUDE | (cd && cd->lower ? PLAN_COPY_LOWER : 0);
+    int nf = 0;
+    while (cd && cd->fields && cd->fields[2 * nf]) nf++;
+    if (cd && cd->prefix) {
+        o->tpl = compat_tpl(w, cd->prefix, loc);
+        o->s = o->tpl ? o->tpl->source : NULL;
+    } else if (cd) {
+        const char **names = arena_alloc(w->pa, sizeof *names * ((size_t)nf + 3));
+        for (int i = 0; i < nf; i++) names[i] = cd->fields[2 * i + 1];
+        names[nf] = "id";
+        names[nf + 1] = "_timestamp";
+        o->names = names;
+        o->nnames = nf + 2;
     }
+    for (int i = 0; i < nf; i++) emit_var(w, p, cd->fields[2 * i], cd->fields[2 * i + 1], loc);
     emit_var(w, p, "$id", "id", loc);
     emit_var(w, p, "$timestamp", "_timestamp", loc);
 }
@@ -936,50 +896,22 @@ static int lower_rules(lw *w, const dsl_node *basic, rules *out)
     return rc;
 }
 
-/* NULL-safe SQL for "the column's text equals/starts with/... the value",
- * only where our document value is provably the same text: the column holds
- * text (checked per row in SQL, so numbers, timestamps, booleans, json never
- * match there and are left to the post-filter) compared bytewise (C
- * collation in PostgreSQL, BINARY in SQLite). MySQL collations are
- * case-insensitive: never pushed. */
-static int pushdown_pred(lw *w, buf *b, const char *column, plan_rule_kind k, int param)
+/* Whether the connector's dialect evaluates rule kind k on a text column
+ * exactly as the engine does (the driver's text_match slot; the SQL itself
+ * is written by engine/sql.c). Numbers, timestamps, booleans, JSON never
+ * match there and are left to the post-filter. */
+static int pushable(lw *w, plan_rule_kind k)
 {
-    buf c = BUF_INIT;
-    quote_ident(w, &c, column);
-    buf ph = BUF_INIT;
-    placeholder(w, &ph, param);
-    int ok = 1;
-    const char *col = c.data, *v = ph.data;
-    if (w->svc == SVC_PG) {
-        buf_printf(b, "NOT (%s IS NOT NULL AND pg_typeof(%s) IN ('text'::regtype, "
-                      "'character varying'::regtype) AND ", col, col);
-        switch (k) {
-        case PLAN_RULE_EQUALS: buf_printf(b, "%s::text COLLATE \"C\" = %s)", col, v); break;
-        case PLAN_RULE_STARTS_WITH:
-            buf_printf(b, "strpos(%s::text COLLATE \"C\", %s) = 1)", col, v);
-            break;
-        case PLAN_RULE_CONTAINS:
-            buf_printf(b, "strpos(%s::text COLLATE \"C\", %s) > 0)", col, v);
-            break;
-        case PLAN_RULE_ENDS_WITH:
-            buf_printf(b, "strpos(reverse(%s::text) COLLATE \"C\", reverse(%s)) = 1)", col, v);
-            break;
-        default: ok = 0;
-        }
-    } else if (w->svc == SVC_SQLITE) {
-        buf_printf(b, "NOT (typeof(%s) = 'text' AND ", col);
-        switch (k) {
-        case PLAN_RULE_EQUALS: buf_printf(b, "%s = %s COLLATE BINARY)", col, v); break;
-        case PLAN_RULE_STARTS_WITH: buf_printf(b, "instr(%s, %s) = 1)", col, v); break;
-        case PLAN_RULE_CONTAINS: buf_printf(b, "instr(%s, %s) > 0)", col, v); break;
-        default: ok = 0;
-        }
-    } else {
-        ok = 0;
+    if (!w->drv || !w->drv->text_match) return 0;
+    src_text_op op;
+    switch (k) {
+    case PLAN_RULE_EQUALS: op = SRC_TEXT_EQUALS; break;
+    case PLAN_RULE_STARTS_WITH: op = SRC_TEXT_STARTS_WITH; break;
+    case PLAN_RULE_CONTAINS: op = SRC_TEXT_CONTAINS; break;
+    case PLAN_RULE_ENDS_WITH: op = SRC_TEXT_ENDS_WITH; break;
+    default: return 0;
     }
-    buf_free(&c);
-    buf_free(&ph);
-    return ok;
+    return w->drv->text_match(NULL, op, "", "") == 1;
 }
 
 /* ---- table entries --------------------------------------------------------- */
@@ -1048,36 +980,22 @@ static int lower_entry(lw *w, const entry_in *in, plan_table *t)
                               DSL_TPL_ALLOW_COLUMNS | DSL_TPL_ALLOW_PK);
         if (!t->id) rc = -1;
     } else {
-        t->id = default_id(w);
+        t->id = default_id(w, in->loc);
     }
 
-    /* SQL */
+    /* custom query (advanced rule) */
     if (in->query) {
         size_t n = strlen(in->query);
         while (n && (in->query[n - 1] == ';' || in->query[n - 1] == ' ' ||
                      in->query[n - 1] == '\n' || in->query[n - 1] == '\t'))
             n--;
         t->custom_query = arena_strndup(w->pa, in->query, n);
-        t->sql_from = arena_printf(w->pa, "(%s) AS q", t->custom_query);
         t->key_columns = str_list(w, in->id_columns, 0, &t->nkeys);
-    } else if (!in->is_glob && !in->is_default) {
-        buf b = BUF_INIT;
-        const char *schema = t->schema ? t->schema : in->schema;
-        if (schema && w->svc == SVC_PG) {
-            quote_ident(w, &b, schema);
-            buf_putc(&b, '.');
-        }
-        quote_ident(w, &b, in->name);
-        t->sql_from = arena_strdup(w->pa, b.data ? b.data : "");
-        buf_free(&b);
     }
 
     /* rules and push-down: the leading run of exclude rules, on fields that
-     * are plain column copies, PostgreSQL and SQLite only */
+     * are plain column copies, of kinds the dialect evaluates exactly */
     const rules *rs = in->rules;
-    buf pd = BUF_INIT;
-    const char **params = NULL;
-    int nparams = 0, pcap = 0;
     if (rs && rs->n) {
         plan_rule *v = arena_alloc(w->pa, sizeof *v * (size_t)rs->n);
         memcpy(v, rs->v, sizeof *v * (size_t)rs->n);
@@ -1088,30 +1006,14 @@ static int lower_entry(lw *w, const entry_in *in, plan_table *t)
             const char *column = NULL;
             for (int j = 0; j < p.nplain; j++)
                 if (!strcmp(p.plain[j].path, v[i].field)) column = p.plain[j].column;
-            if (!column) continue;
-            buf one = BUF_INIT;
-            if (pushdown_pred(w, &one, column, v[i].rule, nparams + 1)) {
-                if (pd.len) buf_puts(&pd, " AND ");
-                buf_puts(&pd, one.data);
-                *PUSH(w->pa, params, nparams, pcap) = v[i].value;
-                v[i].pushed_down = 1;
-            }
-            buf_free(&one);
+            if (!column || !pushable(w, v[i].rule)) continue;
+            v[i].column = arena_strdup(w->pa, column);
+            v[i].pushed_down = 1;
         }
         t->rules = v;
         t->nrules = rs->n;
     }
-    const char *where = m ? str_of(get(m, "where")) : NULL;
-    if (pd.len) t->pushdown_sql = arena_strdup(w->pa, pd.data);
-    if (where && pd.len)
-        t->where_sql = arena_printf(w->pa, "(%s) AND %s", where, pd.data);
-    else if (where)
-        t->where_sql = arena_printf(w->pa, "(%s)", where);
-    else if (pd.len)
-        t->where_sql = t->pushdown_sql;
-    buf_free(&pd);
-    t->params = params;
-    t->nparams = nparams;
+    t->where = m ? sget(w, m, "where") : NULL;
 
     if (m) {
         const dsl_node *inc = get(m, "incremental");
@@ -1135,15 +1037,6 @@ static int has_glob(const char *s)
     return strpbrk(s, "*?[") != NULL;
 }
 
-static svc_kind svc_of(const char *st)
-{
-    if (!st) return SVC_OTHER;
-    if (!strcmp(st, "postgresql")) return SVC_PG;
-    if (!strcmp(st, "mysql") || !strcmp(st, "mariadb")) return SVC_MYSQL;
-    if (!strcmp(st, "sqlite")) return SVC_SQLITE;
-    return SVC_OTHER;
-}
-
 /* The mapping named name (hashed lookup in ix, the keys of maps), or NULL. */
 static const dsl_node *mapping_of(const dsl_node *maps, const dsl_names *ix, const char *name)
 {
@@ -1159,16 +1052,16 @@ static int lower_connector(lw *w, const dsl_node *c, int idx, plan_connector *pc
     pc->id = sget(w, c, "connector_id");
     pc->service_type = sget(w, c, "service_type");
     if (!pc->id) pc->id = arena_printf(w->pa, "connector-%d", idx + 1);
-    pc->driver = src_driver_find(pc->service_type);
-    if (!pc->driver) {
+    pc->driver = src_dialect_find(w->drivers, pc->service_type);
+    if (!pc->driver && w->drivers) {
         const dsl_node *st = get(c, "service_type");
-        diag_error(w->d, st ? st->loc : c->loc, "unknown service_type '%s'",
+        diag_error(w->d, st ? st->loc : c->loc, "no source driver for service_type '%s'",
                    pc->service_type ? pc->service_type : "");
-        diag_hint(w->d, "built-in drivers: %s", src_driver_names());
+        diag_hint(w->d, "this build's drivers:");
+        for (int i = 0; w->drivers[i]; i++) diag_hint(w->d, "  %s", w->drivers[i]->name);
         return -1;
     }
     w->drv = pc->driver;
-    w->svc = svc_of(pc->driver->name);
     pc->index_name = sget(w, c, "index_name");
     /* the connectors' own single-connector config.yml has no index_name (it
      * lives in Kibana): use the connectors' naming convention */
@@ -1367,10 +1260,12 @@ static void lower_service(lw *w, const dsl_node *sv, plan_service *s)
     s->log_level = sget(w, sv, "log_level");
 }
 
-plan *dsl_lower(arena *pa, diag *d, const dsl_node *checked, const char *file)
+plan *dsl_lower(arena *pa, diag *d, const dsl_node *checked, const char *file,
+                const src_driver *const *drivers)
 {
     int errors_before = diag_errors(d);
     lw w = {0};
+    w.drivers = drivers;
     w.pa = pa;
     w.d = d;
     w.tmp = arena_new();

@@ -8,13 +8,14 @@
  */
 #include "dsl/schema.h"
 
+#include "base/buf.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sources/source.h"
 #include "dsl/dsl.h"
 
 extern const char sql2es_language_yaml[];
@@ -264,7 +265,42 @@ const dsl_schema *dsl_schema_load(arena *a, diag *d, const char *name, const cha
     s->type_names = names;
     s->types = (const dsl_sdesc *const *)l.named;
     s->ntypes = l.types->n;
+    const dsl_node *st = dsl_map_get(root, "service_types");
+    if (!st || st->kind != DSL_MAP || st->n == 0) {
+        lerr(&l, root, "needs a `service_types:` map", NULL);
+        return NULL;
+    }
+    dsl_service *sv = arena_alloc(a, st->n * sizeof *sv);
+    const char **spell = arena_alloc(a, (st->n * 4 + 1) * sizeof *spell);
+    size_t ns = 0;
+    buf list = BUF_INIT;
+    for (size_t i = 0; i < st->n; i++) {
+        sv[i].name = st->keys[i]->str;
+        const dsl_node *al = st->items[i];
+        static const char *const none[] = {NULL};
+        sv[i].aliases = al && al->kind == DSL_SEQ && al->n == 0 ? none : str_list(&l, al);
+        if (!sv[i].aliases) sv[i].aliases = none;
+        buf_printf(&list, "%s%s", i ? ", " : "", sv[i].name);
+    }
+    for (size_t i = 0; i < st->n; i++) spell[ns++] = sv[i].name;
+    for (size_t i = 0; i < st->n; i++)
+        for (size_t k = 0; sv[i].aliases[k] && ns < st->n * 4; k++) spell[ns++] = sv[i].aliases[k];
+    s->services = sv;
+    s->nservices = st->n;
+    s->service_spellings = spell;
+    s->service_list = arena_strndup(a, list.data ? list.data : "", list.len);
+    buf_free(&list);
     return l.errors ? NULL : s;
+}
+
+const char *dsl_service_canonical(const dsl_schema *s, const char *name)
+{
+    for (size_t i = 0; s && name && i < s->nservices; i++) {
+        if (strcmp(s->services[i].name, name) == 0) return s->services[i].name;
+        for (size_t k = 0; s->services[i].aliases[k]; k++)
+            if (strcmp(s->services[i].aliases[k], name) == 0) return s->services[i].name;
+    }
+    return NULL;
 }
 
 static arena *cache_arena;
@@ -433,7 +469,8 @@ static int in_names(const char *const *list, const char *s)
 /* Per-service settings of a connector (keys with `services:`): for each
  * built-in driver, the keys it does not use are refused and the keys it
  * requires are required, when service_type names that driver. */
-static void jservices(FILE *f, const dsl_sdesc *conn, int *first, int lvl)
+static void jservices(FILE *f, const dsl_schema *o_schema, const dsl_sdesc *conn, int *first,
+                      int lvl)
 {
     int opened = 0;
     for (size_t k = 0; k < conn->nkeys; k++) {
@@ -442,8 +479,9 @@ static void jservices(FILE *f, const dsl_sdesc *conn, int *first, int lvl)
         int has = 0;
         for (size_t j = 0; j < sub->nkeys; j++) has |= sub->keys[j].desc->services != NULL;
         if (!has) continue;
-        for (int i = 0; src_drivers[i]; i++) {
-            const char *drv = src_drivers[i]->name;
+        for (size_t i = 0; i < o_schema->nservices; i++) {
+            const dsl_service *sv = &o_schema->services[i];
+            const char *drv = sv->name;
             if (!opened) {
                 jkey(f, first, lvl, "allOf");
                 fputc('[', f);
@@ -452,8 +490,9 @@ static void jservices(FILE *f, const dsl_sdesc *conn, int *first, int lvl)
                 fputc(',', f);
             }
             indent(f, lvl + 1);
-            fprintf(f, "{ \"if\": { \"properties\": { \"service_type\": { \"enum\": [\"%s\"%s] } }, "
-                       "\"required\": [\"service_type\"] },", drv, strcmp(drv, "mysql") == 0 ? ", \"mariadb\"" : "");
+            fprintf(f, "{ \"if\": { \"properties\": { \"service_type\": { \"enum\": [\"%s\"", drv);
+            for (size_t x = 0; sv->aliases[x]; x++) fprintf(f, ", \"%s\"", sv->aliases[x]);
+            fputs("] } }, \"required\": [\"service_type\"] },", f);
             indent(f, lvl + 2);
             fprintf(f, "\"then\": { \"properties\": { \"%s\": { \"properties\": {", conn->keys[k].name);
             int w = 0;
@@ -507,8 +546,9 @@ static void jbody(jout *o, const dsl_sdesc *site, int lvl, int *first)
             fputc('[', f);
             indent(f, lvl + 1);
             fputs("{ \"enum\": [", f);
-            for (int i = 0; src_drivers[i]; i++) fprintf(f, "%s\"%s\"", i ? ", " : "", src_drivers[i]->name);
-            fputs(", \"mariadb\"] },", f);
+            for (size_t i = 0; o->s->service_spellings[i]; i++)
+                fprintf(f, "%s\"%s\"", i ? ", " : "", o->s->service_spellings[i]);
+            fputs("] },", f);
             jinterp(f, lvl + 1);
             indent(f, lvl);
             fputc(']', f);
@@ -630,7 +670,7 @@ static void jbody(jout *o, const dsl_sdesc *site, int lvl, int *first)
         }
         if (d->min_items >= 0) { jkey(f, first, lvl, "minProperties"); fprintf(f, "%ld", d->min_items); }
         if (d->max_items >= 0) { jkey(f, first, lvl, "maxProperties"); fprintf(f, "%ld", d->max_items); }
-        if (d->check && strcmp(d->check, "connector") == 0) jservices(f, d, first, lvl);
+        if (d->check && strcmp(d->check, "connector") == 0) jservices(f, o->s, d, first, lvl);
         break;
     }
     case DSL_T_MAP_OF:

@@ -71,8 +71,18 @@ struct dsl_sdesc {
     size_t nalts;
 };
 
+/* A service_type of `service_types:` and its other spellings. */
+typedef struct dsl_service {
+    const char *name;
+    const char *const *aliases;   /* NULL-terminated */
+} dsl_service;
+
 typedef struct dsl_schema {
     const dsl_sdesc *root;
+    const dsl_service *services;   /* `service_types:`, in file order */
+    size_t nservices;
+    const char *const *service_spellings; /* names and aliases, NULL-terminated */
+    const char *service_list;      /* "postgresql, mysql, sqlite" (messages) */
     const char *const *type_names; /* named types, in file order, NULL-terminated */
     const dsl_sdesc *const *types;
     size_t ntypes;
@@ -86,6 +96,9 @@ const dsl_schema *dsl_schema_get(diag *d);
 /* Load a description from YAML text (tests, tools). The result lives in a. */
 const dsl_schema *dsl_schema_load(arena *a, diag *d, const char *name, const char *text,
                                   size_t len);
+
+/* The service_type that name spells (itself or an alias), or NULL. */
+const char *dsl_service_canonical(const dsl_schema *s, const char *name);
 
 /* Follow DSL_T_REF links to the structural description. */
 const dsl_sdesc *dsl_sdesc_resolve(const dsl_sdesc *s);

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "engine/interp.h"
+#include "engine/sql.h"
 
 /* -------------------------------------------------------------- binding */
 
@@ -273,36 +274,6 @@ static void bind_copy(bctx *c, eng_bop *b, const plan_op *op, const src_table *s
     }
 }
 
-static const char *qualified(bctx *c, const char *schema, const char *name)
-{
-    buf_reset(&c->tmp);
-    if (schema && *schema && (c->drv->caps & SRC_CAP_SCHEMA)) {
-        c->drv->quote_ident(&c->tmp, schema);
-        buf_putc(&c->tmp, '.');
-    }
-    c->drv->quote_ident(&c->tmp, name);
-    return arena_strndup(c->a, c->tmp.data, c->tmp.len);
-}
-
-/* The quoted column list of st: every column, or with used only the marked
- * ones, whose indexes then go to sel[*nsel] in table order. */
-static const char *col_list(bctx *c, const src_table *st, const char *used, int *sel, int *nsel)
-{
-    buf b = BUF_INIT;
-    int n = 0;
-    for (int i = 0; i < st->ncols; i++) {
-        if (used && !used[i]) continue;
-        if (n) buf_puts(&b, ", ");
-        c->drv->quote_ident(&b, st->cols[i].name);
-        if (sel) sel[n] = i;
-        n++;
-    }
-    if (nsel) *nsel = n;
-    const char *r = arena_strndup(c->a, b.data ? b.data : "", b.len);
-    buf_free(&b);
-    return r;
-}
-
 /* Mark the child columns a bound program reads: loaded columns, template
  * columns (the whole key for a {{ $pk }} part), copied columns, and the `on`
  * columns of its nested relations. The child query selects only these. */
@@ -379,42 +350,30 @@ static int bind_relation(bctx *c, eng_bound_relation *br, const plan_relation *r
     for (int i = 0; i < rel->non; i++)
         if (br->child_on[i] >= 0) used[br->child_on[i]] = 1;
     br->sel = arena_alloc(c->a, sizeof(int) * ((size_t)child->ncols + 1));
-    buf b = BUF_INIT;
-    buf_puts(&b, "SELECT ");
-    buf_puts(&b, col_list(c, child, used, br->sel, &br->nsel));
-    buf_puts(&b, " FROM ");
-    buf_puts(&b, qualified(c, child->schema ? child->schema : rel->schema ? rel->schema
-                                                                           : parent->vars[ENG_VAR_SCHEMA],
-                           child->name));
-    buf_puts(&b, " WHERE ");
-    br->select_head = arena_strndup(c->a, b.data, b.len);
-    buf_reset(&b);
-    if (rel->where_sql && *rel->where_sql) {
-        buf_puts(&b, " AND (");
-        buf_puts(&b, rel->where_sql);
-        buf_putc(&b, ')');
-    }
-    buf_puts(&b, " ORDER BY ");
-    for (int i = 0; i < rel->non; i++) {
-        if (i) buf_puts(&b, ", ");
-        c->drv->quote_ident(&b, rel->child_cols[i]);
-    }
+    const char *cols = eng_sql_columns(c->a, c->drv, child, used, br->sel, &br->nsel);
+    const char *from = eng_sql_qualified(
+        c->a, c->drv,
+        child->schema ? child->schema : rel->schema ? rel->schema : parent->vars[ENG_VAR_SCHEMA],
+        child->name);
+    const char **ocols = arena_alloc(c->a, sizeof(char *) * ((size_t)rel->norder_by + 1));
+    const char **odirs = arena_alloc(c->a, sizeof(char *) * ((size_t)rel->norder_by + 1));
+    int nord = 0;
     for (int i = 0; i < rel->norder_by; i++) {
         const char *ob = rel->order_by[i];
-        buf_puts(&b, ", ");
         const char *sp = strchr(ob, ' ');
         char *name = arena_strndup(c->a, ob, sp ? (size_t)(sp - ob) : strlen(ob));
-        if (find_col(child, name) >= 0) {
-            c->drv->quote_ident(&b, child->cols[find_col(child, name)].name);
-            if (sp) buf_puts(&b, sp);
+        int col = find_col(child, name);
+        if (col >= 0) {
+            ocols[nord] = child->cols[col].name;
+            odirs[nord++] = sp;
         } else {
             c->errors++;
             diag_error(c->d, rel->loc, "connector '%s': relation '%s': table '%s' has no column '%s' (order_by)",
                        conn_id(c), rel->key, child->name, name);
         }
     }
-    br->select_tail = arena_strndup(c->a, b.data, b.len);
-    buf_free(&b);
+    eng_sql_relation(c->a, c->drv, rel, cols, from, ocols, odirs, nord, &br->select_head,
+                     &br->select_tail);
     return 0;
 }
 
@@ -660,18 +619,8 @@ int eng_bind_table(arena *a, const plan_connector *conn, const plan_table *pt,
     }
 
     /* select list */
-    {
-        buf b = BUF_INIT;
-        buf_puts(&b, col_list(&c, st, NULL, NULL, NULL));
-        if (pt->deleted_when && *pt->deleted_when) {
-            buf_puts(&b, ", CASE WHEN (");
-            buf_puts(&b, pt->deleted_when);
-            buf_puts(&b, ") THEN 1 ELSE 0 END");
-            bt->deleted_col = st->ncols;
-        }
-        bt->select_list = arena_strndup(a, b.data, b.len);
-        buf_free(&b);
-    }
+    bt->select_list = eng_sql_select_list(a, c.drv, st, pt->deleted_when);
+    if (pt->deleted_when && *pt->deleted_when) bt->deleted_col = st->ncols;
     bt->nrel_slots = c.nrel;
     bt->rel_by_slot = arena_alloc(a, sizeof(eng_bound_relation *) * ((size_t)c.nrel + 1));
     collect_rel_slots(&bt->doc, bt->rel_by_slot);
@@ -689,122 +638,6 @@ int eng_bind_table(arena *a, const plan_connector *conn, const plan_table *pt,
 fail:
     buf_free(&c.tmp);
     return DIAG_EINVAL;
-}
-
-/* ------------------------------------------------------------------ SQL */
-
-/* Copy s to b, turning each `?` outside quotes into the next placeholder. */
-static void renumber(const src_driver *drv, buf *b, const char *s, int *next)
-{
-    char q = 0;
-    for (; *s; s++) {
-        if (q) {
-            if (*s == q) q = 0;
-            buf_putc(b, *s);
-        } else if (*s == '\'' || *s == '"' || *s == '`') {
-            q = *s;
-            buf_putc(b, *s);
-        } else if (*s == '?') {
-            drv->placeholder(b, (*next)++);
-        } else {
-            buf_putc(b, *s);
-        }
-    }
-}
-
-int eng_from_sql(const eng_bound_table *bt, buf *b)
-{
-    const plan_table *pt = bt->pt;
-    const src_driver *drv = bt->driver;
-    if (pt->sql_from && !pt->is_glob && !pt->is_default) return buf_puts(b, pt->sql_from);
-    const char *schema = bt->doc.vars[ENG_VAR_SCHEMA];
-    if (schema && *schema && (drv->caps & SRC_CAP_SCHEMA)) {
-        drv->quote_ident(b, schema);
-        buf_putc(b, '.');
-    }
-    return drv->quote_ident(b, bt->st->name);
-}
-
-int eng_scan_sql(const eng_bound_table *bt, arena *a, const char *extra,
-                 const char *const *extra_params, int nextra, const char *const *after_key,
-                 src_query *q, diag *d)
-{
-    const plan_table *pt = bt->pt;
-    const src_driver *drv = bt->driver;
-    buf b = BUF_INIT;
-    int next = pt->nparams + 1, nconds = 0;
-    buf_puts(&b, "SELECT ");
-    buf_puts(&b, bt->select_list);
-    buf_puts(&b, " FROM ");
-    eng_from_sql(bt, &b);
-    if (pt->where_sql && *pt->where_sql) {
-        buf_puts(&b, nconds++ ? " AND (" : " WHERE (");
-        buf_puts(&b, pt->where_sql);
-        buf_putc(&b, ')');
-    }
-    if (extra && *extra) {
-        buf_puts(&b, nconds++ ? " AND (" : " WHERE (");
-        renumber(drv, &b, extra, &next);
-        buf_putc(&b, ')');
-    }
-    int nk = bt->doc.nkeys;
-    if (after_key) {
-        buf_puts(&b, nconds++ ? " AND " : " WHERE ");
-        if (nk > 1) buf_putc(&b, '(');
-        for (int i = 0; i < nk; i++) {
-            if (i) buf_puts(&b, ", ");
-            drv->quote_ident(&b, bt->st->cols[bt->doc.keys[i]].name);
-        }
-        buf_puts(&b, nk > 1 ? ") > (" : " > ");
-        for (int i = 0; i < nk; i++) {
-            if (i) buf_puts(&b, ", ");
-            drv->placeholder(&b, next++);
-        }
-        if (nk > 1) buf_putc(&b, ')');
-    }
-    buf_puts(&b, " ORDER BY ");
-    for (int i = 0; i < nk; i++) {
-        if (i) buf_puts(&b, ", ");
-        drv->quote_ident(&b, bt->st->cols[bt->doc.keys[i]].name);
-    }
-    if (b.failed) {
-        buf_free(&b);
-        diag_error(d, pt->loc, "out of memory building the scan query");
-        return DIAG_ENOMEM;
-    }
-    int np = pt->nparams + nextra + (after_key ? nk : 0);
-    const char **params = arena_alloc(a, sizeof(char *) * ((size_t)np + 1));
-    int k = 0;
-    for (int i = 0; i < pt->nparams; i++) params[k++] = pt->params[i];
-    for (int i = 0; i < nextra; i++) params[k++] = extra_params[i];
-    for (int i = 0; after_key && i < nk; i++) params[k++] = after_key[i];
-    memset(q, 0, sizeof *q);
-    q->sql = arena_strndup(a, b.data, b.len);
-    q->params = params;
-    q->nparams = np;
-    q->fetch_size = bt->conn ? bt->conn->source.fetch_size : 0;
-    buf_free(&b);
-    return 0;
-}
-
-const char *eng_cursor_pred(const eng_bound_table *bt, arena *a, const char *op)
-{
-    if (bt->ncursor <= 0) return NULL;
-    buf b = BUF_INIT;
-    int n = bt->ncursor;
-    if (n > 1) buf_putc(&b, '(');
-    for (int i = 0; i < n; i++) {
-        if (i) buf_puts(&b, ", ");
-        bt->driver->quote_ident(&b, bt->st->cols[bt->cursor[i]].name);
-    }
-    buf_puts(&b, n > 1 ? ") " : " ");
-    buf_puts(&b, op);
-    buf_puts(&b, n > 1 ? " (" : " ");
-    for (int i = 0; i < n; i++) buf_puts(&b, i ? ", ?" : "?");
-    if (n > 1) buf_putc(&b, ')');
-    const char *r = arena_strndup(a, b.data, b.len);
-    buf_free(&b);
-    return r;
 }
 
 int eng_key_values(const eng_bound_table *bt, const src_value *row, arena *a,

@@ -5,7 +5,7 @@
  * key and cursor columns, relation `on` columns) to a column index of the
  * src_table the driver described, expands COPY_COLUMNS into concrete column
  * lists with pre-escaped member names, renders the index name and the plan
- * variables, and prepares the SQL of scans. Everything lives in the arena
+ * variables, and prepares the SQL pieces of scans (written by engine/sql.c). Everything lives in the arena
  * given to eng_bind_table(). Binding does not read rows, and it does not talk
  * to the database (relations' child tables are described by a callback).
  *
@@ -74,7 +74,7 @@ struct eng_bound_relation {
     const src_driver *driver;     /* dialect of the child query */
     int *sel;                     /* the child columns the query selects, in table order: */
     int nsel;                     /* those the program, the keys and nested relations use */
-    const char *select_head;      /* "SELECT sel cols FROM child WHERE " */
+    const char *select_head;      /* "SELECT sel cols FROM child WHERE " (engine/sql.c) */
     const char *select_tail;      /* " [AND (where)] ORDER BY on..., order_by..." */
 };
 
@@ -125,26 +125,6 @@ typedef struct eng_bound_table {
 int eng_bind_table(arena *a, const plan_connector *conn, const plan_table *pt,
                    const src_table *st, const eng_bind_opts *opts, eng_bound_table **out,
                    diag *d);
-
-/* Build the scan statement of the bound table into q (strings in arena a):
- *   SELECT <cols> FROM <sql_from> [WHERE (<where_sql>)] [AND (<extra>)]
- *     [AND (k1,k2) > (p,q)] ORDER BY k1, k2
- * Params: the plan's params, then extra_params, then after_key.
- * extra: an additional predicate (incremental window...) whose `?` markers
- * (outside quotes) become the driver's placeholders numbered after the plan's
- * params; NULL = none. after_key: bt->doc.nkeys key values as text (resume
- * after the last acknowledged key), NULL = from the start. */
-int eng_scan_sql(const eng_bound_table *bt, arena *a, const char *extra,
-                 const char *const *extra_params, int nextra, const char *const *after_key,
-                 src_query *q, diag *d);
-
-/* Append the FROM target of the bound table: the plan's sql_from (custom
- * query or exact table), or the quoted [schema.]table of a glob/default entry. */
-int eng_from_sql(const eng_bound_table *bt, buf *b);
-
-/* "(c1, c2) <op> (?, ?)" over the cursor columns, for eng_scan_sql's extra;
- * op is ">=", ">", "<"... Returns NULL when the table has no cursor. */
-const char *eng_cursor_pred(const eng_bound_table *bt, arena *a, const char *op);
 
 /* The text form of the key values of row (for after_key / progress / errors),
  * copied into arena a: *vals gets bt->doc.nkeys strings (NULL for SQL NULL). */

@@ -9,6 +9,7 @@
  * Not here: rule comparison (rules.c), binding (bind.c), reading rows.
  */
 #include "engine/interp.h"
+#include "engine/sql.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -1179,30 +1180,9 @@ int eng_child_set_query(eng_child_set *cs, src_query *q, diag *d)
 {
     const eng_bound_relation *br = cs->br;
     const plan_relation *rel = br->rel;
-    const src_driver *drv = br->driver;
     (void)d;
+    if (eng_sql_child_batch(br, cs->np, &cs->sql)) return DIAG_ENOMEM;
     buf *b = &cs->sql;
-    buf_reset(b);
-    buf_puts(b, br->select_head);
-    int multi = rel->non > 1, next = 1;
-    if (multi) buf_putc(b, '(');
-    for (int i = 0; i < rel->non; i++) {
-        if (i) buf_puts(b, ", ");
-        drv->quote_ident(b, br->child->cols[br->child_on[i]].name);
-    }
-    buf_puts(b, multi ? ") IN (" : " IN (");
-    for (int p = 0; p < cs->np; p++) {
-        if (p) buf_puts(b, ", ");
-        if (multi) buf_putc(b, '(');
-        for (int i = 0; i < rel->non; i++) {
-            if (i) buf_puts(b, ", ");
-            drv->placeholder(b, next++);
-        }
-        if (multi) buf_putc(b, ')');
-    }
-    buf_putc(b, ')');
-    buf_puts(b, br->select_tail);
-    if (b->failed) return DIAG_ENOMEM;
     const char **params = arena_alloc(cs->a, sizeof(char *) * ((size_t)(cs->np * rel->non) + 1));
     for (int p = 0, k = 0; p < cs->np; p++)
         for (int i = 0; i < rel->non; i++) params[k++] = cs->pvals[p][i];

@@ -166,8 +166,23 @@ static void list_text(buf *b, const char *const *v, int n)
     for (int i = 0; i < n; i++) buf_printf(b, "%s%s", i ? ", " : "", v[i]);
 }
 
-static void table_text(buf *b, const plan_table *t)
+/* The table's SQL through the renderer (engine/sql.c), or the user's
+ * `where` alone without one. Strings in a. */
+static plan_sql_text sql_of(const plan_connector *c, const plan_table *t, plan_sql_fn sql,
+                            arena *a)
 {
+    plan_sql_text x = {0};
+    if (!sql || sql(c, t, a, &x) < 0) {
+        memset(&x, 0, sizeof x);
+        x.where = t->where;
+    }
+    return x;
+}
+
+static void table_text(buf *b, const plan_connector *c, const plan_table *t, plan_sql_fn sql)
+{
+    arena *a = arena_new();
+    plan_sql_text x = sql_of(c, t, sql, a);
     buf_printf(b, "  table %s", t->name);
     if (t->is_glob) buf_puts(b, " (glob)");
     if (t->is_default) buf_puts(b, " (default: tables without a mapping)");
@@ -179,20 +194,21 @@ static void table_text(buf *b, const plan_table *t)
     buf_printf(b, "    index: %s\n", t->index ? t->index->source : "-");
     buf_printf(b, "    id: %s\n", t->id ? t->id->source : "-");
     buf_puts(b, "    sql: SELECT * FROM ");
-    buf_puts(b, t->sql_from ? t->sql_from : "<each matching table>");
-    if (t->where_sql) buf_printf(b, " WHERE %s", t->where_sql);
+    buf_puts(b, x.from ? x.from : "<each matching table>");
+    if (x.where) buf_printf(b, " WHERE %s", x.where);
     buf_puts(b, " ORDER BY ");
     if (t->nkeys)
         list_text(b, t->key_columns, t->nkeys);
     else
         buf_puts(b, "<primary key>");
     buf_putc(b, '\n');
-    for (int i = 0; i < t->nparams; i++) {
+    for (int i = 0; i < x.nparams; i++) {
         buf_printf(b, "    param %d: ", i + 1);
-        q(b, t->params[i]);
+        q(b, x.params[i]);
         buf_putc(b, '\n');
     }
-    if (t->pushdown_sql) buf_printf(b, "    pushed down: %s\n", t->pushdown_sql);
+    if (x.pushdown) buf_printf(b, "    pushed down: %s\n", x.pushdown);
+    arena_free(a);
     buf_puts(b, "    ops:\n");
     doc_text(b, &t->doc, 6);
     for (int i = 0; i < t->nrules; i++) {
@@ -230,7 +246,7 @@ static void opt(buf *b, const char *name, const char *v)
     if (v) buf_printf(b, " %s=%s", name, v);
 }
 
-static void plan_text(const plan *p, buf *b, const char *filter)
+static void plan_text(const plan *p, buf *b, const char *filter, plan_sql_fn sql)
 {
     const plan_es *e = &p->es;
     buf_printf(b, "plan %s\n", p->file ? p->file : "");
@@ -303,7 +319,7 @@ static void plan_text(const plan *p, buf *b, const char *filter)
             buf_putc(b, '\n');
         }
         for (int j = 0; j < c->ntables; j++)
-            if (!filter || !strcmp(filter, c->tables[j].name)) table_text(b, &c->tables[j]);
+            if (!filter || !strcmp(filter, c->tables[j].name)) table_text(b, c, &c->tables[j], sql);
     }
 }
 
@@ -450,9 +466,11 @@ static void doc_json(buf *b, const plan_doc *doc)
     buf_puts(b, "]}");
 }
 
-static void table_json(buf *b, const plan_table *t)
+static void table_json(buf *b, const plan_connector *c, const plan_table *t, plan_sql_fn sql)
 {
     int f = 1;
+    arena *a = arena_new();
+    plan_sql_text x = sql_of(c, t, sql, a);
     buf_putc(b, '{');
     jstr(b, &f, "name", t->name);
     jbool(b, &f, "glob", t->is_glob);
@@ -462,11 +480,12 @@ static void table_json(buf *b, const plan_table *t)
     jtpl(b, &f, "index", t->index);
     jtpl(b, &f, "id", t->id);
     jlist(b, &f, "key_columns", t->key_columns, t->nkeys);
-    jstr(b, &f, "sql_from", t->sql_from);
+    jstr(b, &f, "sql_from", x.from);
     jstr(b, &f, "custom_query", t->custom_query);
-    jstr(b, &f, "where", t->where_sql);
-    jlist(b, &f, "params", t->params, t->nparams);
-    jstr(b, &f, "pushdown", t->pushdown_sql);
+    jstr(b, &f, "where", x.where);
+    jlist(b, &f, "params", x.params, x.nparams);
+    jstr(b, &f, "pushdown", x.pushdown);
+    arena_free(a);
     jkey(b, &f, "doc");
     doc_json(b, &t->doc);
     jkey(b, &f, "rules");
@@ -508,7 +527,7 @@ static void table_json(buf *b, const plan_table *t)
     buf_putc(b, '}');
 }
 
-static void plan_json(const plan *p, buf *b, const char *filter)
+static void plan_json(const plan *p, buf *b, const char *filter, plan_sql_fn sql)
 {
     const plan_es *e = &p->es;
     const plan_service *s = &p->service;
@@ -606,7 +625,7 @@ static void plan_json(const plan *p, buf *b, const char *filter)
         for (int j = 0; j < c->ntables; j++) {
             if (filter && strcmp(filter, c->tables[j].name)) continue;
             if (n++) buf_putc(b, ',');
-            table_json(b, &c->tables[j]);
+            table_json(b, c, &c->tables[j], sql);
         }
         buf_putc(b, ']');
         jloc(b, &g, c->loc);
@@ -615,14 +634,15 @@ static void plan_json(const plan *p, buf *b, const char *filter)
     buf_puts(b, "]}\n");
 }
 
-int plan_print(const plan *p, FILE *out, plan_format fmt, const char *table_filter)
+int plan_print(const plan *p, FILE *out, plan_format fmt, const char *table_filter,
+               plan_sql_fn sql)
 {
     if (!p) return 0;
     buf b = BUF_INIT;
     if (fmt == PLAN_FMT_JSON)
-        plan_json(p, &b, table_filter);
+        plan_json(p, &b, table_filter, sql);
     else
-        plan_text(p, &b, table_filter);
+        plan_text(p, &b, table_filter, sql);
     if (b.data) fwrite(b.data, 1, b.len, out);
     buf_free(&b);
     return 0;

@@ -135,7 +135,8 @@ typedef struct plan_rule {
     int include;             /* policy: 1 include, 0 exclude */
     int order;
     struct eng_regex *re;    /* PLAN_RULE_REGEX, anchored at the start */
-    int pushed_down;         /* also evaluated in SQL (see plan_table.pushdown_sql) */
+    int pushed_down;         /* also evaluated in SQL, on column (engine/sql.c writes it) */
+    const char *column;      /* pushed_down: the column the field is a plain copy of */
     src_loc loc;
 } plan_rule;
 
@@ -157,14 +158,12 @@ typedef struct plan_table {
     const char *const *key_columns; /* keyset/resume order; NULL = primary key at bind */
     int nkeys;
 
-    /* SQL: "SELECT * FROM <from> [WHERE <where>]" and the engine appends
-     * keyset order "AND (keys) > (...) ORDER BY keys" with its own params. */
-    const char *sql_from;    /* quoted qualified name, or "(custom query) AS q" */
+    /* SQL is not written here (dialect-neutral): engine/sql.c renders
+     * "SELECT cols FROM <table or (custom_query) AS q> [WHERE (<where>) AND
+     * <pushed-down rules>] ..." in the driver's dialect, rule values as
+     * bound parameters. */
     const char *custom_query;/* advanced rule query, verbatim; NULL otherwise */
-    const char *where_sql;   /* user's `where` AND push-down, placeholders numbered 1..nparams; NULL = none */
-    const char *const *params; /* bound values (from rules/config), never pasted into SQL */
-    int nparams;
-    const char *pushdown_sql;/* the push-down part alone, for `plan` output; NULL = none */
+    const char *where;       /* the user's `where` predicate, verbatim; NULL = none */
 
     const plan_rule *rules;  /* basic rules in evaluation order (sorted by `order`) */
     int nrules;
@@ -246,8 +245,24 @@ void plan_free(plan *p);
 
 typedef enum { PLAN_FMT_TEXT, PLAN_FMT_JSON } plan_format;
 
+/* The SQL of a plan table as it will run, in its connector's dialect. */
+typedef struct plan_sql_text {
+    const char *from;           /* FROM target; NULL = each matching table (glob, default) */
+    const char *where;          /* WHERE predicate; NULL = none */
+    const char *pushdown;       /* the pushed-down rules alone; NULL = none */
+    const char *const *params;  /* values of the placeholders 1..nparams */
+    int nparams;
+} plan_sql_text;
+
+/* Renders a table's SQL (engine/sql.c's eng_sql_text: the printer writes no
+ * SQL). Strings in a. Returns 0, or <0 when the connector has no dialect. */
+typedef int (*plan_sql_fn)(const plan_connector *c, const plan_table *t, arena *a,
+                           plan_sql_text *out);
+
 /* Print the expanded plan (secrets redacted as "***"). table_filter: only
- * tables whose name equals it (NULL = all). Returns 0. */
-int plan_print(const plan *p, FILE *out, plan_format fmt, const char *table_filter);
+ * tables whose name equals it (NULL = all). sql renders the SQL lines; NULL
+ * prints the user's `where` only. Returns 0. */
+int plan_print(const plan *p, FILE *out, plan_format fmt, const char *table_filter,
+               plan_sql_fn sql);
 
 #endif

@@ -132,9 +132,11 @@ static MYSQL *connect_one(src_conn *c, int *rc, diag *d)
         *rc = DIAG_ENOMEM;
         return NULL;
     }
-    unsigned timeout = (unsigned)(c->timeout > 0 ? c->timeout : 10);
+    /* port and connect_timeout are the plan's (schemas/language.yaml);
+     * unset (0) leaves them to libmariadb */
+    unsigned timeout = (unsigned)(c->timeout > 0 ? c->timeout : 0);
     my_bool on = 1;
-    mysql_optionsv(my, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+    if (timeout) mysql_optionsv(my, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
     mysql_optionsv(my, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     mysql_optionsv(my, MYSQL_REPORT_DATA_TRUNCATION, &on);
     mysql_optionsv(my, MYSQL_INIT_COMMAND,
@@ -154,7 +156,7 @@ static MYSQL *connect_one(src_conn *c, int *rc, diag *d)
             mysql_optionsv(my, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &on);
         }
     }
-    unsigned port = (unsigned)(c->port > 0 ? c->port : 3306);
+    unsigned port = (unsigned)(c->port > 0 ? c->port : 0);
     MYSQL *ok = mysql_real_connect(my, c->host, c->user, c->password, c->database, port, NULL, 0);
     src_ca_file_done(&ca); /* read during the handshake */
     if (!ok) {
@@ -231,6 +233,19 @@ static int placeholder(buf *out, int n)
     (void)n;
     return buf_putc(out, '?');
 }
+
+/* No text rule is pushed down: MySQL/MariaDB collations are usually
+ * case-insensitive and pad-insensitive, the engine compares bytes. */
+
+/* The Elastic MySQL connector's documents: raw column names; the extra
+ * fields replace columns of the same name, as its dict update does. */
+static const char *const compat_fields[] = {"$table", "Table", NULL};
+static const src_compat_docs compat = {
+    .id = "{{ $table }}_{{ $pk }}",
+    .prefix = NULL,
+    .lower = 0,
+    .fields = compat_fields,
+};
 
 /* ---------------------------------------------------------------- types */
 
@@ -1029,12 +1044,14 @@ static int describe(src_conn *c, const char *schema, const char *table, arena *a
     return 0;
 }
 
+static const char *const aliases[] = {"mariadb", NULL};
+
 const src_driver src_mysql_driver = {
     .version = SRC_DRIVER_VERSION,
     .name = "mysql",
+    .aliases = aliases,
     .caps = SRC_CAP_NETWORK | SRC_CAP_SSL,
-    .default_port = 3306,
-    .default_fetch_size = 5000,
+    .compat = &compat,
     .quote_ident = quote_ident,
     .placeholder = placeholder,
     .open = open_conn,

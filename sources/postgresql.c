@@ -31,10 +31,6 @@
 
 #include "sources/source.h"
 
-#define PG_DEFAULT_PORT 5432
-#define PG_DEFAULT_FETCH 2000
-#define PG_DEFAULT_TIMEOUT 10
-#define PG_DEFAULT_SCHEMA "public"
 #define ROWBUF_KEEP (16u << 20) /* the row scratch buffer shrinks back above this */
 
 /* How a column's text is turned into a src_value. */
@@ -290,10 +286,17 @@ static int pg_open(const src_config *cfg, src_conn **out, diag *d)
     memset(&ca, 0, sizeof ca);
     src_conn *c = calloc(1, sizeof *c);
     if (!c) goto fail;
+    /* port, connect_timeout, schema and fetch_size are the plan's (defaults in
+     * schemas/language.yaml): none is replaced here. Unset (0 / NULL, callers
+     * without a plan) leaves them to libpq and the server (current_schema()). */
+    if (cfg->fetch_size <= 0) {
+        diag_error(d, (src_loc){0}, "postgresql: fetch_size must be > 0 (got %d)", cfg->fetch_size);
+        rc = DIAG_EINVAL;
+        goto fail_quiet;
+    }
     char port[16], timeout[16];
-    snprintf(port, sizeof port, "%d", cfg->port > 0 ? cfg->port : PG_DEFAULT_PORT);
-    snprintf(timeout, sizeof timeout, "%d",
-             cfg->connect_timeout > 0 ? cfg->connect_timeout : PG_DEFAULT_TIMEOUT);
+    snprintf(port, sizeof port, "%d", cfg->port);
+    snprintf(timeout, sizeof timeout, "%d", cfg->connect_timeout);
     /* ssl_enabled: TLS required; with ssl_ca also the server's certificate
      * and name verified. Without it, libpq's default (TLS when offered). */
     const char *sslmode = "prefer";
@@ -306,22 +309,22 @@ static int pg_open(const src_config *cfg, src_conn **out, diag *d)
     const char *keys[16], *vals[16];
     int k = 0;
     k = kv(keys, vals, k, "host", cfg->host);
-    k = kv(keys, vals, k, "port", port);
+    k = kv(keys, vals, k, "port", cfg->port > 0 ? port : NULL);
     k = kv(keys, vals, k, "user", cfg->username);
     k = kv(keys, vals, k, "password", cfg->password);
     k = kv(keys, vals, k, "dbname", cfg->database);
     k = kv(keys, vals, k, "sslmode", sslmode);
     k = kv(keys, vals, k, "sslrootcert", ca.path);
-    k = kv(keys, vals, k, "connect_timeout", timeout);
+    k = kv(keys, vals, k, "connect_timeout", cfg->connect_timeout > 0 ? timeout : NULL);
     k = kv(keys, vals, k, "application_name", "sql2es");
     k = kv(keys, vals, k, "client_encoding", "UTF8");
     k = kv(keys, vals, k, "keepalives", "1");
     k = kv(keys, vals, k, "keepalives_idle", "30");
     keys[k] = vals[k] = NULL;
 
-    c->schema = dupstr(cfg->schema && *cfg->schema ? cfg->schema : PG_DEFAULT_SCHEMA);
-    c->fetch_size = cfg->fetch_size > 0 ? cfg->fetch_size : PG_DEFAULT_FETCH;
-    if (!c->schema) goto fail;
+    c->schema = cfg->schema && *cfg->schema ? dupstr(cfg->schema) : NULL;
+    c->fetch_size = cfg->fetch_size;
+    if (cfg->schema && *cfg->schema && !c->schema) goto fail;
     c->pg = PQconnectdbParams(keys, vals, 0);
     src_ca_file_done(&ca); /* read during the handshake */
     if (!c->pg) goto fail;
@@ -329,7 +332,8 @@ static int pg_open(const src_config *cfg, src_conn **out, diag *d)
         const char *u = cfg->username && *cfg->username ? cfg->username : PQuser(c->pg);
         const char *h = cfg->host && *cfg->host ? cfg->host : PQhost(c->pg);
         char lab[512];
-        snprintf(lab, sizeof lab, "%s:%s as %s", h ? h : "localhost", port, u ? u : "?");
+        const char *pt = cfg->port > 0 ? port : PQport(c->pg);
+        snprintf(lab, sizeof lab, "%s:%s as %s", h ? h : "localhost", pt ? pt : "?", u ? u : "?");
         c->label = dupstr(lab);
         if (!c->label) goto fail;
     }
@@ -391,6 +395,37 @@ static int pg_placeholder(buf *out, int n)
     size_t k = json_fmt_i64(t + 1, n); /* relation queries write hundreds per chunk */
     return buf_append(out, t, k + 1);
 }
+
+/* Text columns (text, varchar; not char, whose padding the engine keeps)
+ * compared in the C collation: byte for byte, as the engine compares. */
+static int pg_text_match(buf *out, src_text_op op, const char *col, const char *param)
+{
+    if (op != SRC_TEXT_EQUALS && op != SRC_TEXT_STARTS_WITH && op != SRC_TEXT_CONTAINS &&
+        op != SRC_TEXT_ENDS_WITH)
+        return 0;
+    if (!out) return 1;
+    buf_printf(out, "%s IS NOT NULL AND pg_typeof(%s) IN ('text'::regtype, "
+                    "'character varying'::regtype) AND ", col, col);
+    switch (op) {
+    case SRC_TEXT_EQUALS: buf_printf(out, "%s::text COLLATE \"C\" = %s", col, param); break;
+    case SRC_TEXT_STARTS_WITH: buf_printf(out, "strpos(%s::text COLLATE \"C\", %s) = 1", col, param); break;
+    case SRC_TEXT_CONTAINS: buf_printf(out, "strpos(%s::text COLLATE \"C\", %s) > 0", col, param); break;
+    default:
+        buf_printf(out, "strpos(reverse(%s::text) COLLATE \"C\", reverse(%s)) = 1", col, param);
+        break;
+    }
+    return 1;
+}
+
+/* The Elastic PostgreSQL connector's documents. */
+static const char *const pg_compat_fields[] = {"$database", "database", "$table", "table",
+                                               "$schema", "schema", NULL};
+static const src_compat_docs pg_compat = {
+    .id = "{{ $database }}_{{ $schema }}_{{ $table }}_{{ $pk }}",
+    .prefix = "{{ $schema }}_{{ $table }}_",
+    .lower = 1,
+    .fields = pg_compat_fields,
+};
 
 /* ------------------------------------------------------------------ types */
 
@@ -530,7 +565,7 @@ static int pg_list_tables(src_conn *c, const char *schema, arena *a, const char 
         c,
         "SELECT c.relname FROM pg_catalog.pg_class c "
         "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f') "
+        "WHERE n.nspname = COALESCE($1, current_schema()) AND c.relkind IN ('r', 'p', 'v', 'm', 'f') "
         "AND NOT c.relispartition ORDER BY c.relname COLLATE \"C\"",
         1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -555,16 +590,17 @@ static int pg_describe(src_conn *c, const char *schema, const char *table, arena
     int rc = 0;
     PGresult *r = execp(
         c,
-        "SELECT c.oid, c.relkind, c.reltuples::int8 FROM pg_catalog.pg_class c "
+        "SELECT c.oid, c.relkind, c.reltuples::int8, n.nspname FROM pg_catalog.pg_class c "
         "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')",
+        "WHERE n.nspname = COALESCE($1, current_schema()) AND c.relname = $2 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')",
         2, NULL, p1, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         rc = fail(c, r, d, "cannot describe table", NULL);
         goto done;
     }
     if (PQntuples(r) != 1) {
-        diag_error(d, (src_loc){0}, "postgresql: table \"%s\".\"%s\" not found", sch, table);
+        diag_error(d, (src_loc){0}, "postgresql: table \"%s\".\"%s\" not found",
+                   sch ? sch : "(current schema)", table);
         rc = DIAG_ENOTFOUND;
         goto done;
     }
@@ -572,6 +608,7 @@ static int pg_describe(src_conn *c, const char *schema, const char *table, arena
     snprintf(reloid, sizeof reloid, "%s", PQgetvalue(r, 0, 0));
     char relkind = PQgetvalue(r, 0, 1)[0];
     int64_t est = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+    char *nsp = arena_strdup(a, PQgetvalue(r, 0, 3));
     PQclear(r);
     const char *p2[1] = {reloid};
     r = execp(
@@ -590,7 +627,7 @@ static int pg_describe(src_conn *c, const char *schema, const char *table, arena
     }
     int nc = PQntuples(r);
     memset(out, 0, sizeof *out);
-    out->schema = arena_strdup(a, sch);
+    out->schema = nsp;
     out->name = arena_strdup(a, table);
     out->is_view = relkind == 'v';
     out->row_estimate = relkind == 'v' || est < 0 ? -1 : est;
@@ -1299,10 +1336,10 @@ const src_driver src_postgresql_driver = {
     .version = SRC_DRIVER_VERSION,
     .name = "postgresql",
     .caps = SRC_CAP_SCHEMA | SRC_CAP_NETWORK | SRC_CAP_SSL,
-    .default_port = PG_DEFAULT_PORT,
-    .default_fetch_size = PG_DEFAULT_FETCH,
+    .compat = &pg_compat,
     .quote_ident = pg_quote_ident,
     .placeholder = pg_placeholder,
+    .text_match = pg_text_match,
     .open = pg_open,
     .close = pg_close,
     .ping = pg_ping,

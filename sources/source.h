@@ -28,7 +28,8 @@
 #include "base/buf.h"
 #include "base/diag.h"
 
-#define SRC_DRIVER_VERSION 1
+/* 2: dialect slots (aliases, text_match, compat), no default_port/fetch_size */
+#define SRC_DRIVER_VERSION 2
 
 typedef enum { SRC_NULL, SRC_BOOL, SRC_NUMBER, SRC_STRING, SRC_JSON, SRC_BINARY } src_vkind;
 
@@ -61,7 +62,7 @@ typedef struct src_table {
 /* Connection settings, as the connectors name them (reference.md section 2). */
 typedef struct src_config {
     const char *host;
-    int port;             /* 0 = driver default */
+    int port;             /* the plan's (schemas/language.yaml default_by_service) */
     const char *username;
     const char *password; /* secret: never logged */
     const char *database;
@@ -69,9 +70,9 @@ typedef struct src_config {
     const char *path;     /* SQLite file */
     int ssl_enabled;
     const char *ssl_ca;
-    int fetch_size;       /* rows per round trip */
+    int fetch_size;       /* rows per round trip; <= 0 = the client library's own batching */
     int retry_count;      /* transient-error retries of a read */
-    int connect_timeout;  /* seconds; 0 = driver default (10) */
+    int connect_timeout;  /* seconds; 0 = no limit of sql2es (the client library's) */
 } src_config;
 
 typedef struct src_query {
@@ -96,16 +97,39 @@ enum {
     SRC_CAP_SSL = 4
 };
 
-typedef struct src_driver {
-    int version;          /* SRC_DRIVER_VERSION */
-    const char *name;     /* service_type */
-    unsigned caps;
-    int default_port;
-    int default_fetch_size;
+/* Text comparisons of basic sync rules that a dialect may evaluate in SQL. */
+typedef enum { SRC_TEXT_EQUALS, SRC_TEXT_STARTS_WITH, SRC_TEXT_CONTAINS, SRC_TEXT_ENDS_WITH }
+    src_text_op;
 
-    /* --- dialect: pure functions, usable by the compiler without a connection */
+/* How the Elastic connector of this database shapes its documents (the
+ * `documents: connectors-compatible` program of tables without a mapping). */
+typedef struct src_compat_docs {
+    const char *id;           /* default _id template ("{{ $table }}_{{ $pk }}") */
+    const char *prefix;       /* field-name prefix template; NULL = the column names as they are */
+    int lower;                /* field names in lower case */
+    const char *const *fields; /* pairs "$variable", "field", NULL-terminated: added after the
+                                  columns ($id and $timestamp end every document) */
+} src_compat_docs;
+
+/* Defaults (port, fetch_size, connect_timeout...) are not here: they live in
+ * schemas/language.yaml and reach the driver through src_config. */
+typedef struct src_driver {
+    int version;          /* SRC_DRIVER_VERSION (lookups refuse another) */
+    const char *name;     /* service_type */
+    const char *const *aliases; /* other service_type spellings, NULL-terminated, or NULL */
+    unsigned caps;
+    const src_compat_docs *compat;
+
+    /* --- dialect: pure functions and data, usable without a connection (the
+     * compiler and the plan printer reach them through src_dialect_find) */
     int (*quote_ident)(buf *out, const char *ident);  /* appends the quoted identifier */
     int (*placeholder)(buf *out, int n);              /* appends the n-th (1-based) parameter marker */
+    /* Push-down of a text rule: appends a predicate that is true exactly when
+     * the column (quoted: col) holds text - not a number, date, boolean, JSON,
+     * NULL - that compares with the parameter (param) byte for byte as the
+     * engine does, and returns 1; returns 0 (appending nothing) when the
+     * dialect cannot promise that (out may be NULL to ask only). NULL = never. */
+    int (*text_match)(buf *out, src_text_op op, const char *col, const char *param);
 
     /* --- connection. All return 0 or a negative DIAG_E* code with a message
      * in d (DIAG_ETRANSIENT for errors worth a retry after reconnecting). */
@@ -132,10 +156,20 @@ typedef struct src_driver {
 
 /* The built-in drivers, NULL-terminated (sources/registry.c). */
 extern const src_driver *const src_drivers[];
-/* Driver for a service_type (aliases: "mariadb" -> mysql), or NULL. */
+/* Built-in driver for a service_type or one of its aliases, or NULL
+ * (src_dialect_find over src_drivers). */
 const src_driver *src_driver_find(const char *service_type);
-/* Comma-separated list of built-in driver names, for error messages. */
-const char *src_driver_names(void);
+
+/* --- helpers over a driver table (sources/dialect.c; no driver linked) ---- */
+
+/* The driver of table (NULL-terminated) named service_type or having it
+ * among its aliases; NULL when none, or when that driver's version is not
+ * SRC_DRIVER_VERSION or it lacks a dialect slot (quote_ident, placeholder):
+ * the registration check. The compiler gets the table from its caller. */
+const src_driver *src_dialect_find(const src_driver *const *table, const char *service_type);
+/* 0 when every driver of table has this version and its dialect slots;
+ * else <0 with the first bad driver named in d. */
+int src_drivers_check(const src_driver *const *table, diag *d);
 
 /* --- helpers shared by the drivers' catalog queries ---------------------- */
 

@@ -358,6 +358,30 @@ static int placeholder(buf *out, int n)
     return buf_append(out, t, k + 1);
 }
 
+/* Values whose storage class is text, compared with BINARY (bytes). */
+static int text_match(buf *out, src_text_op op, const char *col, const char *param)
+{
+    if (op != SRC_TEXT_EQUALS && op != SRC_TEXT_STARTS_WITH && op != SRC_TEXT_CONTAINS) return 0;
+    if (!out) return 1;
+    buf_printf(out, "typeof(%s) = 'text' AND ", col);
+    switch (op) {
+    case SRC_TEXT_EQUALS: buf_printf(out, "%s = %s COLLATE BINARY", col, param); break;
+    case SRC_TEXT_STARTS_WITH: buf_printf(out, "instr(%s, %s) = 1", col, param); break;
+    default: buf_printf(out, "instr(%s, %s) > 0", col, param); break;
+    }
+    return 1;
+}
+
+/* No Elastic connector exists for SQLite: PostgreSQL's scheme without
+ * database and schema. */
+static const char *const compat_fields[] = {"$table", "table", NULL};
+static const src_compat_docs compat = {
+    .id = "{{ $table }}_{{ $pk }}",
+    .prefix = "{{ $table }}_",
+    .lower = 1,
+    .fields = compat_fields,
+};
+
 /* ---------------------------------------------------------------- scans */
 
 static void end_scan(src_scan *s)
@@ -816,10 +840,10 @@ const src_driver src_sqlite_driver = {
     .version = SRC_DRIVER_VERSION,
     .name = "sqlite",
     .caps = 0,
-    .default_port = 0,
-    .default_fetch_size = 1000,
+    .compat = &compat,
     .quote_ident = quote_ident,
     .placeholder = placeholder,
+    .text_match = text_match,
     .open = open_conn,
     .close = close_conn,
     .ping = ping_conn,

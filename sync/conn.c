@@ -57,7 +57,7 @@ static int describe_query(sync_conn *cc, const plan_table *pt, arena *a, src_tab
 {
     const src_driver *drv = cc->pc->driver;
     src_query q = {0};
-    q.sql = arena_printf(a, "SELECT * FROM %s WHERE 1=0", pt->sql_from);
+    q.sql = eng_sql_probe(a, pt->custom_query);
     src_scan *s = NULL;
     int rc = drv->begin_scan(cc->c, &q, &s, d);
     if (rc == 0) {

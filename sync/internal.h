@@ -22,6 +22,7 @@
 #include "base/diag.h"
 #include "engine/bind.h"
 #include "engine/interp.h"
+#include "engine/sql.h"
 #include "plan/plan.h"
 #include "sinks/es.h"
 #include "sources/source.h"
@@ -97,12 +98,12 @@ typedef struct sync_table_run {
                  * retried becomes a warning, not an error */
 } sync_table_run;
 
-/* The incremental window of one read: an extra predicate and its parameters
- * (NULL on a first run), and the cursor tuple that becomes the watermark. */
+/* The incremental window of one read: its shape (engine/sql.c; NONE on a
+ * first run), the bound values - lo after the saved watermark, upper up to
+ * the greatest cursor now - and the cursor tuple that becomes the watermark. */
 typedef struct sync_window {
-    const char *extra;
-    const char *const *params;
-    int nparams;
+    eng_window kind;
+    const char *const *lo;
     const char **upper;   /* NULL: no row has a cursor */
     int empty;            /* a later run and no row has a cursor: nothing to read */
 } sync_window;

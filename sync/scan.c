@@ -185,11 +185,12 @@ int sync_scan_rows(sync_table_run *tr, const sync_window *w, uint64_t *rows_out)
     int stalled = 0, rc = 0;
     int max_stalled = cc->pc->source.retry_count > 0 ? cc->pc->source.retry_count : SYNC_MAX_STALLED_RETRIES;
     uint64_t rows = 0; /* rows read and kept (re-read rows are not counted twice) */
-    for (;;) {
+    /* one statement: a resumed read binds the last written key */
+    eng_scan_stmt stmt;
+    int built = eng_sql_scan(bt, w->kind, 0, qa, &stmt, r->d);
+    for (; built == 0;) {
         src_query q;
-        rc = eng_scan_sql(bt, qa, w->extra, w->params, w->nparams, after, &q, r->d);
-        if (rc) break;
-        q.fetch_size = cc->pc->source.fetch_size;
+        eng_sql_scan_query(&stmt, w->lo, (const char *const *)w->upper, after, qa, &q);
         src_scan *s = NULL;
         uint64_t written_before = tr->docs + tr->deletes + tr->filtered;
         if (!cc->c) sync_open_source(cc->pc, &cc->c, r->d);
@@ -244,6 +245,7 @@ int sync_scan_rows(sync_table_run *tr, const sync_window *w, uint64_t *rows_out)
         cc->c2 = NULL;
         if (tr->key.have) after = key_values(&tr->key, qa);
     }
+    if (built) rc = built;
     arena_free(qa);
     *rows_out = rows;
     return rc < 0 ? rc : 0;
@@ -258,15 +260,16 @@ int sync_scan_leavers(sync_table_run *tr, const sync_window *w)
     sync_run *r = cc->r;
     const src_driver *drv = cc->pc->driver;
     arena *qa = arena_new();
-    plan_table pt2 = *tr->bt->pt;
-    pt2.where_sql = arena_printf(qa, "(%s) IS NOT TRUE", tr->bt->pt->where_sql);
-    eng_bound_table bt2 = *tr->bt;
-    bt2.pt = &pt2;
+    eng_scan_stmt stmt;
     src_query q;
     src_scan *s = NULL;
-    int rc = eng_scan_sql(&bt2, qa, w->extra, w->params, w->nparams, NULL, &q, r->d);
+    int rc = eng_sql_scan(tr->bt, w->kind, 1, qa, &stmt, r->d);
+    if (rc == 0 && !stmt.sql) {
+        arena_free(qa); /* no `where` and nothing pushed down: no row can leave */
+        return 0;
+    }
     if (rc == 0) {
-        q.fetch_size = cc->pc->source.fetch_size;
+        eng_sql_scan_query(&stmt, w->lo, (const char *const *)w->upper, NULL, qa, &q);
         rc = cc->c ? drv->begin_scan(cc->c, &q, &s, r->d) : DIAG_EIO;
     }
     const src_value *row;

@@ -123,7 +123,7 @@ static int table_read(sync_table_run *tr, const sync_job *job, const sync_window
     int rc = sync_scan_rows(tr, w, &rows);
     tr->rows = rows;
     eng_progress_end(r->prog, rows, tr->docs);
-    if (rc == 0 && tr->incremental && w->extra && pt->where_sql && *pt->where_sql)
+    if (rc == 0 && tr->incremental && w->kind != ENG_WINDOW_NONE)
         rc = sync_scan_leavers(tr, w);
     if (rc == 0) rc = sync_window_save(tr, job->name, w, dead_before);
     return rc;

@@ -16,30 +16,8 @@
 static int cursor_upper(sync_conn *cc, const eng_bound_table *bt, arena *a, const char ***out)
 {
     const src_driver *drv = cc->pc->driver;
-    buf sql = BUF_INIT;
-    buf_puts(&sql, "SELECT ");
-    for (int i = 0; i < bt->ncursor; i++) {
-        if (i) buf_puts(&sql, ", ");
-        drv->quote_ident(&sql, bt->st->cols[bt->cursor[i]].name);
-    }
-    buf_puts(&sql, " FROM ");
-    eng_from_sql(bt, &sql);
-    /* no `where`: rows that stopped passing it are in the window too
-     * (leavers); no NULL cursor: PostgreSQL sorts NULL first in DESC order,
-     * and a NULL watermark would match no row ever after */
-    for (int i = 0; i < bt->ncursor; i++) {
-        buf_puts(&sql, i ? " AND " : " WHERE ");
-        drv->quote_ident(&sql, bt->st->cols[bt->cursor[i]].name);
-        buf_puts(&sql, " IS NOT NULL");
-    }
-    buf_puts(&sql, " ORDER BY ");
-    for (int i = 0; i < bt->ncursor; i++) {
-        if (i) buf_puts(&sql, ", ");
-        drv->quote_ident(&sql, bt->st->cols[bt->cursor[i]].name);
-        buf_puts(&sql, " DESC");
-    }
-    buf_puts(&sql, " LIMIT 1");
-    src_query q = {sql.data, NULL, 0, 1};
+    /* no `where`: rows that stopped passing it are in the window too (leavers) */
+    src_query q = {eng_sql_cursor_max(bt, a), NULL, 0, 1};
     src_scan *s = NULL;
     *out = NULL;
     int rc = drv->begin_scan(cc->c, &q, &s, cc->r->d);
@@ -55,7 +33,6 @@ static int cursor_upper(sync_conn *cc, const eng_bound_table *bt, arena *a, cons
         rc = 0;
     }
     drv->end_scan(s);
-    buf_free(&sql);
     return rc;
 }
 
@@ -99,30 +76,22 @@ static int timestamp_minus(const char *v, int64_t lag_ms, char *out, size_t n)
     return 1;
 }
 
-/* The predicate "after the watermark (minus lag) and up to the bound". */
-static void window_after(const eng_bound_table *bt, const char *const *saved, int nsaved,
-                         arena *a, sync_window *w)
+/* The window "after the watermark (minus lag) and up to the bound": its
+ * shape and lower values (engine/sql.c writes the SQL). */
+static void window_after(const eng_bound_table *bt, const char *const *saved, arena *a,
+                         sync_window *w)
 {
-    const char **params = arena_alloc(a, (size_t)(2 * bt->ncursor + 1) * sizeof *params);
-    int n = 0;
-    buf pred = BUF_INIT;
     char lagged[64];
     if (bt->pt->lag_ms > 0 && saved[0] &&
         timestamp_minus(saved[0], bt->pt->lag_ms, lagged, sizeof lagged)) {
-        bt->conn->driver->quote_ident(&pred, bt->st->cols[bt->cursor[0]].name);
-        buf_puts(&pred, " >= ? AND ");
-        params[n++] = arena_strdup(a, lagged);
+        const char **lo = arena_alloc(a, 2 * sizeof *lo);
+        lo[0] = arena_strdup(a, lagged);
+        w->lo = lo;
+        w->kind = ENG_WINDOW_LAGGED;
     } else {
-        buf_puts(&pred, eng_cursor_pred(bt, a, ">"));
-        buf_puts(&pred, " AND ");
-        for (int i = 0; i < nsaved; i++) params[n++] = saved[i];
+        w->lo = saved;
+        w->kind = ENG_WINDOW_AFTER;
     }
-    buf_puts(&pred, eng_cursor_pred(bt, a, "<="));
-    for (int i = 0; i < bt->ncursor; i++) params[n++] = w->upper[i];
-    w->extra = arena_strdup(a, pred.data);
-    w->params = params;
-    w->nparams = n;
-    buf_free(&pred);
 }
 
 int sync_window_open(sync_table_run *tr, const char *name, arena *a, sync_window *w)
@@ -137,7 +106,7 @@ int sync_window_open(sync_table_run *tr, const char *name, arena *a, sync_window
         /* the first run reads every row (NULL cursors included), later runs
          * the window after the watermark; no row with a cursor: no read */
         if (rc == 0 && nsaved == tr->bt->ncursor && w->upper)
-            window_after(tr->bt, saved, nsaved, a, w);
+            window_after(tr->bt, saved, a, w);
         w->empty = rc == 0 && nsaved == tr->bt->ncursor && !w->upper;
     }
     return rc;

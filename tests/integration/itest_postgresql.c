@@ -24,6 +24,8 @@
 #include "base/arena.h"
 #include "base/buf.h"
 #include "base/diag.h"
+#include "dsl/dsl.h"
+#include "plan/plan.h"
 #include "sources/source.h"
 #include "tests/unit/t.h"
 
@@ -88,6 +90,7 @@ static src_config config(void)
     c.password = getenv("PGPASSWORD");
     c.database = DBNAME;
     c.connect_timeout = 5;
+    c.fetch_size = 50; /* required: the plan always holds one */
     return c;
 }
 
@@ -651,13 +654,90 @@ static void test_failures(diag *d)
     drv->close(c);
 }
 
+/* One value of the first row of sql on c, copied into out ("" when none). */
+static void one_value(src_conn *c, const char *sql, const char *param, char *out, size_t n,
+                      diag *d)
+{
+    const char *params[1] = {param};
+    src_query q = {.sql = sql, .params = params, .nparams = param ? 1 : 0};
+    src_scan *s = NULL;
+    const src_value *row;
+    out[0] = 0;
+    if (drv->begin_scan(c, &q, &s, d) == 0 && drv->next(s, &row, d) == 1 &&
+        row[0].kind != SRC_NULL)
+        snprintf(out, n, "%.*s", (int)row[0].n, row[0].p);
+    drv->end_scan(s);
+}
+
+/* The defaults `sql2es plan` prints (schemas/language.yaml) are what the
+ * driver does: a config that sets neither fetch_size nor schema compiles
+ * (with the registry) to a plan whose printed fetch_size is the FETCH count
+ * the server runs, and whose printed schema is where tables are found. */
+static void test_plan_defaults(diag *d)
+{
+    char cfg[1024];
+    const char *pw = getenv("PGPASSWORD");
+    snprintf(cfg, sizeof cfg,
+             "connectors:\n  - connector_id: t\n    service_type: postgresql\n    index_name: i\n"
+             "    configuration:\n      host: \"%s\"\n      port: %s\n      username: \"%s\"\n"
+             "      database: %s\n%s%s%s",
+             env("PGHOST", "127.0.0.1"), env("PGPORT", "5432"), env("PGUSER", "sql2es"), DBNAME,
+             pw ? "      password: \"" : "", pw ? pw : "", pw ? "\"\n" : "");
+    plan *p = dsl_compile_string("defaults.yml", cfg, strlen(cfg), src_drivers, d);
+    T_CHECK(p && p->nconnectors == 1 && p->connectors[0].driver == drv, "config compiles");
+    if (!p) {
+        diag_print(d, stdout, 0);
+        return;
+    }
+    char *text = NULL;
+    size_t tn = 0;
+    FILE *f = open_memstream(&text, &tn);
+    plan_print(p, f, PLAN_FMT_TEXT, NULL, NULL);
+    fclose(f);
+    const char *fs = strstr(text, " fetch_size=");
+    long printed = fs ? strtol(fs + 12, NULL, 10) : -1;
+    const char *sc = strstr(text, " schema=");
+    char schema[64] = "";
+    if (sc) sscanf(sc + 8, "%63s", schema);
+    T_CHECK(printed > 0 && printed == p->connectors[0].source.fetch_size, "plan prints fetch_size");
+    const src_config *src = &p->connectors[0].source;
+    src_conn *c = NULL, *watch = connect_or_die(d);
+    T_CHECK(drv->open(src, &c, d) == 0, "open with the plan's source settings");
+    if (c) {
+        char pid[32], seen[256], want[64];
+        one_value(c, "SELECT pg_backend_pid()::text", NULL, pid, sizeof pid, d);
+        /* a scan without its own fetch_size, and one with the plan's (as sync) */
+        for (int k = 0; k < 2; k++) {
+            src_query q = {.sql = "SELECT g FROM generate_series(1, 1000) g",
+                           .fetch_size = k ? src->fetch_size : 0};
+            src_scan *s = NULL;
+            const src_value *row;
+            int rc = drv->begin_scan(c, &q, &s, d);
+            rc = rc ? rc : drv->next(s, &row, d);
+            one_value(watch, "SELECT query FROM pg_stat_activity WHERE pid = $1::int", pid, seen,
+                      sizeof seen, d);
+            drv->end_scan(s);
+            snprintf(want, sizeof want, "FETCH FORWARD %ld FROM ", printed);
+            T_CHECK(rc == 1 && strncmp(seen, want, strlen(want)) == 0,
+                    NAME("the server runs the printed fetch_size (%s): %s",
+                         k ? "plan's query" : "connection default", seen));
+        }
+        one_value(c, "SELECT current_schema()", NULL, seen, sizeof seen, d);
+        T_CHECK(schema[0] && strcmp(seen, schema) == 0, NAME("printed schema %s is the session's", schema));
+        drv->close(c);
+    }
+    drv->close(watch);
+    free(text);
+    plan_free(p);
+}
+
 int main(void)
 {
     drv = src_driver_find("postgresql");
     T_CHECK(drv && drv->version == SRC_DRIVER_VERSION && drv->begin_scan,
             "driver registered as postgresql");
     if (!drv || !drv->begin_scan) return T_DONE();
-    T_CHECK(drv->default_port == 5432 && (drv->caps & SRC_CAP_SCHEMA), "driver defaults");
+    T_CHECK((drv->caps & SRC_CAP_SCHEMA) && drv->text_match, "driver capabilities");
     /* a fresh database state for every run */
     int rc = psql_db("postgres", "DROP DATABASE IF EXISTS " DBNAME " WITH (FORCE);\n"
                                  "CREATE DATABASE " DBNAME " OWNER sql2es;\n");
@@ -670,6 +750,7 @@ int main(void)
     test_streaming(c, d);
     test_catalog(c, d);
     drv->close(c);
+    test_plan_defaults(d);
     test_connect_errors();
     test_failures(d);
     diag_free(d);

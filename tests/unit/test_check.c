@@ -13,6 +13,8 @@
 static arena *A;
 static diag *D;
 static char msg[1024];
+static char tname[256];
+#define NAMEF(...) (snprintf(tname, sizeof tname, __VA_ARGS__), tname)
 
 /* Load and check text; returns the checked tree (NULL on errors). */
 static dsl_node *run(const char *text)
@@ -74,6 +76,80 @@ static const char *val(const dsl_node *root, const char *p)
 #define PG "connectors:\n  - connector_id: c\n    service_type: postgresql\n"
 #define MAPPING PG "    mappings:\n      t:\n"
 
+/* The language's service types and aliases are the registry's drivers and
+ * aliases, in the same order; every driver passes the registration check. */
+static void test_service_types_agree(void)
+{
+    const dsl_schema *s = dsl_schema_get(NULL);
+    T_CHECK(s && s->nservices > 0, "language lists service_types");
+    if (!s) return;
+    size_t nd = 0;
+    while (src_drivers[nd]) nd++;
+    T_CHECK(nd == s->nservices, "as many drivers as service types");
+    for (size_t i = 0; i < s->nservices && i < nd; i++) {
+        const src_driver *drv = src_drivers[i];
+        T_STREQ(drv->name, s->services[i].name, "driver name = language service type");
+        size_t na = 0;
+        while (drv->aliases && drv->aliases[na]) na++;
+        size_t nl = 0;
+        while (s->services[i].aliases[nl]) nl++;
+        T_CHECK(na == nl, "same number of aliases");
+        for (size_t k = 0; k < na && k < nl; k++)
+            T_STREQ(drv->aliases[k], s->services[i].aliases[k], "alias agrees");
+        for (size_t k = 0; k < nl; k++)
+            T_CHECK(src_driver_find(s->services[i].aliases[k]) == drv, "alias finds its driver");
+        T_STREQ(dsl_service_canonical(s, drv->name), drv->name, "canonical name");
+    }
+    diag *d = diag_new();
+    T_CHECK(src_drivers_check(src_drivers, d) == 0, "every built-in driver passes registration");
+    /* a driver of another interface version is refused */
+    src_driver old = *src_drivers[0];
+    old.version = SRC_DRIVER_VERSION - 1;
+    const src_driver *const table[] = {&old, NULL};
+    T_CHECK(src_dialect_find(table, old.name) == NULL, "lookup refuses another version");
+    T_CHECK(src_drivers_check(table, d) < 0 && strstr(diag_last(d), "interface version"),
+            "registration check names the version");
+    src_driver noq = *src_drivers[0];
+    noq.quote_ident = NULL;
+    const src_driver *const table2[] = {&noq, NULL};
+    T_CHECK(src_dialect_find(table2, noq.name) == NULL, "lookup refuses a driver without dialect");
+    diag_free(d);
+}
+
+/* The transforms the language accepts (the keys of the map form of its
+ * `transform` type) are the plan's transform operations, by name; those
+ * written alone (the enum form) are the keys that take no argument. */
+static void test_transforms_agree(void)
+{
+    const dsl_schema *s = dsl_schema_get(NULL);
+    const dsl_sdesc *map = NULL, *en = NULL;
+    for (size_t i = 0; s && i < s->ntypes; i++) {
+        if (strcmp(s->type_names[i], "transform") != 0) continue;
+        const dsl_sdesc *t = dsl_sdesc_resolve(s->types[i]);
+        for (size_t k = 0; k < t->nalts; k++) {
+            const dsl_sdesc *alt = dsl_sdesc_resolve(t->alts[k]);
+            if (alt->type == DSL_T_MAP) map = alt;
+            if (alt->type == DSL_T_ENUM) en = alt;
+        }
+    }
+    T_CHECK(map && en, "transform: a map form and a name form");
+    if (!map || !en) return;
+    T_CHECK(map->nkeys == (size_t)(PLAN_OP_TRUNCATE - PLAN_OP_TRIM + 1), "one key per transform op");
+    for (int op = PLAN_OP_TRIM; op <= PLAN_OP_TRUNCATE; op++)
+        T_CHECK(dsl_sdesc_key(map, plan_op_names[op]) != NULL, NAMEF("transform %s in the language", plan_op_names[op]));
+    size_t nnone = 0;
+    for (size_t k = 0; k < map->nkeys; k++) {
+        int none = dsl_sdesc_resolve(map->keys[k].desc)->type == DSL_T_NONE;
+        nnone += none;
+        int listed = 0;
+        for (size_t v = 0; en->values[v]; v++) listed |= !strcmp(en->values[v], map->keys[k].name);
+        T_CHECK(listed == none, NAMEF("%s: written alone exactly when it takes no argument", map->keys[k].name));
+    }
+    size_t nv = 0;
+    while (en->values[nv]) nv++;
+    T_CHECK(nv == nnone, "no other name form");
+}
+
 int main(void)
 {
     A = arena_new();
@@ -82,6 +158,8 @@ int main(void)
     /* the embedded description loads and is complete */
     const dsl_schema *s = dsl_schema_get(D);
     T_CHECK(s != NULL && s->root != NULL, "language.yaml loads");
+    test_service_types_agree();
+    test_transforms_agree();
     T_CHECK(s && dsl_sdesc_key(s->root, "elasticsearch") && dsl_sdesc_key(s->root, "templates"),
             "root keys described");
 
@@ -94,14 +172,7 @@ int main(void)
         for (int i = 0; i < 3 && out; i++) {
             char p[64];
             snprintf(p, sizeof p, "connectors/%d/service_type", i);
-            const src_driver *drv = src_driver_find(val(out, p));
-            snprintf(p, sizeof p, "connectors/%d/configuration/port", i);
-            const char *port = val(out, p);
-            if (drv && drv->default_port) {
-                char want[16];
-                snprintf(want, sizeof want, "%d", drv->default_port);
-                T_STREQ(port, want, "default port matches the driver");
-            }
+            T_CHECK(src_driver_find(val(out, p)) != NULL, "a driver for each service type");
         }
         T_STREQ(val(out, "connectors/0/configuration/fetch_size"), "50", "postgresql fetch_size 50");
         T_STREQ(val(out, "connectors/1/configuration/fetch_size"), "5000", "mysql fetch_size 5000");

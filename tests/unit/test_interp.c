@@ -9,6 +9,7 @@
 #include "base/buf.h"
 #include "base/diag.h"
 #include "engine/interp.h"
+#include "engine/sql.h"
 #include "base/md5.h"
 #include "plan/plan.h"
 #include "base/regex.h"
@@ -28,9 +29,16 @@ static int q_ident(buf *o, const char *s)
 
 static int q_ph(buf *o, int n) { return buf_printf(o, "$%d", n); }
 
+static int q_match(buf *o, src_text_op op, const char *col, const char *param)
+{
+    if (op != SRC_TEXT_EQUALS) return 0;
+    if (o) buf_printf(o, "%s = %s", col, param);
+    return 1;
+}
+
 static const src_driver tdrv = {
     .version = SRC_DRIVER_VERSION, .name = "testsql", .caps = SRC_CAP_SCHEMA,
-    .quote_ident = q_ident, .placeholder = q_ph};
+    .quote_ident = q_ident, .placeholder = q_ph, .text_match = q_match};
 
 /* ---------------------------------------------------------------- builders */
 
@@ -792,39 +800,72 @@ static void test_bind_errors_sql(void)
     e = run_rows(&c, &pt, st, NULL, 0);
     T_CHECK(strstr(e, "only use plan variables") != NULL, "column in index template rejected");
 
-    /* scan SQL */
-    static const char *const params[] = {"FR", "10"};
+    /* scan SQL (engine/sql.c): built once, window and resume key as slots */
     static const char *const cur[] = {"updated_at", "id"};
     const src_table *st2 = table("customers", "public", "a:long:2,id:long:1,updated_at:date,country:keyword");
+    plan_rule rules[] = {{.field = "land", .rule = PLAN_RULE_EQUALS, .value = "FR", .pushed_down = 1,
+                          .column = "country"},
+                         {.field = "a", .rule = PLAN_RULE_GT, .value = "1"}};
     pt = ptable(ok, 1);
-    pt.sql_from = "\"public\".\"customers\"";
-    pt.where_sql = "country = $1 AND a > $2";
-    pt.params = params;
-    pt.nparams = 2;
+    pt.where = "a > 0";
+    pt.rules = rules;
+    pt.nrules = 2;
     pt.cursor = cur;
     pt.ncursor = 2;
     pt.deleted_when = "country IS NULL";
     d = diag_new();
     T_CHECK(eng_bind_table(A, &c, &pt, st2, NULL, &bt, d) == 0, "bind for SQL");
     src_query q;
-    eng_scan_sql(bt, A, NULL, NULL, 0, NULL, &q, d);
-    T_STREQ(q.sql,
-            "SELECT \"a\", \"id\", \"updated_at\", \"country\", CASE WHEN (country IS NULL) THEN 1 ELSE 0 END"
-            " FROM \"public\".\"customers\" WHERE (country = $1 AND a > $2) ORDER BY \"id\", \"a\"",
-            "full scan SQL");
-    T_CHECK(q.nparams == 2 && bt->deleted_col == 4, "full scan params");
-    const char *pred = eng_cursor_pred(bt, A, ">=");
-    T_STREQ(pred, "(\"updated_at\", \"id\") >= (?, ?)", "cursor predicate");
-    static const char *const xp[] = {"2024-01-01", "0"};
+    eng_scan_stmt stmt;
+    T_CHECK(eng_sql_scan(bt, ENG_WINDOW_NONE, 0, A, &stmt, d) == 0, "full scan built");
+    eng_sql_scan_query(&stmt, NULL, NULL, NULL, A, &q);
+    const char *head = "SELECT \"a\", \"id\", \"updated_at\", \"country\", CASE WHEN (country IS NULL) "
+                       "THEN 1 ELSE 0 END FROM \"public\".\"customers\" ";
+    char want[1024];
+    snprintf(want, sizeof want, "%sWHERE ((a > 0) AND NOT (\"country\" = $1)) ORDER BY \"id\", \"a\"", head);
+    T_STREQ(q.sql, want, "full scan SQL: where, then the pushed-down rule");
+    T_CHECK(q.nparams == 1 && !strcmp(q.params[0], "FR") && bt->deleted_col == 4,
+            "full scan params: the rule value");
+    static const char *const lo[] = {"2024-01-01", "0"}, *const hi[] = {"2025-01-01", "8"};
     static const char *const after[] = {"5", "9"};
-    eng_scan_sql(bt, A, pred, xp, 2, after, &q, d);
-    T_STREQ(q.sql,
-            "SELECT \"a\", \"id\", \"updated_at\", \"country\", CASE WHEN (country IS NULL) THEN 1 ELSE 0 END"
-            " FROM \"public\".\"customers\" WHERE (country = $1 AND a > $2) AND ((\"updated_at\", \"id\") >= ($3, $4))"
-            " AND (\"id\", \"a\") > ($5, $6) ORDER BY \"id\", \"a\"",
-            "incremental + resume SQL");
-    T_CHECK(q.nparams == 6 && !strcmp(q.params[2], "2024-01-01") && !strcmp(q.params[5], "9"),
-            "incremental params in order");
+    T_CHECK(eng_sql_scan(bt, ENG_WINDOW_AFTER, 0, A, &stmt, d) == 0, "incremental scan built");
+    eng_sql_scan_query(&stmt, lo, hi, NULL, A, &q);
+    snprintf(want, sizeof want,
+             "%sWHERE ((a > 0) AND NOT (\"country\" = $1)) AND ((\"updated_at\", \"id\") > ($2, $3) AND "
+             "(\"updated_at\", \"id\") <= ($4, $5)) ORDER BY \"id\", \"a\"", head);
+    T_STREQ(q.sql, want, "incremental window SQL");
+    const char *first = q.sql;
+    eng_sql_scan_query(&stmt, lo, hi, after, A, &q);
+    snprintf(want, sizeof want,
+             "%sWHERE ((a > 0) AND NOT (\"country\" = $1)) AND ((\"updated_at\", \"id\") > ($2, $3) AND "
+             "(\"updated_at\", \"id\") <= ($4, $5)) AND (\"id\", \"a\") > ($6, $7) ORDER BY \"id\", \"a\"",
+             head);
+    T_STREQ(q.sql, want, "incremental + resume SQL");
+    T_CHECK(q.nparams == 7 && !strcmp(q.params[1], "2024-01-01") && !strcmp(q.params[4], "8") &&
+                !strcmp(q.params[6], "9"),
+            "incremental params in order: rule, window, key");
+    eng_sql_scan_query(&stmt, hi, lo, NULL, A, &q);
+    T_CHECK(q.sql == first && !strcmp(q.params[1], "2025-01-01"),
+            "another window: the same statement, other values");
+    static const char *const lagged[] = {"2023-12-31"};
+    T_CHECK(eng_sql_scan(bt, ENG_WINDOW_LAGGED, 1, A, &stmt, d) == 0, "leavers built");
+    eng_sql_scan_query(&stmt, lagged, hi, NULL, A, &q);
+    snprintf(want, sizeof want,
+             "%sWHERE (((a > 0) AND NOT (\"country\" = $1)) IS NOT TRUE) AND (\"updated_at\" >= $2 AND "
+             "(\"updated_at\", \"id\") <= ($3, $4)) ORDER BY \"id\", \"a\"", head);
+    T_STREQ(q.sql, want, "leavers of a lagged window");
+    T_CHECK(q.nparams == 4 && !strcmp(q.params[1], "2023-12-31"), "leavers params");
+    T_STREQ(eng_sql_cursor_max(bt, A),
+            "SELECT \"updated_at\", \"id\" FROM \"public\".\"customers\" WHERE \"updated_at\" IS NOT NULL "
+            "AND \"id\" IS NOT NULL ORDER BY \"updated_at\" DESC, \"id\" DESC LIMIT 1",
+            "watermark query");
+    plan_sql_text tx;
+    c.driver = &tdrv;
+    pt.name = "customers";
+    T_CHECK(eng_sql_text(&c, &pt, A, &tx) == 0 && !strcmp(tx.from, "\"public\".\"customers\"") &&
+                !strcmp(tx.where, "(a > 0) AND NOT (\"country\" = $1)") &&
+                !strcmp(tx.pushdown, "NOT (\"country\" = $1)") && tx.nparams == 1,
+            "plan text: the same SQL as the scan");
     src_value row[] = {N("3"), S("k\"1"), NUL, NUL};
     const char **kv;
     eng_key_values(bt, row, A, &kv);
@@ -836,7 +877,8 @@ static void test_bind_errors_sql(void)
     pt.is_glob = 1;
     d = diag_new();
     eng_bind_table(A, &c, &pt, st, NULL, &bt, d);
-    eng_scan_sql(bt, A, NULL, NULL, 0, (const char *const[]){"7"}, &q, d);
+    eng_sql_scan(bt, ENG_WINDOW_NONE, 0, A, &stmt, d);
+    eng_sql_scan_query(&stmt, NULL, NULL, (const char *const[]){"7"}, A, &q);
     T_STREQ(q.sql, "SELECT \"id\", \"email\" FROM \"public\".\"customers\" WHERE \"id\" > $1 ORDER BY \"id\"",
             "glob table scan with resume");
     diag_free(d);

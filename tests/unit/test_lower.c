@@ -9,12 +9,13 @@
 
 #include "dsl/dsl.h"
 #include "dsl/template.h"
+#include "engine/sql.h"
 #include "plan/plan.h"
 #include "t.h"
 
 static plan *compile(const char *text, diag *d)
 {
-    return dsl_compile_string("t.yml", text, strlen(text), d);
+    return dsl_compile_string("t.yml", text, strlen(text), src_drivers, d);
 }
 
 /* "op arg|op arg|..." of a program, for compact assertions */
@@ -89,17 +90,24 @@ static void test_mapped(void)
             "op sequence with one nested object");
     T_CHECK(t->doc.ops[0].n == PLAN_COPY_EXCLUDE && t->doc.ops[0].nnames == 6,
             "copy_columns excludes password_hash and the field/relation keys");
-    T_STREQ(t->sql_from, "\"public\".\"customers\"", "quoted schema.table");
+    /* the plan is dialect-neutral; engine/sql.c renders it */
+    T_STREQ(t->where, "active", "the user's where, verbatim");
+    arena *sa = arena_new();
+    plan_sql_text x;
+    T_CHECK(eng_sql_text(&p->connectors[0], t, sa, &x) == 0, "SQL rendered");
+    T_STREQ(x.from, "\"public\".\"customers\"", "quoted schema.table");
     T_CHECK(t->nrules == 4 && !strcmp(t->rules[0].field, "name") && t->rules[3].order == 4,
             "rules sorted by order");
     T_CHECK(t->rules[0].pushed_down == 0, "name is a template: not pushed");
     T_CHECK(t->rules[1].pushed_down == 1, "plain column copy before any include: pushed");
     T_CHECK(t->rules[3].pushed_down == 0, "after an include rule: not pushed");
-    T_CHECK(t->nparams == 1 && !strcmp(t->params[0], "FR"), "value is a parameter");
-    T_CHECK(t->where_sql && !strncmp(t->where_sql, "(active) AND NOT (", 18) &&
-                strstr(t->where_sql, "\"country_code\"") && strstr(t->where_sql, "$1") &&
-                !strstr(t->where_sql, "FR"),
+    T_STREQ(t->rules[1].column, "country_code", "pushed rule names its column");
+    T_CHECK(x.nparams == 1 && !strcmp(x.params[0], "FR"), "value is a parameter");
+    T_CHECK(x.where && !strncmp(x.where, "(active) AND NOT (", 18) &&
+                strstr(x.where, "\"country_code\"") && strstr(x.where, "$1") &&
+                !strstr(x.where, "FR"),
             "where: user predicate AND push-down, value never pasted");
+    arena_free(sa);
     T_CHECK(t->doc.nrelations == 1 && !t->doc.relations[0].one &&
                 t->doc.relations[0].non == 1 &&
                 !strcmp(t->doc.relations[0].child_cols[0], "customer_id") &&
@@ -213,9 +221,12 @@ static void test_sqlite_pushdown(void)
     T_CHECK(t && t->nrules == 2, "default rule dropped");
     T_CHECK(t && !t->rules[0].pushed_down && t->rules[1].pushed_down,
             "sqlite: ends_with not pushed, equals on an included column pushed");
-    T_CHECK(t && t->where_sql && strstr(t->where_sql, "typeof(\"name\") = 'text'") &&
-                strstr(t->where_sql, "?1"),
+    arena *sa = arena_new();
+    plan_sql_text x = {0};
+    if (t) eng_sql_text(&p->connectors[0], t, sa, &x);
+    T_CHECK(x.where && strstr(x.where, "typeof(\"name\") = 'text'") && strstr(x.where, "?1"),
             "sqlite push-down guarded by typeof");
+    arena_free(sa);
     T_CHECK(p && p->connectors[0].ntables == 2, "tables '*': a default entry after the mapping");
     plan_free(p);
     diag_free(d);
@@ -240,7 +251,7 @@ static void test_scale(void)
                  "    index_name: i\n    configuration: { path: x.db }\n"
                  "    mappings:\n      t: { extends: [l0a, l0b] }\n");
     diag *d = diag_new();
-    plan *p = dsl_compile_string("dag.yml", b.data, b.len, d);
+    plan *p = dsl_compile_string("dag.yml", b.data, b.len, src_drivers, d);
     const plan_table *t = table(p, 0, "t");
     int emits = 0, f99b = 0;
     for (int i = 0; t && i < t->doc.nops; i++) {
@@ -250,7 +261,7 @@ static void test_scale(void)
     }
     T_CHECK(p != NULL && diag_errors(d) == 0, "a DAG of 200 templates compiles");
     T_CHECK(emits == 200 && f99b, "the DAG's mapping has the fields of all 200 templates");
-    T_STREQ(t && t->where_sql ? t->where_sql : NULL, "(w0b)",
+    T_STREQ(t ? t->where : NULL, "w0b",
             "extends apply in order: the last template's where wins");
     plan_free(p);
     diag_free(d);
@@ -266,10 +277,10 @@ static void test_scale(void)
                      "    index_name: i\n    configuration: { path: x.db }\n"
                      "    mappings:\n      t: { extends: c0 }\n");
         d = diag_new();
-        p = dsl_compile_string("chain.yml", b.data, b.len, d);
+        p = dsl_compile_string("chain.yml", b.data, b.len, src_drivers, d);
         if (n == 100) {
             t = table(p, 0, "t");
-            T_STREQ(t && t->where_sql ? t->where_sql : NULL, "(deepest)",
+            T_STREQ(t ? t->where : NULL, "deepest",
                     "a chain of 100 templates compiles through to the last");
         } else {
             const diag_msg *m = diag_count(d) ? diag_get(d, 0) : NULL;
@@ -289,7 +300,7 @@ static void test_scale(void)
     buf_puts(&b, "    mappings:\n");
     for (int i = 0; i < 100000; i++) buf_printf(&b, "      t%d: { index: ix%d }\n", i, i);
     d = diag_new();
-    p = dsl_compile_string("big.yml", b.data, b.len, d);
+    p = dsl_compile_string("big.yml", b.data, b.len, src_drivers, d);
     T_CHECK(p && p->connectors[0].ntables == 100000 && diag_count(d) == 0,
             "100,000 selected table entries compile, no default entry, no warning");
     const plan_table *last = p ? &p->connectors[0].tables[99999] : NULL;

@@ -1,0 +1,108 @@
+/* sql.h - every piece of SQL text sql2es writes, in one module.
+ *
+ * Engine stage, between the bound table (engine/bind.h) and the driver: the
+ * plan is dialect-neutral (the user's `where`, the rules, the cursor and key
+ * columns); here they become statements in the driver's dialect (its
+ * quote_ident, placeholder and text_match slots). Run-time values - rule
+ * values, the incremental window, the resume key - are always bound
+ * parameters: a scan statement is built once per table with parameter slots
+ * and only the values change between queries.
+ *
+ * Not here: catalog queries private to a driver (in sources/), the user's
+ * own SQL text (`where`, `deleted_when`, advanced-rule queries), which is
+ * pasted verbatim where the plan says.
+ */
+#ifndef SQL2ES_ENGINE_SQL_H
+#define SQL2ES_ENGINE_SQL_H
+
+#include "base/arena.h"
+#include "base/buf.h"
+#include "base/diag.h"
+#include "engine/bind.h"
+#include "plan/plan.h"
+#include "sources/source.h"
+
+/* The SQL of plan table t of connector c for `sql2es plan` (a plan_sql_fn):
+ * the FROM target of an exact table or custom query (NULL for globs and the
+ * default entry, which are each matching table), the WHERE predicate (the
+ * user's `where`, then the pushed-down rules, placeholders numbered from 1)
+ * and its parameter values. The same text as the scans use. Strings in a.
+ * Returns 0, or DIAG_EINVAL when the connector has no driver. */
+int eng_sql_text(const plan_connector *c, const plan_table *t, arena *a, plan_sql_text *out);
+
+/* "schema"."name" (the schema only when the dialect has schemas and schema
+ * is not empty), in a. */
+const char *eng_sql_qualified(arena *a, const src_driver *drv, const char *schema,
+                              const char *name);
+
+/* The quoted column list of st: every column, or with used only the marked
+ * ones, whose indexes then go to sel[*nsel] (sel may be NULL). In a. */
+const char *eng_sql_columns(arena *a, const src_driver *drv, const src_table *st,
+                            const char *used, int *sel, int *nsel);
+
+/* The select list of a table scan: every column of st, then
+ * `CASE WHEN (deleted_when) THEN 1 ELSE 0 END` when deleted_when is set. */
+const char *eng_sql_select_list(arena *a, const src_driver *drv, const src_table *st,
+                                const char *deleted_when);
+
+/* The fixed parts of a relation's child query:
+ *   head  "SELECT <cols> FROM <child> WHERE "
+ *   tail  " [AND (<where>)] ORDER BY <on columns>[, <order_by>...]"
+ * cols are the quoted child columns already chosen (eng_sql_columns);
+ * order_cols/order_dirs (norder) the child's order_by columns, resolved, and
+ * what followed the name (" DESC", or ""). */
+void eng_sql_relation(arena *a, const src_driver *drv, const plan_relation *rel, const char *cols,
+                      const char *from, const char *const *order_cols,
+                      const char *const *order_dirs, int norder, const char **head,
+                      const char **tail);
+
+/* One batch of a relation's child query into b (reset first): head, then
+ * "(on cols) IN ((?, ?), ...)" with nparents * rel->non placeholders, then
+ * tail. Returns 0 or DIAG_ENOMEM. */
+int eng_sql_child_batch(const eng_bound_relation *br, int nparents, buf *b);
+
+/* Which rows an incremental read sees (cursor: the table's cursor columns). */
+typedef enum {
+    ENG_WINDOW_NONE,   /* every row (full read, and the first incremental one) */
+    ENG_WINDOW_AFTER,  /* cursor > lo AND cursor <= hi */
+    ENG_WINDOW_LAGGED  /* cursor[0] >= lo[0] AND cursor <= hi (lag: lo is one value) */
+} eng_window;
+
+/* A table scan built once:
+ *   SELECT <select list> FROM <table> [WHERE (<where>)] [AND (<window>)]
+ *     [AND (keys) > (<resume key>)] ORDER BY keys
+ * sql reads from the start, resume_sql after a key. Parameters, in order:
+ * the rule values (fixed), nlo + nhi window slots, then (resume_sql only)
+ * nkeys key slots; eng_sql_scan_query fills the slots. */
+typedef struct eng_scan_stmt {
+    const char *sql;
+    const char *resume_sql;
+    const char *const *fixed;  /* nfixed rule values */
+    int nfixed, nlo, nhi, nkeys;
+    int fetch_size;            /* the plan's */
+} eng_scan_stmt;
+
+/* Build the scan of bound table bt for window w. leavers: instead the rows
+ * of the window that do NOT pass the table's predicate (`where` and the
+ * pushed-down rules), for the deletes of an incremental read; 0 rows
+ * when the table has none (*out->sql is then NULL). In a. Returns 0 or <0. */
+int eng_sql_scan(const eng_bound_table *bt, eng_window w, int leavers, arena *a,
+                 eng_scan_stmt *out, diag *d);
+
+/* A query of s with its slots filled: lo (s->nlo values), hi (s->nhi),
+ * after (NULL = from the start, else s->nkeys key values as text, NULL
+ * entries for SQL NULL). Strings in a. */
+void eng_sql_scan_query(const eng_scan_stmt *s, const char *const *lo, const char *const *hi,
+                        const char *const *after, arena *a, src_query *q);
+
+/* The greatest cursor tuple of the table (the incremental watermark bound):
+ * "SELECT cursor FROM <table> WHERE cursor IS NOT NULL ORDER BY cursor DESC
+ * LIMIT 1", without `where` (rows that stopped passing it are in the window
+ * too). NULL when bt has no cursor. In a. */
+const char *eng_sql_cursor_max(const eng_bound_table *bt, arena *a);
+
+/* The statement that describes a custom query's result columns without
+ * reading a row: "SELECT * FROM (query) AS q WHERE 1=0". In a. */
+const char *eng_sql_probe(arena *a, const char *custom_query);
+
+#endif
