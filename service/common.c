@@ -39,7 +39,7 @@ int svc_open(svc_ctx *s, const char *config)
     const dsl_node *checked = dsl_check(scratch, s->d, s->root);
     if (checked && !diag_errors(s->d)) {
         arena *pa = arena_new();
-        s->base = dsl_lower(pa, s->d, checked, config);
+        s->base = dsl_lower(pa, s->d, checked, config, src_drivers);
         if (!s->base || diag_errors(s->d)) {
             s->base = NULL;
             arena_free(pa);

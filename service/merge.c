@@ -118,7 +118,7 @@ plan *svc_merged_plan(svc_ctx *s, const char *id, const json *conn, const json *
     if (!checked || diag_errors(d) > before) goto out;
     arena *pa = arena_new();
     if (!pa) goto out;
-    p = dsl_lower(pa, d, checked, s->file);
+    p = dsl_lower(pa, d, checked, s->file, src_drivers);
     if (!p || diag_errors(d) > before) {
         p = NULL;
         arena_free(pa);
