@@ -139,6 +139,14 @@ int eng_sql_text(const plan_connector *c, const plan_table *t, arena *a, plan_sq
     predicate(&w, drv, t, vals, &nvals, &pd);
     if (w.len) out->where = keep(a, &w);
     if (pd.len) out->pushdown = keep(a, &pd);
+    buf st = BUF_INIT;
+    buf_printf(&st, "SELECT * FROM %s", out->from ? out->from : "<each matching table>");
+    if (out->where) buf_printf(&st, " WHERE %s", out->where);
+    buf_puts(&st, " ORDER BY ");
+    for (int i = 0; i < t->nkeys; i++) buf_printf(&st, "%s%s", i ? ", " : "", t->key_columns[i]);
+    if (!t->nkeys) buf_puts(&st, "<primary key>");
+    out->statement = keep(a, &st);
+    buf_free(&st);
     out->params = nvals ? vals : NULL;
     out->nparams = nvals;
     buf_free(&w);

@@ -26,7 +26,8 @@
  * the FROM target of an exact table or custom query (NULL for globs and the
  * default entry, which are each matching table), the WHERE predicate (the
  * user's `where`, then the pushed-down rules, placeholders numbered from 1)
- * and its parameter values. The same text as the scans use. Strings in a.
+ * and its parameter values - the same text as the scans use - and the
+ * statement line `plan` prints around them. Strings in a.
  * Returns 0, or DIAG_EINVAL when the connector has no driver. */
 int eng_sql_text(const plan_connector *c, const plan_table *t, arena *a, plan_sql_text *out);
 

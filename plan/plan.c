@@ -193,15 +193,8 @@ static void table_text(buf *b, const plan_connector *c, const plan_table *t, pla
     if (t->connectors_compat) buf_puts(b, "    documents: connectors-compatible\n");
     buf_printf(b, "    index: %s\n", t->index ? t->index->source : "-");
     buf_printf(b, "    id: %s\n", t->id ? t->id->source : "-");
-    buf_puts(b, "    sql: SELECT * FROM ");
-    buf_puts(b, x.from ? x.from : "<each matching table>");
-    if (x.where) buf_printf(b, " WHERE %s", x.where);
-    buf_puts(b, " ORDER BY ");
-    if (t->nkeys)
-        list_text(b, t->key_columns, t->nkeys);
-    else
-        buf_puts(b, "<primary key>");
-    buf_putc(b, '\n');
+    if (x.statement) buf_printf(b, "    sql: %s\n", x.statement);
+    else if (x.where) buf_printf(b, "    where: %s\n", x.where);
     for (int i = 0; i < x.nparams; i++) {
         buf_printf(b, "    param %d: ", i + 1);
         q(b, x.params[i]);

@@ -247,6 +247,9 @@ typedef enum { PLAN_FMT_TEXT, PLAN_FMT_JSON } plan_format;
 
 /* The SQL of a plan table as it will run, in its connector's dialect. */
 typedef struct plan_sql_text {
+    const char *statement;      /* the scan, as far as the plan knows it: "SELECT * FROM
+                                   <from> [WHERE <where>] ORDER BY <keys>" (the columns and
+                                   the primary key come from the database) */
     const char *from;           /* FROM target; NULL = each matching table (glob, default) */
     const char *where;          /* WHERE predicate; NULL = none */
     const char *pushdown;       /* the pushed-down rules alone; NULL = none */

@@ -866,6 +866,10 @@ static void test_bind_errors_sql(void)
                 !strcmp(tx.where, "(a > 0) AND NOT (\"country\" = $1)") &&
                 !strcmp(tx.pushdown, "NOT (\"country\" = $1)") && tx.nparams == 1,
             "plan text: the same SQL as the scan");
+    T_STREQ(tx.statement,
+            "SELECT * FROM \"public\".\"customers\" WHERE (a > 0) AND NOT (\"country\" = $1) "
+            "ORDER BY <primary key>",
+            "plan statement line");
     src_value row[] = {N("3"), S("k\"1"), NUL, NUL};
     const char **kv;
     eng_key_values(bt, row, A, &kv);
