@@ -14,6 +14,7 @@
 #include "sync/check_source.h"
 #include "base/diag.h"
 #include "plan/plan.h"
+#include "service/service.h"
 
 static int use_color(void)
 {
@@ -88,7 +89,7 @@ done:
 }
 
 static const char plan_usage[] =
-    "usage: sql2es plan -c FILE [--table T] [--format text|json]\n"
+    "usage: sql2es plan -c FILE [--table T] [--format text|json] [--connector ID]\n"
     "\n"
     "Print the compiled plan: connectors, tables (globs and templates expanded),\n"
     "SQL, parameters, document operations, id, rules, incremental settings and\n"
@@ -97,16 +98,19 @@ static const char plan_usage[] =
     "  -c, --config FILE   configuration (default: config.yml)\n"
     "  -t, --table T       only table entries named T\n"
     "  -f, --format F      text (default) or json\n"
-    "exit: 0 printed, 2 invalid\n";
+    "      --connector ID  the plan a served job of connector ID runs: its document\n"
+    "                      in .elastic-connectors (Kibana's values) merged over FILE\n"
+    "exit: 0 printed, 1 cluster error (--connector), 2 invalid\n";
 
 int cli_plan(int argc, char **argv)
 {
     static const struct option opts[] = {{"config", required_argument, 0, 'c'},
                                          {"table", required_argument, 0, 't'},
                                          {"format", required_argument, 0, 'f'},
+                                         {"connector", required_argument, 0, 'C'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *file = "config.yml", *table = NULL, *format = "text";
+    const char *file = "config.yml", *table = NULL, *format = "text", *served = NULL;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:t:f:h", opts, NULL)) != -1) {
@@ -114,6 +118,7 @@ int cli_plan(int argc, char **argv)
         case 'c': file = optarg; break;
         case 't': table = optarg; break;
         case 'f': format = optarg; break;
+        case 'C': served = optarg; break;
         case 'h': fputs(plan_usage, stdout); return 0;
         default: fputs(plan_usage, stderr); return 2;
         }
@@ -131,6 +136,7 @@ int cli_plan(int argc, char **argv)
         fprintf(stderr, "sql2es plan: unknown format '%s' (text or json)\n", format);
         return 2;
     }
+    if (served) return svc_plan_served(file, served, stdout, fmt, table);
     diag *d = diag_new();
     plan *p = compile(file, d);
     int rc = 2;

@@ -272,3 +272,35 @@ int svc_job_cancel(const char *config, const char *job_id, FILE *out)
     svc_close(&s);
     return code;
 }
+
+int svc_plan_served(const char *config, const char *connector_id, FILE *out, plan_format fmt,
+                    const char *table)
+{
+    svc_ctx s;
+    int rc = open_ready(&s, config);
+    if (rc) return rc;
+    diag *d = diag_new();
+    svc_doc conn;
+    rc = svc_doc_get(&s, SVC_CONNECTORS, connector_id, &conn, d);
+    if (rc < 0) {
+        fprintf(stderr, "sql2es plan: %s\n", diag_last(d));
+        rc = 1;
+        goto done;
+    }
+    if (rc == 0) fprintf(stderr, "sql2es plan: no document for connector '%s': config.yml alone\n", connector_id);
+    diag_clear(d);
+    plan *p = svc_merged_plan(&s, connector_id, rc == 1 ? conn.src : NULL, NULL, d);
+    if (diag_count(d)) diag_print(d, stderr, 0);
+    if (p) {
+        plan_print(p, out, fmt, table);
+        rc = fflush(out) == 0 ? 0 : 1;
+    } else {
+        rc = 2;
+    }
+    plan_free(p);
+    svc_doc_free(&conn);
+done:
+    diag_free(d);
+    svc_close(&s);
+    return rc;
+}

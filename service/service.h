@@ -15,6 +15,8 @@
 
 #include <stdio.h>
 
+#include "plan/plan.h"
+
 typedef struct svc_serve_opts {
     const char *config;     /* config.yml */
     double poll;            /* seconds between pending-job polls (0: 0.5) */
@@ -36,5 +38,11 @@ int svc_job_list(const char *config, const char *connector_id, FILE *out);
 /* Cancel as the Elasticsearch _cancel API does: pending/suspended jobs
  * become canceled, running ones canceling (the service stops them). */
 int svc_job_cancel(const char *config, const char *job_id, FILE *out);
+
+/* `plan --connector ID`: the plan a job of connector ID would run now (its
+ * document, read from the cluster, merged over config.yml). Printed as
+ * plan_print does (secrets as ***); compile errors go to stderr (exit 2). */
+int svc_plan_served(const char *config, const char *connector_id, FILE *out, plan_format fmt,
+                    const char *table);
 
 #endif

@@ -87,6 +87,8 @@ connectors:
     service_type: postgresql
     mappings:
       svc_items: { id: "{{ id }}", fields: { title: title } }
+  - connector_id: my
+    service_type: mysql
   - connector_id: slow
     service_type: postgresql
     sync_rules:
@@ -113,6 +115,7 @@ check "serve creates the connector document missing from the cluster (lite)" \
     wait_for 30 bash -c "$KIB get connector lite | jq -e '.service_type == \"sqlite\" and .index_name == \"$IX-lite\"' >/dev/null"
 $KIB put-connector pg $IX-pg
 $KIB put-connector slow $IX-slow --service-type postgresql
+$KIB put-connector my $IX-my
 check "the connectors index has its alias, hidden settings and dynamic:false mapping" bash -c "
     es() { curl -s '$ES_URL'\$1; }
     es '/_alias/.elastic-connectors?expand_wildcards=all' | jq -e 'has(\".elastic-connectors-v1\")' >/dev/null &&
@@ -125,6 +128,8 @@ check "serve fills service_type, the configuration form and features of a Kibana
 check_eq "the PostgreSQL configuration form matches the Python connector's" \
     "$($KIB get connector pg | jq -c '.configuration | to_entries | sort_by(.value.order) | map([.key, .value.label, .value.type, .value.display, .value.sensitive, .value.required, .value.default_value, .value.value, .value.depends_on, .value.ui_restrictions])')" \
     '[["host","Host","str","text",false,true,null,"",[],[]],["port","Port","int","numeric",false,true,null,"",[],[]],["username","Username","str","text",false,true,null,"",[],[]],["password","Password","str","text",true,true,null,"",[],[]],["database","Database","str","text",false,true,null,"",[],[]],["schema","Schema","str","text",false,true,null,"",[],[]],["tables","Comma-separated list of tables","list","textarea",false,true,null,"*",[],[]],["fetch_size","Rows fetched per request","int","numeric",false,false,50,"",[],["advanced"]],["retry_count","Retries per request","int","numeric",false,false,3,"",[],["advanced"]],["ssl_enabled","Enable SSL verification","bool","toggle",false,true,null,false,[],[]],["ssl_ca","SSL certificate","str","text",false,true,null,"",[{"field":"ssl_enabled","value":true}],[]]]'
+check "the MySQL form gets the Python connector's fields, order, labels and defaults" \
+    wait_for 20 bash -c "test \"\$($KIB get connector my | jq -c '.configuration | to_entries | sort_by(.value.order) | map([.key, .value.label, .value.order, .value.default_value, .value.sensitive])')\" = '[[\"host\",\"Host\",1,null,false],[\"port\",\"Port\",2,null,false],[\"user\",\"Username\",3,null,false],[\"password\",\"Password\",4,null,true],[\"database\",\"Database\",5,null,false],[\"tables\",\"Comma-separated list of tables\",6,null,false],[\"ssl_enabled\",\"Enable SSL\",7,null,false],[\"ssl_ca\",\"SSL certificate\",8,null,false],[\"fetch_size\",\"Rows fetched per request\",9,5000,false],[\"retry_count\",\"Retries per request\",10,3,false]]'"
 L1=$($KIB get connector pg | jq -r .last_seen)
 sleep 2.5
 L2=$($KIB get connector pg | jq -r .last_seen)
@@ -135,6 +140,10 @@ $KIB configure pg host=$PGHOST port=$PGPORT username=$PGUSER password=$PGPASSWOR
 $KIB configure slow host=$PGHOST port=$PGPORT username=$PGUSER password=$PGPASSWORD database=$PGDATABASE
 check "a configured connector whose database answers becomes connected (service.idling: 2)" \
     wait_for 20 bash -c "$KIB get connector pg | jq -e '.status == \"connected\" and .error == null' >/dev/null"
+PLAN=$("$B" plan -c serve.yml --connector pg 2>&1)
+check "plan --connector shows the merged plan: the document's values over the file" \
+    grep -q "port=$PGPORT username=$PGUSER password=\*\*\* database=$PGDATABASE" <<<"$PLAN"
+check "plan --connector prints no secret" bash -c "! grep -q -- '$PGPASSWORD' <<<\"\$1\"" _ "$PLAN"
 J=$($KIB sync pg full)
 if OUT=$($KIB wait "$J" completed,error --timeout 60); then
     check_eq "PostgreSQL full job completes" "$(jq -r .status <<<"$OUT")" completed
@@ -280,4 +289,17 @@ check_eq "connector create of an id not in the config is a usage error" \
     "$("$B" connector create -c serve.yml --id nope >/dev/null 2>&1; echo $?)" 2
 kill -TERM $S1 $S3
 wait $S1 $S3
+"$B" serve -c serve.yml --log-format json >json.log 2>&1 &
+JP=$!
+PIDS+=($JP)
+wait_for 20 grep -q 'ready' json.log
+kill -TERM $JP; wait $JP
+check "--log-format json: every line is an object with time, level and message" python3 -c "
+import json, sys
+lines = open('json.log').read().splitlines()
+assert len(lines) >= 3, lines
+for l in lines:
+    o = json.loads(l)
+    assert o['time'] and o['level'] and o['message'], l
+"
 check "no service logged a loop error" bash -c "! grep -E ' (ERROR|WARN) ' '$T'/s*.log | grep -v 'job error\|the sync\|password\|notaport\|error: ' | grep ."
