@@ -303,3 +303,24 @@ for l in lines:
     assert o['time'] and o['level'] and o['message'], l
 "
 check "no service logged a loop error" bash -c "! grep -E ' (ERROR|WARN) ' '$T'/s*.log | grep -v 'job error\|the sync\|password\|notaport\|error: ' | grep ."
+
+# ---- the sanitizer build: a served job, a cancel, SIGTERM (no leak, no UB) -----------
+SAN=${SQL2ES_SAN_BIN:-$SQL2ES_ROOT/build/san/sql2es}
+if [ -x "$SAN" ]; then
+    "$SAN" serve -c serve.yml --poll 0.2 >san.log 2>&1 &
+    SP=$!
+    PIDS+=($SP)
+    wait_for 30 grep -q ' ready; ' san.log
+    J=$(SQL2ES_BIN=$SAN "$SAN" job start -c serve.yml --connector lite --type full 2>>san-cli.log)
+    OUT=$($KIB wait "$J" completed,error --timeout 60)
+    check_eq "sanitizer build: a served full job completes" "$(jq -r .status <<<"$OUT")" completed
+    J=$($KIB sync slow full)
+    $KIB wait "$J" in_progress --timeout 20 >/dev/null && $KIB cancel "$J"
+    OUT=$($KIB wait "$J" canceled,completed,error --timeout 20)
+    check_eq "sanitizer build: a canceled job" "$(jq -r .status <<<"$OUT")" canceled
+    kill -TERM $SP; wait $SP; RC=$?
+    check_eq "sanitizer build: serve exits 0 on SIGTERM (no leak, no UB)" "$RC" 0
+    check "sanitizer build: no report in the logs" bash -c "! grep -E 'Sanitizer|runtime error' san.log san-cli.log"
+else
+    not_ok "sanitizer build present ($SAN; make SANITIZE=address,undefined)"
+fi
