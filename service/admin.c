@@ -11,6 +11,8 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "engine/sql.h"
+
 #define NOLOC ((src_loc){NULL, 0, 0})
 
 static int open_ready(svc_ctx *s, const char *config)
@@ -292,7 +294,7 @@ int svc_plan_served(const char *config, const char *connector_id, FILE *out, pla
     plan *p = svc_merged_plan(&s, connector_id, rc == 1 ? conn.src : NULL, NULL, d);
     if (diag_count(d)) diag_print(d, stderr, 0);
     if (p) {
-        plan_print(p, out, fmt, table);
+        plan_print(p, out, fmt, table, eng_sql_text);
         rc = fflush(out) == 0 ? 0 : 1;
     } else {
         rc = 2;
