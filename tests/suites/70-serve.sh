@@ -108,7 +108,7 @@ check_eq "job start without --type is a usage error" \
 # ---- the service starts; Kibana creates two connectors (service_type left null on one)
 serve s1 serve.yml
 S1=$SERVE_PID
-if ! wait_for 60 grep -q ' ready; ' "$T/s1.log"; then
+if ! wait_for 60 grep -qs ' ready; ' "$T/s1.log"; then
     not_ok "serve starts"; sed 's/^/#   /' "$T/s1.log"; exit 0
 fi
 check "serve creates the connector document missing from the cluster (lite)" \
@@ -292,7 +292,7 @@ wait $S1 $S3
 "$B" serve -c serve.yml --log-format json >json.log 2>&1 &
 JP=$!
 PIDS+=($JP)
-wait_for 20 grep -q 'ready' json.log
+wait_for 20 grep -qs 'ready' json.log
 kill -TERM $JP; wait $JP
 check "--log-format json: every line is an object with time, level and message" python3 -c "
 import json, sys
@@ -310,7 +310,7 @@ if [ -x "$SAN" ]; then
     "$SAN" serve -c serve.yml --poll 0.2 >san.log 2>&1 &
     SP=$!
     PIDS+=($SP)
-    wait_for 30 grep -q ' ready; ' san.log
+    wait_for 30 grep -qs ' ready; ' san.log
     J=$(SQL2ES_BIN=$SAN "$SAN" job start -c serve.yml --connector lite --type full 2>>san-cli.log)
     OUT=$($KIB wait "$J" completed,error --timeout 60)
     check_eq "sanitizer build: a served full job completes" "$(jq -r .status <<<"$OUT")" completed
