@@ -702,7 +702,18 @@ static int compute_id(eng_interp *it, const src_value *row)
     int rc = bt->id.tpl ? render(it, &bt->doc, &bt->id, row, &it->idb)
                         : key_text(&bt->doc, row, &it->idb);
     if (rc) return fail(it, rc, "out of memory rendering the _id");
-    if (it->idb.len > ID_MAX) {
+    /* the node counts the bytes of the _id it receives: invalid UTF-8 bytes
+     * arrive as U+FFFD (3 bytes each), so measure the id as it will be sent */
+    size_t replaced = 0;
+    buf probe = BUF_INIT;
+    if (it->idb.len <= ID_MAX && !utf8_valid(it->idb.data ? it->idb.data : "", it->idb.len)) {
+        if (buf_json_str(&probe, it->idb.data, it->idb.len, &replaced) != 0) {
+            buf_free(&probe);
+            return fail(it, DIAG_ENOMEM, "out of memory rendering the _id");
+        }
+    }
+    buf_free(&probe);
+    if (it->idb.len + 2 * replaced > ID_MAX) {
         char hex[33];
         eng_md5_hex(it->idb.data, it->idb.len, hex);
         buf_reset(&it->idb);

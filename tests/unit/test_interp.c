@@ -472,6 +472,20 @@ static void test_utf8_nul_id(void)
     src_value rows3[] = {{SRC_STRING, big, 510}, S("v")};
     const char *o = run_rows(&c, &pt, st, rows3, 1);
     T_CHECK(strlen(o) > 1000 && last_res.idlen == 512, "id of exactly 512 bytes kept");
+    /* issue 9.7: "p-" and 507 bytes with two invalid ones: 509 bytes, 513
+     * once each invalid byte becomes U+FFFD (3 bytes): too long for the node,
+     * so the MD5; with 506 bytes it is 512 as sent, kept */
+    char bad[508];
+    memset(bad, 'z', sizeof bad);
+    bad[10] = (char)0xff;
+    bad[20] = (char)0xfe;
+    src_value rows4[] = {{SRC_STRING, bad, 507}, S("v")};
+    o = run_rows(&c, &pt, st, rows4, 1);
+    T_CHECK(last_res.idlen == 32, "id over 512 bytes after U+FFFD replacement becomes its MD5 hex");
+    src_value rows5[] = {{SRC_STRING, bad, 506}, S("v")};
+    o = run_rows(&c, &pt, st, rows5, 1);
+    T_CHECK(last_res.idlen == 508 && strlen(o) > 1000,
+            "id of 512 bytes after U+FFFD replacement kept");
 }
 
 static void test_delete(void)
