@@ -21,6 +21,7 @@
 #include "base/buf.h"
 #include "base/regex.h"
 #include "dsl/dsl.h"
+#include "dsl/schema.h"
 #include "dsl/template.h"
 
 typedef struct lw {
@@ -1204,23 +1205,70 @@ static int lower_connector(lw *w, const dsl_node *c, int idx, plan_connector *pc
 
 /* ---- elasticsearch and service ----------------------------------------------- */
 
+/* The value of key in map, else the default that schemas/language.yaml gives
+ * key in the named map type: the one place defaults live. A checked tree has
+ * every defaulted key already; this keeps plan_es complete whatever the tree
+ * (no code below the compiler has defaults of its own). */
+static const dsl_node *lang(const dsl_node *map, const char *type, const char *key)
+{
+    const dsl_node *n = get(map, key);
+    if (n) return n;
+    const dsl_schema *s = dsl_schema_get(NULL);
+    for (size_t i = 0; s && i < s->ntypes; i++) {
+        if (strcmp(s->type_names[i], type) != 0) continue;
+        const dsl_skey *k = dsl_sdesc_key(dsl_sdesc_resolve(s->types[i]), key);
+        return k && k->desc->def && k->desc->def->kind != DSL_NULL ? k->desc->def : NULL;
+    }
+    return NULL;
+}
+
+static const char *lstr(lw *w, const dsl_node *map, const char *type, const char *key)
+{
+    const char *v = str_of(lang(map, type, key));
+    return v ? arena_strdup(w->pa, v) : NULL;
+}
+
+static double num_of(const dsl_node *n)
+{
+    double v = 0;
+    return as_seconds(n, &v) == 0 ? v : 0;
+}
+
+static long long int_of(const dsl_node *n)
+{
+    long long v = 0;
+    return (n && dsl_as_int(n, &v) == 0) ? v : 0;
+}
+
+static int bool_of(const dsl_node *n)
+{
+    int v = 0;
+    return (n && dsl_as_bool(n, &v) == 0) ? v : 0;
+}
+
+#define ES_NUM(key) num_of(lang(es, "elasticsearch", key))
+#define ES_INT(key) (int)int_of(lang(es, "elasticsearch", key))
+#define ES_BOOL(key) bool_of(lang(es, "elasticsearch", key))
+#define BULK_NUM(key) num_of(lang(b, "bulk", key))
+#define BULK_INT(key) (int)int_of(lang(b, "bulk", key))
+
 static void lower_es(lw *w, const dsl_node *es, plan_es *e)
 {
-    e->host = sget(w, es, "host");
+    e->host = lstr(w, es, "elasticsearch", "host");
     e->api_key = sget(w, es, "api_key");
-    e->username = sget(w, es, "username");
-    e->password = sget(w, es, "password");
-    e->ssl = bget(es, "ssl", 1);
-    e->verify_certs = bget(es, "verify_certs", 1);
-    e->retry_on_timeout = bget(es, "retry_on_timeout", 1);
-    e->gzip = bget(es, "gzip", 0);
+    e->username = lstr(w, es, "elasticsearch", "username");
+    e->password = lstr(w, es, "elasticsearch", "password");
+    e->ssl = ES_BOOL("ssl");
+    e->verify_certs = ES_BOOL("verify_certs");
+    e->retry_on_timeout = ES_BOOL("retry_on_timeout");
+    e->gzip = ES_BOOL("gzip");
     e->ca_certs = sget(w, es, "ca_certs");
-    e->request_timeout = dget(es, "request_timeout", 0);
-    e->max_wait_duration = dget(es, "max_wait_duration", 0);
-    e->initial_backoff_duration = dget(es, "initial_backoff_duration", 0);
-    e->backoff_multiplier = dget(es, "backoff_multiplier", 0);
-    e->retry_interval = dget(es, "retry_interval", 0);
-    e->max_retries = (int)iget(es, "max_retries", 0);
+    e->request_timeout = ES_NUM("request_timeout");
+    e->max_wait_duration = ES_NUM("max_wait_duration");
+    e->initial_backoff_duration = ES_NUM("initial_backoff_duration");
+    e->backoff_multiplier = ES_NUM("backoff_multiplier");
+    e->retry_interval = ES_NUM("retry_interval");
+    e->max_retries = ES_INT("max_retries");
     const dsl_node *h = get(es, "headers");
     if (h && h->kind == DSL_MAP) {
         const char **v = arena_alloc(w->pa, sizeof *v * (h->n + 1));
@@ -1233,15 +1281,15 @@ static void lower_es(lw *w, const dsl_node *es, plan_es *e)
         e->headers = str_list(w, h, 0, &e->nheaders);
     }
     const dsl_node *b = get(es, "bulk");
-    e->queue_max_size = (int)iget(b, "queue_max_size", 0);
-    e->queue_max_mem_size = dget(b, "queue_max_mem_size", 0);
-    e->display_every = (int)iget(b, "display_every", 0);
-    e->chunk_size = (int)iget(b, "chunk_size", 0);
-    e->chunk_max_mem_size = dget(b, "chunk_max_mem_size", 0);
-    e->max_concurrency = (int)iget(b, "max_concurrency", 0);
-    e->bulk_max_retries = (int)iget(b, "max_retries", 0);
+    e->queue_max_size = BULK_INT("queue_max_size");
+    e->queue_max_mem_size = BULK_NUM("queue_max_mem_size");
+    e->display_every = BULK_INT("display_every");
+    e->chunk_size = BULK_INT("chunk_size");
+    e->chunk_max_mem_size = BULK_NUM("chunk_max_mem_size");
+    e->max_concurrency = BULK_INT("max_concurrency");
+    e->bulk_max_retries = BULK_INT("max_retries");
     e->dead_letter_file = sget(w, b, "dead_letter_file");
-    e->bulk_retry_interval = dget(b, "retry_interval", 0);
+    e->bulk_retry_interval = BULK_NUM("retry_interval");
 }
 
 static void lower_service(lw *w, const dsl_node *sv, plan_service *s)

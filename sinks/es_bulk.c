@@ -3,11 +3,17 @@
  * Stage: documents -> _bulk requests. Items (NDJSON made by the interpreter)
  * wait in a bounded queue; full chunks (chunk_size lines or
  * chunk_max_mem_size MiB) go out as _bulk requests, up to max_concurrency at
- * once on a curl multi handle, driven from es_bulk_add (back-pressure when the
- * queue is full) and es_bulk_flush. Whole requests are retried on connection
- * errors, timeouts and 429/500/502/503/504; items rejected inside a 200 reply
- * with a retryable status (429, es_rejected_execution_exception, 5xx
- * unavailable) are sent again on their own, up to bulk_max_retries; other
+ * once (es_client.c's transfers in flight), driven from es_bulk_add
+ * (back-pressure when the queue is full) and es_bulk_flush. Whole requests
+ * are retried on connection errors, timeouts and 429/500/502/503/504 (up to
+ * max_retries, after retry_interval x n s); a request refused as a whole
+ * with 400 or 413 is split in halves until the item at fault stands alone
+ * and is dead-lettered, so one bad item never sinks its neighbours. Every
+ * reply item is matched with the item sent (operation and _id; the count of
+ * items): a mismatch is an error for that item, never an acknowledgement.
+ * Items rejected inside a 200 reply with a retryable status (429,
+ * es_rejected_execution_exception, 5xx unavailable) are sent again on their
+ * own, up to bulk_max_retries (after bulk_retry_interval x 2^(n-1) s); other
  * item errors go to the dead-letter file (a `create` answered 409 after we
  * re-sent a request whose reply was lost counts as done; libcurl's own silent
  * re-send on a dead reused connection cannot be seen, so `create` actions
@@ -19,12 +25,13 @@
  */
 #include "sinks/es.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <cjson/cJSON.h>
-#include <curl/curl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define NOLOC ((src_loc){NULL, 0, 0})
 
@@ -37,6 +44,10 @@ typedef struct item {
     int nlines;
     int attempts;        /* item-level retries so far */
     int maybe_sent;      /* a request with it got no reply: it may be indexed */
+    int split;           /* >0: at most this many items in its request (after a 400) */
+    es_op op;            /* of its action line */
+    int has_id;          /* 1: id holds the _id sent; 0: none; -1: too long */
+    char *id;
     double not_before;   /* retry list only */
     char *context;
 } item;
@@ -50,7 +61,7 @@ enum { SLOT_FREE, SLOT_RUNNING, SLOT_WAITING };
 
 typedef struct slot {
     int state;
-    es_xfer x;
+    es_xfer *x;
     buf body;
     item **items;
     size_t nitems, cap;
@@ -68,7 +79,7 @@ struct es_bulk {
     plan_es settings;    /* the client's, bulk fields from es_bulk_new's cfg */
     const plan_es *cfg;  /* &settings */
     diag *d;
-    CURLM *multi;
+    es_multi *multi;
     slot *slots;
     int nslots;
     ilist queue, retry;
@@ -77,7 +88,7 @@ struct es_bulk {
     char *path;          /* "/_bulk?..." */
     char *cfg_dead;      /* dead_letter_file of the configuration (wins) */
     char *dead_path;     /* es_bulk_set_dead_letter */
-    FILE *dead;
+    int dead;            /* fd of the dead-letter file, -1 until the first failed item */
     es_item_result *results;
     size_t nresults;
     /* acknowledgements */
@@ -99,7 +110,8 @@ struct es_bulk {
 };
 
 static const char *const BULK_FILTER =
-    "filter_path=errors,items.*.status,items.*.result,items.*.error.type,items.*.error.reason";
+    "filter_path=errors,items.*._id,items.*.status,items.*.result,items.*.error.type,"
+    "items.*.error.reason";
 
 /* ---- small helpers ----------------------------------------------------- */
 
@@ -149,6 +161,7 @@ static void item_free(item *it)
     if (!it) return;
     free(it->data);
     free(it->context);
+    free(it->id);
     free(it);
 }
 
@@ -245,23 +258,75 @@ static void monitor(es_bulk *s, int error, const es_item_result *r, const item *
 
 /* ---- dead letters ------------------------------------------------------ */
 
+/* Cut a torn last record (an earlier write that failed half-way, e.g. on a
+ * full disk) back to the last newline, so that the next record starts on a
+ * line of its own. */
+static void dead_repair(es_bulk *s, int fd, const char *path)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) return;
+    char c;
+    if (pread(fd, &c, 1, st.st_size - 1) != 1 || c == '\n') return;
+    off_t pos = st.st_size - 1, keep = 0;
+    char chunk[4096];
+    while (pos > 0 && !keep) {
+        size_t n = pos > (off_t)sizeof chunk ? sizeof chunk : (size_t)pos;
+        if (pread(fd, chunk, n, pos - (off_t)n) != (ssize_t)n) return;
+        for (size_t i = n; i-- > 0;)
+            if (chunk[i] == '\n') {
+                keep = pos - (off_t)n + (off_t)i + 1;
+                break;
+            }
+        pos -= (off_t)n;
+    }
+    if (ftruncate(fd, keep) != 0) {
+        fail(s, DIAG_EIO, "bulk: cannot repair the dead-letter file %s: %s", path,
+             strerror(errno));
+        return;
+    }
+    diag_warning(s->d, NOLOC, "bulk: the dead-letter file %s ended with a partial record (%lld "
+                 "bytes left by an earlier failed write): removed", path,
+                 (long long)(st.st_size - keep));
+}
+
+/* Append one record with one write; a short write is undone (the file is cut
+ * back to where it was) and is an error. */
+static int dead_write(int fd, const char *p, size_t n)
+{
+    off_t before = lseek(fd, 0, SEEK_END);
+    ssize_t w;
+    do {
+        w = write(fd, p, n);
+    } while (w < 0 && errno == EINTR);
+    if (w == (ssize_t)n) return 0;
+    int err = errno;
+    if (w >= 0) { /* short: the next write says why (ENOSPC, EFBIG) */
+        ssize_t w2 = write(fd, p + w, n - (size_t)w);
+        err = w2 < 0 ? errno : ENOSPC;
+    }
+    if (before >= 0 && ftruncate(fd, before) != 0) err = errno;
+    errno = err;
+    return -1;
+}
+
 static void dead_letter(es_bulk *s, const item *it, const es_item_result *r)
 {
     s->st.failed++;
-    if (!s->dead) {
-        const char *p = s->cfg_dead ? s->cfg_dead : s->dead_path;
+    const char *p = s->cfg_dead ? s->cfg_dead : s->dead_path;
+    if (s->dead < 0) {
         if (!p) {
             fail(s, DIAG_EINVAL, "bulk: a document failed (%d %s: %.200s) and no dead-letter "
                  "file is set", r->status, r->err_type, r->err_reason);
             return;
         }
-        s->dead = fopen(p, "a");
-        if (!s->dead) {
-            fail(s, DIAG_EIO, "bulk: cannot open the dead-letter file %s", p);
+        /* 0600: the records hold whole documents */
+        s->dead = open(p, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        if (s->dead < 0) {
+            fail(s, DIAG_EIO, "bulk: cannot open the dead-letter file %s: %s", p, strerror(errno));
             return;
         }
+        dead_repair(s, s->dead, p);
     }
-    if (!s->dead) return;
     const char *nl = memchr(it->data, '\n', it->len);
     size_t alen = nl ? (size_t)(nl - it->data) : it->len;
     const char *doc = nl ? nl + 1 : NULL;
@@ -280,117 +345,60 @@ static void dead_letter(es_bulk *s, const item *it, const es_item_result *r)
     buf_puts(&b, ",\"reason\":");
     buf_json_str(&b, r->err_reason, strlen(r->err_reason), NULL);
     buf_puts(&b, "}}\n");
-    if (b.failed || fwrite(b.data, 1, b.len, s->dead) != b.len || fflush(s->dead) != 0)
-        fail(s, DIAG_EIO, "bulk: cannot write the dead-letter file");
+    if (b.failed)
+        fail(s, DIAG_ENOMEM, "bulk: out of memory writing the dead-letter file");
+    else if (dead_write(s->dead, b.data, b.len) != 0)
+        fail(s, DIAG_EIO, "bulk: cannot write the dead-letter file %s: %s (the record of %s "
+             "is not written)", p, strerror(errno), it->context ? it->context : "an item");
     buf_free(&b);
-}
-
-/* ---- reply parsing ----------------------------------------------------- */
-
-static void copy_str(char *dst, size_t cap, const char *src)
-{
-    snprintf(dst, cap, "%s", src ? src : "");
-}
-
-int es_bulk_parse_reply(const char *body, size_t len, es_item_result *out, size_t cap,
-                        int *errors, diag *d)
-{
-    int n = 0;
-    cJSON *root = cJSON_ParseWithLength(body, len);
-    const cJSON *items = cJSON_GetObjectItemCaseSensitive(root, "items");
-    const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "errors");
-    if (!cJSON_IsObject(root) || !cJSON_IsArray(items)) {
-        if (d)
-            diag_error(d, NOLOC, "bulk: the reply is not a _bulk reply: %.*s",
-                       (int)(len < 120 ? len : 120), len ? body : "");
-        cJSON_Delete(root);
-        return DIAG_EIO;
-    }
-    if (errors) *errors = cJSON_IsTrue(err);
-    const cJSON *el;
-    cJSON_ArrayForEach(el, items)
-    {
-        if ((size_t)n < cap) {
-            es_item_result *r = &out[n];
-            memset(r, 0, sizeof *r);
-            r->op = ES_OP_UNKNOWN;
-            const cJSON *op = cJSON_IsObject(el) ? el->child : NULL;
-            if (op && op->string) {
-                if (strcmp(op->string, "index") == 0) r->op = ES_OP_INDEX;
-                else if (strcmp(op->string, "create") == 0) r->op = ES_OP_CREATE;
-                else if (strcmp(op->string, "update") == 0) r->op = ES_OP_UPDATE;
-                else if (strcmp(op->string, "delete") == 0) r->op = ES_OP_DELETE;
-            }
-            const cJSON *st = cJSON_GetObjectItemCaseSensitive(op, "status");
-            if (cJSON_IsNumber(st) && st->valuedouble >= 0 && st->valuedouble < 1000)
-                r->status = (int)st->valuedouble;
-            const cJSON *res = cJSON_GetObjectItemCaseSensitive(op, "result");
-            if (cJSON_IsString(res)) copy_str(r->result, sizeof r->result, res->valuestring);
-            const cJSON *e = cJSON_GetObjectItemCaseSensitive(op, "error");
-            if (cJSON_IsObject(e)) {
-                const cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "type");
-                const cJSON *why = cJSON_GetObjectItemCaseSensitive(e, "reason");
-                copy_str(r->err_type, sizeof r->err_type,
-                         cJSON_IsString(t) ? t->valuestring : "error");
-                copy_str(r->err_reason, sizeof r->err_reason,
-                         cJSON_IsString(why) ? why->valuestring : "");
-            } else if (cJSON_IsString(e)) {
-                copy_str(r->err_type, sizeof r->err_type, "error");
-                copy_str(r->err_reason, sizeof r->err_reason, e->valuestring);
-            } else if (e && !cJSON_IsNull(e)) {
-                copy_str(r->err_type, sizeof r->err_type, "error");
-            }
-        }
-        if (n < 0x7fffffff) n++;
-    }
-    cJSON_Delete(root);
-    return n;
 }
 
 /* ---- sink -------------------------------------------------------------- */
 
 es_bulk *es_bulk_new(es_client *c, const plan_es *cfg, diag *d)
 {
+    const plan_es *bulk = cfg ? cfg : es_client_cfg(c);
+    if (es_check_bulk_settings(bulk, d) != 0) return NULL;
     es_bulk *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->client = c;
+    s->dead = -1;
     s->settings = *es_client_cfg(c);
-    if (cfg) {
-        plan_es *k = &s->settings;
-        if (cfg->queue_max_size > 0) k->queue_max_size = cfg->queue_max_size;
-        if (cfg->queue_max_mem_size > 0) k->queue_max_mem_size = cfg->queue_max_mem_size;
-        if (cfg->chunk_size > 0) k->chunk_size = cfg->chunk_size;
-        if (cfg->chunk_max_mem_size > 0) k->chunk_max_mem_size = cfg->chunk_max_mem_size;
-        if (cfg->max_concurrency > 0) k->max_concurrency = cfg->max_concurrency;
-        if (cfg->bulk_max_retries > 0) k->bulk_max_retries = cfg->bulk_max_retries;
-    }
-    const char *dl = cfg && cfg->dead_letter_file ? cfg->dead_letter_file
-                                                  : s->settings.dead_letter_file;
-    if (dl) s->cfg_dead = xstrdup(dl);
-    s->settings.dead_letter_file = NULL;
+    plan_es *k = &s->settings;
+    k->queue_max_size = bulk->queue_max_size;
+    k->queue_max_mem_size = bulk->queue_max_mem_size;
+    k->chunk_size = bulk->chunk_size;
+    k->chunk_max_mem_size = bulk->chunk_max_mem_size;
+    k->max_concurrency = bulk->max_concurrency;
+    k->bulk_max_retries = bulk->bulk_max_retries;
+    k->bulk_retry_interval = bulk->bulk_retry_interval;
+    k->display_every = bulk->display_every;
+    if (bulk->dead_letter_file) s->cfg_dead = xstrdup(bulk->dead_letter_file);
+    k->dead_letter_file = s->cfg_dead;
     s->cfg = &s->settings;
     s->d = d;
-    s->multi = curl_multi_init();
+    s->multi = es_multi_new(c, k->max_concurrency, d);
     if (!s->multi) {
-        diag_error(d, NOLOC, "bulk: cannot create a curl multi handle");
+        free(s->cfg_dead);
         free(s);
         return NULL;
     }
-    s->nslots = s->cfg->max_concurrency;
+    s->nslots = k->max_concurrency;
     s->slots = calloc((size_t)s->nslots, sizeof *s->slots);
+    if (!s->slots) abort();
     for (int i = 0; i < s->nslots; i++) {
-        if (es_xfer_init(c, &s->slots[i].x, d) != 0) {
-            s->nslots = i;
+        buf_init(&s->slots[i].body, 0);
+        if ((s->slots[i].x = es_xfer_new(s->multi, d)) == NULL) {
             es_bulk_free(s);
             return NULL;
         }
-        buf_init(&s->slots[i].body, 0);
     }
-    curl_multi_setopt(s->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)s->nslots);
     es_bulk_set_pipeline(s, NULL);
     es_bulk_set_error_limits(s, 10, 1000, 0.15, 100);
     return s;
 }
+
+const plan_es *es_bulk_cfg(const es_bulk *s) { return s->cfg; }
 
 void es_bulk_set_ack_cb(es_bulk *s, es_ack_fn fn, void *ctx)
 {
@@ -410,9 +418,8 @@ void es_bulk_set_pipeline(es_bulk *s, const char *name)
     buf b = BUF_INIT;
     buf_printf(&b, "/_bulk?%s", BULK_FILTER);
     if (name && *name) {
-        char *esc = curl_easy_escape(NULL, name, 0);
-        buf_printf(&b, "&pipeline=%s", esc ? esc : "");
-        curl_free(esc);
+        buf_puts(&b, "&pipeline=");
+        es_url_escape(&b, name);
     }
     s->path = buf_detach(&b, NULL);
 }
@@ -439,19 +446,18 @@ static void slot_drop_items(slot *sl)
 void es_bulk_free(es_bulk *s)
 {
     if (!s) return;
-    for (int i = 0; i < s->nslots; i++) {
+    for (int i = 0; s->slots && i < s->nslots; i++) {
         slot *sl = &s->slots[i];
-        if (sl->state == SLOT_RUNNING) curl_multi_remove_handle(s->multi, sl->x.easy);
-        es_xfer_cleanup(&sl->x);
+        es_xfer_free(sl->x);
         buf_free(&sl->body);
         slot_drop_items(sl);
         free(sl->items);
     }
     free(s->slots);
-    curl_multi_cleanup(s->multi);
+    es_multi_free(s->multi);
     list_clear(&s->queue);
     list_clear(&s->retry);
-    if (s->dead) fclose(s->dead);
+    if (s->dead >= 0) close(s->dead);
     free(s->dead_path);
     free(s->cfg_dead);
     free(s->path);
@@ -467,11 +473,8 @@ void es_bulk_get_stats(const es_bulk *s, es_bulk_stats *stats) { *stats = s->st;
 static int slot_start(es_bulk *s, slot *sl)
 {
     diag *tmp = diag_new();
-    int rc = es_xfer_prepare(s->client, &sl->x, "POST", s->path, sl->body.data, sl->body.len,
-                             "application/x-ndjson", tmp);
-    if (rc == 0) {
-        if (curl_multi_add_handle(s->multi, sl->x.easy) != CURLM_OK) rc = DIAG_EIO;
-    }
+    int rc = es_multi_start(sl->x, "POST", s->path, sl->body.data, sl->body.len,
+                            "application/x-ndjson", tmp);
     if (rc) {
         fail(s, rc, "bulk: cannot start a request: %s", diag_last(tmp));
     } else {
@@ -495,12 +498,13 @@ static void slot_add_item(slot *sl, item *it)
     buf_append(&sl->body, it->data, it->len);
 }
 
-/* Fill sl with ready retry items, then queued items, up to one chunk. */
+/* Fill sl with ready retry items, then queued items, up to one chunk; items
+ * of a request split after a 400 go in groups of at most their `split`. */
 static void slot_fill(es_bulk *s, slot *sl, double now)
 {
     size_t max_lines = (size_t)s->cfg->chunk_size;
     size_t max_bytes = (size_t)(s->cfg->chunk_max_mem_size * 1024 * 1024);
-    size_t lines = 0;
+    size_t lines = 0, limit = (size_t)-1;
     buf_reset(&sl->body);
     sl->nitems = 0;
     sl->attempt = 0;
@@ -508,16 +512,19 @@ static void slot_fill(es_bulk *s, slot *sl, double now)
     ilist keep = {0};
     item *it;
     while ((it = list_pop(&s->retry)) != NULL) {
-        if (it->not_before <= now && (sl->nitems == 0 || (lines + (size_t)it->nlines <= max_lines &&
-                                                        sl->body.len + it->len <= max_bytes))) {
+        size_t lim = it->split > 0 && (size_t)it->split < limit ? (size_t)it->split : limit;
+        if (it->not_before <= now &&
+            (sl->nitems == 0 || (sl->nitems < lim && lines + (size_t)it->nlines <= max_lines &&
+                                 sl->body.len + it->len <= max_bytes))) {
             lines += (size_t)it->nlines;
+            limit = lim;
             slot_add_item(sl, it);
         } else {
             list_push(&keep, it);
         }
     }
     s->retry = keep;
-    while (s->queue.head) {
+    while (s->queue.head && sl->nitems < limit) {
         it = s->queue.head;
         if (sl->nitems > 0 &&
             (lines + (size_t)it->nlines > max_lines || sl->body.len + it->len > max_bytes))
@@ -558,42 +565,93 @@ static int retryable_item(const es_item_result *r)
 static void whole_retry(es_bulk *s, slot *sl, const char *why)
 {
     if (sl->attempt >= s->cfg->max_retries) {
-        fail(s, DIAG_EIO, "bulk: a _bulk request of %zu documents failed %d times: %s",
-             sl->nitems, sl->attempt + 1, why);
+        fail(s, DIAG_EIO, "bulk: a _bulk request of %zu documents failed %d time%s: %s",
+             sl->nitems, sl->attempt + 1, sl->attempt ? "s" : "", why);
         sl->state = SLOT_FREE;
         slot_drop_items(sl);
         return;
     }
     sl->attempt++;
     s->st.request_retries++;
-    sl->not_before = es_now() + es_backoff(s->cfg, sl->attempt);
+    sl->not_before = es_now() + es_retry_wait(s->cfg, sl->attempt);
     sl->state = SLOT_WAITING;
 }
 
-static void reason_of(const char *body, size_t len, char *out, size_t cap)
+/* Settle one item: acknowledged (ok) or dead-lettered with r. */
+static void item_done(es_bulk *s, item *it, const es_item_result *r, int ok)
 {
-    cJSON *root = cJSON_ParseWithLength(body, len);
-    const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "type");
-    const cJSON *r = cJSON_GetObjectItemCaseSensitive(e, "reason");
-    if (cJSON_IsString(t))
-        snprintf(out, cap, "%s: %s", t->valuestring, cJSON_IsString(r) ? r->valuestring : "");
-    else if (cJSON_IsString(e))
-        snprintf(out, cap, "%s", e->valuestring);
-    else
-        snprintf(out, cap, "%.*s", (int)(len < 200 ? len : 200), body ? body : "");
-    cJSON_Delete(root);
+    if (ok) {
+        if (r->op == ES_OP_DELETE) s->st.deleted++;
+        else if (strcmp(r->result, "updated") == 0 || strcmp(r->result, "noop") == 0)
+            s->st.updated++;
+        else s->st.indexed++;
+        monitor(s, 0, r, it);
+    } else {
+        dead_letter(s, it, r);
+        monitor(s, 1, r, it);
+    }
+    settle(s, it);
+    item_free(it);
 }
 
-static void slot_done(es_bulk *s, slot *sl, CURLcode cc)
+/* The node refused the whole request (400 or 413): one of its items may be at
+ * fault. Send the items again in halves; an item refused on its own is
+ * dead-lettered with the node's reason. */
+static void split_request(es_bulk *s, slot *sl, long status, const char *body, size_t blen)
 {
-    curl_multi_remove_handle(s->multi, sl->x.easy);
-    long status = 0;
+    if (sl->nitems == 1) {
+        es_item_result r;
+        memset(&r, 0, sizeof r);
+        r.op = sl->items[0]->op;
+        r.status = (int)status;
+        snprintf(r.err_type, sizeof r.err_type, "request_refused");
+        es_reply_reason(body, blen, r.err_reason, sizeof r.err_reason);
+        item_done(s, sl->items[0], &r, 0);
+        sl->items[0] = NULL;
+    } else {
+        int half = (int)((sl->nitems + 1) / 2);
+        /* back to the front of the retry list, in order, ready now */
+        ilist front = {0};
+        for (size_t i = 0; i < sl->nitems; i++) {
+            item *it = sl->items[i];
+            it->split = half;
+            it->not_before = 0;
+            list_push(&front, it);
+            sl->items[i] = NULL;
+        }
+        item *it;
+        while ((it = list_pop(&s->retry)) != NULL) list_push(&front, it);
+        s->retry = front;
+        s->st.request_splits++;
+    }
+    sl->nitems = 0;
+    sl->state = SLOT_FREE;
+    report_acks(s);
+}
+
+/* Does reply item r answer item it? Fills why when it does not. */
+static int matches(const item *it, const es_item_result *r, char *why, size_t cap)
+{
+    if (r->op != it->op) {
+        snprintf(why, cap, "sent %s, the reply item is a %s (status %d)", es_op_name(it->op),
+                 es_op_name(r->op), r->status);
+        return 0;
+    }
+    if (it->has_id == 1 && r->has_id != 0 && (r->has_id != 1 || strcmp(r->id, it->id) != 0)) {
+        snprintf(why, cap, "sent _id '%.100s', the reply item is for _id '%.100s'", it->id,
+                 r->has_id == 1 ? r->id : "(too long)");
+        return 0;
+    }
+    return 1;
+}
+
+static void slot_done(es_bulk *s, slot *sl, const es_done *dn)
+{
     char why[400];
-    if (cc != CURLE_OK) {
-        snprintf(why, sizeof why, "%s", sl->x.errbuf[0] ? sl->x.errbuf : curl_easy_strerror(cc));
+    if (dn->rc != 0) {
+        snprintf(why, sizeof why, "%s", dn->error ? dn->error : "transfer failed");
         for (size_t i = 0; i < sl->nitems; i++) sl->items[i]->maybe_sent = 1;
-        if (cc == CURLE_OPERATION_TIMEDOUT && !s->cfg->retry_on_timeout) {
+        if (dn->rc != DIAG_ETRANSIENT) {
             fail(s, DIAG_EIO, "bulk: %s", why);
             sl->state = SLOT_FREE;
             slot_drop_items(sl);
@@ -602,19 +660,23 @@ static void slot_done(es_bulk *s, slot *sl, CURLcode cc)
         whole_retry(s, sl, why);
         return;
     }
-    curl_easy_getinfo(sl->x.easy, CURLINFO_RESPONSE_CODE, &status);
-    const char *body = sl->x.reply.data ? sl->x.reply.data : "";
-    size_t blen = sl->x.reply.len;
+    long status = dn->status;
+    const char *body = dn->body;
+    size_t blen = dn->len;
     if (status == 429 || status == 500 || status == 502 || status == 503 || status == 504) {
         char r[300];
-        reason_of(body, blen, r, sizeof r);
+        es_reply_reason(body, blen, r, sizeof r);
         snprintf(why, sizeof why, "HTTP %ld %s", status, r);
         whole_retry(s, sl, why);
         return;
     }
+    if (status == 400 || status == 413) {
+        split_request(s, sl, status, body, blen);
+        return;
+    }
     if (status != 200) {
         char r[300];
-        reason_of(body, blen, r, sizeof r);
+        es_reply_reason(body, blen, r, sizeof r);
         fail(s, DIAG_EIO, "bulk: elasticsearch %s answered %ld to _bulk: %s",
              es_client_host(s->client), status, r);
         sl->state = SLOT_FREE;
@@ -641,29 +703,28 @@ static void slot_done(es_bulk *s, slot *sl, CURLcode cc)
     double now = es_now();
     for (size_t i = 0; i < sl->nitems; i++) {
         item *it = sl->items[i];
-        const es_item_result *r = &s->results[i];
+        es_item_result *r = &s->results[i];
+        if (!matches(it, r, why, sizeof why)) {
+            /* another item's answer: nothing is known about this one */
+            r->op = it->op;
+            snprintf(r->err_type, sizeof r->err_type, "reply_mismatch");
+            snprintf(r->err_reason, sizeof r->err_reason, "%s", why);
+            s->st.mismatched++;
+            item_done(s, it, r, 0);
+            sl->items[i] = NULL;
+            continue;
+        }
         int ok = r->status >= 200 && r->status < 300 && !r->err_type[0];
         if (r->op == ES_OP_DELETE && r->status == 404 && !r->err_type[0]) ok = 1;
         /* a create sent again after a lost reply finds the document it made */
         if (r->op == ES_OP_CREATE && r->status == 409 && it->maybe_sent) ok = 1;
-        if (ok) {
-            if (r->op == ES_OP_DELETE) s->st.deleted++;
-            else if (strcmp(r->result, "updated") == 0 || strcmp(r->result, "noop") == 0)
-                s->st.updated++;
-            else s->st.indexed++;
-            monitor(s, 0, r, it);
-            settle(s, it);
-            item_free(it);
-        } else if (retryable_item(r) && it->attempts < s->cfg->bulk_max_retries) {
+        if (!ok && retryable_item(r) && it->attempts < s->cfg->bulk_max_retries) {
             it->attempts++;
-            it->not_before = now + es_backoff(s->cfg, it->attempts);
+            it->not_before = now + es_item_wait(s->cfg, it->attempts);
             s->st.item_retries++;
             list_push(&s->retry, it);
         } else {
-            dead_letter(s, it, r);
-            monitor(s, 1, r, it);
-            settle(s, it);
-            item_free(it);
+            item_done(s, it, r, ok);
         }
         sl->items[i] = NULL;
     }
@@ -698,16 +759,14 @@ static void pump(es_bulk *s, int block)
     for (const item *it = s->retry.head; it; it = it->next)
         if (it->not_before > now && it->not_before < next_wake) next_wake = it->not_before;
 
-    int running = 0;
-    curl_multi_perform(s->multi, &running);
+    es_multi_step(s->multi, 0);
     int got = 0;
-    CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(s->multi, &left)) != NULL) {
-        if (m->msg != CURLMSG_DONE) continue;
+    es_done dn;
+    es_xfer *x;
+    while ((x = es_multi_done(s->multi, &dn)) != NULL) {
         for (int i = 0; i < s->nslots; i++) {
-            if (s->slots[i].state == SLOT_RUNNING && s->slots[i].x.easy == m->easy_handle) {
-                slot_done(s, &s->slots[i], m->data.result);
+            if (s->slots[i].state == SLOT_RUNNING && s->slots[i].x == x) {
+                slot_done(s, &s->slots[i], &dn);
                 got = 1;
                 break;
             }
@@ -715,9 +774,9 @@ static void pump(es_bulk *s, int block)
     }
     if (block && !got && !s->failed) {
         int ms = (int)((next_wake - es_now()) * 1000);
-        if (ms < 0) ms = 0;
+        if (ms < 1) ms = 1;
         if (ms > 1000) ms = 1000;
-        curl_multi_poll(s->multi, NULL, 0, ms, NULL);
+        es_multi_step(s->multi, ms);
     }
 }
 
@@ -742,6 +801,15 @@ int es_bulk_add(es_bulk *s, const char *data, size_t len, const es_item_meta *me
     it->len = len + (size_t)nl;
     it->data[it->len] = '\0';
     for (size_t i = 0; i < it->len; i++) it->nlines += it->data[i] == '\n';
+    /* what the reply item must say: its operation and _id */
+    char id[ES_ID_MAX + 1];
+    if (es_action_parse(it->data, it->len, &it->op, id, sizeof id, &it->has_id) != 0) {
+        free(it->data);
+        free(it);
+        diag_error(s->d, NOLOC, "bulk: not an action line: %.80s", data);
+        return DIAG_EINVAL;
+    }
+    if (it->has_id == 1) it->id = xstrdup(id);
     it->seq = meta ? meta->seq : s->next_seq;
     s->next_seq = it->seq + 1;
     if (meta && meta->context) it->context = xstrdup(meta->context);
@@ -763,7 +831,6 @@ int es_bulk_flush(es_bulk *s)
 int es_bulk_finish(es_bulk *s, es_bulk_stats *stats)
 {
     int rc = es_bulk_flush(s);
-    if (s->dead) fflush(s->dead);
     if (stats) *stats = s->st;
     return rc;
 }

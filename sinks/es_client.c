@@ -1,15 +1,19 @@
-/* es_client.c - HTTP client for Elasticsearch/OpenSearch on libcurl; see es.h.
+/* es_client.c - HTTP client for Elasticsearch/OpenSearch; see es.h.
  *
- * Stage: the sink side (documents -> cluster). Owns the configuration copy,
- * a small pool of curl easy handles (connection reuse, thread-safe use),
- * authentication (ApiKey header, else basic auth), TLS options, gzip request
- * bodies, retries of single requests, the start-up wait and version check.
- * It does not know about _bulk items (es_bulk.c) or mappings (es_index.c).
+ * Stage: the sink side (documents -> cluster). The only file on libcurl.
+ * Owns the configuration copy (used exactly as the plan gives it: no
+ * defaults here), a small pool of curl easy handles (connection reuse,
+ * thread-safe use), authentication (ApiKey header, else basic auth), TLS
+ * options, gzip request bodies, retries of single requests, the start-up
+ * wait and product/version check, and the transfers in flight (curl multi)
+ * that the bulk sink drives. It does not read replies (es_reply.c), and
+ * knows nothing of _bulk items (es_bulk.c) or mappings (es_index.c).
  * Secrets never reach a message: request headers are never logged and the
  * host is shown without any user:password@ part.
  */
 #include "sinks/es.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -17,7 +21,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <zlib.h>
 
@@ -28,9 +31,22 @@
 #define POOL_SIZE 4
 #define REPLY_MAX ((size_t)512 << 20)
 
+struct es_xfer {
+    CURL *easy;
+    struct curl_slist *headers;
+    buf zbody;            /* gzip'ed body when gzip is on */
+    buf reply;
+    char product[48];     /* X-elastic-product of the reply */
+    char errbuf[CURL_ERROR_SIZE];
+    es_client *client;
+    es_multi *multi;      /* NULL for the pool's handles */
+    int running;          /* added to multi */
+};
+
 struct es_client {
     arena *mem;          /* configuration strings */
-    plan_es cfg;         /* defaults filled in */
+    plan_es cfg;         /* as given */
+    FILE *log;           /* start-up waits */
     char *base;          /* scheme://host[:port][/prefix] without trailing '/' */
     char *shown;         /* base without credentials, for messages */
     char *auth_header;   /* "Authorization: ApiKey ..." or NULL (secret) */
@@ -53,7 +69,7 @@ double es_now(void)
 
 void es_sleep(double seconds)
 {
-    if (seconds <= 0) return;
+    if (!(seconds > 0)) return;
     struct timespec ts;
     ts.tv_sec = (time_t)seconds;
     ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
@@ -61,15 +77,37 @@ void es_sleep(double seconds)
     }
 }
 
+double es_retry_wait(const plan_es *cfg, int attempt) { return cfg->retry_interval * attempt; }
+
+double es_item_wait(const plan_es *cfg, int attempt)
+{
+    double w = cfg->bulk_retry_interval;
+    for (int i = 1; i < attempt; i++) w *= 2;
+    return w;
+}
+
 double es_backoff(const plan_es *cfg, int attempt)
 {
-    double d = cfg->initial_backoff_duration;
-    for (int i = 1; i < attempt && d < 60; i++) d *= cfg->backoff_multiplier;
-    return d > 60 ? 60 : d;
+    double w = cfg->initial_backoff_duration;
+    for (int i = 1; i < attempt && w < 1e9; i++) w *= cfg->backoff_multiplier;
+    return w;
 }
 
 const plan_es *es_client_cfg(const es_client *c) { return &c->cfg; }
 const char *es_client_host(const es_client *c) { return c->shown; }
+void es_client_set_log(es_client *c, FILE *log) { c->log = log; }
+
+int es_url_escape(buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        int rc = isalnum(*p) || strchr("-._~", *p) ? buf_putc(b, (char)*p)
+                                                   : buf_printf(b, "%%%c%c", hex[*p >> 4],
+                                                                hex[*p & 15]);
+        if (rc) return rc;
+    }
+    return 0;
+}
 
 static const char *dupstr(arena *a, const char *s) { return s ? arena_strdup(a, s) : NULL; }
 
@@ -82,6 +120,58 @@ static char *strip_userinfo(arena *a, const char *url)
     return arena_printf(a, "%.*s%s", (int)off, url, url + off + len);
 }
 
+/* ---- settings ------------------------------------------------------------ */
+
+static int bad_setting(diag *d, const char *key, double v, const char *want)
+{
+    diag_error(d, (src_loc){NULL, 0, 0}, "elasticsearch.%s: %g cannot be used (%s)", key, v, want);
+    return DIAG_EINVAL;
+}
+
+/* The ranges of schemas/language.yaml, checked again for plans not made by
+ * the compiler (tests, embedders): refused, never replaced. */
+static int check_request_settings(const plan_es *k, diag *d)
+{
+    if (!k->host || !*k->host) {
+        diag_error(d, (src_loc){NULL, 0, 0}, "elasticsearch.host: empty");
+        return DIAG_EINVAL;
+    }
+    if (!(k->request_timeout > 0) || k->request_timeout > 1e6)
+        return bad_setting(d, "request_timeout", k->request_timeout, "seconds > 0");
+    if (!(k->max_wait_duration >= 0) || k->max_wait_duration > 1e7)
+        return bad_setting(d, "max_wait_duration", k->max_wait_duration, "seconds >= 0");
+    if (!(k->initial_backoff_duration > 0) || k->initial_backoff_duration > 1e6)
+        return bad_setting(d, "initial_backoff_duration", k->initial_backoff_duration,
+                           "seconds > 0");
+    if (!(k->backoff_multiplier >= 1) || k->backoff_multiplier > 1e3)
+        return bad_setting(d, "backoff_multiplier", k->backoff_multiplier, ">= 1");
+    if (k->max_retries < 0) return bad_setting(d, "max_retries", k->max_retries, ">= 0");
+    if (!(k->retry_interval >= 0) || k->retry_interval > 1e6)
+        return bad_setting(d, "retry_interval", k->retry_interval, "seconds >= 0");
+    return 0;
+}
+
+int es_check_bulk_settings(const plan_es *k, diag *d)
+{
+    if (k->queue_max_size <= 0)
+        return bad_setting(d, "bulk.queue_max_size", k->queue_max_size, "> 0");
+    if (!(k->queue_max_mem_size > 0) || k->queue_max_mem_size > 1e6)
+        return bad_setting(d, "bulk.queue_max_mem_size", k->queue_max_mem_size, "MiB > 0");
+    if (k->chunk_size <= 0) return bad_setting(d, "bulk.chunk_size", k->chunk_size, "> 0");
+    if (!(k->chunk_max_mem_size > 0) || k->chunk_max_mem_size > 1e6)
+        return bad_setting(d, "bulk.chunk_max_mem_size", k->chunk_max_mem_size, "MiB > 0");
+    if (k->max_concurrency <= 0 || k->max_concurrency > ES_MAX_CONCURRENCY)
+        return bad_setting(d, "bulk.max_concurrency", k->max_concurrency, "1 to 256");
+    if (k->bulk_max_retries < 0 || k->bulk_max_retries > ES_MAX_ITEM_RETRIES)
+        return bad_setting(d, "bulk.max_retries", k->bulk_max_retries, "0 to 30");
+    if (!(k->bulk_retry_interval >= 0) || k->bulk_retry_interval > 1e6)
+        return bad_setting(d, "bulk.retry_interval", k->bulk_retry_interval, "seconds >= 0");
+    return 0;
+}
+
+static int xfer_init(es_client *c, es_xfer *x, diag *d);
+static void xfer_cleanup(es_xfer *x);
+
 es_client *es_client_new(const plan_es *cfg, diag *d)
 {
     static const src_loc noloc = {NULL, 0, 0};
@@ -91,12 +181,14 @@ es_client *es_client_new(const plan_es *cfg, diag *d)
                    curl_easy_strerror(global_rc));
         return NULL;
     }
+    if (check_request_settings(cfg, d) != 0 || es_check_bulk_settings(cfg, d) != 0) return NULL;
     es_client *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->mem = arena_new();
     c->cfg = *cfg;
+    c->log = stderr;
     plan_es *k = &c->cfg;
-    k->host = dupstr(c->mem, cfg->host && *cfg->host ? cfg->host : "http://localhost:9200");
+    k->host = dupstr(c->mem, cfg->host);
     k->api_key = dupstr(c->mem, cfg->api_key);
     k->username = dupstr(c->mem, cfg->username);
     k->password = dupstr(c->mem, cfg->password);
@@ -107,18 +199,6 @@ es_client *es_client_new(const plan_es *cfg, diag *d)
         for (int i = 0; i < cfg->nheaders; i++) h[i] = dupstr(c->mem, cfg->headers[i]);
         k->headers = h;
     }
-    if (k->request_timeout <= 0) k->request_timeout = 240;
-    if (k->max_wait_duration <= 0) k->max_wait_duration = 120;
-    if (k->initial_backoff_duration <= 0) k->initial_backoff_duration = 1;
-    if (k->backoff_multiplier < 1) k->backoff_multiplier = 2;
-    if (k->max_retries == 0) k->max_retries = 5; /* negative: no retries */
-    if (k->max_retries < 0) k->max_retries = 0;
-    if (k->queue_max_size <= 0) k->queue_max_size = 1024;
-    if (k->queue_max_mem_size <= 0) k->queue_max_mem_size = 25;
-    if (k->chunk_size <= 0) k->chunk_size = 500;
-    if (k->chunk_max_mem_size <= 0) k->chunk_max_mem_size = 5;
-    if (k->max_concurrency <= 0) k->max_concurrency = 5;
-    if (k->bulk_max_retries <= 0) k->bulk_max_retries = 3;
 
     const char *h = k->host;
     size_t hl = strlen(h);
@@ -149,8 +229,8 @@ es_client *es_client_new(const plan_es *cfg, diag *d)
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->freed, NULL);
     for (int i = 0; i < POOL_SIZE; i++) {
-        if (es_xfer_init(c, &c->pool[i], d) != 0) {
-            for (int j = 0; j < i; j++) es_xfer_cleanup(&c->pool[j]);
+        if (xfer_init(c, &c->pool[i], d) != 0) {
+            for (int j = 0; j < i; j++) xfer_cleanup(&c->pool[j]);
             pthread_mutex_destroy(&c->lock);
             pthread_cond_destroy(&c->freed);
             goto fail;
@@ -166,7 +246,7 @@ fail:
 void es_client_free(es_client *c)
 {
     if (!c) return;
-    for (int i = 0; i < POOL_SIZE; i++) es_xfer_cleanup(&c->pool[i]);
+    for (int i = 0; i < POOL_SIZE; i++) xfer_cleanup(&c->pool[i]);
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->freed);
     arena_free(c->mem);
@@ -183,10 +263,25 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
-int es_xfer_init(es_client *c, es_xfer *x, diag *d)
+/* Keeps the X-elastic-product header (the product check of GET /). */
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
-    (void)c;
+    es_xfer *x = ud;
+    size_t len = size * n;
+    static const char name[] = "x-elastic-product:";
+    if (len > sizeof name - 1 && strncasecmp(p, name, sizeof name - 1) == 0) {
+        const char *v = p + sizeof name - 1, *end = p + len;
+        while (v < end && (*v == ' ' || *v == '\t')) v++;
+        while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ')) end--;
+        snprintf(x->product, sizeof x->product, "%.*s", (int)(end - v), v);
+    }
+    return len;
+}
+
+static int xfer_init(es_client *c, es_xfer *x, diag *d)
+{
     memset(x, 0, sizeof *x);
+    x->client = c;
     buf_init(&x->zbody, 0);
     buf_init(&x->reply, REPLY_MAX);
     x->easy = curl_easy_init();
@@ -198,7 +293,7 @@ int es_xfer_init(es_client *c, es_xfer *x, diag *d)
     return 0;
 }
 
-void es_xfer_cleanup(es_xfer *x)
+static void xfer_cleanup(es_xfer *x)
 {
     if (x->easy) curl_easy_cleanup(x->easy);
     curl_slist_free_all(x->headers);
@@ -232,8 +327,8 @@ done:
     return rc;
 }
 
-int es_xfer_prepare(es_client *c, es_xfer *x, const char *method, const char *path,
-                    const char *body, size_t len, const char *content_type, diag *d)
+static int xfer_prepare(es_client *c, es_xfer *x, const char *method, const char *path,
+                        const char *body, size_t len, const char *content_type, diag *d)
 {
     static const src_loc noloc = {NULL, 0, 0};
     CURL *e = x->easy;
@@ -246,6 +341,7 @@ int es_xfer_prepare(es_client *c, es_xfer *x, const char *method, const char *pa
     x->headers = NULL;
     buf_reset(&x->reply);
     x->errbuf[0] = '\0';
+    x->product[0] = '\0';
     int n = snprintf(url, sizeof url, "%s%s", c->base, path);
     if (n < 0 || (size_t)n >= sizeof url) {
         diag_error(d, noloc, "elasticsearch: request path too long");
@@ -278,13 +374,17 @@ int es_xfer_prepare(es_client *c, es_xfer *x, const char *method, const char *pa
     x->headers = h;
 
     curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)x);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "sql2es/" SQL2ES_VERSION);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &x->reply);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(k->request_timeout * 1000));
+    /* the connection phase is part of request_timeout, never longer than 30 s */
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                      (long)((k->request_timeout < 30 ? k->request_timeout : 30) * 1000));
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -316,41 +416,6 @@ int es_xfer_prepare(es_client *c, es_xfer *x, const char *method, const char *pa
     return 0;
 }
 
-/* ---- requests ----------------------------------------------------------- */
-
-static es_xfer *acquire(es_client *c, int *slot)
-{
-    pthread_mutex_lock(&c->lock);
-    for (;;) {
-        for (int i = 0; i < POOL_SIZE; i++) {
-            if (!c->used[i]) {
-                c->used[i] = 1;
-                *slot = i;
-                pthread_mutex_unlock(&c->lock);
-                return &c->pool[i];
-            }
-        }
-        pthread_cond_wait(&c->freed, &c->lock);
-    }
-}
-
-static void release(es_client *c, int slot)
-{
-    pthread_mutex_lock(&c->lock);
-    c->used[slot] = 0;
-    pthread_cond_signal(&c->freed);
-    pthread_mutex_unlock(&c->lock);
-}
-
-void es_response_free(es_response *r)
-{
-    if (!r) return;
-    free(r->body);
-    r->body = NULL;
-    r->len = 0;
-    r->status = 0;
-}
-
 /* The cluster's certificate is not trusted, or our TLS files are unusable:
  * waiting does not change that. */
 static int tls_trust_error(CURLcode cc)
@@ -368,37 +433,101 @@ static int tls_trust_error(CURLcode cc)
     }
 }
 
-int es_request_once(es_client *c, const char *method, const char *path, const char *body,
-                    size_t len, const char *content_type, es_response *out, diag *d)
+/* The return code for a failed transfer: retryable or not. */
+static int failure_rc(const es_client *c, CURLcode cc)
+{
+    if (tls_trust_error(cc) || cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL)
+        return DIAG_EIO; /* waiting does not fix a certificate or a URL */
+    if (cc == CURLE_WRITE_ERROR || cc == CURLE_OUT_OF_MEMORY) return DIAG_EIO;
+    if (cc == CURLE_OPERATION_TIMEDOUT && !c->cfg.retry_on_timeout) return DIAG_EIO;
+    return DIAG_ETRANSIENT;
+}
+
+/* A short phrase for the waits ("connection refused"). */
+static const char *failure_phrase(CURLcode cc)
+{
+    switch (cc) {
+    case CURLE_COULDNT_CONNECT: return "connection refused";
+    case CURLE_OPERATION_TIMEDOUT: return "timed out";
+    case CURLE_COULDNT_RESOLVE_HOST: return "host not found";
+    case CURLE_GOT_NOTHING: return "connection closed without a reply";
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR: return "connection reset";
+    default: return curl_easy_strerror(cc);
+    }
+}
+
+/* ---- requests ----------------------------------------------------------- */
+
+static es_xfer *acquire(es_client *c)
+{
+    pthread_mutex_lock(&c->lock);
+    for (;;) {
+        for (int i = 0; i < POOL_SIZE; i++) {
+            if (!c->used[i]) {
+                c->used[i] = 1;
+                pthread_mutex_unlock(&c->lock);
+                return &c->pool[i];
+            }
+        }
+        pthread_cond_wait(&c->freed, &c->lock);
+    }
+}
+
+static void release(es_client *c, es_xfer *x)
+{
+    pthread_mutex_lock(&c->lock);
+    c->used[x - c->pool] = 0;
+    pthread_cond_signal(&c->freed);
+    pthread_mutex_unlock(&c->lock);
+}
+
+void es_response_free(es_response *r)
+{
+    if (!r) return;
+    free(r->body);
+    r->body = NULL;
+    r->len = 0;
+    r->status = 0;
+}
+
+/* One attempt; *cc gets curl's code (CURLE_OK when a reply arrived). */
+static int request_once(es_client *c, const char *method, const char *path, const char *body,
+                        size_t len, const char *content_type, es_response *out, CURLcode *cc,
+                        diag *d)
 {
     static const src_loc noloc = {NULL, 0, 0};
-    int slot;
     memset(out, 0, sizeof *out);
-    es_xfer *x = acquire(c, &slot);
-    int rc = es_xfer_prepare(c, x, method, path, body, len, content_type, d);
+    *cc = CURLE_OK;
+    es_xfer *x = acquire(c);
+    int rc = xfer_prepare(c, x, method, path, body, len, content_type, d);
     if (rc) goto done;
-    CURLcode cc = curl_easy_perform(x->easy);
-    if (cc != CURLE_OK) {
-        /* waiting does not fix a certificate or a URL: fail now, say what to check */
-        int tls = tls_trust_error(cc);
-        int permanent = tls || cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL;
+    *cc = curl_easy_perform(x->easy);
+    if (*cc != CURLE_OK) {
+        int tls = tls_trust_error(*cc);
         diag_error(d, noloc, "elasticsearch %s: %s %s: %s%s", c->shown, method, path,
-                   x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc),
+                   x->errbuf[0] ? x->errbuf : curl_easy_strerror(*cc),
                    tls ? " (check elasticsearch.ca_certs: the CA that signed the cluster's "
                          "certificate, and that the certificate names the host; verify_certs: "
                          "false skips the check)"
                        : "");
-        rc = (cc == CURLE_WRITE_ERROR || cc == CURLE_OUT_OF_MEMORY) ? DIAG_EIO : DIAG_ETRANSIENT;
-        if (cc == CURLE_OPERATION_TIMEDOUT && !c->cfg.retry_on_timeout) rc = DIAG_EIO;
-        if (permanent) rc = DIAG_EIO;
+        rc = failure_rc(c, *cc);
         goto done;
     }
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &out->status);
+    snprintf(out->product, sizeof out->product, "%s", x->product);
     out->body = buf_detach(&x->reply, &out->len);
     buf_init(&x->reply, REPLY_MAX);
 done:
-    release(c, slot);
+    release(c, x);
     return rc;
+}
+
+int es_request_once(es_client *c, const char *method, const char *path, const char *body,
+                    size_t len, const char *content_type, es_response *out, diag *d)
+{
+    CURLcode cc;
+    return request_once(c, method, path, body, len, content_type, out, &cc, d);
 }
 
 static int retryable_status(long st) { return st == 429 || st == 502 || st == 503 || st == 504; }
@@ -419,67 +548,27 @@ int es_request(es_client *c, const char *method, const char *path, const char *b
         }
         diag_free(tmp);
         es_response_free(out);
-        es_sleep(es_backoff(&c->cfg, attempt + 1));
+        es_sleep(es_retry_wait(&c->cfg, attempt + 1));
     }
 }
 
 /* ---- start-up ----------------------------------------------------------- */
 
-int es_version_parse(const char *json, size_t len, es_version *out, diag *d)
-{
-    static const src_loc noloc = {NULL, 0, 0};
-    es_version v;
-    memset(&v, 0, sizeof v);
-    int rc = DIAG_EINVAL;
-    cJSON *root = cJSON_ParseWithLength(json, len);
-    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "version");
-    const cJSON *num = cJSON_GetObjectItemCaseSensitive(ver, "number");
-    const cJSON *dist = cJSON_GetObjectItemCaseSensitive(ver, "distribution");
-    if (!cJSON_IsString(num)) {
-        diag_error(d, noloc, "elasticsearch: the cluster's reply to GET / has no version.number");
-        goto done;
-    }
-    snprintf(v.number, sizeof v.number, "%s", num->valuestring);
-    v.opensearch = cJSON_IsString(dist) && strcmp(dist->valuestring, "opensearch") == 0;
-    const char *p = num->valuestring;
-    char *end;
-    long part[3] = {0, 0, 0};
-    for (int i = 0; i < 3; i++) {
-        if (*p < '0' || *p > '9') break;
-        part[i] = strtol(p, &end, 10);
-        p = end;
-        if (*p != '.') break;
-        p++;
-    }
-    v.major = (int)(part[0] > 1000 ? 1000 : part[0]);
-    v.minor = (int)(part[1] > 100000 ? 100000 : part[1]);
-    v.patch = (int)(part[2] > 100000 ? 100000 : part[2]);
-    const char *name = v.opensearch ? "OpenSearch" : "Elasticsearch";
-    int okv = v.opensearch ? (v.major >= 1 && v.major <= 3) : (v.major >= 7 && v.major <= 9);
-    if (!okv) {
-        diag_error(d, noloc, "elasticsearch: unsupported %s version %s (supported: %s)", name,
-                   v.number, v.opensearch ? "OpenSearch 1.x to 3.x" : "Elasticsearch 7.x to 9.x");
-        goto done;
-    }
-    rc = 0;
-done:
-    if (out) *out = v;
-    cJSON_Delete(root);
-    return rc;
-}
-
 int es_wait_ready(es_client *c, es_version *out, diag *d)
 {
     static const src_loc noloc = {NULL, 0, 0};
-    double deadline = es_now() + c->cfg.max_wait_duration;
+    const plan_es *k = &c->cfg;
+    double t0 = es_now(), deadline = t0 + k->max_wait_duration;
+    char why[200];
     int rc;
     for (int attempt = 1;; attempt++) {
         es_response r;
+        CURLcode cc;
         diag *tmp = diag_new();
-        rc = es_request_once(c, "GET", "/", NULL, 0, NULL, &r, tmp);
+        rc = request_once(c, "GET", "/", NULL, 0, NULL, &r, &cc, tmp);
         if (rc == 0 && r.status == 200) {
             diag_free(tmp);
-            rc = es_version_parse(r.body ? r.body : "", r.len, out, d);
+            rc = es_version_parse(r.body ? r.body : "", r.len, r.product, out, d);
             es_response_free(&r);
             return rc;
         }
@@ -488,27 +577,139 @@ int es_wait_ready(es_client *c, es_version *out, diag *d)
             diag_free(tmp);
             return DIAG_EIO;
         }
+        diag_free(tmp);
         if (rc == 0 && (r.status == 401 || r.status == 403)) {
             diag_error(d, noloc, "elasticsearch %s: GET / answered %ld: check api_key or "
                        "username/password", c->shown, r.status);
             es_response_free(&r);
-            diag_free(tmp);
             return DIAG_EIO;
         }
-        double wait = es_backoff(&c->cfg, attempt);
-        if (es_now() + wait > deadline) {
-            if (rc)
-                diag_error(d, noloc, "elasticsearch %s not ready after %.0f s: %s", c->shown,
-                           c->cfg.max_wait_duration, diag_last(tmp));
-            else
-                diag_error(d, noloc, "elasticsearch %s not ready after %.0f s: GET / answered %ld",
-                           c->shown, c->cfg.max_wait_duration, r.status);
-            es_response_free(&r);
-            diag_free(tmp);
+        if (rc == 0)
+            snprintf(why, sizeof why, "GET / answered %ld", r.status);
+        else
+            snprintf(why, sizeof why, "%s", failure_phrase(cc));
+        es_response_free(&r);
+        double now = es_now(), left = deadline - now;
+        if (left <= 0) {
+            diag_error(d, noloc, "elasticsearch %s not ready after %.0f s (%d attempt%s, "
+                       "max_wait_duration %g s): %s", c->shown, now - t0, attempt,
+                       attempt == 1 ? "" : "s", k->max_wait_duration, why);
             return DIAG_ETRANSIENT;
         }
-        es_response_free(&r);
-        diag_free(tmp);
+        double wait = es_backoff(k, attempt);
+        if (wait > left) wait = left;
+        if (c->log) {
+            fprintf(c->log, "sql2es: waiting for %s: %s, retry %d in %.3g s\n", c->shown, why,
+                    attempt, wait);
+            fflush(c->log);
+        }
         es_sleep(wait);
     }
+}
+
+/* ---- transfers in flight ------------------------------------------------- */
+
+struct es_multi {
+    es_client *client;
+    CURLM *multi;
+};
+
+es_multi *es_multi_new(es_client *c, int max_in_flight, diag *d)
+{
+    es_multi *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->client = c;
+    m->multi = curl_multi_init();
+    if (!m->multi) {
+        diag_error(d, (src_loc){NULL, 0, 0}, "bulk: cannot create a curl multi handle");
+        free(m);
+        return NULL;
+    }
+    curl_multi_setopt(m->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)max_in_flight);
+    return m;
+}
+
+void es_multi_free(es_multi *m)
+{
+    if (!m) return;
+    curl_multi_cleanup(m->multi);
+    free(m);
+}
+
+es_xfer *es_xfer_new(es_multi *m, diag *d)
+{
+    es_xfer *x = malloc(sizeof *x);
+    if (!x) return NULL;
+    if (xfer_init(m->client, x, d) != 0) {
+        xfer_cleanup(x);
+        free(x);
+        return NULL;
+    }
+    x->multi = m;
+    return x;
+}
+
+void es_xfer_free(es_xfer *x)
+{
+    if (!x) return;
+    if (x->running) curl_multi_remove_handle(x->multi->multi, x->easy);
+    xfer_cleanup(x);
+    free(x);
+}
+
+int es_multi_start(es_xfer *x, const char *method, const char *path, const char *body,
+                   size_t len, const char *content_type, diag *d)
+{
+    if (x->running) {
+        curl_multi_remove_handle(x->multi->multi, x->easy);
+        x->running = 0;
+    }
+    int rc = xfer_prepare(x->client, x, method, path, body, len, content_type, d);
+    if (rc) return rc;
+    if (curl_multi_add_handle(x->multi->multi, x->easy) != CURLM_OK) {
+        diag_error(d, (src_loc){NULL, 0, 0}, "bulk: cannot start a request");
+        return DIAG_EIO;
+    }
+    x->running = 1;
+    return 0;
+}
+
+void es_multi_step(es_multi *m, int wait_ms)
+{
+    int running = 0;
+    curl_multi_perform(m->multi, &running);
+    if (wait_ms > 0 && running) {
+        int n = 0;
+        curl_multi_poll(m->multi, NULL, 0, wait_ms, &n);
+        curl_multi_perform(m->multi, &running);
+    } else if (wait_ms > 0) {
+        es_sleep(wait_ms / 1000.0);
+    }
+}
+
+es_xfer *es_multi_done(es_multi *m, es_done *out)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(m->multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE) continue;
+        es_xfer *x = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        CURLcode cc = msg->data.result;
+        if (!x) continue;
+        curl_multi_remove_handle(m->multi, x->easy);
+        x->running = 0;
+        memset(out, 0, sizeof *out);
+        out->body = x->reply.data ? x->reply.data : "";
+        out->len = x->reply.len;
+        if (cc != CURLE_OK) {
+            out->rc = failure_rc(m->client, cc);
+            out->timed_out = cc == CURLE_OPERATION_TIMEDOUT;
+            out->error = x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc);
+        } else {
+            curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &out->status);
+        }
+        return x;
+    }
+    return NULL;
 }

@@ -13,8 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
-
 #define NOLOC ((src_loc){NULL, 0, 0})
 
 /* Index names go into URL paths: refuse what would change the path. */
@@ -40,115 +38,14 @@ static void note(diag *d, const char *fmt, ...)
     va_end(ap);
 }
 
-/* "type: reason" of an error reply, or the start of the body. */
-static void reply_reason(const es_response *r, char *out, size_t cap)
-{
-    cJSON *root = cJSON_ParseWithLength(r->body ? r->body : "", r->len);
-    const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "type");
-    const cJSON *why = cJSON_GetObjectItemCaseSensitive(e, "reason");
-    if (cJSON_IsString(t))
-        snprintf(out, cap, "%s: %s", t->valuestring, cJSON_IsString(why) ? why->valuestring : "");
-    else
-        snprintf(out, cap, "%.200s", r->body ? r->body : "(empty reply)");
-    cJSON_Delete(root);
-}
-
 static int status_error(es_client *c, const char *what, const char *index, const es_response *r,
                         diag *d)
 {
     char why[400];
-    reply_reason(r, why, sizeof why);
+    es_reply_reason(r->body, r->len, why, sizeof why);
     diag_error(d, NOLOC, "elasticsearch %s: %s '%s' answered %ld: %s", es_client_host(c), what,
                index, r->status, why);
     return DIAG_EIO;
-}
-
-/* ---- mapping comparison ------------------------------------------------ */
-
-/* The type of a mapping entry: "type", else "object" (properties or none). */
-static const char *type_of(const cJSON *f)
-{
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(f, "type");
-    return cJSON_IsString(t) ? t->valuestring : "object";
-}
-
-static const cJSON *props_of(const cJSON *mapping)
-{
-    const cJSON *p = cJSON_GetObjectItemCaseSensitive(mapping, "properties");
-    return cJSON_IsObject(p) ? p : NULL;
-}
-
-static int diff_props(const cJSON *have, const cJSON *want, const char *prefix, cJSON *add,
-                      int *nadded, diag *d)
-{
-    int conflicts = 0;
-    const cJSON *w;
-    cJSON_ArrayForEach(w, want)
-    {
-        if (!w->string) continue;
-        char path[512];
-        snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", w->string);
-        const cJSON *h = have ? cJSON_GetObjectItemCaseSensitive(have, w->string) : NULL;
-        if (!h) {
-            cJSON_AddItemToObject(add, w->string, cJSON_Duplicate(w, 1));
-            (*nadded)++;
-            continue;
-        }
-        const char *ht = type_of(h), *wt = type_of(w);
-        if (strcmp(ht, wt) != 0) {
-            diag_error(d, NOLOC, "field '%s': index has '%s', plan wants '%s'", path, ht, wt);
-            conflicts++;
-            continue;
-        }
-        const cJSON *wp = props_of(w);
-        if (!wp) continue;
-        cJSON *sub = cJSON_CreateObject();
-        conflicts += diff_props(props_of(h), wp, path, sub, nadded, d);
-        if (sub->child) {
-            cJSON *entry = cJSON_CreateObject();
-            const cJSON *t = cJSON_GetObjectItemCaseSensitive(w, "type");
-            if (cJSON_IsString(t)) cJSON_AddStringToObject(entry, "type", t->valuestring);
-            cJSON_AddItemToObject(entry, "properties", sub);
-            cJSON_AddItemToObject(add, w->string, entry);
-        } else {
-            cJSON_Delete(sub);
-        }
-    }
-    return conflicts;
-}
-
-int es_mapping_diff(const char *existing_json, const char *wanted_json, char **additions,
-                    int *nadded, diag *d)
-{
-    int rc = 0, n = 0;
-    if (additions) *additions = NULL;
-    cJSON *have = cJSON_Parse(existing_json ? existing_json : "{}");
-    cJSON *want = cJSON_Parse(wanted_json ? wanted_json : "{}");
-    cJSON *add = cJSON_CreateObject();
-    if (!cJSON_IsObject(have) || !cJSON_IsObject(want)) {
-        diag_error(d, NOLOC, "elasticsearch: %s mapping is not a JSON object",
-                   cJSON_IsObject(have) ? "the plan's" : "the index's");
-        rc = DIAG_EINVAL;
-        goto done;
-    }
-    if (diff_props(props_of(have), props_of(want), "", add, &n, d) > 0) {
-        rc = DIAG_EINVAL;
-        goto done;
-    }
-    if (n > 0 && additions) {
-        cJSON *wrap = cJSON_CreateObject();
-        cJSON_AddItemToObject(wrap, "properties", add);
-        add = NULL;
-        *additions = cJSON_PrintUnformatted(wrap);
-        cJSON_Delete(wrap);
-    }
-done:
-    if (nadded) *nadded = rc ? 0 : n;
-    cJSON_Delete(add);
-    cJSON_Delete(have);
-    cJSON_Delete(want);
-    return rc;
 }
 
 /* ---- indices ----------------------------------------------------------- */
@@ -215,20 +112,15 @@ int es_index_ensure(es_client *c, const char *index, const char *mapping_json,
                     const char *settings_json, es_index_report *rep, diag *d)
 {
     char path[300];
-    es_response r = {0, NULL, 0};
+    es_response r = {0, NULL, 0, ""};
     int rc, exists;
     char *additions = NULL;
-    cJSON *root = NULL;
+    int nadded = 0;
     if (rep) memset(rep, 0, sizeof *rep);
     if ((rc = check_index(index, d)) != 0) return rc;
-    if (mapping_json) {
-        cJSON *m = cJSON_Parse(mapping_json);
-        int okm = cJSON_IsObject(m);
-        cJSON_Delete(m);
-        if (!okm) {
-            diag_error(d, NOLOC, "index '%s': the plan's mapping is not a JSON object", index);
-            return DIAG_EINVAL;
-        }
+    if (mapping_json && !es_json_is_object(mapping_json)) {
+        diag_error(d, NOLOC, "index '%s': the plan's mapping is not a JSON object", index);
+        return DIAG_EINVAL;
     }
     if ((exists = es_index_exists(c, index, d)) < 0) return exists;
     if (!exists) {
@@ -245,32 +137,8 @@ int es_index_ensure(es_client *c, const char *index, const char *mapping_json,
         rc = status_error(c, "get mapping of", index, &r, d);
         goto done;
     }
-    root = cJSON_ParseWithLength(r.body ? r.body : "", r.len);
-    const cJSON *idx;
-    int nadded = 0, total_added = 0;
-    cJSON_ArrayForEach(idx, root)
-    {
-        const cJSON *m = cJSON_GetObjectItemCaseSensitive(idx, "mappings");
-        char *have = m ? cJSON_PrintUnformatted(m) : NULL;
-        char *add = NULL;
-        int nconf_before = diag_errors(d);
-        rc = es_mapping_diff(have ? have : "{}", mapping_json, &add, &nadded, d);
-        free(have);
-        if (rc) {
-            diag_error(d, NOLOC, "index '%s': %d mapping conflict%s with the plan (the index is "
-                       "left unchanged; reindex or drop it)",
-                       idx->string ? idx->string : index, diag_errors(d) - nconf_before,
-                       diag_errors(d) - nconf_before == 1 ? "" : "s");
-            free(add);
-            goto done;
-        }
-        if (add && !additions) {
-            additions = add;
-            total_added = nadded;
-        } else {
-            free(add);
-        }
-    }
+    rc = es_mapping_reply_diff(r.body, r.len, index, mapping_json, &additions, &nadded, d);
+    if (rc) goto done;
     if (additions) {
         es_response_free(&r);
         if ((rc = es_request(c, "PUT", path, additions, strlen(additions), NULL, &r, d)) != 0)
@@ -279,12 +147,11 @@ int es_index_ensure(es_client *c, const char *index, const char *mapping_json,
             rc = status_error(c, "add fields to the mapping of", index, &r, d);
             goto done;
         }
-        if (rep) rep->fields_added = total_added;
-        note(d, "index '%s': added %d field%s only in the plan to its mapping", index,
-             total_added, total_added == 1 ? "" : "s");
+        if (rep) rep->fields_added = nadded;
+        note(d, "index '%s': added %d field%s only in the plan to its mapping", index, nadded,
+             nadded == 1 ? "" : "s");
     }
 done:
-    cJSON_Delete(root);
     free(additions);
     es_response_free(&r);
     return rc;
@@ -309,12 +176,7 @@ static char *query_body(const char *q, const char *extra)
 
 static int number_in(const es_response *r, const char *key, int64_t *out)
 {
-    cJSON *root = cJSON_ParseWithLength(r->body ? r->body : "", r->len);
-    const cJSON *n = cJSON_GetObjectItemCaseSensitive(root, key);
-    int ok = cJSON_IsNumber(n);
-    if (ok && out) *out = (int64_t)n->valuedouble;
-    cJSON_Delete(root);
-    return ok ? 0 : DIAG_EIO;
+    return es_reply_number(r->body, r->len, key, out);
 }
 
 int es_refresh(es_client *c, const char *index, diag *d)
@@ -373,10 +235,12 @@ int es_delete_by_query(es_client *c, const char *index, const char *query_json, 
 
 struct es_ids {
     es_client *c;
-    char *scroll_id;
-    cJSON *page;           /* the current reply */
-    const cJSON *hit;      /* next hit to return */
+    es_page page;          /* the current reply's ids and the scroll id */
     int done;
+    char index[256];
+    int64_t count;         /* _count when the iteration began */
+    int64_t limit;         /* ids returned before it is an error */
+    int64_t returned;
 };
 
 #define SCROLL_KEEP "2m"
@@ -387,30 +251,10 @@ struct es_ids {
 /* Take a search/scroll reply: keep its scroll id and hits. */
 static int take_page(es_ids *it, es_response *r, diag *d)
 {
-    cJSON_Delete(it->page);
-    it->page = NULL;
-    it->hit = NULL;
-    if (r->status != 200) return status_error(it->c, "scroll", "_ids", r, d);
-    it->page = cJSON_ParseWithLength(r->body ? r->body : "", r->len);
-    const cJSON *sid = cJSON_GetObjectItemCaseSensitive(it->page, "_scroll_id");
-    const cJSON *outer = cJSON_GetObjectItemCaseSensitive(it->page, "hits");
-    const cJSON *hits = cJSON_GetObjectItemCaseSensitive(outer, "hits");
-    /* filter_path leaves `hits` out of a page without hits */
-    if (!cJSON_IsString(sid) || (outer && !cJSON_IsArray(hits)) ||
-        (!outer && cJSON_GetArraySize(it->page) != 1)) {
-        diag_error(d, NOLOC, "elasticsearch: scroll reply without _scroll_id or hits");
-        return DIAG_EIO;
-    }
-    if (!it->scroll_id || strcmp(it->scroll_id, sid->valuestring) != 0) {
-        free(it->scroll_id);
-        size_t n = strlen(sid->valuestring) + 1;
-        it->scroll_id = malloc(n);
-        if (!it->scroll_id) return DIAG_ENOMEM;
-        memcpy(it->scroll_id, sid->valuestring, n);
-    }
-    it->hit = hits ? hits->child : NULL;
-    if (!it->hit) it->done = 1;
-    return 0;
+    if (r->status != 200) return status_error(it->c, "scroll", it->index, r, d);
+    int rc = es_page_parse(r->body, r->len, &it->page, d);
+    if (rc == 0 && it->page.n == 0) it->done = 1;
+    return rc;
 }
 
 int es_ids_open(es_client *c, const char *index, const char *query_json, int batch, es_ids **out,
@@ -426,6 +270,14 @@ int es_ids_open(es_client *c, const char *index, const char *query_json, int bat
     es_ids *it = calloc(1, sizeof *it);
     if (!it) return DIAG_ENOMEM;
     it->c = c;
+    buf_init(&it->page.ids, 0);
+    snprintf(it->index, sizeof it->index, "%s", index);
+    /* the bound: what the index holds now, plus what may be written meanwhile */
+    if ((rc = es_count(c, index, query_json, &it->count, d)) != 0) {
+        es_ids_close(it);
+        return rc;
+    }
+    it->limit = it->count + it->count / 10 + batch;
     snprintf(path, sizeof path, "/%s/_search?scroll=" SCROLL_KEEP "&" IDS_FILTER, index);
     snprintf(extra, sizeof extra, "\"size\":%d,\"sort\":[\"_doc\"],\"_source\":false", batch);
     char *body = query_body(query_json, extra);
@@ -444,25 +296,34 @@ int es_ids_open(es_client *c, const char *index, const char *query_json, int bat
     return 0;
 }
 
+static char *scroll_body(const char *key, const char *scroll_id, int array)
+{
+    buf b = BUF_INIT;
+    if (!array) buf_puts(&b, "{\"scroll\":\"" SCROLL_KEEP "\",");
+    else buf_puts(&b, "{");
+    buf_printf(&b, "\"%s\":%s", key, array ? "[" : "");
+    buf_json_str(&b, scroll_id, strlen(scroll_id), NULL);
+    buf_puts(&b, array ? "]}" : "}");
+    return buf_detach(&b, NULL);
+}
+
 int es_ids_next(es_ids *it, const char **id, size_t *idlen, diag *d)
 {
     for (;;) {
-        if (it->hit) {
-            const cJSON *h = it->hit;
-            it->hit = h->next;
-            const cJSON *v = cJSON_GetObjectItemCaseSensitive(h, "_id");
-            if (!cJSON_IsString(v)) continue;
-            *id = v->valuestring;
-            if (idlen) *idlen = strlen(v->valuestring);
+        if (es_page_next(&it->page, id, idlen)) {
+            if (++it->returned > it->limit) {
+                diag_error(d, NOLOC, "elasticsearch %s: the scroll over '%s' returned more than "
+                           "%lld ids although the index counted %lld documents: stopping (a "
+                           "scroll that does not end)", es_client_host(it->c), it->index,
+                           (long long)it->limit, (long long)it->count);
+                it->done = 1;
+                return DIAG_EIO;
+            }
             return 1;
         }
-        if (it->done) return 0;
+        if (it->done || !it->page.scroll_id) return 0;
         es_response r;
-        cJSON *req = cJSON_CreateObject();
-        cJSON_AddStringToObject(req, "scroll", SCROLL_KEEP);
-        cJSON_AddStringToObject(req, "scroll_id", it->scroll_id);
-        char *body = cJSON_PrintUnformatted(req);
-        cJSON_Delete(req);
+        char *body = scroll_body("scroll_id", it->page.scroll_id, 0);
         int rc = es_request(it->c, "POST", "/_search/scroll?" IDS_FILTER, body, strlen(body), NULL,
                             &r, d);
         free(body);
@@ -476,12 +337,8 @@ int es_ids_next(es_ids *it, const char **id, size_t *idlen, diag *d)
 void es_ids_close(es_ids *it)
 {
     if (!it) return;
-    if (it->scroll_id) {
-        cJSON *req = cJSON_CreateObject();
-        cJSON *arr = cJSON_AddArrayToObject(req, "scroll_id");
-        cJSON_AddItemToArray(arr, cJSON_CreateString(it->scroll_id));
-        char *body = cJSON_PrintUnformatted(req);
-        cJSON_Delete(req);
+    if (it->page.scroll_id) {
+        char *body = scroll_body("scroll_id", it->page.scroll_id, 1);
         es_response r;
         diag *tmp = diag_new();
         if (es_request_once(it->c, "DELETE", "/_search/scroll", body, strlen(body), NULL, &r,
@@ -489,8 +346,7 @@ void es_ids_close(es_ids *it)
             es_response_free(&r);
         diag_free(tmp);
         free(body);
-        free(it->scroll_id);
     }
-    cJSON_Delete(it->page);
+    es_page_free(&it->page);
     free(it);
 }

@@ -1,6 +1,7 @@
 /* fuzz_es_reply.c - libFuzzer target for what the sink reads from the
- * cluster (engine/es_bulk.c, engine/es_client.c, engine/es_index.c): the
- * _bulk reply parser, the GET / version parser and the mapping comparison.
+ * cluster (sinks/es_reply.c): the _bulk reply parser, the action-line
+ * parser, the GET / banner parser, scroll pages, error replies and the
+ * mapping comparison.
  *
  * Any reply must parse or be refused with a message: no crash, no leak, no
  * out-of-bounds write into the caller's result array (cap is kept small so
@@ -33,7 +34,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     es_version v;
-    (void)es_version_parse(text, size, &v, d);
+    (void)es_version_parse(text, size, NULL, &v, d);
+    (void)es_version_parse(text, size, "Elasticsearch", &v, d);
+    es_op op;
+    char id[ES_ID_MAX + 1];
+    int has_id = 0;
+    if (es_action_parse(text, size, &op, id, sizeof id, &has_id) == 0 && has_id == 1 &&
+        strlen(id) >= sizeof id)
+        abort();
+    char why[300];
+    es_reply_reason(text, size, why, sizeof why);
+    int64_t num = 0;
+    (void)es_reply_number(text, size, "count", &num);
+    es_page pg;
+    memset(&pg, 0, sizeof pg);
+    if (es_page_parse(text, size, &pg, d) == 0) {
+        const char *pid;
+        size_t plen;
+        size_t k = 0;
+        while (es_page_next(&pg, &pid, &plen)) {
+            if (strlen(pid) != plen) abort();
+            k++;
+        }
+        if (k != pg.n) abort();
+    }
+    es_page_free(&pg);
 
     /* mapping comparison: the input split at the first NUL into the index's
      * mapping and the plan's (both NUL-terminated copies). */

@@ -2,8 +2,11 @@
 """faultproxy.py - a loopback HTTP/1.1 reverse proxy in front of the test
 OpenSearch node that injects the faults a bulk sink must survive: 429 and 503
 answers, connections reset without an answer, per-item 429 rejections inside
-an otherwise successful `_bulk` reply, and a required authentication header
-(the test node has no security plugin).
+an otherwise successful `_bulk` reply, reply items that answer another
+operation or another _id than the one sent, a scroll that never ends, the
+GET / banner of another product, and a required authentication header (the
+test node has no security plugin). It counts requests and the most it had in
+flight at once.
 
 Test infrastructure for the bulk sink stage (documents -> _bulk); it does not
 parse or change request bodies (gzip bodies pass through unchanged) and it
@@ -11,7 +14,9 @@ is not a general-purpose proxy: loopback only, standard library only.
 
   faultproxy.py --upstream http://127.0.0.1:9200 [--listen-port 0]
                 [--rate-429 F] [--fail-503 F] [--reset F] [--reset-after F]
-                [--item-reject F] [--seed N] [--fault-paths REGEX]
+                [--item-reject F] [--swap-op F] [--swap-id F] [--endless-scroll]
+                [--banner JSON] [--banner-header 'X-elastic-product: Elasticsearch']
+                [--seed N] [--fault-paths REGEX]
                 [--require-header 'Authorization: ApiKey xyz']
                 [--log FILE] [--max-seconds 600]
                 [--tls-cert server.pem --tls-key server.key]
@@ -24,13 +29,21 @@ same sequence on every run. --reset closes the client connection abruptly
 indexed) and then resets. --item-reject rewrites that fraction of successful
 items of a forwarded `_bulk` reply into status 429
 es_rejected_execution_exception items and sets `errors: true` (re-sending an
-index action is idempotent, so indexing upstream is fine).
+index action is idempotent, so indexing upstream is fine). --swap-op
+rewrites that fraction of successful items into `{"delete":{"status":404,
+"result":"not_found"}}` answers (another operation than the one sent);
+--swap-id gives that fraction of successful items another `_id`.
+--endless-scroll answers every POST /_search/scroll itself with a full page of
+new ids (a scroll that never ends); --banner answers GET / itself with that
+JSON (plus --banner-header when given), as a product that is not the node.
 
 With --tls-cert/--tls-key the proxy speaks HTTPS to its clients (the test
 node itself has no TLS); a client that refuses the certificate only ends its
 own connection. When ready it prints `PROXY http://127.0.0.1:PORT` (https
 with TLS) on stdout. GET
-/_faultproxy/stats is answered by the proxy itself with its counters (JSON).
+/_faultproxy/stats is answered by the proxy itself with its counters (JSON):
+requests, forwarded, per fault, `bulk_requests`, and `max_in_flight` (the
+most faultable requests it was handling at once).
 It exits by itself after --max-seconds, and on SIGTERM/SIGINT.
 """
 import argparse
@@ -82,7 +95,11 @@ class State:
         self.lock = threading.Lock()
         self.stats = {"requests": 0, "fault_requests": 0, "forwarded": 0, "429": 0,
                       "503": 0, "reset": 0, "reset_after": 0, "401": 0,
-                      "items": 0, "rejected_items": 0, "upstream_errors": 0}
+                      "items": 0, "rejected_items": 0, "upstream_errors": 0,
+                      "swapped_ops": 0, "swapped_ids": 0, "scroll_pages": 0,
+                      "banners": 0, "bulk_requests": 0, "in_flight": 0,
+                      "max_in_flight": 0}
+        self.scroll_seq = 0
         self.log = open(opts.log, "a", encoding="utf-8") if opts.log else None
         up = urllib.parse.urlsplit(opts.upstream)
         if up.scheme != "http" or not up.hostname:
@@ -119,6 +136,22 @@ class State:
         with self.lock:
             return self.rng.random() < self.opts.item_reject
 
+    def draw(self, p):
+        if p <= 0:
+            return False
+        with self.lock:
+            return self.rng.random() < p
+
+    def enter(self):
+        with self.lock:
+            self.stats["in_flight"] += 1
+            if self.stats["in_flight"] > self.stats["max_in_flight"]:
+                self.stats["max_in_flight"] = self.stats["in_flight"]
+
+    def leave(self):
+        with self.lock:
+            self.stats["in_flight"] -= 1
+
     def write_log(self, entry):
         if not self.log:
             return
@@ -145,12 +178,22 @@ def rewrite_items(state, body, encoding):
     items = doc.get("items") if isinstance(doc, dict) else None
     if not isinstance(items, list):
         return body, 0, 0
-    rejected = 0
+    rejected = swapped_op = swapped_id = 0
     for item in items:
         if not isinstance(item, dict) or len(item) != 1:
             continue
         action, res = next(iter(item.items()))
         if not isinstance(res, dict) or not 200 <= int(res.get("status", 0)) < 300:
+            continue
+        if state.draw(state.opts.swap_op):
+            item.clear()
+            item["delete"] = {k: res[k] for k in ("_index", "_id") if k in res}
+            item["delete"].update({"status": 404, "result": "not_found"})
+            swapped_op += 1
+            continue
+        if state.draw(state.opts.swap_id) and "_id" in res:
+            res["_id"] = str(res["_id"]) + "-other"
+            swapped_id += 1
             continue
         if not state.reject_item():
             continue
@@ -161,9 +204,12 @@ def rewrite_items(state, body, encoding):
                                   "[injected by faultproxy]"}
         item[action] = new
         rejected += 1
-    if rejected == 0:
+    state.count("swapped_ops", swapped_op)
+    state.count("swapped_ids", swapped_id)
+    if rejected + swapped_op + swapped_id == 0:
         return body, len(items), 0
-    doc["errors"] = True
+    if rejected:
+        doc["errors"] = True
     out = json.dumps(doc, separators=(",", ":")).encode()
     if encoding == "gzip":
         out = gzip.compress(out)
@@ -262,6 +308,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                              if self.headers.get(h) is not None}}
         fault = None
         status = 0
+        entered = False
         try:
             body = self.read_body()
         except (ConnectionError, ValueError, OSError):
@@ -276,6 +323,32 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 status = 200
                 self.send(200, data, [("Content-Type", "application/json")])
                 return
+            if (st.opts.banner is not None and self.command in ("GET", "HEAD")
+                    and path_only == "/"):
+                st.count("banners")
+                status = 200
+                extra = []
+                if st.opts.banner_header:
+                    name, _, value = st.opts.banner_header.partition(":")
+                    extra.append((name.strip(), value.strip()))
+                self.send(200, st.opts.banner.encode(),
+                          [("Content-Type", "application/json")] + extra)
+                return
+            if st.opts.endless_scroll and path_only == "/_search/scroll":
+                status = 200
+                if self.command == "DELETE":
+                    self.send(200, b'{"succeeded":true,"num_freed":1}',
+                              [("Content-Type", "application/json")])
+                    return
+                with st.lock:
+                    st.scroll_seq += 1
+                    page = st.scroll_seq
+                st.count("scroll_pages")
+                hits = [{"_id": "endless-%d-%d" % (page, i)} for i in range(100)]
+                self.send(200, json.dumps({"_scroll_id": "endless-scroll",
+                                           "hits": {"hits": hits}}).encode(),
+                          [("Content-Type", "application/json")])
+                return
             if st.req_name is not None and self.headers.get(st.req_name) != st.req_value:
                 fault, status = "401", 401
                 st.count("401")
@@ -285,8 +358,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                            ("WWW-Authenticate", 'ApiKey realm="faultproxy"')])
                 return
             faultable = bool(st.fault_re.search(path_only))
+            if path_only.endswith("/_bulk"):
+                st.count("bulk_requests")
             if faultable:
                 st.count("fault_requests")
+                st.enter()
+                entered = True
                 fault = st.decide()
             if fault == "reset":
                 st.count("reset")
@@ -324,7 +401,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             for k, v in headers:
                 if k.lower() == "content-encoding":
                     enc = v.strip().lower()
-            if (faultable and st.opts.item_reject > 0 and status == 200
+            item_faults = st.opts.item_reject + st.opts.swap_op + st.opts.swap_id
+            if (faultable and item_faults > 0 and status == 200
                     and path_only.endswith("/_bulk") and enc in ("", "gzip")):
                 data, n, rej = rewrite_items(st, data, enc)
                 entry["items"], entry["rejected_items"] = n, rej
@@ -347,6 +425,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
         finally:
+            if entered:
+                st.leave()
             entry["status"] = status
             entry["fault"] = fault
             entry["ms"] = round((time.time() - t0) * 1000, 1)
@@ -381,6 +461,14 @@ def main():
     ap.add_argument("--reset", type=fraction, default=0.0)
     ap.add_argument("--reset-after", type=fraction, default=0.0)
     ap.add_argument("--item-reject", type=fraction, default=0.0)
+    ap.add_argument("--swap-op", type=fraction, default=0.0,
+                    help="fraction of successful _bulk items answered as another operation")
+    ap.add_argument("--swap-id", type=fraction, default=0.0,
+                    help="fraction of successful _bulk items answered with another _id")
+    ap.add_argument("--endless-scroll", action="store_true",
+                    help="answer every scroll request with a full page of new ids")
+    ap.add_argument("--banner", default=None, help="answer GET / with this JSON")
+    ap.add_argument("--banner-header", default=None, help="... and this 'Name: value' header")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--fault-paths", default=r"(^|/)_bulk$",
                     help="regex on the request path selecting faultable requests")

@@ -11,24 +11,56 @@
  *   PROXY_RESET       proxy resetting connections
  *   PROXY_AUTH        proxy requiring "Authorization: ApiKey $PROXY_AUTH_KEY"
  *   BLACKHOLE_URL     a listener that accepts connections and never answers
+ *   PROXY_503ALL      proxy answering 503 to every request (counts them)
+ *   PROXY_REJECTALL   proxy rejecting every item inside _bulk replies (429)
+ *   PROXY_SWAPOP      proxy answering items with another operation
+ *   PROXY_SWAPID      proxy answering items with another _id
+ *   PROXY_SCROLL      proxy answering scroll requests with endless pages
+ *   PROXY_IMPOSTOR    proxy answering GET / with an Elasticsearch 8 banner
+ *                     but without the X-elastic-product header
+ *   PROXY_COUNT       plain proxy (counts requests in flight)
  *   ITEST_TMP         directory for dead-letter files
  * A missing variable is a failure, never a skip.
  *   itest_es bench N  index N small documents and print docs/s (not a test).
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "dsl/dsl.h"
+#include "plan/plan.h"
 #include "sinks/es.h"
 #include "tests/unit/t.h"
 
 static const char *es_url, *tmpdir;
 
+/* A configuration with nothing but one connector: every elasticsearch and
+ * bulk setting is the language's default (schemas/language.yaml). */
+static const char MIN_CONFIG[] = "connectors:\n"
+                                 "  - connector_id: t\n"
+                                 "    service_type: sqlite\n"
+                                 "    configuration: { path: x.db }\n";
+static plan *lang_plan;
+
+static plan *compile(const char *yaml, diag *d)
+{
+    return dsl_compile_string("itest.yml", yaml, strlen(yaml), d);
+}
+
+/* The language's defaults, with short waits for the tests. */
 static plan_es base_cfg(const char *host)
 {
-    plan_es c;
-    memset(&c, 0, sizeof c);
+    plan_es c = lang_plan->es;
     c.host = host;
+    c.username = c.password = NULL;
+    c.retry_interval = 0.05;
+    c.bulk_retry_interval = 0.05;
     c.request_timeout = 30;
     c.max_wait_duration = 30;
     c.initial_backoff_duration = 0.05;
@@ -144,30 +176,48 @@ static void test_pure(void)
 {
     diag *d = diag_new();
     es_version v;
-    const char *os = "{\"version\":{\"distribution\":\"opensearch\",\"number\":\"2.19.6\"}}";
-    T_CHECK(es_version_parse(os, strlen(os), &v, d) == 0 && v.opensearch && v.major == 2 &&
+#define TAG ",\"tagline\":\"You Know, for Search\"}"
+    const char *os = "{\"version\":{\"distribution\":\"opensearch\",\"number\":\"2.19.6\"},"
+                     "\"tagline\":\"The OpenSearch Project: https://opensearch.org/\"}";
+    T_CHECK(es_version_parse(os, strlen(os), NULL, &v, d) == 0 && v.opensearch && v.major == 2 &&
                 v.minor == 19 && v.patch == 6,
             "version: OpenSearch 2.19.6 accepted");
-    const char *e8 = "{\"version\":{\"number\":\"8.15.1\",\"build_flavor\":\"default\"}}";
-    T_CHECK(es_version_parse(e8, strlen(e8), &v, d) == 0 && !v.opensearch && v.major == 8,
+    const char *e8 = "{\"version\":{\"number\":\"8.15.1\",\"build_flavor\":\"default\"}" TAG;
+    T_CHECK(es_version_parse(e8, strlen(e8), "Elasticsearch", &v, d) == 0 && !v.opensearch &&
+                v.major == 8,
             "version: Elasticsearch 8.15.1 accepted");
-    const char *e7 = "{\"version\":{\"number\":\"7.10.2\"}}";
-    const char *e9 = "{\"version\":{\"number\":\"9.0.0\"}}";
+    const char *e7 = "{\"version\":{\"number\":\"7.10.2\"}" TAG;
+    const char *e9 = "{\"version\":{\"number\":\"9.0.0\"}" TAG;
     const char *o1 = "{\"version\":{\"distribution\":\"opensearch\",\"number\":\"1.3.0\"}}";
-    T_CHECK(es_version_parse(e7, strlen(e7), NULL, d) == 0 &&
-                es_version_parse(e9, strlen(e9), NULL, d) == 0 &&
-                es_version_parse(o1, strlen(o1), NULL, d) == 0,
-            "version: ES 7.10.2, ES 9.0.0, OpenSearch 1.3.0 accepted");
+    T_CHECK(es_version_parse(e7, strlen(e7), NULL, NULL, d) == 0 &&
+                es_version_parse(e9, strlen(e9), "Elasticsearch", NULL, d) == 0 &&
+                es_version_parse(o1, strlen(o1), NULL, NULL, d) == 0,
+            "version: ES 7.10.2 (before the product header), ES 9.0.0, OpenSearch 1.3.0 accepted");
     T_CHECK(diag_errors(d) == 0, "version: no messages for accepted versions");
-    const char *e6 = "{\"version\":{\"number\":\"6.8.23\"}}";
-    T_CHECK(es_version_parse(e6, strlen(e6), &v, d) == DIAG_EINVAL, "version: ES 6.8.23 refused");
+    const char *e6 = "{\"version\":{\"number\":\"6.8.23\"}" TAG;
+    T_CHECK(es_version_parse(e6, strlen(e6), NULL, &v, d) == DIAG_EINVAL,
+            "version: ES 6.8.23 refused");
     T_STREQ(diag_last(d), "elasticsearch: unsupported Elasticsearch version 6.8.23 (supported: "
                           "Elasticsearch 7.x to 9.x)", "version: message names the version");
     const char *o4 = "{\"version\":{\"distribution\":\"opensearch\",\"number\":\"4.0.0\"}}";
-    T_CHECK(es_version_parse(o4, strlen(o4), &v, d) == DIAG_EINVAL &&
+    T_CHECK(es_version_parse(o4, strlen(o4), NULL, &v, d) == DIAG_EINVAL &&
                 contains(diag_last(d), "OpenSearch version 4.0.0"),
             "version: OpenSearch 4.0.0 refused");
-    T_CHECK(es_version_parse("<html>", 6, &v, d) == DIAG_EINVAL &&
+    /* issue 9.4: products that only look alike */
+    T_CHECK(es_version_parse(e8, strlen(e8), NULL, &v, d) == DIAG_EINVAL &&
+                contains(diag_last(d), "neither Elasticsearch nor OpenSearch"),
+            "banner: Elasticsearch 8 banner without X-elastic-product refused");
+    T_CHECK(es_version_parse(e8, strlen(e8), "Elasticsearch-ish", &v, d) == DIAG_EINVAL,
+            "banner: another X-elastic-product refused");
+    const char *zinc = "{\"version\":{\"number\":\"7.10.2\",\"distribution\":\"zincsearch\"}" TAG;
+    T_CHECK(es_version_parse(zinc, strlen(zinc), NULL, &v, d) == DIAG_EINVAL &&
+                contains(diag_last(d), "zincsearch"),
+            "banner: another distribution refused");
+    const char *notag = "{\"version\":{\"number\":\"7.10.2\"},\"tagline\":\"Search, compatible\"}";
+    T_CHECK(es_version_parse(notag, strlen(notag), NULL, &v, d) == DIAG_EINVAL &&
+                contains(diag_last(d), "Search, compatible"),
+            "banner: another tagline refused");
+    T_CHECK(es_version_parse("<html>", 6, NULL, &v, d) == DIAG_EINVAL &&
                 contains(diag_last(d), "no version.number"),
             "version: garbage refused");
 
@@ -665,6 +715,588 @@ static void test_timeouts(void)
     diag_free(d);
 }
 
+/* ---- the plan runs as printed (issue 8.2) ---------------------------------- */
+
+/* The effective value of a key printed by `sql2es plan` (section "" for the
+ * elasticsearch line, "timeouts", "bulk"), as the client and the sink hold
+ * it; 0 when the key is unknown here (a printed key nobody checks fails). */
+static int effective(const es_client *c, const es_bulk *s, const char *section, const char *key,
+                     char *out, size_t cap)
+{
+    const plan_es *k = es_client_cfg(c), *b = es_bulk_cfg(s);
+#define NUM(name, v) if (strcmp(key, name) == 0) { snprintf(out, cap, "%g", (double)(v)); return 1; }
+#define TF(name, v) if (strcmp(key, name) == 0) { snprintf(out, cap, "%s", (v) ? "true" : "false"); return 1; }
+#define STR(name, v) if (strcmp(key, name) == 0) { snprintf(out, cap, "%s", (v) ? (v) : "-"); return 1; }
+    if (!*section) {
+        STR("host", k->host);
+        STR("username", k->username);
+        if (strcmp(key, "password") == 0 || strcmp(key, "api_key") == 0) {
+            const char *v = strcmp(key, "password") == 0 ? k->password : k->api_key;
+            snprintf(out, cap, "%s", v ? "***" : "-");
+            return 1;
+        }
+        TF("ssl", k->ssl);
+        TF("verify_certs", k->verify_certs);
+        TF("gzip", k->gzip);
+        STR("ca_certs", k->ca_certs);
+    } else if (strcmp(section, "timeouts") == 0) {
+        NUM("request_timeout", k->request_timeout);
+        TF("retry_on_timeout", k->retry_on_timeout);
+        NUM("max_wait_duration", k->max_wait_duration);
+        NUM("initial_backoff_duration", k->initial_backoff_duration);
+        NUM("backoff_multiplier", k->backoff_multiplier);
+        NUM("max_retries", k->max_retries);
+        NUM("retry_interval", k->retry_interval);
+    } else if (strcmp(section, "bulk") == 0) {
+        NUM("queue_max_size", b->queue_max_size);
+        NUM("queue_max_mem_size", b->queue_max_mem_size);
+        NUM("display_every", b->display_every);
+        NUM("chunk_size", b->chunk_size);
+        NUM("chunk_max_mem_size", b->chunk_max_mem_size);
+        NUM("max_concurrency", b->max_concurrency);
+        NUM("max_retries", b->bulk_max_retries);
+        NUM("retry_interval", b->bulk_retry_interval);
+        STR("dead_letter_file", b->dead_letter_file);
+    }
+#undef NUM
+#undef TF
+#undef STR
+    return 0;
+}
+
+/* Every key=value of the elasticsearch, timeouts and bulk lines of the plan
+ * text against the client's and the sink's settings. Returns the number of
+ * keys compared; *bad counts mismatches (printed). */
+static int compare_printed(const plan *p, const char *label, int *bad)
+{
+    char *text = NULL;
+    size_t tl = 0;
+    FILE *f = open_memstream(&text, &tl);
+    plan_print(p, f, PLAN_FMT_TEXT, NULL);
+    fclose(f);
+    diag *d = diag_new();
+    es_client *c = es_client_new(&p->es, d);
+    es_bulk *s = c ? es_bulk_new(c, NULL, d) : NULL;
+    int n = 0;
+    *bad = 0;
+    if (!s) {
+        printf("#   %s: client or sink refused the plan: %s\n", label, diag_last(d));
+        (*bad)++;
+    }
+    for (char *line = strtok(text, "\n"); line && s; line = strtok(NULL, "\n")) {
+        const char *section;
+        char *rest;
+        if (strncmp(line, "elasticsearch ", 14) == 0) section = "", rest = line + 14;
+        else if (strncmp(line, "  timeouts ", 11) == 0) section = "timeouts", rest = line + 11;
+        else if (strncmp(line, "  bulk ", 7) == 0) section = "bulk", rest = line + 7;
+        else continue;
+        for (char *kv = rest; kv && *kv;) {
+            char *sp = strchr(kv, ' ');
+            if (sp) *sp = '\0';
+            char *eq = strchr(kv, '=');
+            if (eq) {
+                *eq = '\0';
+                char got[512];
+                if (!effective(c, s, section, kv, got, sizeof got)) {
+                    printf("#   %s: printed key %s%s%s is not held against the client\n", label,
+                           section, *section ? "." : "", kv);
+                    (*bad)++;
+                } else if (strcmp(got, eq + 1) != 0) {
+                    printf("#   %s: %s%s%s printed %s, runs with %s\n", label, section,
+                           *section ? "." : "", kv, eq + 1, got);
+                    (*bad)++;
+                }
+                n++;
+            }
+            kv = sp ? sp + 1 : NULL;
+        }
+    }
+    es_bulk_free(s);
+    es_client_free(c);
+    diag_free(d);
+    free(text);
+    return n;
+}
+
+static void test_defaults(void)
+{
+    diag *d = diag_new();
+    int bad = 0;
+    int n = compare_printed(lang_plan, "defaults", &bad);
+    char name[160];
+    snprintf(name, sizeof name, "defaults: the %d elasticsearch/bulk values `plan` prints are the "
+             "ones the client and the sink run with", n);
+    T_CHECK(n == 21 && bad == 0, name);
+
+    /* 0 means 0: nothing replaces a value of the plan */
+    static const char zero[] = "elasticsearch:\n"
+                               "  max_retries: 0\n"
+                               "  retry_interval: 0\n"
+                               "  max_wait_duration: 0\n"
+                               "  bulk: { max_retries: 0, retry_interval: 0, chunk_size: 7,"
+                               " chunk_max_mem_size: 0.5, max_concurrency: 1 }\n";
+    char *yaml = malloc(sizeof zero + sizeof MIN_CONFIG);
+    snprintf(yaml, sizeof zero + sizeof MIN_CONFIG, "%s%s", zero, MIN_CONFIG);
+    plan *pz = compile(yaml, d);
+    free(yaml);
+    T_CHECK(pz != NULL, "defaults: zero retries compile");
+    if (pz) {
+        n = compare_printed(pz, "zeros", &bad);
+        T_CHECK(n == 21 && bad == 0, "defaults: max_retries 0, bulk.max_retries 0, intervals 0 "
+                "and max_wait_duration 0 run as printed (no substitution)");
+        es_client *c = es_client_new(&pz->es, d);
+        T_CHECK(c && es_client_cfg(c)->max_retries == 0 && es_client_cfg(c)->max_wait_duration == 0,
+                "defaults: the client keeps max_retries 0 and max_wait_duration 0");
+        es_client_free(c);
+        plan_free(pz);
+    }
+
+    /* impossible values are refused by the language, not patched at run time */
+    static const char *const refused[] = {
+        "elasticsearch: { max_retries: -1 }\n", "elasticsearch: { request_timeout: 0 }\n",
+        "elasticsearch: { initial_backoff_duration: 0 }\n",
+        "elasticsearch: { backoff_multiplier: 0.5 }\n",
+        "elasticsearch: { bulk: { chunk_size: 0 } }\n",
+        "elasticsearch: { bulk: { max_concurrency: 0 } }\n",
+        "elasticsearch: { bulk: { max_concurrency: 100000 } }\n",
+        "elasticsearch: { bulk: { max_retries: 1000 } }\n",
+        "elasticsearch: { bulk: { chunk_max_mem_size: 0 } }\n",
+    };
+    int nref = 0;
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        size_t len = strlen(refused[i]) + sizeof MIN_CONFIG;
+        char *y = malloc(len);
+        snprintf(y, len, "%s%s", refused[i], MIN_CONFIG);
+        diag *dd = diag_new();
+        plan *px = compile(y, dd);
+        if (!px && diag_errors(dd) > 0) nref++;
+        else printf("#   not refused: %s", refused[i]);
+        plan_free(px);
+        diag_free(dd);
+        free(y);
+    }
+    T_CHECK(nref == (int)(sizeof refused / sizeof *refused),
+            "defaults: impossible values are compile-time errors");
+    /* ... and a hand-made plan with them is refused by the client, not patched */
+    plan_es zeroed;
+    memset(&zeroed, 0, sizeof zeroed);
+    zeroed.host = "http://127.0.0.1:1";
+    diag_clear(d);
+    T_CHECK(es_client_new(&zeroed, d) == NULL && contains(diag_last(d), "request_timeout"),
+            "defaults: a zeroed configuration is refused, not filled in");
+
+    /* the waits, from the plan's values */
+    const plan_es *k = &lang_plan->es;
+    T_CHECK(es_retry_wait(k, 1) == k->retry_interval && es_retry_wait(k, 3) == 3 * k->retry_interval &&
+                es_item_wait(k, 1) == k->bulk_retry_interval &&
+                es_item_wait(k, 3) == 4 * k->bulk_retry_interval &&
+                es_backoff(k, 1) == k->initial_backoff_duration &&
+                es_backoff(k, 3) == k->initial_backoff_duration * k->backoff_multiplier *
+                                        k->backoff_multiplier,
+            "defaults: request retries wait retry_interval x n, items bulk.retry_interval x 2^(n-1), "
+            "start-up initial_backoff_duration x backoff_multiplier^(n-1)");
+    diag_free(d);
+}
+
+/* A counter of a proxy ("503", "bulk_requests", "max_in_flight"...). */
+static int64_t proxy_stat(const char *proxy, const char *key)
+{
+    diag *d = diag_new();
+    plan_es cfg = base_cfg(proxy);
+    es_client *c = es_client_new(&cfg, d);
+    es_response r;
+    int64_t v = -1;
+    if (c && es_request_once(c, "GET", "/_faultproxy/stats", NULL, 0, NULL, &r, d) == 0) {
+        if (es_reply_number(r.body, r.len, key, &v) != 0) v = -1;
+        es_response_free(&r);
+    }
+    es_client_free(c);
+    diag_free(d);
+    return v;
+}
+
+/* Retries, counted by the proxies (issue 8: max_retries 0 sends one request). */
+static void test_retry_counts(void)
+{
+    const char *p503 = need_env("PROXY_503ALL"), *prej = need_env("PROXY_REJECTALL");
+    if (!p503 || !prej) return;
+    diag *d = diag_new();
+    plan_es cfg = base_cfg(p503);
+    cfg.max_retries = 0;
+    es_client *c = es_client_new(&cfg, d);
+    es_response r;
+    int64_t before = proxy_stat(p503, "503");
+    int rc = es_request(c, "GET", "/", NULL, 0, NULL, &r, d);
+    T_CHECK(rc == 0 && r.status == 503, "max_retries 0: the 503 is returned");
+    es_response_free(&r);
+    T_CHECK(proxy_stat(p503, "503") - before == 1,
+            "max_retries 0 against a server answering 503: exactly one request");
+    es_client_free(c);
+
+    cfg.max_retries = 2;
+    cfg.retry_interval = 0.2;
+    c = es_client_new(&cfg, d);
+    before = proxy_stat(p503, "503");
+    double t0 = es_now();
+    rc = es_request(c, "GET", "/", NULL, 0, NULL, &r, d);
+    double took = es_now() - t0;
+    es_response_free(&r);
+    T_CHECK(proxy_stat(p503, "503") - before == 3 && took >= 0.6 - 0.01 && took < 10,
+            "max_retries 2, retry_interval 0.2: three requests, 0.2 + 0.4 s apart");
+    printf("# max_retries 2: %.2f s\n", took);
+    es_client_free(c);
+
+    /* the bulk sink: whole requests */
+    es_bulk_stats st;
+    cfg.max_retries = 0;
+    before = proxy_stat(p503, "bulk_requests");
+    diag_clear(d);
+    rc = load(&cfg, "it_retry", 10, &st, NULL, d);
+    T_CHECK(rc != 0 && proxy_stat(p503, "bulk_requests") - before == 1 && st.request_retries == 0 &&
+                contains(diag_last(d), "failed 1 time:"),
+            "bulk, max_retries 0 against 503: exactly one _bulk request, then the sink fails");
+    printf("# %s\n", diag_last(d));
+    cfg.max_retries = 2;
+    cfg.retry_interval = 0.15;
+    before = proxy_stat(p503, "bulk_requests");
+    t0 = es_now();
+    rc = load(&cfg, "it_retry", 10, &st, NULL, d);
+    took = es_now() - t0;
+    T_CHECK(rc != 0 && proxy_stat(p503, "bulk_requests") - before == 3 && st.request_retries == 2 &&
+                took >= 0.45 - 0.01,
+            "bulk, max_retries 2, retry_interval 0.15: three _bulk requests, 0.15 + 0.3 s apart");
+
+    /* the bulk sink: items (every item rejected with 429) */
+    diag *direct_d = diag_new();
+    plan_es direct = base_cfg(es_url);
+    es_client *dc = es_client_new(&direct, direct_d);
+    fresh_index(dc, "it_items", direct_d);
+    char dl[512];
+    snprintf(dl, sizeof dl, "%s/dead-items.ndjson", tmpdir);
+    unlink(dl);
+    plan_es icfg = base_cfg(prej);
+    icfg.dead_letter_file = dl;
+    icfg.bulk_max_retries = 0;
+    before = proxy_stat(prej, "bulk_requests");
+    diag_clear(d);
+    rc = load(&icfg, "it_items", 5, &st, NULL, d);
+    T_CHECK(proxy_stat(prej, "bulk_requests") - before == 1 && st.item_retries == 0 &&
+                st.failed == 5,
+            "bulk.max_retries 0: rejected items are not retried (one request, 5 dead-lettered)");
+    icfg.bulk_max_retries = 2;
+    icfg.bulk_retry_interval = 0.1;
+    before = proxy_stat(prej, "bulk_requests");
+    t0 = es_now();
+    rc = load(&icfg, "it_items", 5, &st, NULL, d);
+    took = es_now() - t0;
+    T_CHECK(proxy_stat(prej, "bulk_requests") - before == 3 && st.item_retries == 10 &&
+                st.failed == 5 && took >= 0.3 - 0.01,
+            "bulk.max_retries 2, bulk.retry_interval 0.1: each item sent 3 times, 0.1 + 0.2 s apart");
+    printf("# item retries: %.2f s\n", took);
+    unlink(dl);
+    es_index_delete(dc, "it_items", direct_d);
+    es_client_free(dc);
+    diag_free(direct_d);
+    diag_free(d);
+}
+
+/* bulk.max_concurrency: never more requests in flight (counted by a proxy). */
+static void test_concurrency(void)
+{
+    const char *proxy = need_env("PROXY_COUNT");
+    if (!proxy) return;
+    diag *d = diag_new();
+    plan_es direct = base_cfg(es_url);
+    es_client *c = es_client_new(&direct, d);
+    fresh_index(c, "it_conc", d);
+    plan_es cfg = base_cfg(proxy);
+    cfg.max_concurrency = 3;
+    cfg.chunk_size = 20;
+    es_bulk_stats st;
+    int rc = load(&cfg, "it_conc", 3000, &st, NULL, d);
+    int64_t most = proxy_stat(proxy, "max_in_flight");
+    printf("# max_concurrency 3: at most %lld _bulk requests in flight, %llu requests\n",
+           (long long)most, (unsigned long long)st.requests);
+    T_CHECK(rc == 0 && st.requests == 300 && most >= 2 && most <= 3,
+            "max_concurrency 3, chunk_size 20 (lines): 300 requests, never more than 3 in flight");
+    es_index_delete(c, "it_conc", d);
+    es_client_free(c);
+    diag_free(d);
+}
+
+/* ---- issue 9 -------------------------------------------------------------- */
+
+static int count_lines_with(const char *path, const char *needle)
+{
+    char *text = slurp(path);
+    int n = 0;
+    for (char *p = text; p && *p;) {
+        char *nl = strchr(p, '\n');
+        if (!nl) break;
+        *nl = '\0';
+        if (strstr(p, needle)) n++;
+        p = nl + 1;
+    }
+    free(text);
+    return n;
+}
+
+/* 9.4: reply items answering another operation or another _id */
+static void test_mismatch(const char *var, const char *what)
+{
+    const char *proxy = need_env(var);
+    if (!proxy) return;
+    diag *d = diag_new();
+    plan_es direct = base_cfg(es_url);
+    es_client *c = es_client_new(&direct, d);
+    char index[64], dl[512], name[200];
+    snprintf(index, sizeof index, "it_mis_%s", what);
+    fresh_index(c, index, d);
+    snprintf(dl, sizeof dl, "%s/dead-%s.ndjson", tmpdir, what);
+    unlink(dl);
+    plan_es cfg = base_cfg(proxy);
+    cfg.dead_letter_file = dl;
+    cfg.chunk_size = 50;
+    es_bulk_stats st;
+    acks a = {0, 0, 1, NULL, NULL, 0, 0};
+    diag_clear(d);
+    int rc = load(&cfg, index, 400, &st, &a, d);
+    printf("# %s: %llu mismatched of 400, %llu indexed, %llu deleted\n", what,
+           (unsigned long long)st.mismatched, (unsigned long long)st.indexed,
+           (unsigned long long)st.deleted);
+    snprintf(name, sizeof name, "%s: mismatched reply items are errors, never acknowledged", what);
+    T_CHECK(st.mismatched > 0 && st.failed == st.mismatched && st.deleted == 0 &&
+                st.indexed + st.failed == 400 && a.last == 399,
+            name);
+    snprintf(name, sizeof name, "%s: each one is dead-lettered saying what the reply said", what);
+    T_CHECK(count_lines_with(dl, "\"reply_mismatch\"") == (int)st.mismatched, name);
+    (void)rc;
+    unlink(dl);
+    es_index_delete(c, index, d);
+    es_client_free(c);
+    diag_free(d);
+}
+
+/* 9.4: a banner of another product */
+static void test_impostor(void)
+{
+    const char *proxy = need_env("PROXY_IMPOSTOR");
+    if (!proxy) return;
+    diag *d = diag_new();
+    plan_es cfg = base_cfg(proxy);
+    es_client *c = es_client_new(&cfg, d);
+    int rc = es_wait_ready(c, NULL, d);
+    T_CHECK(rc == DIAG_EINVAL && contains(diag_last(d), "neither Elasticsearch nor OpenSearch"),
+            "banner: an Elasticsearch 8 banner without X-elastic-product is refused");
+    printf("# %s\n", diag_last(d));
+    es_client_free(c);
+    diag_free(d);
+}
+
+/* 9.5: a scroll that never ends */
+static void test_endless_scroll(void)
+{
+    const char *proxy = need_env("PROXY_SCROLL");
+    if (!proxy) return;
+    diag *d = diag_new();
+    plan_es direct = base_cfg(es_url);
+    es_client *c = es_client_new(&direct, d);
+    fresh_index(c, "it_scroll", d);
+    es_bulk_stats st;
+    load(&direct, "it_scroll", 50, &st, NULL, d);
+    es_refresh(c, "it_scroll", d);
+    plan_es cfg = base_cfg(proxy);
+    es_client *pc = es_client_new(&cfg, d);
+    es_ids *it = NULL;
+    const char *id;
+    size_t idlen;
+    long n = 0;
+    int r = 0;
+    diag_clear(d);
+    if (es_ids_open(pc, "it_scroll", NULL, 20, &it, d) == 0) {
+        while (n < 200000 && (r = es_ids_next(it, &id, &idlen, d)) == 1) n++;
+    }
+    es_ids_close(it);
+    printf("# endless scroll: %ld ids, then %d: %s\n", n, r, diag_last(d));
+    T_CHECK(r < 0 && n < 1000 && contains(diag_last(d), "counted 50 documents"),
+            "scroll: an endless scroll stops with an error, bounded by the index's count");
+    es_client_free(pc);
+    es_index_delete(c, "it_scroll", d);
+    es_client_free(c);
+    diag_free(d);
+}
+
+/* 9.7: one item refused by the node as a whole request (an _id over 512
+ * bytes) does not sink its neighbours */
+static void test_bad_item_alone(void)
+{
+    diag *d = diag_new();
+    plan_es cfg = base_cfg(es_url);
+    char dl[512];
+    snprintf(dl, sizeof dl, "%s/dead-longid.ndjson", tmpdir);
+    unlink(dl);
+    cfg.dead_letter_file = dl;
+    cfg.chunk_size = 200;
+    es_client *c = es_client_new(&cfg, d);
+    fresh_index(c, "it_longid", d);
+    es_bulk *s = es_bulk_new(c, &cfg, d);
+    buf b = BUF_INIT;
+    int rc = 0;
+    for (int i = 0; i < 300 && rc == 0; i++) {
+        if (i == 37 || i == 250) {
+            buf_reset(&b);
+            buf_printf(&b, "{\"index\":{\"_index\":\"it_longid\",\"_id\":\"%d-", i);
+            for (int k = 0; k < 600; k++) buf_putc(&b, 'x');
+            buf_printf(&b, "\"}}\n{\"n\":%d}\n", i);
+        } else {
+            doc_item(&b, "it_longid", i);
+        }
+        es_item_meta m = {(uint64_t)i, "t > key"};
+        rc = es_bulk_add(s, b.data, b.len, &m);
+    }
+    es_bulk_stats st;
+    int frc = es_bulk_finish(s, &st);
+    printf("# long ids: %llu indexed, %llu failed, %llu splits, %llu requests\n",
+           (unsigned long long)st.indexed, (unsigned long long)st.failed,
+           (unsigned long long)st.request_splits, (unsigned long long)st.requests);
+    T_CHECK(rc == 0 && frc == 0 && st.indexed == 298 && st.failed == 2,
+            "one _id over 512 bytes: its 298 neighbours are indexed, the 2 bad items dead-lettered");
+    T_CHECK(count_of(c, "it_longid", d) == 298, "one _id over 512 bytes: 298 documents in the index");
+    T_CHECK(count_lines_with(dl, "action_request_validation_exception") == 2,
+            "one _id over 512 bytes: the dead-letter file says why, once per item");
+    buf_free(&b);
+    es_bulk_free(s);
+    unlink(dl);
+    es_index_delete(c, "it_longid", d);
+    es_client_free(c);
+    diag_free(d);
+}
+
+/* 9.12: the dead-letter file: 0600, a torn tail repaired, whole records */
+static void test_dead_letter_file(void)
+{
+    diag *d = diag_new();
+    plan_es cfg = base_cfg(es_url);
+    char dl[512];
+    snprintf(dl, sizeof dl, "%s/dead-torn.ndjson", tmpdir);
+    unlink(dl);
+    cfg.dead_letter_file = dl;
+    es_client *c = es_client_new(&cfg, d);
+    fresh_index(c, "it_torn", d);
+    buf b = BUF_INIT;
+    mode_t old = umask(022);
+    /* one bad document: the file is created, 0600 */
+    es_bulk *s = es_bulk_new(c, &cfg, d);
+    buf_printf(&b, "{\"index\":{\"_index\":\"it_torn\",\"_id\":\"1\"}}\n{\"price\":\"bad\"}\n");
+    es_bulk_add(s, b.data, b.len, NULL);
+    es_bulk_finish(s, NULL);
+    es_bulk_free(s);
+    struct stat sb;
+    T_CHECK(stat(dl, &sb) == 0 && (sb.st_mode & 0777) == 0600,
+            "dead letters: the file is created 0600 (it holds whole documents)");
+    umask(old);
+    /* a torn last line (a full disk in an earlier run) */
+    FILE *f = fopen(dl, "a");
+    fputs("{\"action\":{\"index\":{\"_id\":\"torn", f);
+    fclose(f);
+    s = es_bulk_new(c, &cfg, d);
+    es_bulk_add(s, b.data, b.len, NULL);
+    es_bulk_finish(s, NULL);
+    es_bulk_free(s);
+    char *text = slurp(dl);
+    int lines = 0, whole = 0;
+    for (char *p = text; p && *p;) {
+        char *nl = strchr(p, '\n');
+        if (!nl) break;
+        *nl = '\0';
+        lines++;
+        if (strncmp(p, "{\"action\":{\"index\":{\"_index\":\"it_torn\"", 38) == 0 && nl[-1] == '}')
+            whole++;
+        p = nl + 1;
+    }
+    size_t tl = text ? strlen(text) : 0;
+    free(text);
+    text = slurp(dl);
+    T_CHECK(lines == 2 && whole == 2 && text && text[strlen(text) - 1] == '\n',
+            "dead letters: a torn last line is cut off, the next record starts on its own line");
+    (void)tl;
+    free(text);
+    /* a full disk now: the record is not written at all, the sink says so */
+    struct stat before;
+    stat(dl, &before);
+    struct rlimit rl, lim;
+    getrlimit(RLIMIT_FSIZE, &rl);
+    signal(SIGXFSZ, SIG_IGN);
+    lim = rl;
+    lim.rlim_cur = (rlim_t)before.st_size + 40;
+    diag_clear(d);
+    s = es_bulk_new(c, &cfg, d);
+    es_bulk_add(s, b.data, b.len, NULL);
+    setrlimit(RLIMIT_FSIZE, &lim);
+    int rc = es_bulk_finish(s, NULL);
+    setrlimit(RLIMIT_FSIZE, &rl);
+    es_bulk_free(s);
+    struct stat after;
+    stat(dl, &after);
+    T_CHECK(rc != 0 && contains(diag_last(d), "cannot write the dead-letter file") &&
+                after.st_size == before.st_size,
+            "dead letters: a short write (file size limit) is undone and is an error");
+    printf("# %s\n", diag_last(d));
+    buf_free(&b);
+    unlink(dl);
+    es_index_delete(c, "it_torn", d);
+    es_client_free(c);
+    diag_free(d);
+}
+
+/* 9.14: the node down: every wait printed, the figures agree */
+static void test_wait_messages(void)
+{
+    /* a port nobody listens on: bound, then closed */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof sa;
+    bind(fd, (struct sockaddr *)&sa, sizeof sa);
+    getsockname(fd, (struct sockaddr *)&sa, &sl);
+    close(fd);
+    char host[64];
+    snprintf(host, sizeof host, "http://user:hunter2@127.0.0.1:%d", ntohs(sa.sin_port));
+    diag *d = diag_new();
+    plan_es cfg = base_cfg(host);
+    cfg.max_wait_duration = 1.0;
+    cfg.initial_backoff_duration = 0.1;
+    cfg.backoff_multiplier = 2;
+    es_client *c = es_client_new(&cfg, d);
+    char *log = NULL;
+    size_t loglen = 0;
+    FILE *lf = open_memstream(&log, &loglen);
+    es_client_set_log(c, lf);
+    double t0 = es_now();
+    int rc = es_wait_ready(c, NULL, d);
+    double took = es_now() - t0;
+    fclose(lf);
+    printf("# waited %.2f s:\n%s# %s\n", took, log, diag_last(d));
+    char want[200];
+    snprintf(want, sizeof want, "sql2es: waiting for http://127.0.0.1:%d: connection refused, "
+             "retry 1 in 0.1 s\n", ntohs(sa.sin_port));
+    T_CHECK(log && strncmp(log, want, strlen(want)) == 0,
+            "wait: each wait is printed (host, reason, retry number, seconds)");
+    int nlines = 0;
+    for (char *p = log; p && (p = strchr(p, '\n')) != NULL; p++) nlines++;
+    T_CHECK(nlines == 4 && contains(log, "retry 2 in 0.2 s") && contains(log, "retry 3 in 0.4 s") &&
+                contains(log, "retry 4 in 0.") && !contains(log, "hunter2"),
+            "wait: 0.1, 0.2, 0.4 s, then the rest of max_wait_duration; no credentials");
+    T_CHECK(rc == DIAG_ETRANSIENT && contains(diag_last(d), "not ready after 1 s (5 attempts") &&
+                took >= 1.0 - 0.01 && took < 4,
+            "wait: 'not ready after 1 s (5 attempts)' after max_wait_duration 1 s really waited");
+    free(log);
+    es_client_free(c);
+    diag_free(d);
+}
+
 static int bench(int n)
 {
     diag *d = diag_new();
@@ -689,13 +1321,30 @@ static int bench(int n)
 
 int main(int argc, char **argv)
 {
+    diag *ld = diag_new();
+    lang_plan = compile(MIN_CONFIG, ld);
+    if (!lang_plan) {
+        diag_print(ld, stdout, 0);
+        printf("not ok - the minimal configuration compiles\n");
+        return 1;
+    }
+    diag_free(ld);
     test_pure();
+    test_defaults();
+    test_wait_messages();
     es_url = need_env("ES_URL");
     tmpdir = getenv("ITEST_TMP");
     if (!tmpdir || !*tmpdir) tmpdir = getenv("TMPDIR");
     if (!tmpdir || !*tmpdir) tmpdir = ".";
-    if (!es_url) return T_DONE();
-    if (argc == 3 && strcmp(argv[1], "bench") == 0) return bench((int)strtol(argv[2], NULL, 10));
+    if (!es_url) {
+        plan_free(lang_plan);
+        return T_DONE();
+    }
+    if (argc == 3 && strcmp(argv[1], "bench") == 0) {
+        int brc = bench((int)strtol(argv[2], NULL, 10));
+        plan_free(lang_plan);
+        return brc;
+    }
     test_ready();
     test_index();
     test_bulk_10k();
@@ -707,5 +1356,15 @@ int main(int argc, char **argv)
     test_faults("PROXY_RESET", "resets", "index", 5000);
     test_auth();
     test_timeouts();
-    return T_DONE();
+    test_retry_counts();
+    test_concurrency();
+    test_mismatch("PROXY_SWAPOP", "swap-op");
+    test_mismatch("PROXY_SWAPID", "swap-id");
+    test_impostor();
+    test_endless_scroll();
+    test_bad_item_alone();
+    test_dead_letter_file();
+    int rc = T_DONE();
+    plan_free(lang_plan);
+    return rc;
 }

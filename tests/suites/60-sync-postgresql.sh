@@ -32,6 +32,7 @@ elasticsearch:
   max_wait_duration: 5
   initial_backoff_duration: 0.2
   max_retries: 2
+  retry_interval: 0.2
   bulk:
     dead_letter_file: ./dead.ndjson
 connectors:

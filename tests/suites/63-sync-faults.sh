@@ -36,6 +36,7 @@ elasticsearch:
   initial_backoff_duration: 0.05
   backoff_multiplier: 2
   max_retries: ${RETRIES:-8}
+  retry_interval: 0.05
 ${4:-}
   bulk:
     chunk_size: 100

@@ -42,6 +42,7 @@ elasticsearch:
   initial_backoff_duration: 0.5
   backoff_multiplier: 1.5
   max_retries: 30
+  retry_interval: 1
   bulk: { chunk_size: 100, max_concurrency: 1, max_retries: 30, retry_interval: 0.5 }
 connectors:
   - connector_id: restart
