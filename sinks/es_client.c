@@ -612,6 +612,7 @@ int es_wait_ready(es_client *c, es_version *out, diag *d)
 struct es_multi {
     es_client *client;
     CURLM *multi;
+    int added;            /* transfers added and not yet handed back */
 };
 
 es_multi *es_multi_new(es_client *c, int max_in_flight, diag *d)
@@ -652,7 +653,10 @@ es_xfer *es_xfer_new(es_multi *m, diag *d)
 void es_xfer_free(es_xfer *x)
 {
     if (!x) return;
-    if (x->running) curl_multi_remove_handle(x->multi->multi, x->easy);
+    if (x->running) {
+        curl_multi_remove_handle(x->multi->multi, x->easy);
+        x->multi->added--;
+    }
     xfer_cleanup(x);
     free(x);
 }
@@ -663,6 +667,7 @@ int es_multi_start(es_xfer *x, const char *method, const char *path, const char 
     if (x->running) {
         curl_multi_remove_handle(x->multi->multi, x->easy);
         x->running = 0;
+        x->multi->added--;
     }
     int rc = xfer_prepare(x->client, x, method, path, body, len, content_type, d);
     if (rc) return rc;
@@ -671,6 +676,7 @@ int es_multi_start(es_xfer *x, const char *method, const char *path, const char 
         return DIAG_EIO;
     }
     x->running = 1;
+    x->multi->added++;
     return 0;
 }
 
@@ -678,12 +684,13 @@ void es_multi_step(es_multi *m, int wait_ms)
 {
     int running = 0;
     curl_multi_perform(m->multi, &running);
-    if (wait_ms > 0 && running) {
+    if (wait_ms <= 0 || running < m->added) return; /* a transfer completed */
+    if (running) {
         int n = 0;
         curl_multi_poll(m->multi, NULL, 0, wait_ms, &n);
         curl_multi_perform(m->multi, &running);
-    } else if (wait_ms > 0) {
-        es_sleep(wait_ms / 1000.0);
+    } else {
+        es_sleep(wait_ms / 1000.0); /* nothing in flight: only waits */
     }
 }
 
@@ -699,6 +706,7 @@ es_xfer *es_multi_done(es_multi *m, es_done *out)
         if (!x) continue;
         curl_multi_remove_handle(m->multi, x->easy);
         x->running = 0;
+        m->added--;
         memset(out, 0, sizeof *out);
         out->body = x->reply.data ? x->reply.data : "";
         out->len = x->reply.len;
