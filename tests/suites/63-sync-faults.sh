@@ -36,7 +36,7 @@ elasticsearch:
   initial_backoff_duration: 0.05
   backoff_multiplier: 2
   max_retries: ${RETRIES:-8}
-  retry_interval: 0.05
+  retry_interval: 0.25
 ${4:-}
   bulk:
     chunk_size: 100
