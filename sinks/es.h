@@ -147,7 +147,7 @@ es_xfer *es_multi_done(es_multi *m, es_done *out);
 int es_version_parse(const char *json, size_t len, const char *product, es_version *out,
                      diag *d);
 /* "type: reason" of an error reply, else the start of the body. */
-void es_reply_reason(const char *body, size_t len, char *out, size_t cap);
+void es_error_reason(const char *body, size_t len, char *out, size_t cap);
 /* The non-negative number under key of a reply ("count", "deleted"): 0 or DIAG_EIO. */
 int es_reply_number(const char *body, size_t len, const char *key, int64_t *out);
 /* 1 when json is a JSON object. */

@@ -605,7 +605,7 @@ static void split_request(es_bulk *s, slot *sl, long status, const char *body, s
         r.op = sl->items[0]->op;
         r.status = (int)status;
         snprintf(r.err_type, sizeof r.err_type, "request_refused");
-        es_reply_reason(body, blen, r.err_reason, sizeof r.err_reason);
+        es_error_reason(body, blen, r.err_reason, sizeof r.err_reason);
         item_done(s, sl->items[0], &r, 0);
         sl->items[0] = NULL;
     } else {
@@ -665,7 +665,7 @@ static void slot_done(es_bulk *s, slot *sl, const es_done *dn)
     size_t blen = dn->len;
     if (status == 429 || status == 500 || status == 502 || status == 503 || status == 504) {
         char r[300];
-        es_reply_reason(body, blen, r, sizeof r);
+        es_error_reason(body, blen, r, sizeof r);
         snprintf(why, sizeof why, "HTTP %ld %s", status, r);
         whole_retry(s, sl, why);
         return;
@@ -676,7 +676,7 @@ static void slot_done(es_bulk *s, slot *sl, const es_done *dn)
     }
     if (status != 200) {
         char r[300];
-        es_reply_reason(body, blen, r, sizeof r);
+        es_error_reason(body, blen, r, sizeof r);
         fail(s, DIAG_EIO, "bulk: elasticsearch %s answered %ld to _bulk: %s",
              es_client_host(s->client), status, r);
         sl->state = SLOT_FREE;

@@ -42,7 +42,7 @@ static int status_error(es_client *c, const char *what, const char *index, const
                         diag *d)
 {
     char why[400];
-    es_reply_reason(r->body, r->len, why, sizeof why);
+    es_error_reason(r->body, r->len, why, sizeof why);
     diag_error(d, NOLOC, "elasticsearch %s: %s '%s' answered %ld: %s", es_client_host(c), what,
                index, r->status, why);
     return DIAG_EIO;

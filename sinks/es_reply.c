@@ -196,7 +196,7 @@ done:
 
 /* ---- small replies ----------------------------------------------------- */
 
-void es_reply_reason(const char *body, size_t len, char *out, size_t cap)
+void es_error_reason(const char *body, size_t len, char *out, size_t cap)
 {
     cJSON *root = cJSON_ParseWithLength(body ? body : "", body ? len : 0);
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");

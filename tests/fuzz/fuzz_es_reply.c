@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         strlen(id) >= sizeof id)
         abort();
     char why[300];
-    es_reply_reason(text, size, why, sizeof why);
+    es_error_reason(text, size, why, sizeof why);
     int64_t num = 0;
     (void)es_reply_number(text, size, "count", &num);
     es_page pg;

@@ -50,7 +50,7 @@ static plan *lang_plan;
 
 static plan *compile(const char *yaml, diag *d)
 {
-    return dsl_compile_string("itest.yml", yaml, strlen(yaml), d);
+    return dsl_compile_string("itest.yml", yaml, strlen(yaml), NULL, d);
 }
 
 /* The language's defaults, with short waits for the tests. */
@@ -772,7 +772,7 @@ static int compare_printed(const plan *p, const char *label, int *bad)
     char *text = NULL;
     size_t tl = 0;
     FILE *f = open_memstream(&text, &tl);
-    plan_print(p, f, PLAN_FMT_TEXT, NULL);
+    plan_print(p, f, PLAN_FMT_TEXT, NULL, NULL);
     fclose(f);
     diag *d = diag_new();
     es_client *c = es_client_new(&p->es, d);
