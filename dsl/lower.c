@@ -560,7 +560,8 @@ static int lower_leaf(lw *w, prog *p, const char *path, const fnode *f)
     src_loc at = f->keynode->loc;
     if (src && src->kind == DSL_SCALAR && (is_tpl || dsl_tpl_is_template(src->str))) {
         const plan_tpl *t = dsl_tpl_parse(w->pa, w->d, src->str, src->loc, src->quoted,
-                                          DSL_TPL_ALLOW_COLUMNS | DSL_TPL_ALLOW_PK);
+                                          DSL_TPL_ALLOW_COLUMNS | DSL_TPL_ALLOW_PK |
+                                              DSL_TPL_ALLOW_RELATIONS);
         if (!t) return -1;
         int literal = 1;
         for (int i = 0; i < t->nparts; i++)
@@ -644,6 +645,98 @@ static int lower_fnode(lw *w, prog *p, const char *prefix, const fnode *f)
 static int lower_doc(lw *w, const dsl_node *m, int is_relation, const char *path_prefix,
                      prog *p);
 
+/* `on` maps: {this column: the other side's column} -> two lists. */
+static int on_lists(lw *w, const dsl_node *on, const char *key, const char ***left,
+                    const char ***right, int *n)
+{
+    int rc = 0;
+    const char **l = arena_alloc(w->pa, sizeof *l * on->n);
+    const char **r = arena_alloc(w->pa, sizeof *r * on->n);
+    for (size_t j = 0; j < on->n; j++) {
+        l[j] = arena_strdup(w->pa, on->keys[j]->str);
+        const char *v = str_of(on->items[j]);
+        if (!v) {
+            diag_error(w->d, on->items[j]->loc, "relation '%s': 'on' values are column names", key);
+            rc = -1;
+            v = "";
+        }
+        r[j] = arena_strdup(w->pa, v);
+    }
+    *left = l;
+    *right = r;
+    *n = (int)on->n;
+    return rc;
+}
+
+/* Many-to-many: `through: { table: link, on: {link column: parent column} }`
+ * while the relation's own `on` joins the far table to the link table
+ * ({child column: link column}). In the plan, child_cols/parent_cols hold
+ * the link = parent condition (what rows are grouped by), join_* the other. */
+static int lower_through(lw *w, plan_relation *rel, const dsl_node *th, const char *key)
+{
+    if (th->kind != DSL_MAP) return 0; /* the checker reported it */
+    const dsl_node *ton = get(th, "on");
+    rel->through = sget(w, th, "table");
+    if (!rel->through || !ton || ton->kind != DSL_MAP || ton->n == 0) {
+        diag_error(w->d, th->loc, "relation '%s': 'through' needs a table and 'on: {link column: parent column}'",
+                   key);
+        return -1;
+    }
+    if (!strcmp(rel->through, rel->table)) {
+        diag_error(w->d, th->loc, "relation '%s': the link table '%s' is the relation's own table",
+                   key, rel->table);
+        diag_hint(w->d, "without a link table, leave `through` out and join with `on`");
+        return -1;
+    }
+    /* what lower_relations read as child = parent is child = link */
+    rel->join_child_cols = rel->child_cols;
+    rel->join_link_cols = rel->parent_cols;
+    rel->njoin = rel->non;
+    const char **l = NULL, **r = NULL;
+    int n = 0, rc = on_lists(w, ton, key, &l, &r, &n);
+    rel->child_cols = l;
+    rel->parent_cols = r;
+    rel->non = n;
+    return rc;
+}
+
+/* {{ album.title }} in the field templates of ops[from..]: resolve to the
+ * many-to-one relation `album` of the same document (relations rels). */
+static int resolve_rel_refs(lw *w, prog *p, int from)
+{
+    int rc = 0;
+    for (int i = from; i < p->nops; i++) {
+        if (p->ops[i].op != PLAN_OP_LOAD_TPL || !p->ops[i].tpl) continue;
+        const plan_tpl *t = p->ops[i].tpl;
+        for (int k = 0; k < t->nparts; k++) {
+            plan_tpl_part *part = &t->parts[k];
+            if (part->kind != PLAN_TPL_REL || part->rel >= 0) continue;
+            const char *dot = strchr(part->text, '.');
+            size_t kl = (size_t)(dot - part->text);
+            int found = -1;
+            for (int r = 0; r < p->nrels; r++)
+                if (strlen(p->rels[r].key) == kl && !strncmp(p->rels[r].key, part->text, kl)) found = r;
+            if (found < 0) {
+                diag_error(w->d, p->ops[i].loc, "template '%s': '%.*s' is not a relation of this mapping",
+                           t->source, (int)kl, part->text);
+                diag_hint(w->d, "{{ name.column }} reads a column of a many-to-one relation (one: true) "
+                                "declared under `relations`");
+                rc = -1;
+            } else if (!p->rels[found].one) {
+                diag_error(w->d, p->ops[i].loc,
+                           "template '%s': relation '%s' is one-to-many (an array); a template can "
+                           "read many-to-one relations (one: true) only",
+                           t->source, p->rels[found].key);
+                rc = -1;
+            } else {
+                part->rel = found;
+                part->text = dot + 1;
+            }
+        }
+    }
+    return rc;
+}
+
 static int lower_relations(lw *w, const dsl_node *rels, const char *path_prefix, prog *p)
 {
     int rc = 0;
@@ -669,23 +762,13 @@ static int lower_relations(lw *w, const dsl_node *rels, const char *path_prefix,
                        "relation '%s' needs 'on: {child column: parent column}'", keyn->str);
             rc = -1;
         } else {
-            const char **cc = arena_alloc(w->pa, sizeof *cc * on->n);
-            const char **pc = arena_alloc(w->pa, sizeof *pc * on->n);
-            for (size_t j = 0; j < on->n; j++) {
-                cc[j] = arena_strdup(w->pa, on->keys[j]->str);
-                const char *pv = str_of(on->items[j]);
-                if (!pv) {
-                    diag_error(w->d, on->items[j]->loc, "relation '%s': 'on' values are parent "
-                               "column names", keyn->str);
-                    rc = -1;
-                    pv = "";
-                }
-                pc[j] = arena_strdup(w->pa, pv);
-            }
+            const char **cc = NULL, **pc = NULL;
+            if (on_lists(w, on, keyn->str, &cc, &pc, &rel->non)) rc = -1;
             rel->child_cols = cc;
             rel->parent_cols = pc;
-            rel->non = (int)on->n;
         }
+        const dsl_node *th = get(r, "through");
+        if (th && lower_through(w, rel, th, keyn->str)) rc = -1;
         rel->order_by = str_list(w, get(r, "order_by"), 0, &rel->norder_by);
         prog sub = {0};
         const char *path = path_prefix ? arena_printf(w->tmp, "%s.%s", path_prefix, rel->key)
@@ -765,8 +848,10 @@ static int lower_doc(lw *w, const dsl_node *m, int is_relation, const char *path
                     pc->column = names[i];
                 }
     }
+    int fields_from = p->nops;
     if (lower_fnode(w, p, path_prefix, &root)) rc = -1;
     if (lower_relations(w, rels, path_prefix, p)) rc = -1;
+    if (resolve_rel_refs(w, p, fields_from)) rc = -1;
     return rc;
 }
 
@@ -948,7 +1033,7 @@ static int lower_entry(lw *w, const entry_in *in, plan_table *t)
         if (!t->index) rc = -1;
     } else if (in->index_name) {
         static const plan_tpl_part none[1];
-        plan_tpl_part lit = {PLAN_TPL_LIT, in->index_name};
+        plan_tpl_part lit = {PLAN_TPL_LIT, in->index_name, -1};
         t->index = tpl_of(w, in->index_name, &lit, 1);
         (void)none;
     } else {

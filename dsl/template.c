@@ -20,7 +20,7 @@ int dsl_tpl_is_template(const char *s)
 int dsl_tpl_has_columns(const plan_tpl *t)
 {
     for (int i = 0; t && i < t->nparts; i++)
-        if (t->parts[i].kind == PLAN_TPL_COL) return 1;
+        if (t->parts[i].kind == PLAN_TPL_COL || t->parts[i].kind == PLAN_TPL_REL) return 1;
     return 0;
 }
 
@@ -58,6 +58,7 @@ static void add_part(arena *a, plan_tpl *t, int *cap, plan_tpl_kind kind, const 
     }
     t->parts[t->nparts].kind = kind;
     t->parts[t->nparts].text = text ? arena_strndup(a, text, n) : NULL;
+    t->parts[t->nparts].rel = -1;
     t->nparts++;
 }
 
@@ -93,13 +94,19 @@ const plan_tpl *dsl_tpl_parse(arena *a, diag *d, const char *s, src_loc loc, int
             continue;
         }
         int var = s[b] == '$';
-        size_t k = b + (size_t)var;
+        size_t k = b + (size_t)var, dot = 0;
         int ok = k < e && ident_start((unsigned char)s[k]);
-        for (size_t j = k; ok && j < e; j++)
+        for (size_t j = k; ok && j < e; j++) {
+            if (s[j] == '.' && !var && !dot && (flags & DSL_TPL_ALLOW_RELATIONS) && j + 1 < e &&
+                ident_start((unsigned char)s[j + 1])) {
+                dot = j; /* relation.column */
+                continue;
+            }
             if (!ident_char((unsigned char)s[j])) {
                 ok = 0;
                 k = j;
             }
+        }
         if (!ok) {
             diag_error(d, at(loc, s, k < e ? k : b, quoted),
                        "bad template expression '%.*s': expected a column name or a $variable",
@@ -136,7 +143,7 @@ const plan_tpl *dsl_tpl_parse(arena *a, diag *d, const char *s, src_loc loc, int
                 errors++;
                 continue;
             }
-            add_part(a, t, &cap, PLAN_TPL_COL, s + b, e - b);
+            add_part(a, t, &cap, dot ? PLAN_TPL_REL : PLAN_TPL_COL, s + b, e - b);
         }
     }
     if (n > lit) add_part(a, t, &cap, PLAN_TPL_LIT, s + lit, n - lit);

@@ -3,7 +3,8 @@
  * Stage: lowering (dsl/lower.c) parses template strings into plan_tpl parts.
  * `{{ name }}` reads a column, `{{ $table }}`, `{{ $schema }}`, `{{ $database }}`,
  * `{{ $connector }}` are plan variables; `{{ $pk }}` (the primary-key values
- * joined with "_", the connectors' id formula) is accepted where a row exists.
+ * joined with "_", the connectors' id formula) is accepted where a row exists;
+ * `{{ album.title }}` reads a column of a many-to-one relation (field templates).
  * This module does not render templates (the interpreter does).
  */
 #ifndef SQL2ES_DSL_TEMPLATE_H
@@ -15,7 +16,10 @@
 
 enum {
     DSL_TPL_ALLOW_COLUMNS = 1, /* {{ column }} allowed (not in `index`) */
-    DSL_TPL_ALLOW_PK = 2       /* {{ $pk }} allowed (document ids) */
+    DSL_TPL_ALLOW_PK = 2,      /* {{ $pk }} allowed (document ids) */
+    DSL_TPL_ALLOW_RELATIONS = 4 /* {{ relation.column }} allowed (field templates): a
+                                 * PLAN_TPL_REL part whose text is "relation.column" and
+                                 * rel -1, resolved by the lowering */
 };
 
 /* Parse template text s (NUL-terminated). loc is where the scalar starts in

@@ -96,6 +96,9 @@ static int bind_tpl(bctx *c, const src_table *st, const plan_tpl *t, eng_btpl *o
                 c->errors++;
                 diag_error(c->d, loc, "unknown template variable '%s'", p->text);
             }
+        } else if (p->kind == PLAN_TPL_REL && vars_only) {
+            c->errors++;
+            diag_error(c->d, loc, "the index name can only use plan variables, not '%s'", p->text);
         } else if (p->kind == PLAN_TPL_PK && vars_only) {
             c->errors++;
             diag_error(c->d, loc, "the index name cannot use the primary key");
@@ -281,6 +284,7 @@ static void mark_tpl_cols(const eng_btpl *t, const eng_bound_doc *bd, char *used
 {
     if (!t->tpl) return;
     for (int i = 0; i < t->tpl->nparts; i++) {
+        if (t->tpl->parts[i].kind == PLAN_TPL_REL) continue; /* a column of the relation's table */
         if (t->col && t->col[i] >= 0) used[t->col[i]] = 1;
         if (t->tpl->parts[i].kind == PLAN_TPL_PK)
             for (int k = 0; k < bd->nkeys; k++) used[bd->keys[k]] = 1;
@@ -310,6 +314,48 @@ static void mark_used_cols(const eng_bound_doc *bd, char *used)
     }
 }
 
+/* Many-to-many: describe the link table and check both joins' columns. */
+static int bind_link(bctx *c, eng_bound_relation *br, const plan_relation *rel)
+{
+    plan_relation lr = {0};
+    lr.key = rel->key;
+    lr.table = rel->through;
+    lr.schema = rel->schema;
+    lr.loc = rel->loc;
+    const src_table *link = NULL;
+    int rc = c->opts->describe(c->opts->describe_ctx, &lr, &link, c->d);
+    if (rc < 0 || !link) {
+        c->errors++;
+        return rc < 0 ? rc : DIAG_ENOTFOUND;
+    }
+    br->link = link;
+    br->nextra = rel->non;
+    for (int i = 0; i < rel->non; i++) {
+        need_col(c, link, rel->child_cols[i], rel->loc);
+        br->child_on[i] = br->child->ncols + i;
+    }
+    for (int j = 0; j < rel->njoin; j++) {
+        need_col(c, br->child, rel->join_child_cols[j], rel->loc);
+        need_col(c, link, rel->join_link_cols[j], rel->loc);
+    }
+    return c->errors ? DIAG_EINVAL : 0;
+}
+
+/* The columns of the child table that templates of the parent document
+ * read through this relation ({{ rel.column }}). */
+static void mark_rel_refs(const eng_bound_doc *parent, int ri, const src_table *child, char *used)
+{
+    const plan_doc *doc = parent->doc;
+    for (int i = 0; i < doc->nops; i++) {
+        const plan_tpl *t = doc->ops[i].op == PLAN_OP_LOAD_TPL ? doc->ops[i].tpl : NULL;
+        for (int k = 0; t && k < t->nparts; k++) {
+            if (t->parts[k].kind != PLAN_TPL_REL || t->parts[k].rel != ri) continue;
+            int col = find_col(child, t->parts[k].text);
+            if (col >= 0) used[col] = 1;
+        }
+    }
+}
+
 static int bind_relation(bctx *c, eng_bound_relation *br, const plan_relation *rel,
                          const eng_bound_doc *parent)
 {
@@ -332,9 +378,10 @@ static int bind_relation(bctx *c, eng_bound_relation *br, const plan_relation *r
     br->child_on = arena_alloc(c->a, sizeof(int) * ((size_t)rel->non + 1));
     br->parent_on = arena_alloc(c->a, sizeof(int) * ((size_t)rel->non + 1));
     for (int i = 0; i < rel->non; i++) {
-        br->child_on[i] = need_col(c, child, rel->child_cols[i], rel->loc);
+        if (!rel->through) br->child_on[i] = need_col(c, child, rel->child_cols[i], rel->loc);
         br->parent_on[i] = need_col(c, parent->st, rel->parent_cols[i], rel->loc);
     }
+    if (rel->through && bind_link(c, br, rel) < 0) return DIAG_EINVAL;
     /* the child program's variables: its own table, the parent's others */
     for (int v = 0; v < ENG_VAR__COUNT; v++) br->doc.vars[v] = parent->vars[v];
     br->doc.vars[ENG_VAR_TABLE] = child->name;
@@ -344,19 +391,21 @@ static int bind_relation(bctx *c, eng_bound_relation *br, const plan_relation *r
     br->doc.nkeys = child->npk;
     if (bind_doc(c, &br->doc, &rel->doc, child) < 0) return DIAG_EINVAL;
 
-    /* SQL pieces: only the columns the child program and the grouping use */
+    /* SQL pieces (engine/sql.c): only the columns the child program, the
+     * parent's templates and the grouping use */
     char *used = arena_alloc(c->a, (size_t)child->ncols + 1);
     mark_used_cols(&br->doc, used);
-    for (int i = 0; i < rel->non; i++)
+    mark_rel_refs(parent, (int)(br - parent->rels), child, used);
+    for (int i = 0; i < rel->non && !rel->through; i++)
         if (br->child_on[i] >= 0) used[br->child_on[i]] = 1;
     br->sel = arena_alloc(c->a, sizeof(int) * ((size_t)child->ncols + 1));
     const char *cols = eng_sql_columns(c->a, c->drv, child, used, br->sel, &br->nsel);
-    const char *from = eng_sql_qualified(
-        c->a, c->drv,
-        child->schema ? child->schema : rel->schema ? rel->schema : parent->vars[ENG_VAR_SCHEMA],
-        child->name);
+    const char *schema =
+        child->schema ? child->schema : rel->schema ? rel->schema : parent->vars[ENG_VAR_SCHEMA];
+    const char *from = eng_sql_qualified(c->a, c->drv, schema, child->name);
     const char **ocols = arena_alloc(c->a, sizeof(char *) * ((size_t)rel->norder_by + 1));
     const char **odirs = arena_alloc(c->a, sizeof(char *) * ((size_t)rel->norder_by + 1));
+    char *olink = arena_alloc(c->a, (size_t)rel->norder_by + 1);
     int nord = 0;
     for (int i = 0; i < rel->norder_by; i++) {
         const char *ob = rel->order_by[i];
@@ -366,14 +415,25 @@ static int bind_relation(bctx *c, eng_bound_relation *br, const plan_relation *r
         if (col >= 0) {
             ocols[nord] = child->cols[col].name;
             odirs[nord++] = sp;
+        } else if (br->link && (col = find_col(br->link, name)) >= 0) { /* a position... */
+            ocols[nord] = br->link->cols[col].name;
+            olink[nord] = 1;
+            odirs[nord++] = sp;
         } else {
             c->errors++;
             diag_error(c->d, rel->loc, "connector '%s': relation '%s': table '%s' has no column '%s' (order_by)",
                        conn_id(c), rel->key, child->name, name);
         }
     }
-    eng_sql_relation(c->a, c->drv, rel, cols, from, ocols, odirs, nord, &br->select_head,
-                     &br->select_tail);
+    if (br->link)
+        eng_sql_relation_through(c->a, c->drv, rel, child, br->sel, br->nsel, from, br->link,
+                                 eng_sql_qualified(c->a, c->drv,
+                                                   br->link->schema ? br->link->schema : schema,
+                                                   br->link->name),
+                                 ocols, odirs, olink, nord, &br->select_head, &br->select_tail);
+    else
+        eng_sql_relation(c->a, c->drv, rel, cols, from, ocols, odirs, nord, &br->select_head,
+                         &br->select_tail);
     return 0;
 }
 
@@ -421,6 +481,21 @@ static int bind_doc(bctx *c, eng_bound_doc *bd, const plan_doc *doc, const src_t
     }
     bd->rels = arena_alloc(c->a, sizeof(eng_bound_relation) * ((size_t)doc->nrelations + 1));
     for (int i = 0; i < doc->nrelations; i++) bind_relation(c, &bd->rels[i], &doc->relations[i], bd);
+    /* {{ rel.column }}: a column of the relation's table, known now */
+    for (int i = 0; i < doc->nops; i++) {
+        const plan_tpl *t = doc->ops[i].op == PLAN_OP_LOAD_TPL ? doc->ops[i].tpl : NULL;
+        for (int k = 0; t && k < t->nparts; k++) {
+            const plan_tpl_part *p = &t->parts[k];
+            if (p->kind != PLAN_TPL_REL) continue;
+            src_loc loc = loc_or(doc->ops[i].loc, c->pt->loc);
+            if (p->rel < 0 || p->rel >= doc->nrelations || !doc->relations[p->rel].one) {
+                c->errors++;
+                diag_error(c->d, loc, "template '%s': no many-to-one relation for '%s'", t->source, p->text);
+            } else if (bd->rels[p->rel].child) {
+                bd->ops[i].tpl.col[k] = need_col(c, bd->rels[p->rel].child, p->text, loc);
+            }
+        }
+    }
     return c->errors ? DIAG_EINVAL : 0;
 }
 

@@ -76,6 +76,11 @@ struct eng_bound_relation {
     int nsel;                     /* those the program, the keys and nested relations use */
     const char *select_head;      /* "SELECT sel cols FROM child WHERE " (engine/sql.c) */
     const char *select_tail;      /* " [AND (where)] ORDER BY on..., order_by..." */
+    /* many-to-many (rel->through): the query joins the link table, selects
+     * the link's key columns after br->sel, and a stored child row carries
+     * them after the child table's columns: child_on[i] = child->ncols + i. */
+    const src_table *link;        /* NULL for a direct relation */
+    int nextra;                   /* link key columns per stored row (rel->non, or 0) */
 };
 
 /* Child tables of relations are described by the caller. Return 0 with *out

@@ -676,6 +676,9 @@ static int key_text(const eng_bound_doc *bd, const src_value *row, buf *o)
     return o->failed ? DIAG_ENOMEM : 0;
 }
 
+static const src_value *child_rows_of(eng_interp *it, const eng_bound_relation *br,
+                                      const src_value *row, int *n, const src_value *const **rows);
+
 static int render(eng_interp *it, const eng_bound_doc *bd, const eng_btpl *t, const src_value *row,
                   buf *o)
 {
@@ -686,6 +689,13 @@ static int render(eng_interp *it, const eng_bound_doc *bd, const eng_btpl *t, co
         case PLAN_TPL_LIT: rc = buf_puts(o, p->text); break;
         case PLAN_TPL_COL: rc = eng_value_text(&row[t->col[i]], o); break;
         case PLAN_TPL_PK: rc = key_text(bd, row, o); break;
+        case PLAN_TPL_REL: { /* {{ album.title }}: the many-to-one object's column */
+            int n = 0;
+            const src_value *const *rows = NULL;
+            if (t->col[i] >= 0) child_rows_of(it, &bd->rels[p->rel], row, &n, &rows);
+            if (n) rc = eng_value_text(&rows[0][t->col[i]], o);
+            break;
+        }
         case PLAN_TPL_VAR:
             if (t->var[i] == ENG_VAR_ID) rc = buf_append(o, it->idb.data, it->idb.len);
             else if (t->var[i] >= 0 && bd->vars[t->var[i]]) rc = buf_puts(o, bd->vars[t->var[i]]);
@@ -1208,20 +1218,21 @@ int eng_child_set_add_child(eng_child_set *cs, const src_value *result_row,
                             const src_value **stored)
 {
     const eng_bound_relation *br = cs->br;
-    int nc = br->child->ncols;
+    int nc = br->child->ncols, nr = br->nsel + br->nextra;
     if (stored) *stored = NULL;
     /* one allocation: the list cell, the row in the child table's layout
-     * (zeroed: unselected columns are SRC_NULL), then the value bytes */
-    size_t need = sizeof(crow) + sizeof(src_value) * (size_t)nc;
-    for (int j = 0; j < br->nsel; j++)
+     * (zeroed: unselected columns are SRC_NULL) plus the link's key columns
+     * of a many-to-many relation, then the value bytes */
+    size_t need = sizeof(crow) + sizeof(src_value) * (size_t)(nc + br->nextra);
+    for (int j = 0; j < nr; j++)
         if (result_row[j].kind != SRC_NULL) need += result_row[j].n + 1;
     char *mem = arena_alloc(cs->a, need);
     crow *r = (crow *)(void *)mem;
     src_value *vals = (src_value *)(void *)(mem + sizeof(crow));
-    char *bytes = (char *)(vals + nc);
-    for (int j = 0; j < br->nsel; j++) {
+    char *bytes = (char *)(vals + nc + br->nextra);
+    for (int j = 0; j < nr; j++) {
         const src_value *v = &result_row[j];
-        src_value *o = &vals[br->sel[j]];
+        src_value *o = &vals[j < br->nsel ? br->sel[j] : nc + (j - br->nsel)];
         *o = *v;
         if (v->kind != SRC_NULL) {
             if (v->n) memcpy(bytes, v->p, v->n);

@@ -91,10 +91,14 @@ int eng_child_set_nparents(const eng_child_set *cs);
 /* The child query for the registered parents (valid until reset/free):
  *   SELECT <child cols> FROM <child> WHERE (c1, c2) IN ((?, ?), ...)
  *     [AND (where)] ORDER BY c1, c2, order_by...
+ * or, many-to-many, with the link table's key columns:
+ *   SELECT <child cols>, link.k FROM <child> JOIN <link> ON child.j = link.j
+ *     WHERE link.k IN (?, ...) [AND (where)] ORDER BY link.k, order_by...
  * Rows come back grouped by key and in order_by order within a key. */
 int eng_child_set_query(eng_child_set *cs, src_query *q, diag *d);
 /* Add one row of the child query (its columns are br->sel of the child
- * table), in the query's order. *stored (may be NULL) receives the copy the
+ * table, then br->nextra key columns of a many-to-many link), in the query's
+ * order. *stored (may be NULL) receives the copy the
  * set keeps, laid out as the child table (unselected columns NULL), or NULL
  * when the row's key is NULL. */
 int eng_child_set_add_child(eng_child_set *cs, const src_value *result_row,

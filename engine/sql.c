@@ -202,6 +202,56 @@ void eng_sql_relation(arena *a, const src_driver *drv, const plan_relation *rel,
     buf_free(&b);
 }
 
+/* <table>.<column> */
+static void qualified_col(buf *b, const src_driver *drv, const char *table, const char *col)
+{
+    drv->quote_ident(b, table);
+    buf_putc(b, '.');
+    drv->quote_ident(b, col);
+}
+
+void eng_sql_relation_through(arena *a, const src_driver *drv, const plan_relation *rel,
+                              const src_table *child, const int *sel, int nsel, const char *from,
+                              const src_table *link, const char *link_from,
+                              const char *const *order_cols, const char *const *order_dirs,
+                              const char *order_link, int norder, const char **head,
+                              const char **tail)
+{
+    buf b = BUF_INIT;
+    buf_puts(&b, "SELECT ");
+    for (int i = 0; i < nsel; i++) {
+        if (i) buf_puts(&b, ", ");
+        qualified_col(&b, drv, child->name, child->cols[sel[i]].name);
+    }
+    for (int i = 0; i < rel->non; i++) {
+        if (nsel || i) buf_puts(&b, ", ");
+        qualified_col(&b, drv, link->name, rel->child_cols[i]);
+    }
+    buf_printf(&b, " FROM %s JOIN %s ON ", from, link_from);
+    for (int j = 0; j < rel->njoin; j++) {
+        if (j) buf_puts(&b, " AND ");
+        qualified_col(&b, drv, child->name, rel->join_child_cols[j]);
+        buf_puts(&b, " = ");
+        qualified_col(&b, drv, link->name, rel->join_link_cols[j]);
+    }
+    buf_puts(&b, " WHERE ");
+    *head = keep(a, &b);
+    buf_reset(&b);
+    if (rel->where_sql && *rel->where_sql) buf_printf(&b, " AND (%s)", rel->where_sql);
+    buf_puts(&b, " ORDER BY ");
+    for (int i = 0; i < rel->non; i++) {
+        if (i) buf_puts(&b, ", ");
+        qualified_col(&b, drv, link->name, rel->child_cols[i]);
+    }
+    for (int i = 0; i < norder; i++) {
+        buf_puts(&b, ", ");
+        qualified_col(&b, drv, order_link[i] ? link->name : child->name, order_cols[i]);
+        if (order_dirs && order_dirs[i]) buf_puts(&b, order_dirs[i]);
+    }
+    *tail = keep(a, &b);
+    buf_free(&b);
+}
+
 int eng_sql_child_batch(const eng_bound_relation *br, int nparents, buf *b)
 {
     const plan_relation *rel = br->rel;
@@ -210,7 +260,13 @@ int eng_sql_child_batch(const eng_bound_relation *br, int nparents, buf *b)
     buf_puts(b, br->select_head);
     int multi = rel->non > 1, next = 1;
     if (multi) buf_putc(b, '(');
-    quoted_list(b, drv, br->child, br->child_on, rel->non, NULL);
+    if (br->link) /* many-to-many: the link table's key */
+        for (int i = 0; i < rel->non; i++) {
+            if (i) buf_puts(b, ", ");
+            qualified_col(b, drv, br->link->name, rel->child_cols[i]);
+        }
+    else
+        quoted_list(b, drv, br->child, br->child_on, rel->non, NULL);
     buf_puts(b, multi ? ") IN (" : " IN (");
     for (int p = 0; p < nparents; p++) {
         if (p) buf_puts(b, ", ");

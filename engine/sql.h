@@ -57,9 +57,23 @@ void eng_sql_relation(arena *a, const src_driver *drv, const plan_relation *rel,
                       const char *const *order_dirs, int norder, const char **head,
                       const char **tail);
 
+/* The same for a many-to-many relation (rel->through): the child table
+ * joined to the link table, the link's key columns selected after the
+ * child's (sel, nsel: the child columns, in table order), grouped by them:
+ *   head  "SELECT <child>.<cols>, <link>.<key>... FROM <child> JOIN <link>
+ *          ON <child>.<c> = <link>.<l> [AND ...] WHERE "
+ *   tail  " [AND (<where>)] ORDER BY <link>.<key>...[, <order_by>...]"
+ * order_link[i] says order_cols[i] is a column of the link table. */
+void eng_sql_relation_through(arena *a, const src_driver *drv, const plan_relation *rel,
+                              const src_table *child, const int *sel, int nsel, const char *from,
+                              const src_table *link, const char *link_from,
+                              const char *const *order_cols, const char *const *order_dirs,
+                              const char *order_link, int norder, const char **head,
+                              const char **tail);
+
 /* One batch of a relation's child query into b (reset first): head, then
- * "(on cols) IN ((?, ?), ...)" with nparents * rel->non placeholders, then
- * tail. Returns 0 or DIAG_ENOMEM. */
+ * "(on cols) IN ((?, ?), ...)" with nparents * rel->non placeholders (the
+ * link table's columns, qualified, for a many-to-many relation), then tail. Returns 0 or DIAG_ENOMEM. */
 int eng_sql_child_batch(const eng_bound_relation *br, int nparents, buf *b);
 
 /* Which rows an incremental read sees (cursor: the table's cursor columns). */

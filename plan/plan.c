@@ -127,10 +127,19 @@ static void relation_text(buf *b, const plan_relation *r, int i, int ind)
     indent(b, ind);
     buf_printf(b, "relation %d %s: %s %s", i, r->key, r->one ? "one" : "many", r->table);
     if (r->schema) buf_printf(b, " (schema %s)", r->schema);
-    buf_puts(b, " on");
+    if (r->through) {
+        buf_printf(b, " through %s", r->through);
+        buf_puts(b, " on");
+        for (int j = 0; j < r->njoin; j++)
+            buf_printf(b, "%s child.%s = link.%s", j ? " and" : "", r->join_child_cols[j],
+                       r->join_link_cols[j]);
+        buf_puts(b, ", on");
+    } else {
+        buf_puts(b, " on");
+    }
     for (int j = 0; j < r->non; j++)
-        buf_printf(b, "%s child.%s = parent.%s", j ? " and" : "", r->child_cols[j],
-                   r->parent_cols[j]);
+        buf_printf(b, "%s %s.%s = parent.%s", j ? " and" : "", r->through ? "link" : "child",
+                   r->child_cols[j], r->parent_cols[j]);
     if (r->norder_by) {
         buf_puts(b, " order by ");
         for (int j = 0; j < r->norder_by; j++) buf_printf(b, "%s%s", j ? ", " : "", r->order_by[j]);
@@ -448,6 +457,11 @@ static void doc_json(buf *b, const plan_doc *doc)
         jstr(b, &g, "schema", r->schema);
         jlist(b, &g, "child_cols", r->child_cols, r->non);
         jlist(b, &g, "parent_cols", r->parent_cols, r->non);
+        if (r->through) {
+            jstr(b, &g, "through", r->through);
+            jlist(b, &g, "join_child_cols", r->join_child_cols, r->njoin);
+            jlist(b, &g, "join_link_cols", r->join_link_cols, r->njoin);
+        }
         jbool(b, &g, "one", r->one);
         jlist(b, &g, "order_by", r->order_by, r->norder_by);
         jstr(b, &g, "where", r->where_sql);

@@ -69,11 +69,15 @@ enum {
  * PostgreSQL documents), rendered at bind time; op.s is then its source text.
  * Without tpl, op.s is a literal prefix (or NULL). */
 
-typedef enum { PLAN_TPL_LIT, PLAN_TPL_COL, PLAN_TPL_VAR, PLAN_TPL_PK } plan_tpl_kind;
+typedef enum { PLAN_TPL_LIT, PLAN_TPL_COL, PLAN_TPL_VAR, PLAN_TPL_PK, PLAN_TPL_REL } plan_tpl_kind;
 
+/* PLAN_TPL_REL: {{ album.title }}, a column of the object of a many-to-one
+ * relation of the same document: text is the column, rel the relation's
+ * index in the document (empty when the parent has no such row). */
 typedef struct plan_tpl_part {
     plan_tpl_kind kind;
     const char *text;  /* literal text, column name, or variable name ("table") */
+    int rel;           /* PLAN_TPL_REL: relation index */
 } plan_tpl_part;
 
 /* A compiled "{{ }}" template. PLAN_TPL_PK renders the primary-key values
@@ -108,13 +112,22 @@ typedef struct plan_doc {
     int nrelations;
 } plan_doc;
 
+/* A relation nests the rows of `table` whose child_cols equal the parent
+ * row's parent_cols. Many-to-many (`through:`): the rows of `table` are
+ * reached through a link table; child_cols are then columns of the link
+ * table (link column = parent column), and the link joins the child table on
+ * join_child_cols = join_link_cols. */
 struct plan_relation {
     const char *key;              /* member name in the parent document */
     const char *table;
     const char *schema;           /* NULL = the connector's */
-    const char *const *child_cols;  /* on: child column = parent column */
+    const char *const *child_cols;  /* on: child (or link) column = parent column */
     const char *const *parent_cols;
     int non;
+    const char *through;          /* link table; NULL = the child table holds the key */
+    const char *const *join_child_cols; /* child column = link column */
+    const char *const *join_link_cols;
+    int njoin;
     int one;                      /* many-to-one: an object (or null), else an array */
     const char *const *order_by;
     int norder_by;

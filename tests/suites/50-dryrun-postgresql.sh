@@ -132,3 +132,15 @@ check_eq "case-colliding columns: the sync fails (exit 1)" "$RC" 1
 check "... naming both columns and the field" \
     grep -q "columns 'Name' and 'name' both become field 'public_casey_name'" "$W/casey.err"
 check_eq "... and writes no document" "$(grep -c '^{"index"' "$W/casey.ndjson" 2>/dev/null || true)" 0
+
+# many-to-many through a link table and {{ album.title }} from a many-to-one
+# object (tests/e2e/through.sql in schema music; the same documents from every database)
+if { echo "DROP SCHEMA IF EXISTS music CASCADE; CREATE SCHEMA music; SET search_path = music;";
+     cat "$E2E/through.sql"; } | "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 >>"$W/setup.log" 2>&1; then
+    run through "$bin" "$FIX/through.yml"
+    expect "through: playlists of a track, tracks of a playlist (link order), template into album" \
+        through "$E2E/through.expected.ndjson" --summary tables=2 --summary rows_read=9 \
+        --summary documents=9 --summary errors=0
+else
+    not_ok "through fixture"; sed 's/^/# /' "$W/setup.log" | tail -5
+fi

@@ -48,3 +48,14 @@ bin=$SQL2ES_BIN
 run table "$bin" "$FIX/mapped.yml" --table orders --limit 2
 pick "$FIX/mapped.expected.ndjson" "$W/want-table.ndjson" orders_10 orders_11
 expect "--table orders --limit 2" table "$W/want-table.ndjson" --summary tables=1 --summary rows_read=2
+
+# many-to-many through a link table and {{ album.title }} from a many-to-one
+# object (tests/e2e/through.sql; the same documents from every database)
+if root_sql "$MYSQL_DATABASE" <"$E2E/through.sql" >>"$W/setup.log" 2>&1; then
+    run through "$SQL2ES_BIN" "$FIX/through.yml"
+    expect "through: playlists of a track, tracks of a playlist (link order), template into album" \
+        through "$E2E/through.expected.ndjson" --summary tables=2 --summary rows_read=9 \
+        --summary documents=9 --summary errors=0
+else
+    not_ok "through fixture"; sed 's/^/# /' "$W/setup.log" | tail -5
+fi

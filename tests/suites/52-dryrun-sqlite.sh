@@ -80,3 +80,14 @@ check "a rule on a relation field: the warning names the rule's line and the rel
     grep -q "config.yml:7:11: warning: .*rule on field 'orders.status' never matches: 'orders' is a relation" <<<"$out"
 check_eq "... and the document is kept" \
     "$(cd "$W/relrule" && "$bin" sync --dry-run -q -c config.yml 2>/dev/null | grep -c '"_id":"customers_1"')" 1
+
+# many-to-many through a link table and {{ album.title }} from a many-to-one
+# object (tests/e2e/through.sql; the same documents from every database)
+if mkdb "$W/music.db" "$E2E/through.sql" 2>>"$W/setup.log"; then
+    (cd "$W" && run through "$SQL2ES_BIN" "$FIX/through.yml" && exit "$RC"); RC=$?
+    expect "through: playlists of a track, tracks of a playlist (link order), template into album" \
+        through "$E2E/through.expected.ndjson" --summary tables=2 --summary rows_read=9 \
+        --summary documents=9 --summary errors=0
+else
+    not_ok "through fixture"; sed 's/^/# /' "$W/setup.log"
+fi

@@ -137,12 +137,12 @@ static plan_table ptable(const plan_op *ops, int nops)
 /* Bind and write rows; returns the NDJSON (arena copy) or "ERR:<msg>". */
 static eng_interp_stats last_stats;
 static eng_doc_result last_res;
-static const src_table *child_tables[4];
+static const src_table *child_tables[6];
 
 static int describe_child(void *ctx, const plan_relation *rel, const src_table **out, diag *d)
 {
     (void)ctx;
-    for (int i = 0; i < 4 && child_tables[i]; i++)
+    for (int i = 0; i < 6 && child_tables[i]; i++)
         if (strcmp(child_tables[i]->name, rel->table) == 0) {
             *out = child_tables[i];
             return 0;
@@ -779,6 +779,121 @@ static void test_relations(void)
     child_tables[0] = child_tables[1] = NULL;
 }
 
+/* Many-to-many through a link table: one query per chunk joins the link
+ * table, rows are grouped by the link's parent-side key; and a field
+ * template reads a column of a many-to-one object ({{ album.title }}). */
+static void test_through(void)
+{
+    plan_op pl_ops[] = {OP(LOAD_COL, .s = "name"), OP(EMIT, .s = "name")};
+    plan_op al_ops[] = {OP(LOAD_COL, .s = "title"), OP(EMIT, .s = "title")};
+    static const char *const lk[] = {"track_id"}, *const pk[] = {"id"};
+    static const char *const jc[] = {"id"}, *const jl[] = {"playlist_id"};
+    static const char *const ac[] = {"id"}, *const ap[] = {"album_id"};
+    static const char *const ob[] = {"position", "name DESC"};
+    plan_relation rels[2] = {0};
+    rels[0].key = "playlists";
+    rels[0].table = "playlist";
+    rels[0].through = "playlist_track";
+    rels[0].child_cols = lk;
+    rels[0].parent_cols = pk;
+    rels[0].non = 1;
+    rels[0].join_child_cols = jc;
+    rels[0].join_link_cols = jl;
+    rels[0].njoin = 1;
+    rels[0].order_by = ob;
+    rels[0].norder_by = 2;
+    rels[0].doc = (plan_doc){pl_ops, 2, NULL, 0};
+    rels[1].key = "album";
+    rels[1].table = "album";
+    rels[1].child_cols = ac;
+    rels[1].parent_cols = ap;
+    rels[1].non = 1;
+    rels[1].one = 1;
+    rels[1].doc = (plan_doc){al_ops, 2, NULL, 0};
+    plan_tpl *label = tpl("{{ name }} / {{ album.title }}");
+    label->parts[2].kind = PLAN_TPL_REL; /* as the lowering resolves it */
+    label->parts[2].text = "title";
+    label->parts[2].rel = 1;
+    plan_op ops[] = {OP(LOAD_TPL, .tpl = label), OP(EMIT, .s = "label"),
+                     OP(RELATION, .n = 0, .s = "playlists"), OP(RELATION, .n = 1, .s = "album")};
+    plan_connector c = conn_base();
+    plan_table pt = ptable(ops, 4);
+    pt.doc.relations = rels;
+    pt.doc.nrelations = 2;
+    const src_table *st = table("track", "public", "id:long:1,name:text,album_id:long");
+    child_tables[0] = table("playlist", "public", "id:long:1,name:text,owner:text");
+    child_tables[1] = table("playlist_track", "public", "playlist_id:long:1,track_id:long:2,position:long");
+    child_tables[2] = table("album", "public", "id:long:1,title:text,year:long");
+    diag *d = diag_new();
+    eng_bound_table *bt = NULL;
+    eng_bind_opts o = {.describe = describe_child};
+    int rc = eng_bind_table(A, &c, &pt, st, &o, &bt, d);
+    T_CHECK(rc == 0, "bind a through relation and a template into a relation");
+    if (rc) {
+        printf("# %s\n", diag_last(d));
+        diag_free(d);
+        return;
+    }
+    src_value parents[] = {N("1"), S("One"), N("10"), N("2"), S("Two"), NUL, N("3"), S("Three"), N("10")};
+    eng_child_set *pl = eng_child_set_new(&bt->doc.rels[0]);
+    eng_child_set *al = eng_child_set_new(&bt->doc.rels[1]);
+    for (int i = 0; i < 3; i++) {
+        eng_child_set_add_parent(pl, parents + i * 3);
+        eng_child_set_add_parent(al, parents + i * 3);
+    }
+    src_query q;
+    eng_child_set_query(pl, &q, d);
+    T_STREQ(q.sql,
+            "SELECT \"playlist\".\"name\", \"playlist_track\".\"track_id\" "
+            "FROM \"public\".\"playlist\" JOIN \"public\".\"playlist_track\" "
+            "ON \"playlist\".\"id\" = \"playlist_track\".\"playlist_id\" "
+            "WHERE \"playlist_track\".\"track_id\" IN ($1, $2, $3) "
+            "ORDER BY \"playlist_track\".\"track_id\", \"playlist_track\".\"position\", \"playlist\".\"name\" DESC",
+            "through: one query joining the link table, grouped by its key, link columns in order_by "
+            "(only the columns the program reads)");
+    eng_child_set_query(al, &q, d);
+    T_STREQ(q.sql,
+            "SELECT \"id\", \"title\" FROM \"public\".\"album\" WHERE \"id\" IN ($1) ORDER BY \"id\"",
+            "many-to-one: the column a parent template reads is selected");
+    /* result rows: the playlist's name, then the link's track_id */
+    src_value r1[] = {S("Rock"), N("1")}, r2[] = {S("Jazz"), N("1")}, r3[] = {S("Rock"), N("3")};
+    eng_child_set_add_child(pl, r1, NULL);
+    eng_child_set_add_child(pl, r2, NULL);
+    eng_child_set_add_child(pl, r3, NULL);
+    src_value a1[] = {N("10"), S("Album X")};
+    eng_child_set_add_child(al, a1, NULL);
+    eng_interp *it = eng_interp_new(bt, d);
+    eng_interp_set_children(it, &bt->doc.rels[0], pl);
+    eng_interp_set_children(it, &bt->doc.rels[1], al);
+    buf out = BUF_INIT;
+    eng_doc_result res;
+    for (int i = 0; i < 3; i++) eng_write_doc(it, parents + i * 3, &out, &res);
+    T_STREQ(out.data,
+            "{\"index\":{\"_index\":\"search-shop\",\"_id\":\"1\"}}\n"
+            "{\"label\":\"One / Album X\",\"playlists\":[{\"name\":\"Rock\"},{\"name\":\"Jazz\"}],"
+            "\"album\":{\"title\":\"Album X\"}}\n"
+            "{\"index\":{\"_index\":\"search-shop\",\"_id\":\"2\"}}\n"
+            "{\"label\":\"Two / \",\"playlists\":[],\"album\":null}\n"
+            "{\"index\":{\"_index\":\"search-shop\",\"_id\":\"3\"}}\n"
+            "{\"label\":\"Three / Album X\",\"playlists\":[{\"name\":\"Rock\"}],"
+            "\"album\":{\"title\":\"Album X\"}}\n",
+            "far rows per parent (the same far row under two parents); {{ album.title }}, empty without one");
+    buf_free(&out);
+    eng_interp_free(it);
+    eng_child_set_free(pl);
+    eng_child_set_free(al);
+
+    /* a link column that does not exist: an error naming the link table */
+    static const char *const bad[] = {"song_id"};
+    rels[0].child_cols = bad;
+    bt = NULL;
+    rc = eng_bind_table(A, &c, &pt, st, &o, &bt, d);
+    T_CHECK(rc != 0 && strstr(diag_last(d), "table 'playlist_track' has no column 'song_id'"),
+            "through: a missing link column names the link table");
+    diag_free(d);
+    child_tables[0] = child_tables[1] = child_tables[2] = NULL;
+}
+
 static void test_bind_errors_sql(void)
 {
     plan_op ops[] = {OP(LOAD_COL, .s = "emial", .loc = {"config.yml", 31, 14}), OP(EMIT, .s = "e")};
@@ -1077,6 +1192,7 @@ int main(void)
     test_rules();
     test_regex_limits();
     test_relations();
+    test_through();
     test_bind_errors_sql();
     test_mapping();
     test_limits_nested();
