@@ -2,6 +2,7 @@
  * print the summary. Stage: front door. */
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,8 @@
 
 static const char sync_usage[] =
     "usage: sql2es sync -c FILE [--connector ID] [--table T] [--full|--incremental]\n"
-    "                   [--dry-run] [-o FILE] [--limit N] [--state-file F] [-q]\n"
+    "                   [--dry-run] [-o FILE] [--limit N] [--state-file F]\n"
+    "                   [--lock-wait SECONDS] [-q] [-v]\n"
     "\n"
     "Read each connector's tables and index them. Tables with an incremental\n"
     "cursor are read incrementally (from the saved watermark, minus `lag`),\n"
@@ -29,12 +31,62 @@ static const char sync_usage[] =
     "      --limit N         at most N rows per table\n"
     "      --state-file F    incremental watermarks (default: .sql2es-state next to\n"
     "                        the config, or the connector's state_file)\n"
-    "  -q, --quiet           no progress\n"
-    "exit: 0 done, 1 run-time failure, 2 invalid configuration or usage\n";
+    "      --lock-wait S     wait at most S seconds for another run of the same\n"
+    "                        connector and tables (default 60; 0: fail at once)\n"
+    "  -q, --quiet           no progress (the summary is still printed)\n"
+    "  -v, --verbose         itemise every value warning (default: the first few)\n"
+    "SIGINT/SIGTERM stop reading, settle the requests in flight (at most 30 s;\n"
+    "a second signal stops at once), save what was acknowledged, print the summary.\n"
+    "exit: 0 done, 1 run-time failure, 2 invalid configuration or usage,\n"
+    "      130 interrupted (SIGINT), 143 terminated (SIGTERM)\n";
+
+/* Seconds an interrupted sync may take to settle its requests before it
+ * exits without waiting for them. */
+#define STOP_GRACE_S 30
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char msg[] = "sql2es: requests still unsettled after the grace period: stopping\n";
+    ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)w;
+    _exit(128 + (stop_signal ? stop_signal : SIGALRM));
+}
+
+static void on_stop(int sig)
+{
+    stop_signal = sig;
+    static const char msg[] = "\nsql2es: stopping: settling the requests in flight "
+                              "(a second signal stops at once)\n";
+    ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)w;
+    alarm(STOP_GRACE_S);
+}
+
+/* SIGINT/SIGTERM ask the run to stop; the handler is reset after the first,
+ * so a second one ends the process at once. A signal the caller ignores
+ * (nohup, a background job of a script) stays ignored. */
+static void catch_stop_signals(void)
+{
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART | SA_RESETHAND;
+    sa.sa_handler = on_stop;
+    static const int sigs[] = {SIGINT, SIGTERM};
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+            sigaction(sigs[i], &sa, NULL);
+    sa.sa_flags = SA_RESTART;
+    sa.sa_handler = on_alarm;
+    sigaction(SIGALRM, &sa, NULL);
+}
 
 int cli_sync(int argc, char **argv)
 {
-    enum { O_CONNECTOR = 256, O_FULL, O_INCR, O_LIMIT, O_STATE };
+    enum { O_CONNECTOR = 256, O_FULL, O_INCR, O_LIMIT, O_STATE, O_LOCK_WAIT };
     static const struct option opts[] = {{"config", required_argument, 0, 'c'},
                                          {"connector", required_argument, 0, O_CONNECTOR},
                                          {"table", required_argument, 0, 't'},
@@ -44,14 +96,17 @@ int cli_sync(int argc, char **argv)
                                          {"output", required_argument, 0, 'o'},
                                          {"limit", required_argument, 0, O_LIMIT},
                                          {"state-file", required_argument, 0, O_STATE},
+                                         {"lock-wait", required_argument, 0, O_LOCK_WAIT},
                                          {"quiet", no_argument, 0, 'q'},
+                                         {"verbose", no_argument, 0, 'v'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *file = "config.yml", *output = NULL;
     eng_sync_opts o = {0};
+    o.lock_wait = 60;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:t:no:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:t:no:qvh", opts, NULL)) != -1) {
         switch (c) {
         case 'c': file = optarg; break;
         case O_CONNECTOR: o.connector = optarg; break;
@@ -77,7 +132,18 @@ int cli_sync(int argc, char **argv)
             break;
         }
         case O_STATE: o.state_file = optarg; break;
+        case O_LOCK_WAIT: {
+            char *end;
+            double v = strtod(optarg, &end);
+            if (*end || end == optarg || !(v >= 0 && v <= 86400 * 7)) {
+                fprintf(stderr, "sql2es sync: --lock-wait takes seconds (0 to 604800), not '%s'\n", optarg);
+                return 2;
+            }
+            o.lock_wait = v;
+            break;
+        }
         case 'q': o.quiet = 1; break;
+        case 'v': o.verbose = 1; break;
         case 'h': fputs(sync_usage, stdout); return 0;
         default: fputs(sync_usage, stderr); return 2;
         }
@@ -113,21 +179,32 @@ int cli_sync(int argc, char **argv)
         o.out = out;
     }
     o.tty = isatty(STDERR_FILENO);
+    o.stop = &stop_signal;
+    catch_stop_signals();
     eng_sync_stats st;
     int rc = eng_sync_run(p, &o, &st, d);
+    alarm(0);
     if (out && out != stdout) {
         if (fclose(out) != 0 && rc == 0) rc = 1;
     } else if (out) {
         fflush(out);
     }
     if (diag_count(d)) diag_print(d, stderr, color);
-    if (!o.quiet || rc) {
+    /* every error reported, and every document the cluster refused (they
+     * are in the dead-letter file, not in the messages) */
+    uint64_t errors = st.errors;
+    if ((uint64_t)diag_errors(d) > errors) errors = (uint64_t)diag_errors(d);
+    errors += st.failed;
+    int sig = stop_signal;
+    if (sig) rc = 128 + sig;
+    {
         fprintf(stderr,
                 "sql2es: %s%s: %" PRIu64 " tables, %" PRIu64 " rows read, %" PRIu64
                 " documents, %" PRIu64 " deletes, %" PRIu64 " filtered, %" PRIu64
                 " warnings, %" PRIu64 " errors",
-                o.dry_run ? "dry run" : "sync", rc ? " FAILED" : " done", st.tables, st.rows,
-                st.docs, st.deletes, st.filtered, st.warnings, st.errors);
+                o.dry_run ? "dry run" : "sync",
+                sig == SIGINT ? " INTERRUPTED" : sig ? " TERMINATED" : rc ? " FAILED" : " done",
+                st.tables, st.rows, st.docs, st.deletes, st.filtered, st.warnings, errors);
         if (!o.dry_run)
             fprintf(stderr, "; acknowledged %" PRIu64 ", dead-lettered %" PRIu64 ", unseen deleted %" PRIu64,
                     st.indexed, st.failed, st.swept);

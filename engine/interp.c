@@ -114,7 +114,9 @@ struct eng_interp {
     const eng_child_set **children; /* per relation slot */
     const src_value *row;
     uint64_t row_warnings;
+    const char *wcol; /* the source column of the value being written, or NULL */
     int detailed;
+    int max_detailed; /* warnings itemised per table; -1: all */
     int reported; /* an error of this row is already in the diag */
     int unjudged; /* this row cannot be judged (see eng_doc_result) */
     int detailed_errors;
@@ -206,22 +208,39 @@ static void row_key(eng_interp *it, buf *o)
     else buf_puts(o, "?");
 }
 
+/* Itemise one value warning (the first max_detailed of the table, then a
+ * note that the rest are only counted). col may be NULL, p too. */
+static void detail(eng_interp *it, const char *col, const char *what, const char *p, size_t n)
+{
+    if (!it->d || (it->max_detailed >= 0 && it->detailed >= it->max_detailed)) return;
+    it->detailed++;
+    const eng_bound_table *bt = it->bt;
+    const char *conn = bt->conn && bt->conn->id ? bt->conn->id : "?";
+    diag_warning(it->d, (src_loc){0}, "connector '%s' > table '%s' > row '%.*s'%s%s%s: %s", conn,
+                 bt->st->name, (int)(it->idb.len > 200 ? 200 : it->idb.len),
+                 it->idb.data ? it->idb.data : "?", col ? " > column '" : "", col ? col : "",
+                 col ? "'" : "", what);
+    if (p) diag_hint(it->d, "value '%.*s'", n > 60 ? 60 : (int)n, p);
+    if (it->detailed == it->max_detailed)
+        diag_warning(it->d, (src_loc){0},
+                     "connector '%s' > table '%s': further value warnings are only counted "
+                     "(sync -v itemises them all)", conn, bt->st->name);
+}
+
 static void warn(eng_interp *it, const char *what, const char *p, size_t n)
 {
     it->st.warnings++;
     it->row_warnings++;
-    if (it->detailed >= MAX_DETAILED_WARNINGS || !it->d) return;
-    it->detailed++;
-    const eng_bound_table *bt = it->bt;
-    int shown = n > 60 ? 60 : (int)n;
-    diag_warning(it->d, (src_loc){0}, "connector '%s' > table '%s' > row '%.*s': %s",
-                 bt->conn && bt->conn->id ? bt->conn->id : "?", bt->st->name,
-                 (int)(it->idb.len > 200 ? 200 : it->idb.len), it->idb.data ? it->idb.data : "?",
-                 what);
-    diag_hint(it->d, "value '%.*s'", shown, p ? p : "");
-    if (it->detailed == MAX_DETAILED_WARNINGS)
-        diag_warning(it->d, (src_loc){0}, "connector '%s' > table '%s': further value warnings are only counted",
-                     bt->conn && bt->conn->id ? bt->conn->id : "?", bt->st->name);
+    detail(it, it->wcol, what, p, n);
+}
+
+/* rep invalid UTF-8 sequences replaced in a value of column col (or the _id). */
+static void replaced(eng_interp *it, uint64_t rep, const char *col)
+{
+    it->st.utf8_replaced += rep;
+    it->st.warnings += rep;
+    it->row_warnings += rep;
+    detail(it, col, "invalid UTF-8 replaced by U+FFFD", NULL, 0);
 }
 
 static int fail(eng_interp *it, int rc, const char *what)
@@ -538,11 +557,7 @@ static int write_reg(eng_interp *it, buf *o, const reg *r)
         }
         if (!rc) rc = buf_putc(o, ']');
     }
-    if (rep) {
-        it->st.utf8_replaced += rep;
-        it->st.warnings += rep;
-        it->row_warnings += rep;
-    }
+    if (rep) replaced(it, rep, it->wcol);
     return rc;
 }
 
@@ -797,12 +812,15 @@ static int run_doc(eng_interp *it, const eng_bound_doc *bd, const src_value *row
         case PLAN_OP_LOAD_COL:
             r.v = row[b->col];
             r.arr = r.where = 0;
+            it->wcol = bd->st ? bd->st->cols[b->col].name : NULL;
             break;
         case PLAN_OP_LOAD_CONST:
             r.v = b->lit;
             r.arr = r.where = 0;
+            it->wcol = NULL;
             break;
         case PLAN_OP_LOAD_VAR:
+            it->wcol = NULL;
             r.arr = r.where = 0;
             if (b->var == ENG_VAR_ID)
                 r.v = (src_value){SRC_STRING, it->idb.data, it->idb.len};
@@ -810,6 +828,7 @@ static int run_doc(eng_interp *it, const eng_bound_doc *bd, const src_value *row
                 r.v = (src_value){SRC_STRING, bd->vars[b->var], strlen(bd->vars[b->var])};
             break;
         case PLAN_OP_LOAD_TPL:
+            it->wcol = NULL;
             buf_reset(&it->s[0]);
             if ((rc = render(it, bd, &b->tpl, row, &it->s[0]))) break;
             r.v = (src_value){SRC_STRING, it->s[0].data ? it->s[0].data : "", it->s[0].len};
@@ -844,11 +863,10 @@ static int run_doc(eng_interp *it, const eng_bound_doc *bd, const src_value *row
                 put(out, b->ckeys[k], b->ckeylens[k]);
                 rc = write_value(out, v, &rep);
                 if (top && b->crslot && b->crslot[k] >= 0) record_value(it, b->crslot[k], v);
-            }
-            if (rep) {
-                it->st.utf8_replaced += rep;
-                it->st.warnings += rep;
-                it->row_warnings += rep;
+                if (rep) {
+                    replaced(it, rep, bd->st ? bd->st->cols[b->ccols[k]].name : NULL);
+                    rep = 0;
+                }
             }
             break;
         }
@@ -876,6 +894,7 @@ eng_interp *eng_interp_new(const eng_bound_table *bt, diag *d)
     if (!it) return NULL;
     it->bt = bt;
     it->d = d;
+    it->max_detailed = MAX_DETAILED_WARNINGS;
     it->rv = calloc((size_t)bt->nslots + 1, sizeof *it->rv);
     it->rptr = calloc((size_t)bt->nrules + 1, sizeof *it->rptr);
     it->children = calloc((size_t)bt->nrel_slots + 1, sizeof *it->children);
@@ -901,6 +920,8 @@ void eng_interp_free(eng_interp *it)
     free(it->children);
     free(it);
 }
+
+void eng_interp_set_detail(eng_interp *it, int max) { it->max_detailed = max; }
 
 const eng_interp_stats *eng_interp_stats_get(const eng_interp *it) { return &it->st; }
 
@@ -931,11 +952,7 @@ static int write_action(eng_interp *it, buf *out, const char *head)
     put(out, head, del ? bt->delete_head_len : bt->action_head_len);
     uint64_t rep = 0;
     put_str(out, it->idb.data, it->idb.len, &rep);
-    if (rep) {
-        it->st.utf8_replaced += rep;
-        it->st.warnings += rep;
-        it->row_warnings += rep;
-    }
+    if (rep) replaced(it, rep, "_id");
     return del ? put(out, "}}\n", 3) : put(out, bt->action_tail, bt->action_tail_len);
 }
 

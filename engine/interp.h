@@ -54,10 +54,14 @@ typedef struct eng_interp_stats {
 } eng_interp_stats;
 
 /* New interpreter for bt (borrowed; must outlive it). Warnings (first few
- * with details, then only counted) and errors go to d. NULL on OOM. */
+ * with details, then only counted; see eng_interp_set_detail) and errors go
+ * to d. NULL on OOM. */
 eng_interp *eng_interp_new(const eng_bound_table *bt, diag *d);
 void eng_interp_free(eng_interp *it);
 const eng_interp_stats *eng_interp_stats_get(const eng_interp *it);
+/* How many value warnings are itemised (connector > table > row > column:
+ * what) before the rest are only counted: 10 unless set; -1 = all. */
+void eng_interp_set_detail(eng_interp *it, int max);
 
 /* Write the bulk lines of one row (bt->st->ncols values; plus the deleted
  * flag column when bt->deleted_col >= 0, which turns the row into a delete)

@@ -812,7 +812,9 @@ static int next_row(src_scan *s, const src_value **row, diag *d)
             v->n = 0;
             continue;
         }
+        uint64_t w = s->stats.warnings;
         convert(s, i, v);
+        if (s->stats.warnings != w) s->stats.warn_column = i + 1;
         s->stats.bytes += s->len[i];
     }
     s->stats.rows++;

@@ -1308,7 +1308,9 @@ static int pg_next(src_scan *s, const src_value **row, diag *d)
         }
         size_t n = (size_t)PQgetlength(s->res, ri, i);
         bytes += n;
+        uint64_t w = s->st.warnings;
         int rc = convert(s, i, PQgetvalue(s->res, ri, i), n);
+        if (s->st.warnings != w) s->st.warn_column = i + 1;
         if (rc) {
             diag_error(d, (src_loc){0}, "postgresql: out of memory converting column \"%s\"",
                        s->cols[i].name);

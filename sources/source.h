@@ -85,6 +85,7 @@ typedef struct src_query {
 typedef struct src_scan_stats {
     uint64_t rows;
     uint64_t warnings;            /* NaN/Infinity nulled, values coerced */
+    int warn_column;              /* 1 + the column index of the latest warning; 0 unknown */
     uint64_t bytes;               /* approximate bytes received */
 } src_scan_stats;
 

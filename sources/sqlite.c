@@ -583,6 +583,7 @@ static int next_row(src_scan *s, const src_value **row, diag *d)
                 v->p = NULL;
                 v->n = 0;
                 s->stats.warnings++;
+                s->stats.warn_column = i + 1;
             } else {
                 v->kind = SRC_NUMBER;
                 v->p = cs->text;

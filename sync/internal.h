@@ -7,9 +7,10 @@
  *   window.c        the incremental window: cursor upper bound, lag, watermark
  *   scan.c          the row loop with keyset resume and relation chunks
  *   sweep.c         the full-sync sweep of unseen documents
+ *   guard.c         the locks that keep overlapping runs of a connector apart
  *   select.c        which tables a connector reads, and their index names
  *   conn.c          connections, reconnections, describing tables
- * Calls point one way: run -> table, sweep; check_source -> conn, select;
+ * Calls point one way: run -> table, sweep, guard; check_source -> conn, select;
  * table -> window, scan, conn; sweep -> select; scan -> conn.
  */
 #ifndef SQL2ES_SYNC_INTERNAL_H
@@ -33,6 +34,7 @@
 
 #define SYNC_CHUNK_ROWS 500      /* parents per relation chunk */
 #define SYNC_MAX_STALLED_RETRIES 3
+#define SYNC_DETAILED_WARNINGS 10  /* value warnings itemised per table (all with -v) */
 
 /* An index written by the current connector, with the ids it saw. */
 typedef struct sync_seen {
@@ -51,6 +53,7 @@ typedef struct sync_run {
     es_client *es;
     es_bulk *bulk;
     eng_state *state;
+    const char *state_path;   /* the current connector's state file (locks beside it) */
     uint64_t seq;
     int failed;               /* a table failed: exit 1, no sweep of its index */
     buf item;
@@ -88,6 +91,7 @@ typedef struct sync_table_run {
     sync_seen *si;
     uint64_t rows, docs, deletes, filtered;
     uint64_t unjudged; /* rows in error: neither indexed nor filtered */
+    int detailed;         /* driver value warnings itemised so far */
     sync_key key;
     /* relation chunk */
     arena *chunk;
@@ -155,6 +159,19 @@ int sync_window_save(sync_table_run *tr, const char *name, const sync_window *w,
 /* ---- table.c ---- */
 /* Read one table. 0 also when it is skipped (no primary key). */
 int sync_table(sync_conn *cc, const sync_job *job);
+
+/* ---- guard.c ---- */
+typedef struct sync_guard sync_guard;
+/* Take the locks of connector pc for reading jobs (nothing for a dry run:
+ * *out NULL), waiting at most --lock-wait in all. 0, DIAG_ETRANSIENT (the
+ * wait ran out; the message names the holder), DIAG_ECANCEL (stopped) or
+ * DIAG_EIO. */
+int sync_guard_take(sync_run *r, const plan_connector *pc, const sync_job *jobs, int njobs,
+                    sync_guard **out);
+/* Release every lock; NULL is a no-op. */
+void sync_guard_release(sync_guard *g);
+/* Whether the caller asked the run to stop (SIGINT/SIGTERM). */
+#define sync_stopped(r) ((r)->o->stop && *(r)->o->stop)
 
 /* ---- sweep.c ---- */
 /* After the connector's tables: with --table, keep indices that may hold

@@ -102,7 +102,8 @@ static void write_holder(int fd, const char *holder)
 }
 
 int eng_lock_take(const char *path, int exclusive, double wait_s, const char *what,
-                  const char *holder, FILE *note, eng_lock **out, diag *d)
+                  const char *holder, FILE *note, const volatile sig_atomic_t *stop,
+                  eng_lock **out, diag *d)
 {
     *out = NULL;
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -127,6 +128,10 @@ int eng_lock_take(const char *path, int exclusive, double wait_s, const char *wh
         }
         if (errno == EINTR) continue;
         describe_holder(fd, &fl, who, sizeof who);
+        if (stop && *stop) {
+            close(fd);
+            return DIAG_ECANCEL;
+        }
         if (mono_now() >= deadline) {
             diag_error(d, (src_loc){path, 0, 0},
                        "%s is locked by another sync (%s); gave up after %.0f s", what, who,

@@ -8,6 +8,7 @@
 #ifndef SQL2ES_LOCK_H
 #define SQL2ES_LOCK_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #include "base/diag.h"
@@ -24,12 +25,14 @@ char *eng_lock_path(const char *state_path, const char *connector, const char *t
  * holder describes this run ("sync --full", pid and start time are added);
  * it is written into the file while held exclusively. When another process
  * holds it, the lock is retried for at most wait_s seconds (0: once); the
- * first wait is announced on note (NULL: silent) with the holder's pid.
+ * first wait is announced on note (NULL: silent) with the holder's pid. The
+ * wait ends early when stop (may be NULL) becomes non-zero.
  * Returns 0 with *out (release with eng_lock_release), DIAG_ETRANSIENT when
- * the wait ran out (message names the other run's pid), DIAG_EIO when the
- * file cannot be opened or locked. */
+ * the wait ran out (message names the other run's pid), DIAG_ECANCEL when
+ * stopped, DIAG_EIO when the file cannot be opened or locked. */
 int eng_lock_take(const char *path, int exclusive, double wait_s, const char *what,
-                  const char *holder, FILE *note, eng_lock **out, diag *d);
+                  const char *holder, FILE *note, const volatile sig_atomic_t *stop,
+                  eng_lock **out, diag *d);
 /* Release and close; NULL is a no-op. */
 void eng_lock_release(eng_lock *l);
 

@@ -1,7 +1,9 @@
 /* run.c - one sync run (see sync.h): for each selected connector, the
  * cluster side (client and bulk sink, or the dry-run output), the state
- * file, the connector's tables one after the other (table.c), then the
- * sweep of unseen documents (sweep.c).
+ * file, the connector's locks (guard.c), its tables one after the other
+ * (table.c), then the sweep of unseen documents (sweep.c). A stop request
+ * (SIGINT/SIGTERM in the caller) ends the table loop: no sweep, the sink
+ * settles what was sent.
  *
  * Stage: plan -> sync -> sinks. The control flow of a run lives here; what
  * happens to one table does not. */
@@ -20,15 +22,28 @@ static int run_connector(sync_run *r, const plan_connector *pc)
     int rc = sync_open_source(pc, &cc.c, r->d);
     sync_job *jobs = NULL;
     int njobs = 0;
+    sync_guard *guard = NULL;
     if (rc == 0) rc = sync_resolve_tables(&cc, a, &jobs, &njobs);
+    /* the locks, then the watermarks as the runs before this one left them */
+    if (rc == 0) rc = sync_guard_take(r, pc, jobs, njobs, &guard);
+    if (rc == 0) rc = eng_state_reload(r->state, r->d);
     for (int i = 0; rc == 0 && i < njobs; i++) {
+        if (sync_stopped(r)) {
+            rc = DIAG_ECANCEL;
+            break;
+        }
         int trc = sync_table(&cc, &jobs[i]);
+        if (trc == DIAG_ECANCEL) {
+            rc = trc;
+            break;
+        }
         if (trc) {
             r->failed = 1;
             /* the connection may be gone with the table: go on with the others */
             if (!cc.c) sync_open_source(pc, &cc.c, r->d);
         }
     }
+    if (rc == DIAG_ECANCEL) r->st->interrupted = 1;
     if (rc) r->failed = 1;
     if (rc == 0 && !r->o->dry_run) {
         int frc = sync_sweep(&cc, a);
@@ -37,6 +52,9 @@ static int run_connector(sync_run *r, const plan_connector *pc)
             rc = frc;
         }
     }
+    /* what was sent is settled before another run may start on these tables */
+    if (r->bulk && es_bulk_flush(r->bulk) != 0) r->failed = 1;
+    sync_guard_release(guard);
     for (int i = 0; i < r->nindices; i++) {
         eng_idset_free(r->indices[i].seen);
         free(r->indices[i].index);
@@ -117,7 +135,7 @@ int eng_sync_run(const plan *p, const eng_sync_opts *o, eng_sync_stats *stats, d
     }
     r.prog = eng_progress_new(stderr, o->tty, (uint64_t)(p->es.display_every > 0 ? p->es.display_every : 100), o->quiet);
     buf_init(&r.item, 0);
-    for (int i = 0; i < p->nconnectors; i++) {
+    for (int i = 0; i < p->nconnectors && !sync_stopped(&r); i++) {
         const plan_connector *pc = &p->connectors[i];
         if (o->connector && strcmp(o->connector, pc->id)) continue;
         /* one client and sink per connector: its api_key and pipeline */
@@ -129,6 +147,7 @@ int eng_sync_run(const plan *p, const eng_sync_opts *o, eng_sync_stats *stats, d
         free(state_path);
         state_path = o->state_file ? strdup(o->state_file)
                      : pc->state_file ? strdup(pc->state_file) : default_state_path(p);
+        r.state_path = state_path;
         eng_state_free(r.state);
         r.state = eng_state_load(state_path, d);
         if (!r.state) {
@@ -141,6 +160,10 @@ int eng_sync_run(const plan *p, const eng_sync_opts *o, eng_sync_stats *stats, d
     }
     if (o->dry_run && o->out && fflush(o->out) != 0) {
         diag_error(d, (src_loc){0}, "cannot write the dry-run output");
+        r.failed = 1;
+    }
+    if (sync_stopped(&r)) {
+        r.st->interrupted = 1;
         r.failed = 1;
     }
     if (r.failed || r.st->errors) code = 1; /* row errors fail the run too */

@@ -174,6 +174,36 @@ static int take_row(sync_table_run *tr, const src_value *row)
 }
 
 
+/* Itemise a value the driver changed in row (column col, -1 unknown): the
+ * first SYNC_DETAILED_WARNINGS of the table, all with -v. */
+static void source_warning(sync_table_run *tr, const src_value *row, const src_column *cols,
+                           int ncols, int col)
+{
+    sync_run *r = tr->cc->r;
+    const eng_bound_table *bt = tr->bt;
+    int max = r->o->verbose ? -1 : SYNC_DETAILED_WARNINGS;
+    if (max >= 0 && tr->detailed >= max) return;
+    tr->detailed++;
+    buf key = BUF_INIT;
+    for (int i = 0; i < bt->doc.nkeys; i++) {
+        const src_value *v = &row[bt->doc.keys[i]];
+        if (i) buf_putc(&key, ',');
+        if (v->p) buf_append(&key, v->p, v->n > 100 ? 100 : v->n);
+    }
+    int known = col >= 0 && col < ncols;
+    diag_warning(r->d, (src_loc){0},
+                 "connector '%s' > table '%s' > row with key '%s'%s%s%s: the value has no JSON "
+                 "form (NaN, Infinity, a zero date...): written as null",
+                 tr->cc->pc->id, bt->st->name, key.data ? key.data : "", known ? " > column '" : "",
+                 known ? cols[col].name : "", known ? "'" : "");
+    buf_free(&key);
+    if (tr->detailed == max)
+        diag_warning(r->d, (src_loc){0},
+                     "connector '%s' > table '%s': further values the database sent without a "
+                     "JSON form are only counted (sync -v itemises them all)",
+                     tr->cc->pc->id, bt->st->name);
+}
+
 int sync_scan_rows(sync_table_run *tr, const sync_window *w, uint64_t *rows_out)
 {
     sync_conn *cc = tr->cc;
@@ -202,17 +232,26 @@ int sync_scan_rows(sync_table_run *tr, const sync_window *w, uint64_t *rows_out)
             drv->scan_columns(s, &cols, &ncols);
             tr->width = ncols;
             const src_value *row;
+            const src_scan_stats *ss = drv->stats(s);
+            uint64_t warned = ss ? ss->warnings : 0;
             while ((rc = drv->next(s, &row, tr->ad)) == 1) {
                 rows++;
+                if (ss && ss->warnings != warned) {
+                    source_warning(tr, row, cols, ncols, ss->warn_column - 1);
+                    warned = ss->warnings;
+                }
                 rc = take_row(tr, row);
                 if (rc < 0) break;
+                if (sync_stopped(r)) { /* stop reading: what was handed on is settled */
+                    rc = DIAG_ECANCEL;
+                    break;
+                }
                 eng_progress_update(r->prog, rows, tr->docs);
                 if (r->o->limit && rows >= r->o->limit) {
                     rc = 0;
                     break;
                 }
             }
-            const src_scan_stats *ss = drv->stats(s);
             if (ss) r->st->warnings += ss->warnings;
             drv->end_scan(s);
             /* rows already read are complete: write them even after a

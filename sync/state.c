@@ -273,7 +273,7 @@ int eng_state_save(eng_state *s, diag *d)
     char *lpath = eng_lock_path(s->path, NULL, NULL);
     eng_lock *lk = NULL;
     int rc = eng_lock_take(lpath, 1, STATE_LOCK_WAIT_S, "the state file", "saving watermarks",
-                           NULL, &lk, d);
+                           NULL, NULL, &lk, d);
     free(lpath);
     if (rc) return rc;
     /* another run may have saved its tables since this one read the file */

@@ -36,7 +36,8 @@ static int sweep(sync_run *r, sync_seen *si)
     int hx = a ? eng_idset_iter_next(a, &x, &xl) : 0;
     int hy = b ? eng_idset_iter_next(b, &y, &yl) : 0;
     buf line = BUF_INIT;
-    while (rc == 0 && hx == 1) {
+    /* a stop request ends the sweep early: what it deleted was unseen */
+    while (rc == 0 && hx == 1 && !sync_stopped(r)) {
         int cmp = hy == 1 ? eng_idset_cmp(x, xl, y, yl) : -1;
         if (cmp == 0) {
             hx = eng_idset_iter_next(a, &x, &xl);

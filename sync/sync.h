@@ -9,6 +9,7 @@
 #ifndef SQL2ES_SYNC_H
 #define SQL2ES_SYNC_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -25,14 +26,19 @@ typedef struct eng_sync_opts {
     FILE *out;               /* dry-run output */
     uint64_t limit;          /* rows per table, 0 = all */
     const char *state_file;  /* overrides the connector's state_file */
-    int quiet;               /* no progress output */
+    int quiet;               /* no progress output (the summary is the caller's) */
     int tty;                 /* progress as a live bar */
+    int verbose;             /* itemise every value warning, not only the first few */
+    double lock_wait;        /* seconds to wait for another run's locks (0: fail at once) */
+    const volatile sig_atomic_t *stop; /* non-zero: stop reading, settle what was sent,
+                                        * save what was acknowledged (NULL: never) */
 } eng_sync_opts;
 
 typedef struct eng_sync_stats {
     uint64_t tables, rows, docs, deletes, filtered, warnings, errors, skipped_tables;
     uint64_t indexed, failed, swept; /* cluster side: acknowledged, dead-lettered, unseen deleted */
     uint64_t retried;                /* requests and items sent again (429, 5xx, resets) */
+    int interrupted;                 /* *stop was seen: the run ended early */
     double seconds;
 } eng_sync_stats;
 

@@ -56,6 +56,7 @@ static void table_start(sync_table_run *tr)
 {
     const eng_bound_table *bt = tr->bt;
     tr->it = eng_interp_new(bt, tr->cc->r->d);
+    if (tr->it) eng_interp_set_detail(tr->it, tr->cc->r->o->verbose ? -1 : SYNC_DETAILED_WARNINGS);
     if (bt->doc.doc->nrelations > 0) {
         tr->chunk = arena_new();
         tr->rows_buf = calloc(SYNC_CHUNK_ROWS, sizeof *tr->rows_buf);
@@ -130,12 +131,12 @@ static int table_read(sync_table_run *tr, const sync_job *job, const sync_window
 }
 
 /* Add the table's counts to the run's. */
-static void table_account(sync_table_run *tr, int failed)
+static void table_account(sync_table_run *tr, int rc)
 {
     sync_run *r = tr->cc->r;
-    if (failed) {
+    if (rc) {
         if (tr->si) tr->si->clean = 0;
-        r->st->errors++;
+        if (rc != DIAG_ECANCEL) r->st->errors++; /* stopped on request: not an error */
     } else {
         const eng_interp_stats *is = tr->it ? eng_interp_stats_get(tr->it) : NULL;
         r->st->tables++;
@@ -168,10 +169,10 @@ int sync_table(sync_conn *cc, const sync_job *job)
         sync_window w;
         if (rc == 0) rc = sync_window_open(&tr, job->name, ta, &w);
         if (rc == 0 && !w.empty) rc = table_read(&tr, job, &w);
-        table_account(&tr, rc != 0);
+        table_account(&tr, rc);
         table_run_free(&tr);
     } else if (rc < 0) {
-        table_account(&tr, 1);
+        table_account(&tr, rc);
     }
     arena_free(ta);
     return rc == TABLE_SKIPPED ? 0 : rc;

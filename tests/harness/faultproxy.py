@@ -17,7 +17,7 @@ is not a general-purpose proxy: loopback only, standard library only.
                 [--item-reject F] [--swap-op F] [--swap-id F] [--endless-scroll]
                 [--banner JSON] [--banner-header 'X-elastic-product: Elasticsearch']
                 [--seed N] [--fault-paths REGEX]
-                [--require-header 'Authorization: ApiKey xyz']
+                [--require-header 'Authorization: ApiKey xyz'] [--hold-file PATH]
                 [--log FILE] [--max-seconds 600]
                 [--tls-cert server.pem --tls-key server.key]
 
@@ -36,6 +36,8 @@ rewrites that fraction of successful items into `{"delete":{"status":404,
 --endless-scroll answers every POST /_search/scroll itself with a full page of
 new ids (a scroll that never ends); --banner answers GET / itself with that
 JSON (plus --banner-header when given), as a product that is not the node.
+--hold-file makes faultable requests wait while the file exists: a cluster
+paused at a chosen moment (the test removes the file to let them through).
 
 With --tls-cert/--tls-key the proxy speaks HTTPS to its clients (the test
 node itself has no TLS); a client that refuses the certificate only ends its
@@ -51,6 +53,7 @@ import gzip
 import http.client
 import http.server
 import json
+import os
 import random
 import re
 import signal
@@ -98,7 +101,7 @@ class State:
                       "items": 0, "rejected_items": 0, "upstream_errors": 0,
                       "swapped_ops": 0, "swapped_ids": 0, "scroll_pages": 0,
                       "banners": 0, "bulk_requests": 0, "in_flight": 0,
-                      "max_in_flight": 0}
+                      "max_in_flight": 0, "held": 0}
         self.scroll_seq = 0
         self.log = open(opts.log, "a", encoding="utf-8") if opts.log else None
         up = urllib.parse.urlsplit(opts.upstream)
@@ -358,6 +361,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                            ("WWW-Authenticate", 'ApiKey realm="faultproxy"')])
                 return
             faultable = bool(st.fault_re.search(path_only))
+            if faultable and st.opts.hold_file and os.path.exists(st.opts.hold_file):
+                # a paused cluster: the request waits until the file is removed
+                st.count("held")
+                while os.path.exists(st.opts.hold_file) and time.time() - t0 < st.opts.max_seconds:
+                    time.sleep(0.05)
             if path_only.endswith("/_bulk"):
                 st.count("bulk_requests")
             if faultable:
@@ -473,6 +481,8 @@ def main():
     ap.add_argument("--fault-paths", default=r"(^|/)_bulk$",
                     help="regex on the request path selecting faultable requests")
     ap.add_argument("--require-header", default=None)
+    ap.add_argument("--hold-file", default=None,
+                    help="while this file exists, faultable requests wait (counted as 'held')")
     ap.add_argument("--log", default=None)
     ap.add_argument("--max-seconds", type=float, default=600.0)
     ap.add_argument("--tls-cert", default=None, help="serve HTTPS with this certificate (PEM)")

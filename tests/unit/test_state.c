@@ -93,7 +93,7 @@ static void locks(const char *dir)
     if (kid == 0) {
         diag *cd = diag_new();
         eng_lock *l = NULL;
-        int rc = eng_lock_take(p, 1, 0, "table 't'", "sync --full", NULL, &l, cd);
+        int rc = eng_lock_take(p, 1, 0, "table 't'", "sync --full", NULL, NULL, &l, cd);
         char c = rc == 0 ? 'y' : 'n';
         if (write(go[1], &c, 1) != 1) _exit(1);
         if (read(done[0], &c, 1) != 1) _exit(1);
@@ -105,7 +105,7 @@ static void locks(const char *dir)
     T_CHECK(read(go[0], &c, 1) == 1 && c == 'y', "another process holds the lock");
     diag *d = diag_new();
     eng_lock *l = NULL;
-    int rc = eng_lock_take(p, 0, 0.3, "table 't'", "sync", NULL, &l, d);
+    int rc = eng_lock_take(p, 0, 0.3, "table 't'", "sync", NULL, NULL, &l, d);
     char pid[32];
     snprintf(pid, sizeof pid, "pid %ld, sync --full", (long)kid);
     T_CHECK(rc == DIAG_ETRANSIENT && l == NULL, "a held lock: the wait runs out");
@@ -114,12 +114,12 @@ static void locks(const char *dir)
     c = 'x';
     if (write(done[1], &c, 1) != 1) return;
     diag_clear(d);
-    rc = eng_lock_take(p, 1, 10, "table 't'", "sync", NULL, &l, d);
+    rc = eng_lock_take(p, 1, 10, "table 't'", "sync", NULL, NULL, &l, d);
     T_CHECK(rc == 0 && l != NULL, "released by the holder: taken after a wait");
     eng_lock *l2 = NULL;
     eng_lock_release(l);
-    rc = eng_lock_take(p, 0, 0, "table 't'", "sync", NULL, &l, d);
-    T_CHECK(rc == 0 && eng_lock_take(p, 0, 0, "table 't'", "sync", NULL, &l2, d) == 0,
+    rc = eng_lock_take(p, 0, 0, "table 't'", "sync", NULL, NULL, &l, d);
+    T_CHECK(rc == 0 && eng_lock_take(p, 0, 0, "table 't'", "sync", NULL, NULL, &l2, d) == 0,
             "shared locks go together");
     eng_lock_release(l);
     eng_lock_release(l2);
