@@ -497,6 +497,7 @@ static int scan_columns(src_scan *s, const src_column **cols, int *n)
 static void unfit(src_scan *s, int i, sqlite3_value *val, src_value *v, const char *what, diag *d)
 {
     *v = (src_value){SRC_NULL, NULL, 0};
+    s->stats.warn_column = i + 1;
     if (s->stats.warnings++ < 10 && d) {
         int blob = sqlite3_value_type(val) == SQLITE_BLOB;
         const char *t = blob ? "(a BLOB)" : (const char *)sqlite3_value_text(val);

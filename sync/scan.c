@@ -192,8 +192,8 @@ static void source_warning(sync_table_run *tr, const src_value *row, const src_c
     }
     int known = col >= 0 && col < ncols;
     diag_warning(r->d, (src_loc){0},
-                 "connector '%s' > table '%s' > row with key '%s'%s%s%s: the value has no JSON "
-                 "form (NaN, Infinity, a zero date...): written as null",
+                 "connector '%s' > table '%s' > row with key '%s'%s%s%s: value written as null "
+                 "(NaN, Infinity, a zero date, or a value its mapping cannot hold)",
                  tr->cc->pc->id, bt->st->name, key.data ? key.data : "", known ? " > column '" : "",
                  known ? cols[col].name : "", known ? "'" : "");
     buf_free(&key);

@@ -204,10 +204,10 @@ run_sync warn -c warn.yml --state-file ./warn.state
 check_sync warn 0 "a table with values that are changed on the way"
 check_eq "13 warnings counted (12 NaN, 1 to_number)" "$(summary_num warnings)" 13
 check "the NaN of row 1 is itemised with table, key and column" \
-    grep -q "connector 'warn' > table 'e2e_warn' > row with key '1' > column 'x': the value has no JSON form" warn.out
+    grep -q "connector 'warn' > table 'e2e_warn' > row with key '1' > column 'x': value written as null" warn.out
 check "the to_number failure is itemised with its column" \
     grep -q "table 'e2e_warn' > row 'w-3' > column 'code': to_number: not a number" warn.out
-check_eq "the first 10 per table are itemised" "$(grep -c "> column 'x': the value has no JSON" warn.out)" 10
+check_eq "the first 10 per table are itemised" "$(grep -c "> column 'x': value written as null" warn.out)" 10
 check "then a note says the rest are only counted" grep -q "only counted (sync -v itemises them all)" warn.out
 run_sync warn-v -c warn.yml --state-file ./warn.state --full -v
-check_eq "-v itemises all 12" "$(grep -c "> column 'x': the value has no JSON" warn-v.out)" 12
+check_eq "-v itemises all 12" "$(grep -c "> column 'x': value written as null" warn-v.out)" 12
