@@ -98,18 +98,6 @@ int svc_connector_create(const char *config, const char *id, const char *name,
     return failed ? 1 : 0;
 }
 
-/* The active rules of the DEFAULT domain (what ES puts in a job). */
-static const json *active_filtering(const json *conn)
-{
-    const json *f = svc_get(conn, "filtering");
-    if (!f || f->kind != JSON_ARRAY) return NULL;
-    for (const json *e = f->child; e; e = e->next) {
-        const char *dom = svc_str(e, "domain");
-        if (!dom || !strcmp(dom, "DEFAULT")) return svc_get(e, "active");
-    }
-    return NULL;
-}
-
 int svc_job_start(const char *config, const char *connector_id, const char *type, FILE *out)
 {
     if (strcmp(type, "full") != 0 && strcmp(type, "incremental") != 0) {
@@ -138,40 +126,12 @@ int svc_job_start(const char *config, const char *connector_id, const char *type
         svc_close(&s);
         return 2;
     }
-    char now[64];
-    svc_iso_now(now, sizeof now);
-    buf b = BUF_INIT;
-    buf_puts(&b, "{\"connector\":{");
-    svc_put_kv_str(&b, "id", connector_id);
-    buf_puts(&b, ",\"configuration\":");
-    svc_put_raw(&b, svc_get(conn.src, "configuration"));
-    buf_puts(&b, ",\"filtering\":");
-    svc_put_raw(&b, active_filtering(conn.src));
-    buf_putc(&b, ',');
-    svc_put_kv_str(&b, "index_name", ix);
-    buf_puts(&b, ",\"language\":");
-    svc_put_raw(&b, svc_get(conn.src, "language"));
-    buf_puts(&b, ",\"pipeline\":");
-    svc_put_raw(&b, svc_get(conn.src, "pipeline"));
-    buf_putc(&b, ',');
-    svc_put_kv_str(&b, "service_type", svc_str(conn.src, "service_type"));
-    buf_puts(&b, ",\"sync_cursor\":");
-    svc_put_raw(&b, svc_get(conn.src, "sync_cursor"));
-    buf_puts(&b, "},\"trigger_method\":\"on_demand\",");
-    svc_put_kv_str(&b, "job_type", type);
-    buf_puts(&b, ",\"status\":\"pending\",\"indexed_document_count\":0,\"indexed_document_volume\":0,"
-                 "\"deleted_document_count\":0,\"total_document_count\":0,");
-    svc_put_kv_str(&b, "created_at", now);
-    buf_putc(&b, ',');
-    svc_put_kv_str(&b, "last_seen", now);
-    buf_puts(&b, ",\"error\":null}");
     char id[128];
-    rc = b.failed ? DIAG_ENOMEM : es_doc_add(s.es, SVC_JOBS, b.data, ES_REFRESH_NOW, id, sizeof id, d);
+    rc = svc_job_create(&s, connector_id, conn.src, type, "on_demand", id, sizeof id, d);
     if (rc)
         fprintf(stderr, "sql2es job start: %s\n", diag_last(d));
     else
         fprintf(out, "%s\n", id);
-    buf_free(&b);
     svc_doc_free(&conn);
     diag_free(d);
     svc_close(&s);

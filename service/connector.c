@@ -352,3 +352,54 @@ int svc_connector_prepare(svc_ctx *s, const plan_connector *pc, int heartbeat, d
     diag_error(d, NOLOC, "connector %s: the document kept changing while being prepared", pc->id);
     return DIAG_EIO;
 }
+
+/* ---- jobs ------------------------------------------------------------------ */
+
+/* The active rules of the DEFAULT domain (what ES puts in a job). */
+static const json *active_filtering(const json *conn)
+{
+    const json *f = svc_get(conn, "filtering");
+    if (!f || f->kind != JSON_ARRAY) return NULL;
+    for (const json *e = f->child; e; e = e->next) {
+        const char *dom = svc_str(e, "domain");
+        if (!dom || !strcmp(dom, "DEFAULT")) return svc_get(e, "active");
+    }
+    return NULL;
+}
+
+int svc_job_create(svc_ctx *s, const char *connector_id, const json *conn, const char *type,
+                   const char *trigger, char *id_out, size_t cap, diag *d)
+{
+    char now[64];
+    svc_iso_now(now, sizeof now);
+    buf b = BUF_INIT;
+    buf_puts(&b, "{\"connector\":{");
+    svc_put_kv_str(&b, "id", connector_id);
+    buf_puts(&b, ",\"configuration\":");
+    svc_put_raw(&b, svc_get(conn, "configuration"));
+    buf_puts(&b, ",\"filtering\":");
+    svc_put_raw(&b, active_filtering(conn));
+    buf_putc(&b, ',');
+    svc_put_kv_str(&b, "index_name", svc_str(conn, "index_name"));
+    buf_puts(&b, ",\"language\":");
+    svc_put_raw(&b, svc_get(conn, "language"));
+    buf_puts(&b, ",\"pipeline\":");
+    svc_put_raw(&b, svc_get(conn, "pipeline"));
+    buf_putc(&b, ',');
+    svc_put_kv_str(&b, "service_type", svc_str(conn, "service_type"));
+    buf_puts(&b, ",\"sync_cursor\":");
+    svc_put_raw(&b, svc_get(conn, "sync_cursor"));
+    buf_puts(&b, "},");
+    svc_put_kv_str(&b, "trigger_method", trigger);
+    buf_putc(&b, ',');
+    svc_put_kv_str(&b, "job_type", type);
+    buf_puts(&b, ",\"status\":\"pending\",\"indexed_document_count\":0,\"indexed_document_volume\":0,"
+                 "\"deleted_document_count\":0,\"total_document_count\":0,");
+    svc_put_kv_str(&b, "created_at", now);
+    buf_putc(&b, ',');
+    svc_put_kv_str(&b, "last_seen", now);
+    buf_puts(&b, ",\"error\":null}");
+    int rc = b.failed ? DIAG_ENOMEM : es_doc_add(s->es, SVC_JOBS, b.data, ES_REFRESH_NOW, id_out, cap, d);
+    buf_free(&b);
+    return rc;
+}

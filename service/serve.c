@@ -23,7 +23,8 @@
  * Heartbeat (last_seen, schema) every `service.heartbeat` seconds; every
  * `service.idling` seconds a configured connector's configuration is
  * compiled and its database reached: status connected or error.
- * Not here: scheduling, filtering validation, idle-job cleanup.
+ * Scheduled jobs: service/schedule.c, checked every turn of the loop.
+ * Not here: filtering validation, idle-job cleanup.
  */
 #include "service/service.h"
 #include "service/svc.h"
@@ -80,6 +81,7 @@ static void on_signal(int sig)
 
 typedef struct server {
     svc_ctx s;
+    svc_sched *sched; /* per connector of the plan */
     run runs[MAX_RUNS];
     int max_runs;
     double poll;
@@ -702,6 +704,14 @@ int svc_serve(const svc_serve_opts *o)
                 s->base->connectors[i].service_type);
     heartbeat(sv, 1);
     check_connectors(sv);
+    sv->sched = calloc((size_t)(s->base->nconnectors + 1), sizeof *sv->sched);
+    if (!sv->sched) {
+        svc_close(s);
+        free(sv);
+        return 1;
+    }
+    for (int i = 0; i < s->base->nconnectors; i++)
+        svc_schedule_load(s, s->base->connectors[i].id, &sv->sched[i], (int64_t)svc_wall());
     double idling = s->base->service.idling > 0 ? s->base->service.idling : 30;
     double next_beat = es_now() + beat, next_poll = 0, next_check = es_now() + idling;
     while (!stop_flag) {
@@ -712,8 +722,12 @@ int svc_serve(const svc_serve_opts *o)
         }
         if (now >= next_check) {
             check_connectors(sv);
+            for (int i = 0; i < s->base->nconnectors; i++)
+                svc_schedule_load(s, s->base->connectors[i].id, &sv->sched[i], (int64_t)svc_wall());
             next_check = es_now() + idling;
         }
+        for (int i = 0; i < s->base->nconnectors; i++)
+            svc_schedule_fire(s, s->base->connectors[i].id, &sv->sched[i], (int64_t)svc_wall());
         if (now >= next_poll && running(sv) < sv->max_runs) {
             poll_jobs(sv);
             next_poll = es_now() + sv->poll;
@@ -735,6 +749,7 @@ int svc_serve(const svc_serve_opts *o)
         tend(sv, es_now());
         if (running(sv)) wait_io(sv, 0.1);
     }
+    free(sv->sched);
     svc_close(s);
     free(sv);
     return 0;

@@ -23,6 +23,7 @@
 #include "base/json.h"
 #include "dsl/node.h"
 #include "plan/plan.h"
+#include "service/cron.h"
 #include "sinks/es.h"
 #include "sinks/es_api.h"
 
@@ -107,6 +108,35 @@ int svc_connector_create_doc(svc_ctx *s, const plan_connector *pc, const char *n
  * and features; created -> needs_configuration when empty; creates the
  * document when missing. With heartbeat, also last_seen. OCC, 3 tries. */
 int svc_connector_prepare(svc_ctx *s, const plan_connector *pc, int heartbeat, diag *d);
+
+/* A pending job of connector_id (its document's _source in conn: the
+ * snapshot), type full|incremental, trigger on_demand|scheduled, as the
+ * Elasticsearch API makes it. The new id in id_out. Returns 0 or <0. */
+int svc_job_create(svc_ctx *s, const char *connector_id, const json *conn, const char *type,
+                   const char *trigger, char *id_out, size_t cap, diag *d);
+
+/* ---- schedule.c --------------------------------------------------------------- */
+/* One connector's schedules (full, incremental) as last read. */
+typedef struct svc_sched_slot {
+    int enabled;
+    char interval[128];
+    svc_cron cron;
+    int64_t next; /* next slot (epoch seconds) to fire, -1 none */
+} svc_sched_slot;
+typedef struct svc_sched {
+    svc_sched_slot type[2]; /* 0 full, 1 incremental */
+} svc_sched;
+/* Read the connector's `scheduling` and compute each enabled type's next
+ * slot; a slot missed while no instance ran (after last_*_scheduled_at, at
+ * or before now) is due at once, and only the latest one. */
+void svc_schedule_load(svc_ctx *s, const char *id, svc_sched *st, int64_t now);
+/* Fire what is due: take the slot with a conditional update of
+ * last_*_scheduled_at (so across instances each slot makes one job), then
+ * create the scheduled job. */
+void svc_schedule_fire(svc_ctx *s, const char *id, svc_sched *st, int64_t now);
+/* "2026-11-29T16:00:00.123+00:00" (or Z, or no zone = UTC) -> epoch seconds,
+ * -1 when not such a time. */
+int64_t svc_parse_iso(const char *s);
 
 /* ---- merge.c ------------------------------------------------------------------ */
 /* Compile config.yml with the connector document's values (configuration

@@ -18,6 +18,9 @@ connector APIs it calls), writing the documents of protocol.md directly:
       poll until the job has one of the statuses; prints the job JSON;
       exit 1 on timeout
   kibana.py --es URL get connector|job ID
+  kibana.py --es URL schedule ID full|incremental INTERVAL|off [--last ISO]
+      `PUT _connector/ID/_scheduling`: enable with a Quartz cron (or off);
+      --last sets last_*_scheduled_at (to stage a slot missed while down)
 """
 import argparse
 import datetime
@@ -133,6 +136,17 @@ def cancel(es, job_id):
         sys.exit(f"cancel: {st} {body}")
 
 
+def schedule(es, cid, job_type, interval, last):
+    doc = {"scheduling": {job_type: {"enabled": interval != "off",
+                                     "interval": "0 0 0 * * ?" if interval == "off" else interval}}}
+    if last:
+        field = "last_sync_scheduled_at" if job_type == "full" else f"last_{job_type}_sync_scheduled_at"
+        doc[field] = last
+    st, body = req(es, "POST", f"/{CONNECTORS}/_update/{cid}?refresh=true&retry_on_conflict=5", {"doc": doc})
+    if st != 200:
+        sys.exit(f"schedule: {st} {body}")
+
+
 def wait(es, job_id, statuses, timeout):
     want = statuses.split(",")
     end = time.time() + timeout
@@ -154,6 +168,7 @@ def main():
     ap.add_argument("args", nargs="*")
     ap.add_argument("--service-type")
     ap.add_argument("--timeout", type=float, default=60)
+    ap.add_argument("--last")
     a = ap.parse_args()
     if a.cmd == "put-connector":
         put_connector(a.es, a.args[0], a.args[1], a.service_type)
@@ -165,6 +180,8 @@ def main():
         cancel(a.es, a.args[0])
     elif a.cmd == "wait":
         return wait(a.es, a.args[0], a.args[1], a.timeout)
+    elif a.cmd == "schedule":
+        schedule(a.es, a.args[0], a.args[1], a.args[2], a.last)
     elif a.cmd == "get":
         index = CONNECTORS if a.args[0] == "connector" else JOBS
         st, got = req(a.es, "GET", f"/{index}/_doc/{a.args[1]}")

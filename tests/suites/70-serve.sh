@@ -278,6 +278,32 @@ for c, iv in by.items():
             print(f"# {c}: overlap {a} {b}"); sys.exit(1)
 EOF
 
+# ---- a schedule every 3 s (seconds honoured) across the two services -----------------
+$KIB schedule lite full "*/3 * * * * ?"
+sleep 16
+$KIB schedule lite full off
+sleep 3
+check "scheduled jobs: each 3-s slot made exactly one job, within 1 s of the slot, none skipped" \
+    python3 - "$ES_URL" <<'PY'
+import json, sys, urllib.request, datetime
+es = sys.argv[1]
+q = {"size": 1000, "query": {"bool": {"filter": [{"term": {"connector.id": "lite"}},
+                                                 {"term": {"trigger_method": "scheduled"}}]}}}
+r = urllib.request.Request(es + "/.elastic-connectors-sync-jobs/_search", data=json.dumps(q).encode(),
+                           headers={"Content-Type": "application/json"})
+hits = json.load(urllib.request.urlopen(r))["hits"]["hits"]
+t = sorted(datetime.datetime.fromisoformat(h["_source"]["created_at"]).timestamp() for h in hits)
+slots = [int(x // 3) * 3 for x in t]
+late = [round(x - s, 3) for x, s in zip(t, slots)]
+print(f"# {len(t)} scheduled jobs, seconds after their slot: {late}")
+ok = len(t) >= 4 and len(set(slots)) == len(slots) and max(late) < 1.0 and \
+     all(b - a == 3 for a, b in zip(slots, slots[1:]))
+sys.exit(0 if ok else 1)
+PY
+for j in $(curl -s "$ES_URL/.elastic-connectors-sync-jobs/_search?size=1000&q=trigger_method:scheduled" | jq -r '.hits.hits[]._id'); do
+    $KIB wait "$j" completed,error,canceled --timeout 60 >/dev/null
+done
+
 # ---- the no-Kibana commands ---------------------------------------------------------------
 check "connector list shows every connector with its status" bash -c "
     '$B' connector list -c serve.yml 2>/dev/null | grep -E '^lite +sqlite +connected' >/dev/null &&
@@ -289,10 +315,18 @@ check_eq "connector create of an id not in the config is a usage error" \
     "$("$B" connector create -c serve.yml --id nope >/dev/null 2>&1; echo $?)" 2
 kill -TERM $S1 $S3
 wait $S1 $S3
+# a slot missed while no service ran (hourly; the last one taken 3 hours ago) fires once at start
+$KIB schedule lite full "0 0 * * * ?" --last "$(date -u -d '3 hours ago' +%Y-%m-%dT%H:%M:%S+00:00)"
+nsched() { curl -s "$ES_URL/.elastic-connectors-sync-jobs/_search?size=0&q=trigger_method:scheduled&track_total_hits=true" | jq -r .hits.total.value; }
+N0=$(nsched)
 "$B" serve -c serve.yml --log-format json >json.log 2>&1 &
 JP=$!
 PIDS+=($JP)
 wait_for 20 grep -qs 'ready' json.log
+wait_for 10 test "$(nsched)" -gt "$N0"
+sleep 3
+check_eq "a slot missed while no service ran fires once at start" "$(nsched)" $((N0 + 1))
+$KIB schedule lite full off
 kill -TERM $JP; wait $JP
 check "--log-format json: every line is an object with time, level and message" python3 -c "
 import json, sys

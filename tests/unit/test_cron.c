@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "service/cron.h"
+#include "service/svc.h"
 #include "t.h"
 
 static long long at(int y, int mo, int d, int h, int mi, int s)
@@ -121,6 +122,12 @@ int main(void)
     next_is("0 0 0 1 1 ? *", at(2098, 6, 1, 0, 0, 0), "2099-01-01T00:00:00");
     next_is("0 0 0 1 1 ? *", at(2099, 6, 1, 0, 0, 0), "never");
     next_is("  0   0  0 1 1 ?  ", at(2024, 6, 1, 0, 0, 0), "2025-01-01T00:00:00");
+
+    /* the times connector documents hold */
+    T_CHECK(svc_parse_iso("2024-02-29T12:00:03.123456+00:00") == at(2024, 2, 29, 12, 0, 3), "ISO time with +00:00");
+    T_CHECK(svc_parse_iso("2024-02-29T12:00:03Z") == at(2024, 2, 29, 12, 0, 3), "ISO time with Z");
+    T_CHECK(svc_parse_iso("2024-02-29T14:00:03+02:00") == at(2024, 2, 29, 12, 0, 3), "ISO time with an offset");
+    T_CHECK(svc_parse_iso("yesterday") == -1 && svc_parse_iso(NULL) == -1, "not a time");
 
     /* refused, with the field named */
     invalid("", "0 fields");
