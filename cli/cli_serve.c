@@ -131,7 +131,7 @@ int cli_connector(int argc, char **argv)
 static const char job_usage[] =
     "usage: sql2es job start  -c FILE --connector ID --type full|incremental\n"
     "       sql2es job list   -c FILE [--connector ID]\n"
-    "       sql2es job cancel -c FILE JOB_ID\n"
+    "       sql2es job cancel -c FILE [--] JOB_ID   (-- when the id starts with -)\n"
     "\n"
     "Sync jobs in `.elastic-connectors-sync-jobs`, for clusters without Kibana.\n"
     "start   a pending on-demand job with a snapshot of the connector document\n"

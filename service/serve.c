@@ -16,7 +16,8 @@
  *     pipe (progress lines give the running counts, the last line the final
  *     statistics);
  *   - counts and last_seen every 5 s; the job is re-read every second, and
- *     `canceling` stops the child (SIGTERM, SIGKILL after 2 s) -> canceled;
+ *     `canceling` stops the child (SIGTERM: the run stops reading and settles
+ *     what it sent; SIGKILL after 2 s) -> canceled;
  *   - at the end: completed/error/canceled with the counts, total_document_count
  *     after a refresh, and the connector's last_* fields;
  *   - SIGTERM/SIGINT: running jobs are stopped and marked suspended.
@@ -49,6 +50,7 @@
 #define STATS_EVERY 5.0
 #define CHECK_EVERY 1.0
 #define KILL_GRACE 2.0
+#define SUSPEND_GRACE 20.0
 #define STATS_TAG "sql2es-job-stats "
 
 typedef struct table_count {
@@ -280,11 +282,25 @@ static int is_status(const char *st, const char *a, const char *b)
     return st && (!strcmp(st, a) || (b && !strcmp(st, b)));
 }
 
-/* The child: one sync run, its messages on the pipe, the totals last. */
+static volatile sig_atomic_t child_stop;
+static void on_child_signal(int sig)
+{
+    (void)sig;
+    child_stop = 1;
+}
+
+/* The child: one sync run, its messages on the pipe, the totals last.
+ * SIGTERM asks the run to stop reading and settle what it sent (the
+ * watermark of what was acknowledged is kept); the parent's SIGKILL ends
+ * it when that takes too long. */
 static void child_main(const plan *p, const char *connector, int full, int fd)
 {
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_child_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGINT, SIG_IGN);
     signal(SIGPIPE, SIG_DFL);
     dup2(fd, STDERR_FILENO);
     close(fd);
@@ -297,6 +313,8 @@ static void child_main(const plan *p, const char *connector, int full, int fd)
     memset(&o, 0, sizeof o);
     o.connector = connector;
     o.mode = full ? ENG_MODE_FULL : ENG_MODE_INCREMENTAL;
+    o.lock_wait = 60; /* a `sync` of the same connector running beside the service */
+    o.stop = &child_stop;
     eng_sync_stats st;
     memset(&st, 0, sizeof st);
     diag *d = diag_new();
@@ -492,11 +510,14 @@ static void report(server *sv, run *r)
     buf_free(&b);
 }
 
+/* SIGTERM (the run settles what it sent), SIGKILL after the grace: short
+ * for a cancel (stopped within 5 s), longer for a suspend (what was sent
+ * gets acknowledged). */
 static void stop_child(run *r, double now)
 {
     if (r->kill_at > 0 || r->pid <= 0) return;
     kill(r->pid, SIGTERM);
-    r->kill_at = now + KILL_GRACE;
+    r->kill_at = now + (r->suspend ? SUSPEND_GRACE : KILL_GRACE);
 }
 
 /* The job as the cluster sees it: canceling stops the child. */

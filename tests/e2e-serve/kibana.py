@@ -162,14 +162,23 @@ def wait(es, job_id, statuses, timeout):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--es", required=True)
-    ap.add_argument("cmd")
-    ap.add_argument("args", nargs="*")
-    ap.add_argument("--service-type")
-    ap.add_argument("--timeout", type=float, default=60)
-    ap.add_argument("--last")
-    a = ap.parse_args()
+    # options by hand: job ids may start with '-', which argparse takes for an option
+    opts = {"--es": None, "--service-type": None, "--timeout": "60", "--last": None}
+    pos = []
+    argv = sys.argv[1:]
+    i = 0
+    while i < len(argv):
+        if argv[i] in opts and i + 1 < len(argv):
+            opts[argv[i]] = argv[i + 1]
+            i += 2
+        else:
+            pos.append(argv[i])
+            i += 1
+    if not opts["--es"] or not pos:
+        sys.exit(__doc__)
+    a = argparse.Namespace(es=opts["--es"], service_type=opts["--service-type"],
+                           timeout=float(opts["--timeout"]), last=opts["--last"],
+                           cmd=pos[0], args=pos[1:])
     if a.cmd == "put-connector":
         put_connector(a.es, a.args[0], a.args[1], a.service_type)
     elif a.cmd == "configure":

@@ -198,8 +198,8 @@ fi
 # cancel through the command line: a pending job of a connector no service handles
 $KIB put-connector orphan $IX-bad --service-type postgresql
 J=$($KIB sync orphan full)
-check_eq "sql2es job cancel: a pending job becomes canceled" "$("$B" job cancel -c serve.yml "$J" 2>>cli.log)" "$J: canceled"
-check_eq "job cancel of a finished job is refused" "$("$B" job cancel -c serve.yml "$J" >/dev/null 2>&1; echo $?)" 2
+check_eq "sql2es job cancel: a pending job becomes canceled" "$("$B" job cancel -c serve.yml -- "$J" 2>>cli.log)" "$J: canceled"
+check_eq "job cancel of a finished job is refused" "$("$B" job cancel -c serve.yml -- "$J" >/dev/null 2>&1; echo $?)" 2
 
 # ---- a merged configuration the compiler refuses ------------------------------------
 $KIB configure pg port=notaport
