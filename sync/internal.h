@@ -25,7 +25,7 @@
 #include "engine/interp.h"
 #include "engine/sql.h"
 #include "plan/plan.h"
-#include "sinks/es.h"
+#include "sinks/sink.h"
 #include "sources/source.h"
 #include "sync/idset.h"
 #include "sync/progress.h"
@@ -50,8 +50,7 @@ typedef struct sync_run {
     eng_sync_stats *st;
     diag *d;
     eng_progress *prog;
-    es_client *es;
-    es_bulk *bulk;
+    sink *sink;               /* the current connector's */
     eng_state *state;
     const char *state_path;   /* the current connector's state file (locks beside it) */
     uint64_t seq;

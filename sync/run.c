@@ -1,5 +1,5 @@
 /* run.c - one sync run (see sync.h): for each selected connector, the
- * cluster side (client and bulk sink, or the dry-run output), the state
+ * sink (sinks/sink.h: the cluster, the dry-run file or a test's), the state
  * file, the connector's locks (guard.c), its tables one after the other
  * (table.c), then the sweep of unseen documents (sweep.c). A stop request
  * (SIGINT/SIGTERM in the caller) ends the table loop: no sweep, the sink
@@ -45,7 +45,7 @@ static int run_connector(sync_run *r, const plan_connector *pc)
     }
     if (rc == DIAG_ECANCEL) r->st->interrupted = 1;
     if (rc) r->failed = 1;
-    if (rc == 0 && !r->o->dry_run) {
+    if (rc == 0 && sink_can_list(r->sink)) {
         int frc = sync_sweep(&cc, a);
         if (frc) {
             r->failed = 1;
@@ -53,7 +53,7 @@ static int run_connector(sync_run *r, const plan_connector *pc)
         }
     }
     /* what was sent is settled before another run may start on these tables */
-    if (r->bulk && es_bulk_flush(r->bulk) != 0) r->failed = 1;
+    if (r->sink && sink_flush(r->sink) != 0) r->failed = 1;
     sync_guard_release(guard);
     for (int i = 0; i < r->nindices; i++) {
         eng_idset_free(r->indices[i].seen);
@@ -81,37 +81,37 @@ static char *default_state_path(const plan *p)
     return s;
 }
 
-/* The cluster side for connector pc: a client with the connector's api_key
- * (it wins over elasticsearch.api_key), the start-up wait, and a bulk sink
- * with the connector's pipeline. */
-static int sink_open(sync_run *r, const plan_connector *pc)
+/* Where connector pc's items go: the options' sink, the dry-run file, or
+ * the cluster (a client with the connector's api_key, which wins over
+ * elasticsearch.api_key, and its pipeline). NULL with a message in d. */
+static sink *sink_open(sync_run *r, const plan_connector *pc)
 {
-    plan_es cfg = r->p->es;
-    if (pc->api_key && *pc->api_key) cfg.api_key = pc->api_key;
-    r->es = es_client_new(&cfg, r->d);
-    if (!r->es || es_wait_ready(r->es, NULL, r->d) != 0) return DIAG_EIO;
-    r->bulk = es_bulk_new(r->es, &cfg, r->d);
-    if (!r->bulk) return DIAG_EIO;
-    if (!cfg.dead_letter_file) es_bulk_set_dead_letter(r->bulk, "sql2es-dead-letter.ndjson");
-    if (pc->pipeline && *pc->pipeline) es_bulk_set_pipeline(r->bulk, pc->pipeline);
-    return 0;
+    sink *s;
+    if (r->o->sink_new) {
+        s = r->o->sink_new(r->o->sink_ctx, pc, r->d);
+    } else if (r->o->dry_run) {
+        s = sink_file_new(r->o->out, r->d);
+    } else {
+        plan_es cfg = r->p->es;
+        if (pc->api_key && *pc->api_key) cfg.api_key = pc->api_key;
+        s = sink_es_new(&cfg, pc->pipeline, r->d);
+    }
+    return s;
 }
 
 /* Settle everything sent, add the sink's counts to the run, free it. */
 static void sink_close(sync_run *r)
 {
-    if (r->bulk) {
-        es_bulk_stats bs;
-        if (es_bulk_finish(r->bulk, &bs) != 0) r->failed = 1;
-        r->st->indexed += bs.indexed + bs.updated;
-        r->st->failed += bs.failed;
-        r->st->retried += bs.request_retries + bs.item_retries;
-        if (bs.failed) r->failed = 1;
+    if (r->sink) {
+        sink_stats ss;
+        if (sink_finish(r->sink, &ss) != 0) r->failed = 1;
+        r->st->indexed += ss.indexed;
+        r->st->failed += ss.failed;
+        r->st->retried += ss.retried;
+        if (ss.failed) r->failed = 1;
     }
-    es_bulk_free(r->bulk);
-    es_client_free(r->es);
-    r->bulk = NULL;
-    r->es = NULL;
+    sink_free(r->sink);
+    r->sink = NULL;
 }
 
 int eng_sync_run(const plan *p, const eng_sync_opts *o, eng_sync_stats *stats, diag *d)
@@ -138,9 +138,9 @@ int eng_sync_run(const plan *p, const eng_sync_opts *o, eng_sync_stats *stats, d
     for (int i = 0; i < p->nconnectors && !sync_stopped(&r); i++) {
         const plan_connector *pc = &p->connectors[i];
         if (o->connector && strcmp(o->connector, pc->id)) continue;
-        /* one client and sink per connector: its api_key and pipeline */
-        if (!o->dry_run && sink_open(&r, pc) != 0) {
-            sink_close(&r);
+        /* one sink per connector: its api_key and pipeline */
+        r.sink = sink_open(&r, pc);
+        if (!r.sink) {
             code = 1;
             break;
         }
@@ -157,10 +157,6 @@ int eng_sync_run(const plan *p, const eng_sync_opts *o, eng_sync_stats *stats, d
         }
         if (run_connector(&r, pc) != 0) r.failed = 1;
         sink_close(&r);
-    }
-    if (o->dry_run && o->out && fflush(o->out) != 0) {
-        diag_error(d, (src_loc){0}, "cannot write the dry-run output");
-        r.failed = 1;
     }
     if (sync_stopped(&r)) {
         r.st->interrupted = 1;

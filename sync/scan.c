@@ -54,18 +54,11 @@ static int emit(sync_run *r, const eng_bound_table *bt, const buf *item, const e
     if (item->len == 0) return 0;
     /* a delete action settles the id too: the sweep must not delete it again */
     if (si && si->seen && res->id) eng_idset_add(si->seen, res->id, res->idlen);
-    if (r->o->dry_run) {
-        if (fwrite(item->data, 1, item->len, r->o->out) != item->len) {
-            diag_error(r->d, (src_loc){0}, "cannot write the dry-run output");
-            return DIAG_EIO;
-        }
-        return 0;
-    }
     char ctx[256];
     snprintf(ctx, sizeof ctx, "%s > %s > %.*s", bt->conn->id, bt->st->name,
              (int)(res->idlen > 100 ? 100 : res->idlen), res->id ? res->id : "");
-    es_item_meta meta = {++r->seq, ctx};
-    return es_bulk_add(r->bulk, item->data, item->len, &meta);
+    sink_meta meta = {++r->seq, ctx};
+    return sink_add(r->sink, item->data, item->len, &meta);
 }
 
 static void drop_chunk(sync_table_run *tr)

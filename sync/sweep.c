@@ -5,32 +5,23 @@
  * and no other connector may write into the same index.
  *
  * Stage: sync -> sink. The seen ids come from scan.c (sync_seen); the
- * present ids from the cluster. */
+ * present ids from the sink (sink_ops.list_ids). */
 #include <fnmatch.h>
 #include <string.h>
 
 #include "sync/internal.h"
 
-/* Delete the documents of index that this full sync did not see. */
-static int sweep(sync_run *r, sync_seen *si)
+static int add_present(void *ctx, const char *id, size_t len)
 {
-    es_ids *it = NULL;
-    /* list what a search sees now: the previous run's last writes included */
-    int rc = es_refresh(r->es, si->index, r->d);
-    if (rc == 0) rc = es_ids_open(r->es, si->index, NULL, 5000, &it, r->d);
-    if (rc) return rc;
-    eng_idset *present = eng_idset_new(256u << 20 >> 4);
-    const char *id;
-    size_t idlen;
-    while ((rc = es_ids_next(it, &id, &idlen, r->d)) == 1) eng_idset_add(present, id, idlen);
-    es_ids_close(it);
-    if (rc < 0) {
-        eng_idset_free(present);
-        return rc;
-    }
+    return eng_idset_add(ctx, id, len);
+}
+
+/* Queue a delete of every id in present that is not in seen (both sorted). */
+static int delete_unseen(sync_run *r, sync_seen *si, eng_idset *present)
+{
     eng_idset_iter *a = eng_idset_iter_new(present, r->d);
     eng_idset_iter *b = eng_idset_iter_new(si->seen, r->d);
-    rc = (a && b) ? 0 : DIAG_EIO;
+    int rc = (a && b) ? 0 : DIAG_EIO;
     const char *x = NULL, *y = NULL;
     size_t xl = 0, yl = 0;
     int hx = a ? eng_idset_iter_next(a, &x, &xl) : 0;
@@ -51,16 +42,25 @@ static int sweep(sync_run *r, sync_seen *si)
             buf_puts(&line, ",\"_id\":");
             buf_json_str(&line, x, xl, NULL);
             buf_puts(&line, "}}\n");
-            es_item_meta meta = {++r->seq, si->index};
-            rc = es_bulk_add(r->bulk, line.data, line.len, &meta);
+            sink_meta meta = {++r->seq, si->index};
+            rc = line.failed ? DIAG_ENOMEM : sink_add(r->sink, line.data, line.len, &meta);
             r->st->swept++;
             hx = eng_idset_iter_next(a, &x, &xl);
         }
     }
-    if (hx < 0 || hy < 0) rc = DIAG_EIO;
+    if (rc == 0 && (hx < 0 || hy < 0)) rc = DIAG_EIO;
     buf_free(&line);
     eng_idset_iter_free(a);
     eng_idset_iter_free(b);
+    return rc;
+}
+
+/* Delete the documents of index that this full sync did not see. */
+static int sweep(sync_run *r, sync_seen *si)
+{
+    eng_idset *present = eng_idset_new(256u << 20 >> 4);
+    int rc = r->sink->ops->list_ids(r->sink, si->index, add_present, present);
+    if (rc == 0) rc = delete_unseen(r, si, present);
     eng_idset_free(present);
     return rc;
 }
@@ -137,7 +137,7 @@ int sync_sweep(sync_conn *cc, arena *a)
     const plan_connector *pc = cc->pc;
     if (r->o->table) keep_shared_indices(cc, a);
     /* deletes of unseen documents: only for indices every table finished */
-    int rc = es_bulk_flush(r->bulk);
+    int rc = sink_flush(r->sink);
     for (int i = 0; rc == 0 && i < r->nindices; i++) {
         sync_seen *si = &r->indices[i];
         if (!si->seen || !si->clean || r->failed) continue;
@@ -150,6 +150,6 @@ int sync_sweep(sync_conn *cc, arena *a)
         else
             rc = sweep(r, si);
     }
-    if (rc == 0) rc = es_bulk_flush(r->bulk);
+    if (rc == 0) rc = sink_flush(r->sink);
     return rc;
 }

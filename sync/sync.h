@@ -1,9 +1,9 @@
 /* sync.h - the sync driver: for each connector and table of a plan, open the
  * source, bind the table, stream its rows through the interpreter, and send
- * the items to the bulk sink (or, with dry_run, write the exact _bulk body to
- * a file). Full syncs delete the documents that were not seen (only when
- * extraction finished without error); incremental syncs read from the saved
- * watermark (minus lag) and save the new one after Elasticsearch
+ * the items to a sink (sinks/sink.h: the bulk sink, or with dry_run the
+ * exact _bulk body to a file). Full syncs delete the documents that were not
+ * seen (only when extraction finished without error); incremental syncs read
+ * from the saved watermark (minus lag) and save the new one after the sink
  * acknowledged. Transient source errors are retried (retry_count) and the
  * scan resumes after the last key written: no duplicate, no lost row. */
 #ifndef SQL2ES_SYNC_H
@@ -15,6 +15,7 @@
 
 #include "base/diag.h"
 #include "plan/plan.h"
+#include "sinks/sink.h"
 
 typedef enum { ENG_MODE_AUTO, ENG_MODE_FULL, ENG_MODE_INCREMENTAL } eng_mode;
 
@@ -32,6 +33,11 @@ typedef struct eng_sync_opts {
     double lock_wait;        /* seconds to wait for another run's locks (0: fail at once) */
     const volatile sig_atomic_t *stop; /* non-zero: stop reading, settle what was sent,
                                         * save what was acknowledged (NULL: never) */
+    /* Where items go (NULL: the Elasticsearch bulk sink, or with dry_run the
+     * file sink on out). Called once per connector; the run finishes and
+     * frees the sink it returns; NULL (message in d) fails the run. */
+    sink *(*sink_new)(void *ctx, const plan_connector *pc, diag *d);
+    void *sink_ctx;
 } eng_sync_opts;
 
 typedef struct eng_sync_stats {

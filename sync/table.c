@@ -85,12 +85,12 @@ static int table_index(sync_table_run *tr)
     const eng_bound_table *bt = tr->bt;
     int rc = 0;
     tr->si = seen_for(r, bt->index);
-    if (!r->o->dry_run && !tr->si) {
+    if (!tr->si && sink_has_indices(r->sink)) {
         buf mapping = BUF_INIT;
         rc = eng_mapping_json(bt, &mapping, r->d);
-        es_index_report rep = {0};
         if (rc == 0)
-            rc = es_index_ensure(r->es, bt->index, mapping.data, bt->pt->index_settings_json, &rep, r->d);
+            rc = r->sink->ops->ensure_index(r->sink, bt->index, mapping.data,
+                                            bt->pt->index_settings_json);
         buf_free(&mapping);
     }
     if (rc == 0 && !tr->si) {
@@ -101,7 +101,7 @@ static int table_index(sync_table_run *tr)
         tr->si->seen = NULL;
         tr->si->clean = 1;
     }
-    if (rc == 0 && !tr->incremental && !r->o->dry_run && !r->o->limit && !tr->si->seen)
+    if (rc == 0 && !tr->incremental && sink_can_list(r->sink) && !r->o->limit && !tr->si->seen)
         tr->si->seen = eng_idset_new(256u << 20 >> 4); /* ~16 MiB of ids in memory per run */
     if (rc == 0 && tr->incremental) tr->si->clean = 0; /* an incremental read does not see every document */
     return rc;
@@ -115,18 +115,15 @@ static int table_read(sync_table_run *tr, const sync_job *job, const sync_window
     char label[160];
     snprintf(label, sizeof label, "%s/%s", tr->cc->pc->id, job->name);
     eng_progress_begin(r->prog, label, pt->custom_query ? -1 : tr->bt->st->row_estimate);
-    uint64_t rows = 0, dead_before = 0;
-    if (r->bulk) {
-        es_bulk_stats b0;
-        es_bulk_get_stats(r->bulk, &b0);
-        dead_before = b0.failed;
-    }
+    uint64_t rows = 0;
+    sink_stats before;
+    sink_get_stats(r->sink, &before);
     int rc = sync_scan_rows(tr, w, &rows);
     tr->rows = rows;
     eng_progress_end(r->prog, rows, tr->docs);
     if (rc == 0 && tr->incremental && w->kind != ENG_WINDOW_NONE)
         rc = sync_scan_leavers(tr, w);
-    if (rc == 0) rc = sync_window_save(tr, job->name, w, dead_before);
+    if (rc == 0) rc = sync_window_save(tr, job->name, w, before.failed);
     return rc;
 }
 

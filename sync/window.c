@@ -118,10 +118,10 @@ static int save_acked(sync_table_run *tr, const char *name, const sync_window *w
 {
     sync_run *r = tr->cc->r;
     const plan_table *pt = tr->bt->pt;
-    int rc = es_bulk_flush(r->bulk);
+    int rc = sink_flush(r->sink);
     if (rc == 0) {
-        es_bulk_stats b1;
-        es_bulk_get_stats(r->bulk, &b1);
+        sink_stats b1;
+        sink_get_stats(r->sink, &b1);
         if (tr->unjudged) {
             /* the next run must read them again */
             diag_warning(r->d, pt->loc, "%s > %s: %llu rows could not be judged: watermark not saved",
@@ -151,8 +151,9 @@ int sync_window_save(sync_table_run *tr, const char *name, const sync_window *w,
          * hold any cursor value, so the watermark cannot move */
         diag_warning(r->d, tr->bt->pt->loc, "%s > %s: --limit stopped the read: watermark not saved",
                      tr->cc->pc->id, name);
-    } else if (!r->o->dry_run) {
-        /* the watermark is saved only once Elasticsearch acknowledged */
+    } else if (sink_acknowledges(r->sink)) {
+        /* the watermark is saved only once the cluster acknowledged (never
+         * in a dry run) */
         rc = save_acked(tr, name, w, dead_before);
     }
     return rc;
