@@ -2,6 +2,8 @@
  * requests get a block of their own. */
 #include "base/arena.h"
 
+#include "base/fault.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,11 +32,15 @@ struct arena {
 
 static size_t hdr_size(void) { return (sizeof(block) + ALIGN - 1) & ~(size_t)(ALIGN - 1); }
 
+/* Out of memory: a run-time failure with a message (exit 1), not a crash. */
 static void oom(void)
 {
     fputs("sql2es: out of memory\n", stderr);
-    abort();
+    exit(1);
 }
+
+/* malloc, or NULL when SQL2ES_FAULT=alloc:N says this one fails. */
+static void *block_malloc(size_t n) { return fault_hit(FAULT_ALLOC) ? NULL : malloc(n); }
 
 arena *arena_new(void)
 {
@@ -88,7 +94,7 @@ void *arena_alloc(arena *a, size_t n)
     a->total += need;
 #ifdef ARENA_DEBUG
     {
-        block *b = malloc(hdr_size() + (need ? need : ALIGN));
+        block *b = block_malloc(hdr_size() + (need ? need : ALIGN));
         if (!b) oom();
         b->cap = b->used = need;
         b->next = a->head;
@@ -101,7 +107,7 @@ void *arena_alloc(arena *a, size_t n)
     block *b = a->head;
     if (!b || b->cap - b->used < need) {
         size_t cap = need > BLOCK_SIZE / 4 ? need : BLOCK_SIZE;
-        block *nb = malloc(hdr_size() + cap);
+        block *nb = block_malloc(hdr_size() + cap);
         if (!nb) oom();
         nb->cap = cap;
         nb->used = 0;

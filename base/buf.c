@@ -1,6 +1,7 @@
 /* buf.c - growable buffer and JSON primitives; see buf.h. */
 #include "base/buf.h"
 #include "base/diag.h"
+#include "base/fault.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -45,7 +46,7 @@ int buf_reserve(buf *b, size_t extra)
         cap *= 2;
     }
     if (b->max && cap > b->max + 1) cap = b->max + 1;
-    char *p = realloc(b->data, cap);
+    char *p = fault_hit(FAULT_ALLOC) ? NULL : realloc(b->data, cap);
     if (!p) {
         b->failed = 1;
         return DIAG_ENOMEM;

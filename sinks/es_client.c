@@ -13,6 +13,8 @@
  */
 #include "sinks/es.h"
 
+#include "base/fault.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -375,6 +377,8 @@ static int xfer_prepare(es_client *c, es_xfer *x, const char *method, const char
 
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)x);
+    /* SQL2ES_FAULT=http:N: the N-th request cannot connect (base/fault.h) */
+    if (fault_hit(FAULT_HTTP)) curl_easy_setopt(e, CURLOPT_URL, "http://127.0.0.1:1/");
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "sql2es/" SQL2ES_VERSION);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);

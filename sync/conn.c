@@ -7,7 +7,44 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/fault.h"
 #include "sync/internal.h"
+
+/* ---- the driver calls that can fail, with the fault hook (base/fault.h) */
+
+static int injected(diag *d)
+{
+    diag_error(d, (src_loc){0}, "injected fault: driver call %llu failed (SQL2ES_FAULT)",
+               (unsigned long long)fault_count(FAULT_DRIVER));
+    return DIAG_ETRANSIENT;
+}
+
+int sync_drv_begin_scan(const src_driver *drv, src_conn *c, const src_query *q, src_scan **s,
+                        diag *d)
+{
+    *s = NULL;
+    return fault_hit(FAULT_DRIVER) ? injected(d) : drv->begin_scan(c, q, s, d);
+}
+
+int sync_drv_next(const src_driver *drv, src_scan *s, const src_value **row, diag *d)
+{
+    return fault_hit(FAULT_DRIVER) ? injected(d) : drv->next(s, row, d);
+}
+
+int sync_drv_describe(const src_driver *drv, src_conn *c, const char *schema, const char *table,
+                      arena *a, src_table *out, diag *d)
+{
+    return fault_hit(FAULT_DRIVER) ? injected(d) : drv->describe(c, schema, table, a, out, d);
+}
+
+int sync_drv_list_tables(const src_driver *drv, src_conn *c, const char *schema, arena *a,
+                         const char ***names, int *n, diag *d)
+{
+    *n = 0;
+    return fault_hit(FAULT_DRIVER) ? injected(d) : drv->list_tables(c, schema, a, names, n, d);
+}
+
+/* ---- connections ---------------------------------------------------------- */
 
 void sync_iso_now(char *out, size_t n)
 {
@@ -25,7 +62,7 @@ int sync_open_source(const plan_connector *pc, src_conn **out, diag *d)
     int tries = pc->source.retry_count > 0 ? pc->source.retry_count : 0;
     for (int i = 0;; i++) {
         *out = NULL;
-        int rc = pc->driver->open(&pc->source, out, d);
+        int rc = fault_hit(FAULT_DRIVER) ? injected(d) : pc->driver->open(&pc->source, out, d);
         if (rc == 0) return 0;
         pc->driver->close(*out);
         *out = NULL;
@@ -59,7 +96,7 @@ static int describe_query(sync_conn *cc, const plan_table *pt, arena *a, src_tab
     src_query q = {0};
     q.sql = eng_sql_probe(a, pt->custom_query);
     src_scan *s = NULL;
-    int rc = drv->begin_scan(cc->c, &q, &s, d);
+    int rc = sync_drv_begin_scan(drv, cc->c, &q, &s, d);
     if (rc == 0) {
         const src_column *cols;
         int n;
@@ -85,7 +122,7 @@ int sync_describe(sync_conn *cc, const plan_table *pt, const char *name, arena *
 {
     const plan_connector *pc = cc->pc;
     if (pt->custom_query) return describe_query(cc, pt, a, st, d);
-    return pc->driver->describe(cc->c, pt->schema ? pt->schema : pc->source.schema, name, a, st, d);
+    return sync_drv_describe(pc->driver, cc->c, pt->schema ? pt->schema : pc->source.schema, name, a, st, d);
 }
 
 typedef struct describe_ctx {
@@ -98,7 +135,7 @@ static int describe_child(void *ctx, const plan_relation *rel, const src_table *
     describe_ctx *dc = ctx;
     const plan_connector *pc = dc->cc->pc;
     src_table *st = arena_alloc(dc->a, sizeof *st);
-    int rc = pc->driver->describe(dc->cc->c, rel->schema ? rel->schema : pc->source.schema,
+    int rc = sync_drv_describe(pc->driver, dc->cc->c, rel->schema ? rel->schema : pc->source.schema,
                                   rel->table, dc->a, st, d);
     if (rc == DIAG_ENOTFOUND)
         diag_error(d, rel->loc, "relation '%s': table '%s' does not exist", rel->key, rel->table);

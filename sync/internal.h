@@ -112,6 +112,15 @@ typedef struct sync_window {
 } sync_window;
 
 /* ---- conn.c ---- */
+/* The driver's slots that can fail, called through the fault hook
+ * (SQL2ES_FAULT=driver:N fails the N-th one as a transient error). */
+int sync_drv_begin_scan(const src_driver *drv, src_conn *c, const src_query *q, src_scan **s,
+                        diag *d);
+int sync_drv_next(const src_driver *drv, src_scan *s, const src_value **row, diag *d);
+int sync_drv_describe(const src_driver *drv, src_conn *c, const char *schema, const char *table,
+                      arena *a, src_table *out, diag *d);
+int sync_drv_list_tables(const src_driver *drv, src_conn *c, const char *schema, arena *a,
+                         const char ***names, int *n, diag *d);
 /* "2024-01-06T01:02:03.456Z", now, UTC. */
 void sync_iso_now(char *out, size_t n);
 /* Open pc's source, retrying transient errors (2 s, 4 s, 8 s... retry_count

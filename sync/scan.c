@@ -114,9 +114,9 @@ static int fetch_children(sync_table_run *tr, const eng_bound_relation *br, eng_
         if (!cc->c2) return DIAG_ETRANSIENT;
         src_scan *s = NULL;
         diag *dd = tr->ad ? tr->ad : r->d;
-        rc = cc->pc->driver->begin_scan(cc->c2, &q, &s, dd);
+        rc = sync_drv_begin_scan(cc->pc->driver, cc->c2, &q, &s, dd);
         const src_value *row;
-        while (rc == 0 && (rc = cc->pc->driver->next(s, &row, dd)) == 1) {
+        while (rc == 0 && (rc = sync_drv_next(cc->pc->driver, s, &row, dd)) == 1) {
             const src_value *kept;
             rc = eng_child_set_add_child(cs, row, &kept);
             for (int k = 0; rc == 0 && kept && k < nn; k++)
@@ -218,7 +218,7 @@ int sync_scan_rows(sync_table_run *tr, const sync_window *w, uint64_t *rows_out)
         uint64_t written_before = tr->docs + tr->deletes + tr->filtered;
         if (!cc->c) sync_open_source(cc->pc, &cc->c, r->d);
         tr->ad = diag_new();
-        rc = cc->c ? drv->begin_scan(cc->c, &q, &s, tr->ad) : DIAG_ETRANSIENT;
+        rc = cc->c ? sync_drv_begin_scan(drv, cc->c, &q, &s, tr->ad) : DIAG_ETRANSIENT;
         if (rc == 0) {
             const src_column *cols;
             int ncols;
@@ -227,7 +227,7 @@ int sync_scan_rows(sync_table_run *tr, const sync_window *w, uint64_t *rows_out)
             const src_value *row;
             const src_scan_stats *ss = drv->stats(s);
             uint64_t warned = ss ? ss->warnings : 0;
-            while ((rc = drv->next(s, &row, tr->ad)) == 1) {
+            while ((rc = sync_drv_next(drv, s, &row, tr->ad)) == 1) {
                 rows++;
                 if (ss && ss->warnings != warned) {
                     source_warning(tr, row, cols, ncols, ss->warn_column - 1);
@@ -302,10 +302,10 @@ int sync_scan_leavers(sync_table_run *tr, const sync_window *w)
     }
     if (rc == 0) {
         eng_sql_scan_query(&stmt, w->lo, (const char *const *)w->upper, NULL, qa, &q);
-        rc = cc->c ? drv->begin_scan(cc->c, &q, &s, r->d) : DIAG_EIO;
+        rc = cc->c ? sync_drv_begin_scan(drv, cc->c, &q, &s, r->d) : DIAG_EIO;
     }
     const src_value *row;
-    while (rc == 0 && (rc = drv->next(s, &row, r->d)) == 1) {
+    while (rc == 0 && (rc = sync_drv_next(drv, s, &row, r->d)) == 1) {
         eng_doc_result res;
         buf_reset(&r->item);
         rc = eng_write_delete(tr->it, row, &r->item, &res);

@@ -52,7 +52,7 @@ int sync_resolve_tables(sync_conn *cc, arena *a, sync_job **out, int *nout)
     }
     const char **names = NULL;
     int nn = 0;
-    int rc = pc->driver->list_tables(cc->c, pc->source.schema, a, &names, &nn, r->d);
+    int rc = sync_drv_list_tables(pc->driver, cc->c, pc->source.schema, a, &names, &nn, r->d);
     if (rc) return rc;
     for (int i = 0; i < pc->nselection; i++) {
         if (has_glob(pc->selection[i])) continue;

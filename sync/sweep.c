@@ -85,7 +85,7 @@ static void keep_shared_indices(sync_conn *cc, arena *a)
             }
     } else {
         diag *scratch = diag_new();
-        int rc = cc->c ? pc->driver->list_tables(cc->c, pc->source.schema, a, &names, &nn, scratch) : -1;
+        int rc = cc->c ? sync_drv_list_tables(pc->driver, cc->c, pc->source.schema, a, &names, &nn, scratch) : -1;
         diag_free(scratch);
         if (rc) {
             nn = -1; /* unknown: keep everything */

@@ -20,9 +20,9 @@ static int cursor_upper(sync_conn *cc, const eng_bound_table *bt, arena *a, cons
     src_query q = {eng_sql_cursor_max(bt, a), NULL, 0, 1};
     src_scan *s = NULL;
     *out = NULL;
-    int rc = drv->begin_scan(cc->c, &q, &s, cc->r->d);
+    int rc = sync_drv_begin_scan(drv, cc->c, &q, &s, cc->r->d);
     const src_value *row;
-    if (rc == 0 && (rc = drv->next(s, &row, cc->r->d)) == 1) {
+    if (rc == 0 && (rc = sync_drv_next(drv, s, &row, cc->r->d)) == 1) {
         const char **v = arena_alloc(a, (size_t)(bt->ncursor + 1) * sizeof *v);
         for (int i = 0; i < bt->ncursor; i++) {
             if (row[i].kind == SRC_NULL) v[i] = NULL;
@@ -36,62 +36,113 @@ static int cursor_upper(sync_conn *cc, const eng_bound_table *bt, arena *a, cons
     return rc;
 }
 
-/* Parse "YYYY-MM-DD[T ]HH:MM:SS[.ffffff][Z|+hh:mm]" and subtract lag_ms;
- * writes the same shape back (UTC kept as given). 0 when not a timestamp. */
+/* n decimal digits at s into *out; 0 when any is not a digit. */
+static int digits(const char *s, int n, int *out)
+{
+    int v = 0, ok = 1;
+    for (int i = 0; i < n && ok; i++) {
+        ok = s[i] >= '0' && s[i] <= '9';
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return ok;
+}
+
+/* A time zone suffix: "", "Z", "+hh", "+hhmm" or "+hh:mm" (or '-'). */
+static int zone_ok(const char *z)
+{
+    int hh, mm;
+    if (*z == '\0' || (z[0] == 'Z' && z[1] == '\0')) return 1;
+    if ((*z != '+' && *z != '-') || !digits(z + 1, 2, &hh) || hh > 23) return 0;
+    z += 3;
+    if (*z == ':') z++;
+    return *z == '\0' || (digits(z, 2, &mm) && mm <= 59 && z[2] == '\0');
+}
+
+/* Parse v strictly as "YYYY-MM-DD" or "YYYY-MM-DD[T ]HH:MM:SS[.f+][zone]"
+ * and subtract lag_ms; writes the same shape back (the zone kept as given,
+ * the fraction dropped: a little more is re-read). 0 when v is not such a
+ * value (then nothing is written). */
 static int timestamp_minus(const char *v, int64_t lag_ms, char *out, size_t n)
 {
     struct tm tm = {0};
-    int Y, M, D, h = 0, m = 0, sec = 0, used = 0;
-    if (sscanf(v, "%4d-%2d-%2d%n", &Y, &M, &D, &used) != 3 || used != 10) return 0;
-    const char *rest = v + 10;
-    char sep = *rest;
-    if (sep == 'T' || sep == ' ') {
-        if (sscanf(rest + 1, "%2d:%2d:%2d", &h, &m, &sec) != 3) return 0;
-        rest += 9;
-    } else if (sep != '\0') {
-        return 0;
+    int Y, M, D, h = 0, m = 0, sec = 0;
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int ok = digits(v, 4, &Y) && v[4] == '-' && digits(v + 5, 2, &M) && v[7] == '-' &&
+             digits(v + 8, 2, &D) && M >= 1 && M <= 12 && D >= 1 && D <= mdays[M - 1];
+    char sep = ok ? v[10] : '\0';
+    const char *rest = ok ? v + 10 : "";
+    if (ok && (sep == 'T' || sep == ' ')) {
+        ok = digits(v + 11, 2, &h) && v[13] == ':' && digits(v + 14, 2, &m) && v[16] == ':' &&
+             digits(v + 17, 2, &sec) && h <= 23 && m <= 59 && sec <= 60;
+        rest = ok ? v + 19 : "";
+        if (ok && *rest == '.') {
+            const char *f = ++rest;
+            while (*rest >= '0' && *rest <= '9') rest++;
+            ok = rest > f;
+        }
+        ok = ok && zone_ok(rest);
+    } else if (ok) {
+        ok = sep == '\0';
     }
-    tm.tm_year = Y - 1900;
-    tm.tm_mon = M - 1;
-    tm.tm_mday = D;
-    tm.tm_hour = h;
-    tm.tm_min = m;
-    tm.tm_sec = sec;
-    time_t t = timegm(&tm);
-    int64_t ms = (int64_t)t * 1000;
-    /* keep the fraction conservatively: drop it (re-reads a little more) */
-    while (*rest == '.' || (*rest >= '0' && *rest <= '9')) rest++;
-    ms -= lag_ms;
-    time_t t2 = (time_t)(ms / 1000 - (ms % 1000 < 0 ? 1 : 0));
-    struct tm o;
-    gmtime_r(&t2, &o);
-    char date[64];
-    if (sep == '\0') {
-        strftime(date, sizeof date, "%Y-%m-%d", &o);
-        snprintf(out, n, "%s", date);
-    } else {
-        strftime(date, sizeof date, sep == 'T' ? "%Y-%m-%dT%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &o);
-        snprintf(out, n, "%s%s", date, rest);
+    if (ok) {
+        tm.tm_year = Y - 1900;
+        tm.tm_mon = M - 1;
+        tm.tm_mday = D;
+        tm.tm_hour = h;
+        tm.tm_min = m;
+        tm.tm_sec = sec;
+        int64_t ms = (int64_t)timegm(&tm) * 1000 - lag_ms;
+        time_t t2 = (time_t)(ms / 1000 - (ms % 1000 < 0 ? 1 : 0));
+        struct tm o;
+        gmtime_r(&t2, &o);
+        char date[64];
+        if (sep == '\0') {
+            strftime(date, sizeof date, "%Y-%m-%d", &o);
+            snprintf(out, n, "%s", date);
+        } else {
+            strftime(date, sizeof date, sep == 'T' ? "%Y-%m-%dT%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &o);
+            snprintf(out, n, "%s%s", date, rest);
+        }
     }
-    return 1;
+    return ok;
 }
 
-/* The window "after the watermark (minus lag) and up to the bound": its
- * shape and lower values (engine/sql.c writes the SQL). */
-static void window_after(const eng_bound_table *bt, const char *const *saved, arena *a,
-                         sync_window *w)
+/* The first cursor value minus `lag` into *out (in a); an error naming the
+ * table and the value when it is not a date or timestamp. */
+static int lag_value(sync_table_run *tr, const char *name, const char *v, arena *a,
+                     const char **out)
 {
-    char lagged[64];
-    if (bt->pt->lag_ms > 0 && saved[0] &&
-        timestamp_minus(saved[0], bt->pt->lag_ms, lagged, sizeof lagged)) {
-        const char **lo = arena_alloc(a, 2 * sizeof *lo);
-        lo[0] = arena_strdup(a, lagged);
-        w->lo = lo;
-        w->kind = ENG_WINDOW_LAGGED;
+    const eng_bound_table *bt = tr->bt;
+    char lagged[96];
+    int rc = 0;
+    if (timestamp_minus(v, bt->pt->lag_ms, lagged, sizeof lagged)) {
+        *out = arena_strdup(a, lagged);
     } else {
-        w->lo = saved;
-        w->kind = ENG_WINDOW_AFTER;
+        diag_error(tr->cc->r->d, bt->pt->loc,
+                   "%s > %s: cursor column '%s' holds '%s', not a date or timestamp "
+                   "(YYYY-MM-DD[ HH:MM:SS[.fff][zone]]): `lag` cannot be applied",
+                   tr->cc->pc->id, name, bt->st->cols[bt->cursor[0]].name, v);
+        rc = DIAG_EINVAL;
     }
+    return rc;
+}
+
+/* The bounds "after the watermark (or from its first value minus lag) and
+ * up to the upper bound". */
+static int window_after(sync_table_run *tr, const char *name, const char *const *saved,
+                        arena *a, sync_window *w)
+{
+    int rc = 0;
+    w->kind = ENG_WINDOW_AFTER;
+    w->lo = saved;
+    if (tr->bt->pt->lag_ms > 0 && saved[0]) {
+        const char **one = arena_alloc(a, 2 * sizeof *one);
+        rc = lag_value(tr, name, saved[0], a, &one[0]);
+        w->lo = one;
+        w->kind = ENG_WINDOW_LAGGED;
+    }
+    return rc;
 }
 
 int sync_window_open(sync_table_run *tr, const char *name, arena *a, sync_window *w)
@@ -101,12 +152,16 @@ int sync_window_open(sync_table_run *tr, const char *name, arena *a, sync_window
     if (tr->incremental) {
         const char *const *saved;
         int nsaved;
+        const char *scratch;
         eng_state_get(tr->cc->r->state, tr->cc->pc->id, name, &saved, &nsaved);
         rc = cursor_upper(tr->cc, tr->bt, a, &w->upper);
+        /* a bound that `lag` cannot apply to next time is an error now,
+         * before it becomes the watermark */
+        if (rc == 0 && w->upper && w->upper[0] && tr->bt->pt->lag_ms > 0)
+            rc = lag_value(tr, name, w->upper[0], a, &scratch);
         /* the first run reads every row (NULL cursors included), later runs
          * the window after the watermark; no row with a cursor: no read */
-        if (rc == 0 && nsaved == tr->bt->ncursor && w->upper)
-            window_after(tr->bt, saved, a, w);
+        if (rc == 0 && nsaved == tr->bt->ncursor && w->upper) rc = window_after(tr, name, saved, a, w);
         w->empty = rc == 0 && nsaved == tr->bt->ncursor && !w->upper;
     }
     return rc;
