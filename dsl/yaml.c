@@ -865,15 +865,18 @@ dsl_node *dsl_load_file(arena *a, diag *d, const char *path, const dsl_limits *l
     size_t got;
     int too_big = 0;
     while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (buf_append(&b, chunk, got) < 0) {
-            too_big = 1;
+        int arc = buf_append(&b, chunk, got);
+        if (arc < 0) {
+            too_big = arc == DIAG_ENOMEM ? -1 : 1;
             break;
         }
     }
     int rerr = ferror(f);
     fclose(f);
     dsl_node *root = NULL;
-    if (too_big)
+    if (too_big < 0)
+        diag_error(d, (src_loc){file, 0, 0}, "out of memory reading the file");
+    else if (too_big)
         diag_error(d, (src_loc){file, 0, 0}, "file is larger than %zu bytes", max);
     else if (rerr)
         diag_error(d, (src_loc){file, 0, 0}, "read error");

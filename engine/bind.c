@@ -159,6 +159,17 @@ static char *expand_vars(bctx *c, const char *s, const char *const *vars, src_lo
     return r;
 }
 
+/* A copy of b's text in the arena; an error of the binding when b could
+ * not grow (an allocation failed: the text is incomplete). */
+static char *keep_text(bctx *c, const buf *b)
+{
+    if (b->failed) {
+        c->errors++;
+        diag_error(c->d, c->pt->loc, "out of memory binding table '%s'", c->pt->name);
+    }
+    return arena_strndup(c->a, b->data ? b->data : "", b->len);
+}
+
 /* "\"key\":" */
 static const char *esc_key(bctx *c, const char *key, size_t *len)
 {
@@ -166,7 +177,7 @@ static const char *esc_key(bctx *c, const char *key, size_t *len)
     buf_json_str(&c->tmp, key ? key : "", key ? strlen(key) : 0, NULL);
     buf_putc(&c->tmp, ':');
     *len = c->tmp.len;
-    return arena_strndup(c->a, c->tmp.data, c->tmp.len);
+    return keep_text(c, &c->tmp);
 }
 
 static src_value decode_literal(bctx *c, const char *s)
@@ -675,19 +686,19 @@ int eng_bind_table(arena *a, const plan_connector *conn, const plan_table *pt,
         buf_puts(&c.tmp, "{\"index\":{\"_index\":");
         buf_json_str(&c.tmp, ix, strlen(ix), NULL);
         buf_puts(&c.tmp, ",\"_id\":");
-        bt->action_head = arena_strndup(a, c.tmp.data, c.tmp.len);
+        bt->action_head = keep_text(&c, &c.tmp);
         buf_reset(&c.tmp);
         buf_puts(&c.tmp, "{\"delete\":{\"_index\":");
         buf_json_str(&c.tmp, ix, strlen(ix), NULL);
         buf_puts(&c.tmp, ",\"_id\":");
-        bt->delete_head = arena_strndup(a, c.tmp.data, c.tmp.len);
+        bt->delete_head = keep_text(&c, &c.tmp);
         buf_reset(&c.tmp);
         if (conn && conn->pipeline && *conn->pipeline) {
             buf_puts(&c.tmp, ",\"pipeline\":");
             buf_json_str(&c.tmp, conn->pipeline, strlen(conn->pipeline), NULL);
         }
         buf_puts(&c.tmp, "}}\n");
-        bt->action_tail = arena_strndup(a, c.tmp.data, c.tmp.len);
+        bt->action_tail = keep_text(&c, &c.tmp);
         bt->action_head_len = strlen(bt->action_head);
         bt->action_tail_len = strlen(bt->action_tail);
         bt->delete_head_len = strlen(bt->delete_head);
@@ -707,6 +718,7 @@ int eng_bind_table(arena *a, const plan_connector *conn, const plan_table *pt,
         buf_free(&c.tmp);
         return DIAG_ENOTFOUND;
     }
+    if (c.errors) goto fail; /* an allocation failed after the checks above */
     buf_free(&c.tmp);
     *out = bt;
     return 0;

@@ -784,6 +784,7 @@ static int write_relation(eng_interp *it, const eng_bound_relation *br, const sr
     int n = 0, rc = 0;
     const src_value *const *rows = NULL;
     child_rows_of(it, br, row, &n, &rows);
+    if (it->tmp.failed) return DIAG_ENOMEM; /* the parent's key could not be built */
     if (br->rel->one) {
         if (n == 0) return buf_append(out, "null", 4);
         return run_doc(it, &br->doc, rows[0], out, 0);
@@ -1207,7 +1208,9 @@ int eng_child_set_add_parent(eng_child_set *cs, const src_value *parent_row)
         eng_value_text(&parent_row[cs->br->parent_on[i]], &t);
         vals[i] = arena_strndup(cs->a, t.data ? t.data : "", t.len);
     }
+    int failed = t.failed;
     buf_free(&t);
+    if (failed) return DIAG_ENOMEM; /* a parameter would be cut short */
     cs->parents[cs->np] = g;
     cs->pvals[cs->np] = vals;
     cs->np++;

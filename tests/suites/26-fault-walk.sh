@@ -64,7 +64,7 @@ walk() { # KIND COUNT
         elif [ "$rc" -eq 0 ]; then
             if cmp -s out.ndjson base.ndjson; then oks=$((oks + 1))
             else echo "#   $kind:$i: exit 0 but the output differs"; bad=$((bad + 1)); fi
-        elif [ "$rc" -eq 1 ] && [ -s out.ndjson.err ]; then
+        elif { [ "$rc" -eq 1 ] && [ -s out.ndjson.err ]; } || { [ "$rc" -eq 2 ] && grep -q "out of memory" out.ndjson.err; }; then
             errs=$((errs + 1))
         else
             echo "#   $kind:$i: exit $rc"; sed 's/^/#     /' out.ndjson.err | head -8; bad=$((bad + 1))
