@@ -25,7 +25,11 @@ static void to_stats(const es_bulk_stats *b, sink_stats *st)
 
 static int es_add(sink *s, const char *item, size_t len, const sink_meta *m)
 {
-    es_item_meta meta = {m->seq, m->context};
+    char ctx[256];
+    if (!m->context)
+        snprintf(ctx, sizeof ctx, "%s > %s > %.*s", m->connector ? m->connector : "",
+                 m->table ? m->table : "", (int)(m->idlen > 100 ? 100 : m->idlen), m->id ? m->id : "");
+    es_item_meta meta = {m->seq, m->context ? m->context : ctx};
     return es_bulk_add(((es_sink *)s)->bulk, item, len, &meta);
 }
 

@@ -28,11 +28,15 @@
 
 typedef struct sink sink;
 
-/* What the caller attaches to each item: seq increases with every add;
- * context ("connector > table > key") is only used in messages. */
+/* What the caller attaches to each item: seq increases with every add. For
+ * messages only: context, or when it is NULL "connector > table > id" from
+ * the parts (a sink formats them only if it keeps them: not per item on the
+ * hot path of a dry run). */
 typedef struct sink_meta {
     uint64_t seq;
     const char *context;
+    const char *connector, *table, *id;
+    size_t idlen;
 } sink_meta;
 
 typedef struct sink_stats {

@@ -54,10 +54,7 @@ static int emit(sync_run *r, const eng_bound_table *bt, const buf *item, const e
     if (item->len == 0) return 0;
     /* a delete action settles the id too: the sweep must not delete it again */
     if (si && si->seen && res->id) eng_idset_add(si->seen, res->id, res->idlen);
-    char ctx[256];
-    snprintf(ctx, sizeof ctx, "%s > %s > %.*s", bt->conn->id, bt->st->name,
-             (int)(res->idlen > 100 ? 100 : res->idlen), res->id ? res->id : "");
-    sink_meta meta = {++r->seq, ctx};
+    sink_meta meta = {++r->seq, NULL, bt->conn->id, bt->st->name, res->id, res->idlen};
     return sink_add(r->sink, item->data, item->len, &meta);
 }
 

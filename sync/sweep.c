@@ -42,7 +42,7 @@ static int delete_unseen(sync_run *r, sync_seen *si, eng_idset *present)
             buf_puts(&line, ",\"_id\":");
             buf_json_str(&line, x, xl, NULL);
             buf_puts(&line, "}}\n");
-            sink_meta meta = {++r->seq, si->index};
+            sink_meta meta = {++r->seq, si->index, NULL, NULL, NULL, 0};
             rc = line.failed ? DIAG_ENOMEM : sink_add(r->sink, line.data, line.len, &meta);
             r->st->swept++;
             hx = eng_idset_iter_next(a, &x, &xl);
