@@ -13,23 +13,44 @@ through the shell (psql COPY of row_to_json, mariadb JSON_OBJECT, sqlite3
     for nested objects), plus --const FIELD=VALUE (a JSON value, or a format
     string over the row when it is not JSON), plus --ignore FIELD (present,
     not compared);
-  - every value equals the source value: numbers compared as exact decimals
-    (no binary rounding hides a lost digit), ISO timestamps compared as
-    instants (a naive one is UTC), nested objects and arrays recursively.
+  - every value equals the source value: numbers compared by their JSON text
+    (`12.50` and `12.5` differ: no rounding, no lost or added digit, no
+    integer printed as a decimal), ISO timestamps compared as instants (a
+    naive one is UTC), nested objects and arrays recursively. A field given
+    with --float FIELD (a float/double column) is compared as a binary
+    double instead: the database and sql2es may print the same double
+    differently (`34` and `34.0`).
+An empty comparison (no source row, or no document) is a failure: "0 rows =
+0 documents" proves nothing; a test that expects an empty index counts it.
 Prints TAP lines `ok - NAME: ...` / `not ok - NAME: ...` and at most
 --max-diffs differences as `#` lines. Exits 0 either way (the suite counts).
 Standard library only.
 """
 import argparse
 import datetime
-import decimal
 import json
 import subprocess
 import sys
 import urllib.error
 import urllib.request
 
-D = decimal.Decimal
+class Num:
+    """A JSON number kept as its text: compared, formatted and printed as such."""
+    __slots__ = ("text",)
+
+    def __init__(self, text):
+        self.text = text
+
+    def __eq__(self, other):
+        return isinstance(other, Num) and self.text == other.text
+
+    def __hash__(self):
+        return hash(self.text)
+
+    def __str__(self):
+        return self.text
+
+    __repr__ = __str__
 
 
 def http(method, url, body=None):
@@ -45,7 +66,7 @@ def http(method, url, body=None):
 
 
 def loads(raw):
-    return json.loads(raw, parse_float=D, parse_int=D)
+    return json.loads(raw, parse_float=Num, parse_int=Num)
 
 
 def index_docs(es, index):
@@ -104,8 +125,8 @@ def as_instant(s):
 def same(a, b):
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b
-    if isinstance(a, D) and isinstance(b, D):
-        return a == b
+    if isinstance(a, Num) or isinstance(b, Num):
+        return isinstance(a, Num) and isinstance(b, Num) and a.text == b.text
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
@@ -153,6 +174,7 @@ def main():
     ap.add_argument("--exclude", action="append", default=[])
     ap.add_argument("--const", action="append", default=[])
     ap.add_argument("--ignore", action="append", default=[])
+    ap.add_argument("--float", action="append", default=[], help="field compared as a double")
     ap.add_argument("--name", default="index matches source")
     ap.add_argument("--max-diffs", type=int, default=8)
     a = ap.parse_args()
@@ -176,7 +198,7 @@ def main():
     expected = {}
     dup_src = 0
     for row in rows:
-        fmt_row = {k: (str(v) if isinstance(v, D) else v) for k, v in row.items()}
+        fmt_row = {k: (str(v) if isinstance(v, Num) else v) for k, v in row.items()}
         rid = a.id.format(**fmt_row)
         doc = {}
         for k, v in row.items():
@@ -228,6 +250,10 @@ def main():
                     continue
                 diffs.append(f"{rid}: field {f}: " + ("missing" if h is KeyError else "unexpected"))
                 nval += 1
+            elif f in a.float and isinstance(w, Num) and isinstance(h, Num):
+                if float(w.text) != float(h.text):
+                    diffs.append(f"{rid}: field {f}: got {h} , want {w} (as doubles)")
+                    nval += 1
             elif not same(w, h):
                 diffs.append(f"{rid}: field {f}: got {json.dumps(h, default=str)[:200]}, "
                              f"want {json.dumps(w, default=str)[:200]}")
@@ -236,6 +262,10 @@ def main():
             if get(have, f) is KeyError:
                 diffs.append(f"{rid}: field {f}: missing")
     nfields = sum(len(list(flat_fields(d))) for d in expected.values())
+    if not rows:
+        diffs.insert(0, "the source gave no row: an empty comparison proves nothing")
+    if not got:
+        diffs.insert(0, f"index {a.index} holds no document: an empty comparison proves nothing")
     if diffs:
         print(f"not ok - {a.name}: {len(rows)} rows, {len(got)} documents, "
               f"{len(diffs)} differences")

@@ -7,10 +7,10 @@ W=$(mktemp -d "$SQL2ES_TEST_TMP/dryrun.XXXXXX")
 cd "$W" || exit 1
 abs() { case $1 in /*) echo "$1" ;; *) echo "$SQL2ES_ROOT/$1" ;; esac; }
 SQL2ES_BIN=$(abs "$SQL2ES_BIN")
-[ -n "${SQL2ES_SAN_BIN:-}" ] && SQL2ES_SAN_BIN=$(abs "$SQL2ES_SAN_BIN")
-# bins: the plain binary, then the sanitizer one when it is built
+SQL2ES_SAN_BIN=$(abs "$SQL2ES_SAN_BIN")
+# bins: the plain binary, then the sanitizer one (not built: a failure)
 bins=("$SQL2ES_BIN")
-if [ -n "${SQL2ES_SAN_BIN:-}" ] && [ -x "$SQL2ES_SAN_BIN" ]; then bins+=("$SQL2ES_SAN_BIN"); fi
+san_bin "$SQL2ES_SAN_BIN" && bins+=("$SQL2ES_SAN_BIN")
 [ -x "$SQL2ES_BIN" ] || { not_ok "sql2es binary $SQL2ES_BIN is built"; exit 1; }
 bin_tag() { if [ "$1" = "${SQL2ES_SAN_BIN:-}" ]; then echo san; else echo plain; fi; }
 

@@ -243,6 +243,12 @@ static const tcase cases[] = {
     {"adm", "posint[]", "'{1,2}'", SRC_JSON, "[1,2]", 0, "integer"},
     {"r", "int4range", "'[1,5)'", SRC_STRING, "[1,5)", 0, "keyword"},
     {"nul", "text", "NULL", SRC_NULL, NULL, 0, "text"},
+    /* numeric(p,0) is long up to 18 digits only: 19 digits overflow a long */
+    {"n18", "numeric(18,0)", "-999999999999999999", SRC_NUMBER, "-999999999999999999", 0, "long"},
+    {"n19", "numeric(19,0)", "9999999999999999999", SRC_NUMBER, "9999999999999999999", 0,
+     "double"},
+    {"n38", "numeric(38,0)", "99999999999999999999999999999999999999", SRC_NUMBER,
+     "99999999999999999999999999999999999999", 0, "double"},
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 #define NWARN 9 /* n3 n4 f2 f3 f4, NaN in an, dinf, tzinf, infinity in ats */
@@ -733,6 +739,7 @@ static void test_plan_defaults(diag *d)
 
 int main(void)
 {
+    T_PLAN(302);
     drv = src_driver_find("postgresql");
     T_CHECK(drv && drv->version == SRC_DRIVER_VERSION && drv->begin_scan,
             "driver registered as postgresql");

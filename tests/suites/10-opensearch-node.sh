@@ -6,6 +6,7 @@
 # It tests the test infrastructure, not sql2es itself.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
+plan 23
 need opensearch
 
 idx=suite10-$$-$RANDOM

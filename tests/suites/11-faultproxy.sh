@@ -6,6 +6,7 @@
 # log and the self-imposed time limit. Test infrastructure for the bulk sink.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
+plan 26
 need opensearch
 
 work=$(mktemp -d "$SQL2ES_TEST_TMP/faultproxy.XXXXXX")

@@ -3,13 +3,22 @@
 # with `sql2es plan -c FILE` (or `sql2es validate -c FILE` for *-invalid*
 # cases) from inside tests/golden, so locations print as relative names; the
 # exit code, stdout and stderr are compared with NNN-name.expected (first
-# line `exit: N`). UPDATE_GOLDEN=1 rewrites the expectations.
+# line `exit: N`). UPDATE_GOLDEN=1 rewrites the expectations that differ and
+# reports each rewritten case as not ok (check the diff, then run again);
+# it is refused when CI is set. Last, tests/harness/diag_messages.py checks
+# that every error and warning message of dsl/ has a golden or unit case.
 # Interpolation cases get fixed environment variables (below).
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
-BIN=${SQL2ES_BIN:-$SQL2ES_ROOT/build/sql2es}
+BIN=$SQL2ES_BIN
 cd "$SQL2ES_ROOT/tests/golden" || exit 1
+cases=([0-9][0-9][0-9]-*.yaml)
+plan $((${#cases[@]} + 1))
 [ -x "$BIN" ] || { not_ok "golden: $BIN is not built"; exit 1; }
+if [ -n "${UPDATE_GOLDEN:-}" ] && [ -n "${CI:-}" ]; then
+    not_ok "golden: UPDATE_GOLDEN is refused when CI is set (expectations are never rewritten in CI)"
+    exit 1
+fi
 
 # Fixed environment for ${VAR} interpolation cases.
 export SQL2ES_GOLDEN_HOST=db.example.test
@@ -30,14 +39,14 @@ run_case() { # file -> prints "exit: N" then stdout+stderr
 }
 
 n=0
-for f in [0-9][0-9][0-9]-*.yaml; do
+for f in "${cases[@]}"; do
     [ -e "$f" ] || continue
     n=$((n + 1))
     exp=${f%.yaml}.expected
     got=$(run_case "$f")
-    if [ -n "${UPDATE_GOLDEN:-}" ]; then
+    if [ -n "${UPDATE_GOLDEN:-}" ] && [ "$got" != "$(cat "$exp" 2>/dev/null)" ]; then
         printf '%s\n' "$got" > "$exp"
-        ok "golden $f (updated)"
+        not_ok "golden $f: expectation rewritten (UPDATE_GOLDEN); check the diff and run again"
         continue
     fi
     if [ ! -f "$exp" ]; then
@@ -52,3 +61,11 @@ for f in [0-9][0-9][0-9]-*.yaml; do
     fi
 done
 [ "$n" -gt 0 ] || not_ok "golden: no cases found"
+
+# Every error and warning of the compiler (dsl/) has a golden or unit case.
+if out=$(python3 "$SQL2ES_ROOT/tests/harness/diag_messages.py" --check 2>&1); then
+    ok "every compiler message has a case (${out##*# })"
+else
+    not_ok "every compiler message has a case (tests/harness/diag_messages.py)"
+    printf '%s\n' "$out" | sed 's/^/#   /'
+fi

@@ -9,6 +9,10 @@ set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
 cd "$SQL2ES_ROOT"
 
+examples=$(find examples -name '*.yml' | sort)
+invalid=(tests/suites/jsonschema-invalid/*.yml)
+# installed, metaschema, each example, each invalid file, the committed schema
+plan $(( 3 + $(printf '%s\n' "$examples" | grep -c .) + ${#invalid[@]} ))
 schema=schemas/config.schema.json
 venv=build/venv-jsonschema
 cj=$venv/bin/check-jsonschema
@@ -26,7 +30,6 @@ ok "check-jsonschema installed in $venv"
 
 check "schema is itself a valid JSON Schema" "$cj" -q --check-metaschema "$schema"
 
-examples=$(find examples -name '*.yml' | sort)
 [ -n "$examples" ] || not_ok "examples/**/*.yml exist"
 for f in $examples; do
     if out=$("$cj" --schemafile "$schema" "$f" 2>&1); then
@@ -37,7 +40,7 @@ for f in $examples; do
     fi
 done
 
-for f in tests/suites/jsonschema-invalid/*.yml; do
+for f in "${invalid[@]}"; do
     if "$cj" --schemafile "$schema" "$f" >/dev/null 2>&1; then
         not_ok "rejected: $f"
     else

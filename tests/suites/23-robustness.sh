@@ -9,9 +9,10 @@
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
 ROOT=$SQL2ES_ROOT
-SAN=${SQL2ES_SAN_BIN:-$ROOT/build/san/sql2es}
+SAN=$SQL2ES_SAN_BIN
 COUNT=${ROBUSTNESS_COUNT:-3000}
 BATCH=100
+plan $(( (COUNT + BATCH - 1) / BATCH ))
 [ -x "$SAN" ] || { not_ok "robustness: sanitizer binary $SAN not built (make SANITIZE=address,undefined)"; exit 1; }
 command -v python3 >/dev/null || { not_ok "robustness: python3 missing"; exit 1; }
 

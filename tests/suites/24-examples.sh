@@ -3,8 +3,11 @@
 # normal and the sanitizer build; `--help` works for every command.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
+nex=$(ls "$SQL2ES_ROOT"/examples/*/config.yml | wc -l)
+# per binary: 3 per example, 4 --help, --version, 3 exit codes; then 2 on secrets
+plan $(( 2 * (3 * nex + 8) + 2 ))
 bins=("$SQL2ES_BIN")
-[ -x "${SQL2ES_SAN_BIN:-}" ] && bins+=("$SQL2ES_SAN_BIN")
+san_bin "$SQL2ES_SAN_BIN" && bins+=("$SQL2ES_SAN_BIN")
 for bin in "${bins[@]}"; do
     tag=$(basename "$(dirname "$bin")")
     for f in "$SQL2ES_ROOT"/examples/*/config.yml; do

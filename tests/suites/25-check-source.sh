@@ -4,8 +4,9 @@
 # table list; an unreachable database exits 1; a mismatch exits 2.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
-bin=${SQL2ES_SAN_BIN:-}
-[ -x "$bin" ] || bin=$SQL2ES_BIN
+plan 21
+bin=$SQL2ES_SAN_BIN
+san_bin "$bin" || exit 1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 

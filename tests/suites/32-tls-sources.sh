@@ -7,10 +7,11 @@
 # does not print the certificate, and no temporary CA file may be left.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
+plan 26
 need postgresql
 need mariadb
-BIN=$SQL2ES_BIN
-[ -x "${SQL2ES_SAN_BIN:-}" ] && BIN=$SQL2ES_SAN_BIN
+BIN=$SQL2ES_SAN_BIN
+san_bin "$BIN" || exit 1
 T=$SQL2ES_TEST_TMP/tls-sources
 rm -rf "$T"
 mkdir -p "$T/tmp"

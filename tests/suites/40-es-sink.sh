@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # 40-es-sink.sh - the Elasticsearch side (sinks/es_*.c) against the real
-# OpenSearch node: runs tests/integration/itest_es.c (plain build, and the
-# sanitizer build when it exists) with fault-injecting proxies
+# OpenSearch node: runs tests/integration/itest_es.c (plain build and the
+# sanitizer build) with fault-injecting proxies
 # (tests/harness/faultproxy.py) in front of the node: 429 or 503 on 40% of
 # _bulk requests, item-level 429 rejections, connection resets (before and
 # after forwarding), a required ApiKey header, 503 to everything (retries
@@ -12,6 +12,7 @@
 # skip.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
+plan 7
 need opensearch
 
 root=$SQL2ES_ROOT
@@ -30,7 +31,7 @@ start_proxy() {
     python3 "$root/tests/harness/faultproxy.py" --upstream "$ES_URL" --log "$tmp/$name.log" \
         --max-seconds 900 "$@" >"$out" 2>"$tmp/$name.err" &
     pids+=($!)
-    for i in $(seq 1 100); do
+    for i in $(seq 1 300); do
         url=$(sed -n 's/^PROXY //p' "$out" 2>/dev/null)
         [ -n "$url" ] && break
         sleep 0.1
@@ -86,7 +87,7 @@ done
 run_bin() { # LABEL BINARY
     local label=$1 bin=$2
     if [ ! -x "$bin" ]; then
-        not_ok "$label: $bin is built (make unit)"
+        not_ok "$label: $bin is not built (make all unit; make SANITIZE=address,undefined all unit)"
         return
     fi
     "$bin" 2>&1 | sed -E "s/^(not )?ok - /&$label: /"

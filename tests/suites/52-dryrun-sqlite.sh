@@ -8,6 +8,7 @@
 # sql2es). Plain binary and, when built, the sanitizer binary.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
+plan 10
 . "$SQL2ES_ROOT/tests/e2e/dryrun-lib.sh"
 FIX=$E2E/sqlite
 mkdb() { # DB SQLFILE (python3's own sqlite3: no CLI needed)

@@ -14,6 +14,7 @@
 # the kill tests, the sanitizer binary when built.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
+plan 31
 need postgresql
 need mariadb
 export PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE

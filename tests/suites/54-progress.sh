@@ -3,6 +3,7 @@
 # final), a live bar with rows/s and ETA (from the row estimate) on a terminal.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
+plan 9
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 sqlite3 "$tmp/p.db" >/dev/null <<'SQL'

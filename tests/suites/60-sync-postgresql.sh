@@ -8,6 +8,7 @@
 # conflicts and the dead-letter file. Fixture: tests/e2e-sync/pg-fixture.sql.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
+plan 76
 need opensearch
 need postgresql
 E2E_TMP=$SQL2ES_TEST_TMP/e2e-sync-pg
@@ -154,6 +155,17 @@ run_sync sweep3 -c sweep.yml
 check_sync sweep3 0 "the next clean run"
 check_eq "the next clean run sweeps the 4 deleted rows" \
     "$(es_count $IX-sweep)/$(sed -n 's/.*unseen deleted \([0-9]*\).*/\1/p' <<<"$SYNC_SUMMARY")" "596/4"
+# table b fails before it is read (its mapping names a column it does not
+# have: binding fails, no query runs): table a is read whole, but the index
+# is not swept, or b's 298 documents would go
+SW_BIND='      e2e_sweep_a: { index: '$IX'-sweep, id: "a-{{ id }}" }
+      e2e_sweep_b: { index: '$IX'-sweep, id: "b-{{ id }}", fields: { x: { from: no_such_column } } }'
+config sweep-bind.yml "e2e_sweep_a, e2e_sweep_b" "$SW_BIND"
+run_sync sweep4 -c sweep-bind.yml
+check_sync sweep4 1 "a table failing before it is read -> failure"
+check "the failure names the table and the missing column" grep -q 'e2e_sweep_b.*no_such_column' sweep4.out
+check_eq "a table failing before it is read: nothing swept" \
+    "$(es_count $IX-sweep)/$(sed -n 's/.*unseen deleted \([0-9]*\).*/\1/p' <<<"$SYNC_SUMMARY")" "596/0"
 
 # ---- advanced rules: a custom query replaces the table ---------------------------------
 cat >adv.yml <<EOF

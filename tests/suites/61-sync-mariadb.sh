@@ -7,6 +7,7 @@
 # Fixture: tests/e2e-sync/mysql-fixture.sql.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
+plan 26
 need opensearch
 need mariadb
 E2E_TMP=$SQL2ES_TEST_TMP/e2e-sync-mariadb
@@ -59,14 +60,14 @@ P_MAP='      e2e_products:
 config products.yml e2e_products "$P_MAP"
 run_sync full1 -c products.yml
 check_sync full1 0 "full sync of e2e_products"
-check_index "full sync: every document equals its row" $IX-products "$(rows e2e_products --json attrs)" 'product-{id}'
+check_index "full sync: every document equals its row" $IX-products "$(rows e2e_products --json attrs)" 'product-{id}' --float ratio
 check_eq "mapping: bigint unsigned is unsigned_long" \
     "$(es GET "/$IX-products/_mapping" | jq -r ".[\"$IX-products\"].mappings.properties.qty.type")" unsigned_long
 
 # ---- re-run, updates, deletes --------------------------------------------------
 run_sync full2 -c products.yml
 check_sync full2 0 "re-run"
-check_index "re-run: idempotent" $IX-products "$(rows e2e_products --json attrs)" 'product-{id}'
+check_index "re-run: idempotent" $IX-products "$(rows e2e_products --json attrs)" 'product-{id}' --float ratio
 sql >>mysql.log 2>&1 <<'EOF'
 UPDATE e2e_products SET name = CONCAT('renamed ', id), price = -price, attrs = '{"changed": true}' WHERE id IN (2, 40, 77, 149);
 DELETE FROM e2e_products WHERE id IN (8, 9, 10, 11);
@@ -76,7 +77,7 @@ EOF
 run_sync full3 -c products.yml
 check_sync full3 0 "full sync after updates and deletes"
 check_index "updates, hard and soft deletes reflected" $IX-products \
-    "$(rows e2e_products --json attrs --where 'deleted_at IS NULL')" 'product-{id}'
+    "$(rows e2e_products --json attrs --where 'deleted_at IS NULL')" 'product-{id}' --float ratio
 check_eq "summary: 3 soft deletes, 4 unseen deleted" \
     "$(summary_num deletes)/$(sed -n 's/.*unseen deleted \([0-9]*\).*/\1/p' <<<"$SYNC_SUMMARY")" "3/4"
 
@@ -84,7 +85,7 @@ config products-rule.yml e2e_products "$P_MAP" '{ field: code, rule: starts_with
 run_sync rule -c products-rule.yml
 check_sync rule 0 "full sync with a new exclude rule"
 check_index "filter change: excluded documents deleted" $IX-products \
-    "$(rows e2e_products --json attrs --where "deleted_at IS NULL AND (code IS NULL OR code NOT LIKE 'X%')")" 'product-{id}'
+    "$(rows e2e_products --json attrs --where "deleted_at IS NULL AND (code IS NULL OR code NOT LIKE 'X%')")" 'product-{id}' --float ratio
 
 # ---- default documents (no mapping): the MySQL connector's shape ---------------
 cat >plain.yml <<EOF

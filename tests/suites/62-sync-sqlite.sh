@@ -8,6 +8,7 @@
 # Fixture: tests/e2e-sync/sqlite-fixture.sql.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
+plan 46
 need opensearch
 E2E_TMP=$SQL2ES_TEST_TMP/e2e-sync-sqlite
 rm -rf "$E2E_TMP"; mkdir -p "$E2E_TMP"
@@ -267,7 +268,7 @@ check_eq "... the range query on the date field finds them" \
     "$(es POST "/$IX-dates/_count" '{"query":{"range":{"at":{"gte":"2021-01-01","lt":"2021-07-01"}}}}' | jq -r .count)" 3
 
 # the same syncs under AddressSanitizer/UBSan
-SAN=${SQL2ES_SAN_BIN:-$SQL2ES_ROOT/build/san/sql2es}
+SAN=$SQL2ES_SAN_BIN
 if [ -x "$SAN" ]; then
     config san.yml $IX-san
     for mode in --full --incremental --incremental; do

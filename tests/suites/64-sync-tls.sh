@@ -14,7 +14,8 @@ E2E_TMP=$SQL2ES_TEST_TMP/e2e-sync-tls
 rm -rf "$E2E_TMP"; mkdir -p "$E2E_TMP"
 . "$SQL2ES_ROOT/tests/e2e-sync/lib.sh"
 cd "$E2E_TMP" || exit 1
-[ -x "${SQL2ES_SAN_BIN:-}" ] && SQL2ES_BIN=$SQL2ES_SAN_BIN
+san_bin "$SQL2ES_SAN_BIN" || exit 1
+SQL2ES_BIN=$SQL2ES_SAN_BIN
 
 bash "$SQL2ES_ROOT/tests/harness/tls.sh" certs >certs.log 2>&1 || { not_ok "test certificates"; exit 1; }
 sqlite3 t.db "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT);

@@ -152,6 +152,7 @@ static void test_transforms_agree(void)
 
 int main(void)
 {
+    T_PLAN(109);
     A = arena_new();
     D = diag_new();
 

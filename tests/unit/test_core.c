@@ -12,6 +12,7 @@ static void on_free(void *p) { cleaned += *(int *)p; }
 
 int main(void)
 {
+    T_PLAN(17);
     arena *a = arena_new();
     char *s = arena_printf(a, "%s-%d", "x", 42);
     T_STREQ(s, "x-42", "arena_printf");
@@ -34,6 +35,16 @@ int main(void)
     buf_reset(&b);
     buf_json_str(&b, "\xed\xa0\x80", 3, &rep); /* surrogate */
     T_CHECK(rep == 4 && utf8_valid(b.data, b.len), "surrogate bytes replaced");
+    /* U+10FFFF is the last code point: F4 8F BF BF is valid, F4 90 and any
+     * lead byte from F5 on are not */
+    T_CHECK(utf8_valid("\xf4\x8f\xbf\xbf", 4), "utf8: U+10FFFF valid");
+    T_CHECK(!utf8_valid("\xf5\x80\x80\x80", 4) && !utf8_valid("\xf4\x90\x80\x80", 4),
+            "utf8: lead byte F5 and F4 90 invalid");
+    buf_reset(&b);
+    rep = 0;
+    buf_json_str(&b, "\xf5\x80\x80\x80", 4, &rep);
+    T_STREQ(b.data, "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"",
+            "json: F5 80 80 80 is four replaced bytes");
     buf_reset(&b);
     buf_json_base64(&b, "hello!?", 7);
     T_STREQ(b.data, "\"aGVsbG8hPw==\"", "base64");

@@ -7,6 +7,7 @@
 
 int main(void)
 {
+    T_PLAN(5);
     diag *d = diag_new();
     /* 20,000 ids (each twice, in a scrambled order) through a 4 KiB memory limit */
     eng_idset *s = eng_idset_new(4096);

@@ -387,6 +387,11 @@ static void test_transforms(void)
     X1(S("a\xff" "bc"), "{\"v\":\"a\xef\xbf\xbd\"}", "truncate: invalid byte counts as one",
        OP(TRUNCATE, .n = 2));
     X1(S("abc"), "{\"v\":\"\"}", "truncate 0", OP(TRUNCATE, .n = 0));
+    /* U+10FFFF (F4 8F BF BF) is the last code point; F5 never leads a sequence */
+    X1(S("\xf4\x8f\xbf\xbf" "ab"), "{\"v\":\"\xf4\x8f\xbf\xbf" "a\"}",
+       "truncate: U+10FFFF is one character", OP(TRUNCATE, .n = 2));
+    X1(S("\xf5\x80\x80\x80" "ab"), "{\"v\":\"\xef\xbf\xbd\xef\xbf\xbd\"}",
+       "truncate: lead byte F5 is invalid (one replaced byte)", OP(TRUNCATE, .n = 2));
     X1(S("  Hello World  "), "{\"v\":\"HELLO\"}", "chain trim upper truncate", O(TRIM), O(UPPER),
        OP(TRUNCATE, .n = 5));
     X1(S("AbC"), "{\"v\":\"abc-abc\"}", "lower then replace (ping-pong buffers)", O(LOWER),
@@ -585,6 +590,15 @@ static void test_rules(void)
     T_STREQ(kept(r, 1), "2,3,4", "equals numeric");
     r[0] = rule("name", PLAN_RULE_GT, "bz", 0);
     T_STREQ(kept(r, 1), "1,2", "> string comparison when not numbers");
+    /* a value equal to the threshold is neither greater nor less */
+    r[0] = rule("total", PLAN_RULE_GT, "100", 0);
+    T_STREQ(kept(r, 1), "1,2,3", "> numeric: 100 is not greater than 100");
+    r[0] = rule("total", PLAN_RULE_GT, "1e2", 0);
+    T_STREQ(kept(r, 1), "1,2,3", "> numeric: 100 is not greater than 1e2");
+    r[0] = rule("name", PLAN_RULE_GT, "bob", 0);
+    T_STREQ(kept(r, 1), "1,2", "> string: bob is not greater than bob");
+    r[0] = rule("name", PLAN_RULE_LT, "bob", 0);
+    T_STREQ(kept(r, 1), "2,3,4", "< string: bob is not less than bob");
     r[0] = rule("country", PLAN_RULE_REGEX, ".*", 0);
     T_STREQ(kept(r, 1), "3", "null field never matches");
     r[0] = rule("missing", PLAN_RULE_REGEX, ".*", 0);
@@ -1161,6 +1175,30 @@ static void test_limits_nested(void)
     child_tables[0] = child_tables[1] = NULL;
 }
 
+/* Strings without a byte to escape are copied in one go (8 bytes at a time,
+ * then byte by byte); a backslash must leave that path in both loops. */
+static void test_escape_fast_path(void)
+{
+    static const char *const cases[][2] = {
+        {"C:\\temp", "\"C:\\\\temp\""},                               /* 7 bytes: tail loop */
+        {"C:\\temp\\dir\\file", "\"C:\\\\temp\\\\dir\\\\file\""},     /* 16: word loop */
+        {"abcdefgh\\", "\"abcdefgh\\\\\""},                           /* tail after a word */
+        {"path/to/a\"b", "\"path/to/a\\\"b\""},                         /* quote, 11 bytes */
+        {"plain ascii, no escape", "\"plain ascii, no escape\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        plan_op ops[] = {OP(COPY_COLUMNS, .n = PLAN_COPY_EXCLUDE)};
+        plan_connector c = conn_base();
+        plan_table pt = ptable(ops, 1);
+        const src_table *st = table("t", NULL, "id:long:1,p:text");
+        src_value row[2] = {N("1"), {SRC_STRING, cases[i][0], strlen(cases[i][0])}};
+        const char *want = arena_printf(A, "{\"index\":{\"_index\":\"search-shop\",\"_id\":\"1\"}}\n"
+                                           "{\"id\":1,\"p\":%s}\n", cases[i][1]);
+        T_STREQ(run_rows(&c, &pt, st, row, 1), want,
+                arena_printf(A, "escape: %s", cases[i][0]));
+    }
+}
+
 static void test_json(void)
 {
     static const char *const good[] = {"0", "-1.5e+3", "\"a\\u00e9\\n\"", "[]", "{}", " [1, {\"a\": null}] ",
@@ -1181,6 +1219,7 @@ static void test_json(void)
 
 int main(void)
 {
+    T_PLAN(166);
     A = arena_new();
     test_plain_copy();
     test_connectors_compat();
@@ -1197,6 +1236,7 @@ int main(void)
     test_mapping();
     test_limits_nested();
     test_json();
+    test_escape_fast_path();
     arena_free(A);
     return T_DONE();
 }

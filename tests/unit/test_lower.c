@@ -315,6 +315,7 @@ static void test_scale(void)
 
 int main(void)
 {
+    T_PLAN(43);
     test_mapped();
     test_compat();
     test_errors();

@@ -7,6 +7,7 @@
 
 int main(void)
 {
+    T_PLAN(10);
     static const char *const v[][2] = {
         {"", "d41d8cd98f00b204e9800998ecf8427e"},
         {"a", "0cc175b9c0f1b6a831c399e269772661"},

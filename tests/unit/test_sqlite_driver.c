@@ -381,6 +381,7 @@ static void test_speed(void)
 
 int main(void)
 {
+    T_PLAN(198);
     setvbuf(stdout, NULL, _IOLBF, 0);
     snprintf(dir, sizeof dir, "%s/test_sqlite.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(dir)) {

@@ -134,6 +134,7 @@ static void locks(const char *dir)
 
 int main(void)
 {
+    T_PLAN(19);
     char dir[] = "/tmp/sql2es-state-XXXXXX";
     if (!mkdtemp(dir)) return 1;
     char path[256];

@@ -292,6 +292,29 @@ static void test_bounds(void)
     diag_clear(D);
     r = dsl_load_string(A, D, "c.yml", "a: &a [1,2,3,4,5,6,7,8,9]\nb: [*a,*a,*a,*a,*a]\n", 46, &lim);
     T_CHECK(r == NULL && strstr(first_error(), "exceeds 50 nodes"), "max_nodes limit counts aliases");
+    /* the limit is inclusive: a document of exactly max_nodes nodes loads.
+     * "a: [1, 2, 3]\nb: {c: d}" has 10 (2 maps, 1 list, 7 scalars) */
+    static const char ten[] = "a: [1, 2, 3]\nb: {c: d}\n";
+    lim.max_nodes = 10;
+    diag_clear(D);
+    T_CHECK(dsl_load_string(A, D, "c.yml", ten, sizeof ten - 1, &lim) != NULL,
+            "max_nodes: exactly 10 nodes load with a limit of 10");
+    lim.max_nodes = 9;
+    diag_clear(D);
+    r = dsl_load_string(A, D, "c.yml", ten, sizeof ten - 1, &lim);
+    T_CHECK(r == NULL && strstr(first_error(), "document has more than 9 nodes"),
+            "max_nodes: 10 nodes refused with a limit of 9");
+    /* with an alias: map, a, [1, 2], b and the 3 nodes of the expansion */
+    static const char nine[] = "a: &x [1, 2]\nb: *x\n";
+    lim.max_nodes = 9;
+    diag_clear(D);
+    T_CHECK(dsl_load_string(A, D, "c.yml", nine, sizeof nine - 1, &lim) != NULL,
+            "max_nodes: 9 nodes after alias expansion load with a limit of 9");
+    lim.max_nodes = 8;
+    diag_clear(D);
+    r = dsl_load_string(A, D, "c.yml", nine, sizeof nine - 1, &lim);
+    T_CHECK(r == NULL && strstr(first_error(), "alias expansion exceeds 8 nodes"),
+            "max_nodes: 9 nodes after alias expansion refused with a limit of 8");
 
     size_t n = 100000;
     char *deep = malloc(n + 1);
@@ -373,8 +396,17 @@ static void test_file(void)
     dsl_limits lim = {0, 0, 5};
     diag_clear(D);
     r = dsl_load_file(A, D, path, &lim);
-    T_CHECK(r == NULL && strstr(first_error(), "larger than 5 bytes"), "file size limit");
+    T_CHECK(r == NULL && strstr(first_error(), "file is larger than 5 bytes"), "file size limit");
     remove(path);
+    diag_clear(D);
+    r = dsl_load_file(A, D, path, NULL);
+    T_CHECK(r == NULL && strstr(first_error(), "cannot open: No such file"), "missing file: cannot open");
+    diag_clear(D);
+    r = dsl_load_file(A, D, "/", NULL);
+    T_CHECK(r == NULL && strstr(first_error(), "read error"), "a directory: read error");
+    diag_clear(D);
+    r = dsl_load_string(A, D, "c.yml", "x: 1\ny: [a]\n", 12, &lim);
+    T_CHECK(r == NULL && strstr(first_error(), "file is larger than 5 bytes"), "text size limit");
 }
 
 static void test_merge_fn(void)
@@ -505,6 +537,7 @@ static void test_perf(void)
 
 int main(void)
 {
+    T_PLAN(178);
     A = arena_new();
     D = diag_new();
     test_positions();
