@@ -7,6 +7,8 @@
 #   make lint            banned functions, warnings
 #   make compiler        the compiler-only archive and what links against it
 #                        (validate-only test binary; no database or HTTP library)
+#   make coverage        line/branch coverage per folder (gcov + lcov; build/cov)
+#   make mutate          mutation score per folder (universalmutator; tests/MUTATION.md)
 #   make install PREFIX=/usr/local
 #   SANITIZE=address,undefined   build with sanitizers (separate build dir)
 #   WERROR=1             warnings are errors (CI sets it)
@@ -31,12 +33,16 @@ ifneq ($(SANITIZE),)
 override BUILD := $(BUILD)/san
 OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=all
 endif
+# COVERAGE=1: gcov instrumentation (make coverage builds it in build/cov)
+ifeq ($(COVERAGE),1)
+OPT := -O0 -g --coverage
+endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CPPFLAGS += -D_GNU_SOURCE -DSQL2ES_VERSION='"$(VERSION)"' -I. $(PKG_CFLAGS)
 CFLAGS += -std=c11 $(OPT) $(WARN) -MMD -MP
-LDFLAGS += $(if $(SANITIZE),-fsanitize=$(SANITIZE))
+LDFLAGS += $(if $(SANITIZE),-fsanitize=$(SANITIZE)) $(if $(filter 1,$(COVERAGE)),--coverage)
 LDLIBS += $(PKG_LIBS) -lpthread -lm -lz
 
 # Folders are layers, from the top down (README, "Layout"):
@@ -52,7 +58,7 @@ ITEST_SRC := $(wildcard tests/integration/itest_*.c)
 UNIT_BIN += $(ITEST_SRC:tests/integration/%.c=$(BUILD)/tests/%)
 
 .PHONY: all test unit compiler deps check-deps lint fuzz bench demo install clean \
-        opensearch-up opensearch-down schema-json
+        opensearch-up opensearch-down schema-json coverage mutate
 all: $(BUILD)/sql2es
 
 # The library is an archive: a test links only the objects it uses.
@@ -115,6 +121,27 @@ test: deps
 	$(MAKE) -j2 all unit
 	$(MAKE) -j2 SANITIZE=address,undefined all unit
 	bash tests/run.sh
+
+# Coverage: an instrumented build (build/cov), the suites run with it in place
+# of the plain build (SUITES="unit golden" for a part; default: all), then
+# lcov and a per-folder table (build/cov/coverage.txt). Fails when a test did.
+COV_BUILD := build/cov
+coverage: deps
+	$(MAKE) -j2 BUILD=$(COV_BUILD) COVERAGE=1 all unit
+	$(MAKE) -j2 SANITIZE=address,undefined all unit
+	find $(COV_BUILD) -name '*.gcda' -delete
+	rc=0; SQL2ES_BUILD=$(COV_BUILD) bash tests/run.sh $(SUITES) || rc=$$?; \
+	lcov -q --capture --directory $(COV_BUILD) --base-directory . --no-external \
+	  --rc lcov_branch_coverage=1 -o $(COV_BUILD)/coverage.info 2>$(COV_BUILD)/lcov.log && \
+	python3 tests/harness/coverage_report.py $(COV_BUILD)/coverage.info --files \
+	  | tee $(COV_BUILD)/coverage.txt; exit $$rc
+
+# Mutation score: universalmutator (PyPI) mutants of the product code, a fixed
+# sample per folder (tests/harness/mutate.py; MUTATE_ARGS="--per-folder 12
+# --seed 13 --budget 3600"), each run against the suites of its folder.
+mutate: deps
+	command -v mutate >/dev/null || python3 -m pip install -q universalmutator
+	python3 tests/harness/mutate.py $(MUTATE_ARGS)
 
 schema-json: $(BUILD)/sql2es
 	$(BUILD)/sql2es schema > schemas/config.schema.json
