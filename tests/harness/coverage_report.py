@@ -6,13 +6,13 @@ tracefile (`make coverage` writes build/cov/coverage.info).
   coverage_report.py FILE.info --files    and one line per file
   coverage_report.py FILE.info --markdown the same as a Markdown table
 
-Folders are the layers (base, sources, plan, dsl, engine, sinks, sync, cli);
+Folders are the layers (base, sources, plan, dsl, engine, sinks, sync, service, cli);
 generated files (build/gen) and tests are left out. Standard library only.
 """
 import os
 import sys
 
-FOLDERS = ["base", "sources", "plan", "dsl", "engine", "sinks", "sync", "cli"]
+FOLDERS = ["base", "sources", "plan", "dsl", "engine", "sinks", "sync", "service", "cli"]
 
 
 def read(path):

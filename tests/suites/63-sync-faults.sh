@@ -9,6 +9,7 @@
 # printed).
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
+plan 48
 need opensearch
 need postgresql
 E2E_TMP=$SQL2ES_TEST_TMP/e2e-sync-faults

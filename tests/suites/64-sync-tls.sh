@@ -9,6 +9,7 @@
 # wrong password is a clear error, and the password never shows in output.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
+plan 16
 need opensearch
 E2E_TMP=$SQL2ES_TEST_TMP/e2e-sync-tls
 rm -rf "$E2E_TMP"; mkdir -p "$E2E_TMP"

@@ -7,6 +7,7 @@
 # (after at most one more run) every row is in the index exactly once.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
+plan 7
 need postgresql
 export PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE
 E2E_TMP=$SQL2ES_TEST_TMP/e2e-node-restart

@@ -12,7 +12,7 @@ static void on_free(void *p) { cleaned += *(int *)p; }
 
 int main(void)
 {
-    T_PLAN(17);
+    T_PLAN(24);
     arena *a = arena_new();
     char *s = arena_printf(a, "%s-%d", "x", 42);
     T_STREQ(s, "x-42", "arena_printf");
