@@ -60,7 +60,10 @@ UNREACHED = {
         CHECKED + " ('type scaled_float needs scaling_factor')",
     ("dsl/lower.c", "relation '%s': expected a map"): CHECKED,
     ("dsl/lower.c", "relation '%s' needs 'on: {child column: parent column}'"): CHECKED + " (required key)",
-    ("dsl/lower.c", "relation '%s': 'on' values are parent column names"): CHECKED,
+    ("dsl/lower.c", "relation '%s': 'on' values are column names"): CHECKED,
+    ("dsl/lower.c", "relation '%s': 'through' needs a table and 'on: {link column: parent column}'"):
+        CHECKED + " (required keys)",
+    ("dsl/lower.c", "no source driver for service_type '%s'"): CHECKED + " (\"unknown service_type '%s'\")",
     ("dsl/lower.c", "a basic rule needs field, rule, value and policy"): CHECKED + " (required keys)",
     ("dsl/lower.c", "no target index for table '%s'"): "index_name has a default (the connector id)",
     ("dsl/lower.c", "an advanced rule needs a query"): CHECKED + " (required key)",

@@ -152,7 +152,7 @@ static void test_transforms_agree(void)
 
 int main(void)
 {
-    T_PLAN(109);
+    T_PLAN(156);
     A = arena_new();
     D = diag_new();
 

@@ -1219,7 +1219,7 @@ static void test_json(void)
 
 int main(void)
 {
-    T_PLAN(166);
+    T_PLAN(182);
     A = arena_new();
     test_plain_copy();
     test_connectors_compat();

@@ -315,7 +315,7 @@ static void test_scale(void)
 
 int main(void)
 {
-    T_PLAN(43);
+    T_PLAN(46);
     test_mapped();
     test_compat();
     test_errors();
