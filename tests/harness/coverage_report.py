@@ -16,16 +16,21 @@ FOLDERS = ["base", "sources", "plan", "dsl", "engine", "sinks", "sync", "service
 
 
 def read(path):
+    """{source file: {LF, LH, BRF, BRH}} counted from the DA and BRDA records
+    (lcov does not always write the LF/LH summaries)."""
     files, cur = {}, None
     for line in open(path, encoding="utf-8", errors="replace"):
         line = line.strip()
         if line.startswith("SF:"):
-            cur = {"LF": 0, "LH": 0, "BRF": 0, "BRH": 0}
-            files[line[3:]] = cur
-        elif cur is not None and ":" in line:
-            k, v = line.split(":", 1)
-            if k in cur:
-                cur[k] += int(v)
+            cur = files.setdefault(line[3:], {"LF": 0, "LH": 0, "BRF": 0, "BRH": 0})
+        elif cur is not None and line.startswith("DA:"):
+            hits = line[3:].split(",")[1]
+            cur["LF"] += 1
+            cur["LH"] += hits not in ("0", "-")
+        elif cur is not None and line.startswith("BRDA:"):
+            taken = line[5:].split(",")[3]
+            cur["BRF"] += 1
+            cur["BRH"] += taken not in ("0", "-")
         elif line == "end_of_record":
             cur = None
     return files
