@@ -1327,7 +1327,7 @@ static int bench(int n)
 
 int main(int argc, char **argv)
 {
-    T_PLAN(80);
+    T_PLAN(114);
     diag *ld = diag_new();
     lang_plan = compile(MIN_CONFIG, ld);
     if (!lang_plan) {

@@ -12,7 +12,7 @@
 # skip.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
-plan 7
+plan 19
 need opensearch
 
 root=$SQL2ES_ROOT
