@@ -7,6 +7,7 @@
 # targets of the compiler build from the same sources (tests/fuzz/run.sh).
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
+plan 7
 cd "$SQL2ES_ROOT" || exit 1
 BIN=${SQL2ES_BIN:-$SQL2ES_ROOT/build/sql2es}
 VO=build/tests/compiler/validate_only

@@ -8,6 +8,7 @@
 # hang. No server needed.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
+plan 5
 BIN=${SQL2ES_SAN_BIN:-}
 if [ ! -x "$BIN" ]; then not_ok "sanitizer build present ($BIN; make SANITIZE=address,undefined)"; exit 0; fi
 T=$SQL2ES_TEST_TMP/fault-walk

@@ -8,6 +8,7 @@
 # sync stopped by SIGINT/SIGTERM while its requests are in flight.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
+plan 41
 need opensearch
 need postgresql
 E2E_TMP=$SQL2ES_TEST_TMP/e2e-sync-concurrency

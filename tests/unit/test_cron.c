@@ -54,7 +54,7 @@ static void invalid(const char *expr, const char *needle)
 
 int main(void)
 {
-    T_PLAN(84);
+    T_PLAN(88);
     /* calendar helpers */
     T_CHECK(svc_days_from_civil(1970, 1, 1) == 0, "epoch is day 0");
     T_CHECK(svc_days_from_civil(2000, 3, 1) == 11017, "2000-03-01 is day 11017");

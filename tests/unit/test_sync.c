@@ -243,6 +243,7 @@ static void test_lag(void)
 
 int main(void)
 {
+    T_PLAN(28);
     snprintf(dir, sizeof dir, "%s/sql2es-test-sync.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(dir)) {
         perror("mkdtemp");
