@@ -23,7 +23,7 @@ struct dsl_node {
     dsl_kind kind;
     src_loc loc;          /* start of the node (for maps: of the first key) */
     /* DSL_SCALAR (DSL_NULL for `~`, `null`, empty plain values) */
-    const char *str;      /* NUL-terminated; may contain NUL bytes up to len */
+    const char *str;      /* NUL-terminated, no NUL inside (the loader refuses "\0") */
     size_t len;
     int quoted;           /* 1 for '...', "..." , | and > scalars */
     /* DSL_SEQ: items[0..n); DSL_MAP: keys[i] (scalars) -> items[i], in file order */

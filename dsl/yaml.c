@@ -606,6 +606,29 @@ static void register_anchor(ctx *c, const yaml_char_t *name, dsl_node *node, siz
 }
 
 /* ---- events ---------------------------------------------------------------- */
+/* Where a scalar's NUL is written (the escape \0, \x00, \u0000 or
+ * \U00000000 of a double-quoted scalar, on the scalar's first line), else
+ * the scalar's start. */
+static src_loc nul_loc(const ctx *c, const yaml_event_t *ev, src_loc loc)
+{
+    static const char *const esc[] = {"\\0", "\\x00", "\\u0000", "\\U00000000", NULL};
+    size_t b = ev->start_mark.index, e = ev->end_mark.index;
+    if (b >= e || e > c->len) return loc;
+    for (size_t i = b, col = (size_t)loc.col; i < e && c->text[i] != '\n'; i++) {
+        if (c->text[i] == '\\') {
+            for (int k = 0; esc[k]; k++)
+                if (strlen(esc[k]) <= e - i && !memcmp(c->text + i, esc[k], strlen(esc[k]))) {
+                    loc.col = (int)col;
+                    return loc;
+                }
+            i++; /* an escaped character: "\\0" is a backslash and a 0 */
+            col++;
+        }
+        if (((unsigned char)c->text[i] & 0xC0) != 0x80) col++;
+    }
+    return loc;
+}
+
 static void on_scalar(ctx *c, yaml_event_t *ev)
 {
     src_loc loc = mark_loc(c, ev->start_mark);
@@ -616,6 +639,15 @@ static void on_scalar(ctx *c, yaml_event_t *ev)
     const char *tag = (const char *)ev->data.scalar.tag;
     if (tag && strcmp(tag, YAML_STR_TAG) == 0) quoted = 1; /* !!str 123 */
     int is_key = c->sp > 0 && c->st[c->sp - 1].node->kind == DSL_MAP && !c->st[c->sp - 1].key;
+    if (memchr(s, '\0', n)) {
+        /* "a\0b": C strings would end at the NUL and silently drop the rest
+         * (a rule value, a name, a template): refused */
+        diag_error(c->d, nul_loc(c, ev, loc), "%s holds a NUL character (\\0)",
+                   is_key ? "a key" : "a value");
+        diag_hint(c->d, "NUL cannot be part of a setting, a name or a template; remove it");
+        s = "";
+        n = 0; /* keep building: report more errors */
+    }
     dsl_node *node = new_node(c, DSL_SCALAR, loc);
     node->quoted = quoted;
     if (is_key) { /* keys are taken literally: no interpolation, no null */
