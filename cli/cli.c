@@ -29,6 +29,21 @@ static plan *compile(const char *file, diag *d)
     return p;
 }
 
+int cli_refuse_unset_sources(const plan *p, const char *connector, diag *d)
+{
+    int n = 0;
+    for (int i = 0; i < p->nconnectors; i++) {
+        const plan_connector *c = &p->connectors[i];
+        if (!c->source_unset || (connector && strcmp(connector, c->id) != 0)) continue;
+        diag_error(d, c->loc, "connector '%s' has no database settings in this file", c->id);
+        diag_hint(d, "add them under configuration: (%s); this command does not read the "
+                  "connector document", c->driver && !(c->driver->caps & SRC_CAP_NETWORK)
+                                            ? "path" : "host, username, password, database");
+        n++;
+    }
+    return n;
+}
+
 static const char validate_usage[] =
     "usage: sql2es validate -c FILE [--check-source] [-q]\n"
     "\n"
@@ -71,6 +86,10 @@ int cli_validate(int argc, char **argv)
     if (!p) goto done;
     if (check) {
         diag_clear(d);
+        if (cli_refuse_unset_sources(p, NULL, d)) {
+            diag_print(d, stderr, use_color());
+            goto done;
+        }
         rc = eng_check_source(p, d, quiet ? NULL : stdout);
         if (diag_count(d)) diag_print(d, stderr, use_color());
         if (rc) goto done;

@@ -12,4 +12,11 @@ int cli_serve(int argc, char **argv);
 int cli_connector(int argc, char **argv);
 int cli_job(int argc, char **argv);
 
+struct plan;
+struct diag;
+/* Errors (in d) for the connectors of p (all, or only the one named) that
+ * have no database settings in the file (plan_connector.source_unset):
+ * nothing may connect with them. Returns how many were reported. */
+int cli_refuse_unset_sources(const struct plan *p, const char *connector, struct diag *d);
+
 #endif

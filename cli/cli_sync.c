@@ -165,6 +165,12 @@ int cli_sync(int argc, char **argv)
         return 2;
     }
     diag_clear(d);
+    if (cli_refuse_unset_sources(p, o.connector, d)) {
+        diag_print(d, stderr, color);
+        plan_free(p);
+        diag_free(d);
+        return 2;
+    }
     FILE *out = NULL;
     if (o.dry_run) {
         out = output && strcmp(output, "-") ? fopen(output, "w") : stdout;

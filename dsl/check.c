@@ -685,6 +685,8 @@ static dsl_node *walk_map(ctx *c, const dsl_sdesc *d, const dsl_node *in)
         if (v->kind == DSL_NULL && kr->type != DSL_T_NONE && kr->type != DSL_T_ANY)
             continue; /* null counts as absent */
         seen[j] = i + 1;
+        if (kd->unused && !c->in_default) /* accepted for compatibility, not executed */
+            diag_warning(c->d, kn->loc, "'%s' is accepted and not used: %s", k, kd->unused);
         dsl_node *o = walk(c, kd, v, canon);
         if (!o) {
             failed = 1;
@@ -698,6 +700,9 @@ static dsl_node *walk_map(ctx *c, const dsl_sdesc *d, const dsl_node *in)
         int applies = !kd->services || !c->service || in_list(kd->services, c->service);
         if (kd->required && !c->in_default && applies && (!kd->services || c->service)) {
             diag_error(c->d, in->loc, "missing required key '%s'", d->keys[j].name);
+            if (kd->services) /* a database setting: no default connects anywhere sensible */
+                diag_hint(c->d, "service_type '%s' needs it: no default is assumed (not the "
+                          "local socket, not the user root)", c->service);
             failed = 1;
             continue;
         }

@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/buf.h"
 #include "base/regex.h"
@@ -36,6 +37,7 @@ typedef struct lw {
     const src_driver *const *drivers; /* the caller's driver table, NULL = none */
     /* current connector */
     const src_driver *drv;    /* NULL without a driver table */
+    const char *conn_id;
 } lw;
 
 /* A field path known to hold a plain copy of a column (push-down candidates). */
@@ -1014,6 +1016,43 @@ typedef struct entry_in {
     const rules *rules;
 } entry_in;
 
+/* Elasticsearch index names are lower case: sql2es lower-cases the rendered
+ * name; say so at the line when the name is known here to hold upper case
+ * (its text, or $table of an exact table name, or $connector). */
+static void warn_upper_index(lw *w, const entry_in *in, const plan_tpl *ix, src_loc loc)
+{
+    if (!ix) return;
+    buf b = BUF_INIT;
+    int known = 1;
+    for (int i = 0; i < ix->nparts; i++) {
+        const plan_tpl_part *pt = &ix->parts[i];
+        if (pt->kind == PLAN_TPL_LIT) buf_puts(&b, pt->text);
+        else if (pt->kind == PLAN_TPL_VAR && !strcmp(pt->text, "table") && !in->is_glob &&
+                 !in->is_default && !in->query)
+            buf_puts(&b, in->name);
+        else if (pt->kind == PLAN_TPL_VAR && !strcmp(pt->text, "connector"))
+            buf_puts(&b, w->conn_id);
+        else
+            known = 0; /* rendered at run time: the parts known here still count */
+    }
+    const char *s = b.data ? b.data : "";
+    int upper = 0;
+    for (const char *q = s; *q; q++) upper |= *q >= 'A' && *q <= 'Z';
+    if (upper) {
+        char *low = arena_strdup(w->tmp, s);
+        for (char *q = low; *q; q++)
+            if (*q >= 'A' && *q <= 'Z') *q = (char)(*q - 'A' + 'a');
+        if (known)
+            diag_warning(w->d, loc, "index name '%s' is written as '%s': Elasticsearch index "
+                         "names are lower case", s, low);
+        else
+            diag_warning(w->d, loc, "index name '%s' holds upper case: it is lower-cased when "
+                         "written (Elasticsearch index names are lower case)", ix->source);
+        diag_hint(w->d, "write it in lower case to name the index as it will be");
+    }
+    buf_free(&b);
+}
+
 static int lower_entry(lw *w, const entry_in *in, plan_table *t)
 {
     int rc = 0;
@@ -1041,6 +1080,8 @@ static int lower_entry(lw *w, const entry_in *in, plan_table *t)
         diag_hint(w->d, "set index_name on the connector or index: on the mapping");
         rc = -1;
     }
+
+    if (idx) warn_upper_index(w, in, t->index, idx->loc);
 
     /* document program */
     prog p = {0};
@@ -1123,6 +1164,71 @@ static int has_glob(const char *s)
     return strpbrk(s, "*?[") != NULL;
 }
 
+/* A relative file path is relative to the config file's folder, like the
+ * state file next to it (absolute paths and SQLite's "file:" URIs and
+ * ":memory:" are kept): a sync behaves the same from any working directory. */
+static const char *beside_config(lw *w, const char *path)
+{
+    if (!path || !*path || path[0] == '/' || path[0] == ':' || !strncmp(path, "file:", 5))
+        return path;
+    const char *slash = w->file ? strrchr(w->file, '/') : NULL;
+    if (!slash) return path; /* the config is in the working directory */
+    while (path[0] == '.' && path[1] == '/') path += 2;
+    return arena_printf(w->pa, "%.*s/%s", (int)(slash - w->file), w->file, path);
+}
+
+/* The database settings a driver cannot run without (host, username and
+ * database for a server, path for a file) are required keys of a written
+ * `configuration` (the checker). Without them no default connects anywhere
+ * meaningful: libpq and MariaDB would fall back to the local socket and the
+ * user `root`. A connector without `configuration` is the connectors' own
+ * config.yml, whose settings live in the connector document: a warning, and
+ * nothing may connect with it (pc->source_unset). */
+static void check_source_settings(lw *w, const dsl_node *c, plan_connector *pc)
+{
+    const src_config *s = &pc->source;
+    /* without a driver table (a compiler linked alone), a path means a file */
+    int network = pc->driver ? (pc->driver->caps & SRC_CAP_NETWORK) != 0 : s->path == NULL;
+    if (network ? s->host && s->username && s->database : s->path != NULL) return;
+    pc->source_unset = 1;
+    diag_warning(w->d, c->loc, "connector '%s' has no database settings in this file: `sync` "
+                 "and `--check-source` refuse it", pc->id);
+    diag_hint(w->d, "a connectors config.yml leaves them to the connector document (`serve`); "
+              "to sync from this file, add configuration: { %s }",
+              network ? "host, username, password, database" : "path");
+}
+
+/* The candidate closest to name (case differences count least), or NULL. */
+static const char *suggest_name(lw *w, const char *name, const char *const *cands, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcasecmp(cands[i], name)) return cands[i];
+    if (n > 1000) return NULL; /* a hint is not worth a quadratic compile */
+    const char **v = arena_alloc(w->tmp, sizeof *v * ((size_t)n + 1));
+    for (int i = 0; i < n; i++) v[i] = cands[i];
+    return diag_suggest(name, v);
+}
+
+/* used[i] = 1 for each glob mapping i that is the mapping of at least one
+ * table the selection names exactly (a table takes its exact mapping first,
+ * then the first matching glob in file order). */
+static void mark_used_globs(lw *w, const dsl_node *maps, const dsl_names *mapix,
+                            const plan_connector *pc, unsigned char *used)
+{
+    size_t *g = arena_alloc(w->tmp, sizeof *g * (maps->n + 1)), ng = 0;
+    for (size_t i = 0; i < maps->n; i++)
+        if (has_glob(maps->keys[i]->str)) g[ng++] = i;
+    for (int j = 0; ng && j < pc->nselection; j++) {
+        const char *t = pc->selection[j];
+        if (dsl_names_find(mapix, t, strlen(t)) != DSL_NAMES_NONE) continue;
+        for (size_t k = 0; k < ng; k++)
+            if (!fnmatch(maps->keys[g[k]]->str, t, 0)) {
+                used[g[k]] = 1;
+                break;
+            }
+    }
+}
+
 /* The mapping named name (hashed lookup in ix, the keys of maps), or NULL. */
 static const dsl_node *mapping_of(const dsl_node *maps, const dsl_names *ix, const char *name)
 {
@@ -1149,6 +1255,14 @@ static int lower_connector(lw *w, const dsl_node *c, int idx, plan_connector *pc
     }
     w->drv = pc->driver;
     pc->index_name = sget(w, c, "index_name");
+    w->conn_id = pc->id;
+    if (pc->index_name) {
+        const dsl_node *in = get(c, "index_name");
+        entry_in none = {0};
+        plan_tpl_part lit = {PLAN_TPL_LIT, pc->index_name};
+        plan_tpl t = {.parts = &lit, .nparts = 1, .source = pc->index_name};
+        if (in) warn_upper_index(w, &none, &t, in->loc);
+    }
     /* the connectors' own single-connector config.yml has no index_name (it
      * lives in Kibana): use the connectors' naming convention */
     if (!pc->index_name) pc->index_name = arena_printf(w->pa, "search-%s", pc->id);
@@ -1167,11 +1281,14 @@ static int lower_connector(lw *w, const dsl_node *c, int idx, plan_connector *pc
     s->database = sget(w, cfg, "database");
     s->schema = sget(w, cfg, "schema");
     s->path = sget(w, cfg, "path");
+    s->path = beside_config(w, s->path);
     s->ssl_enabled = bget(cfg, "ssl_enabled", 0);
     s->ssl_ca = sget(w, cfg, "ssl_ca");
     s->fetch_size = (int)iget(cfg, "fetch_size", 0);
     s->retry_count = (int)iget(cfg, "retry_count", 0);
     s->connect_timeout = (int)dget(cfg, "connect_timeout", 0);
+
+    check_source_settings(w, c, pc);
 
     const dsl_node *tables = get(cfg, "tables");
     if (!tables || (str_of(tables) && !strcmp(tables->str, "*"))) {
@@ -1199,6 +1316,7 @@ static int lower_connector(lw *w, const dsl_node *c, int idx, plan_connector *pc
     base.rules = &rs;
 
     dsl_names *mapix = dsl_names_of_map(w->tmp, maps); /* mapping name -> index */
+    unsigned char *used = arena_alloc(w->tmp, maps && maps->kind == DSL_MAP ? maps->n + 1 : 1);
     const dsl_node *adv = get(sr, "advanced");
     if (adv && adv->kind == DSL_SEQ && adv->n) {
         pc->advanced = 1;
@@ -1220,6 +1338,7 @@ static int lower_connector(lw *w, const dsl_node *c, int idx, plan_connector *pc
             in.compat = !maps;
             if (maps && ntab == 1) {
                 const dsl_node *mm = mapping_of(maps, mapix, tabs[0]);
+                if (mm) used[dsl_names_find(mapix, tabs[0], strlen(tabs[0]))] = 1;
                 if (mm) {
                     in.m = expand(w, mm, 0);
                     if (!in.m) rc = -1;
@@ -1231,6 +1350,15 @@ static int lower_connector(lw *w, const dsl_node *c, int idx, plan_connector *pc
                 continue;
             }
             if (lower_entry(w, &in, PUSH(w->pa, tv, nt, tcap))) rc = -1;
+        }
+        for (size_t i = 0; maps && maps->kind == DSL_MAP && i < maps->n; i++) {
+            if (used[i] || maps->items[i]->kind == DSL_NULL) continue;
+            diag_warning(w->d, maps->keys[i]->loc, "mapping '%s' never applies: the advanced "
+                         "rules replace the table list, and none reads %s alone",
+                         maps->keys[i]->str, has_glob(maps->keys[i]->str) ? "one table"
+                                                                       : "this table");
+            diag_hint(w->d, "a mapping applies to an advanced rule whose `tables` lists just "
+                      "that table (by its exact name)");
         }
     } else {
         int all_exact = !pc->all_tables;
@@ -1244,6 +1372,8 @@ static int lower_connector(lw *w, const dsl_node *c, int idx, plan_connector *pc
             else
                 dsl_names_add(exact, pc->selection[j], strlen(pc->selection[j]), (size_t)j);
         }
+        if (maps && maps->kind == DSL_MAP && !pc->all_tables && !nglobs)
+            mark_used_globs(w, maps, mapix, pc, used);
         for (int pass = 0; pass < 2 && maps && maps->kind == DSL_MAP; pass++) {
             for (size_t i = 0; i < maps->n; i++) {
                 const char *name = maps->keys[i]->str;
@@ -1256,8 +1386,19 @@ static int lower_connector(lw *w, const dsl_node *c, int idx, plan_connector *pc
                         diag_warning(w->d, maps->keys[i]->loc,
                                      "mapping '%s' names a table that configuration.tables "
                                      "does not select", name);
-                        diag_hint(w->d, "add it to tables, or remove the mapping");
+                        const char *near = suggest_name(w, name, pc->selection, pc->nselection);
+                        if (near)
+                            diag_hint(w->d, "did you mean '%s'? (table names are compared "
+                                      "with their case)", near);
+                        else
+                            diag_hint(w->d, "add it to tables, or remove the mapping");
                     }
+                }
+                if (pass && !pc->all_tables && !nglobs && !used[i]) {
+                    diag_warning(w->d, maps->keys[i]->loc, "mapping '%s' never applies: no table "
+                                 "that configuration.tables selects is left for it", name);
+                    diag_hint(w->d, "a table takes its exact mapping first, then the first "
+                              "matching glob in file order");
                 }
                 entry_in in = base;
                 in.name = name;

@@ -138,7 +138,7 @@ static const dsl_sdesc *parse_type(loader *l, const dsl_node *n)
 static const char *const meta_keys[] = {
     "type", "help", "keys", "of", "items", "alts", "as_list", "values", "ignore_case", "noun",
     "default", "default_by_service", "services", "min", "max", "gt", "min_items", "max_items",
-    "required", "aliases", "synonyms", "sensitive", "check", NULL,
+    "required", "aliases", "synonyms", "sensitive", "check", "unused", NULL,
 };
 
 static void parse_into(loader *l, const dsl_node *n, dsl_sdesc *s)
@@ -175,6 +175,7 @@ static void parse_into(loader *l, const dsl_node *n, dsl_sdesc *s)
     s->help = sstr(dsl_map_get(n, "help"));
     s->noun = sstr(dsl_map_get(n, "noun"));
     s->check = sstr(dsl_map_get(n, "check"));
+    s->unused = sstr(dsl_map_get(n, "unused"));
     s->def = dsl_map_get(n, "default");
     s->def_by_service = dsl_map_get(n, "default_by_service");
     s->services = str_list(l, dsl_map_get(n, "services"));
@@ -506,12 +507,35 @@ static void jservices(FILE *f, const dsl_schema *o_schema, const dsl_sdesc *conn
             }
             fputs(" }, \"required\": [", f);
             w = 0;
+            int other_names = 0; /* a required key that may be written another way */
             for (size_t j = 0; j < sub->nkeys; j++) {
                 const dsl_sdesc *kd = sub->keys[j].desc;
                 if (!kd->required || !kd->services || !in_names(kd->services, drv)) continue;
+                if (kd->synonyms || kd->aliases) {
+                    other_names = 1;
+                    continue;
+                }
                 fprintf(f, "%s\"%s\"", w++ ? ", " : "", sub->keys[j].name);
             }
-            fputs("] } } } }", f);
+            fputs("]", f);
+            if (other_names) { /* username or user: one of the spellings */
+                fputs(", \"allOf\": [", f);
+                w = 0;
+                for (size_t j = 0; j < sub->nkeys; j++) {
+                    const dsl_sdesc *kd = sub->keys[j].desc;
+                    if (!kd->required || !kd->services || !in_names(kd->services, drv) ||
+                        !(kd->synonyms || kd->aliases))
+                        continue;
+                    fprintf(f, "%s{ \"anyOf\": [{ \"required\": [\"%s\"] }", w++ ? ", " : "",
+                            sub->keys[j].name);
+                    for (int pass = 0; pass < 2; pass++)
+                        for (size_t m = 0; (pass ? kd->synonyms : kd->aliases) && (pass ? kd->synonyms : kd->aliases)[m]; m++)
+                            fprintf(f, ", { \"required\": [\"%s\"] }", (pass ? kd->synonyms : kd->aliases)[m]);
+                    fputs("] }", f);
+                }
+                fputs("]", f);
+            }
+            fputs(" } } } }", f);
         }
     }
     if (opened) {

@@ -54,6 +54,7 @@ struct dsl_sdesc {
     const char *help;           /* NULL when none */
     const char *noun;           /* enum: name of the thing in messages */
     const char *check;          /* extra semantic check name, or NULL */
+    const char *unused;         /* accepted, not executed: why (warned when written), or NULL */
     const dsl_node *def;        /* default (a tree in the schema arena), or NULL */
     const dsl_node *def_by_service; /* map service_type -> default, or NULL */
     const char *const *services;    /* NULL-terminated, or NULL = every service */

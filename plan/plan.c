@@ -310,6 +310,7 @@ static void plan_text(const plan *p, buf *b, const char *filter, plan_sql_fn sql
         if (sc->connect_timeout) buf_printf(b, " connect_timeout=%d", sc->connect_timeout);
         buf_printf(b, " ssl_enabled=%s", tf(sc->ssl_enabled));
         opt(b, "ssl_ca", sc->ssl_ca ? "(set)" : NULL);
+        if (c->source_unset) buf_puts(b, " (no database settings in the file: sync refuses)");
         buf_putc(b, '\n');
         if (c->advanced)
             buf_puts(b, "  tables: advanced rules (queries replace the table list)\n");
@@ -622,6 +623,7 @@ static void plan_json(const plan *p, buf *b, const char *filter, plan_sql_fn sql
         jint(b, &h, "connect_timeout", sc->connect_timeout);
         jbool(b, &h, "ssl_enabled", sc->ssl_enabled);
         jbool(b, &h, "ssl_ca", sc->ssl_ca != NULL);
+        jbool(b, &h, "unset", c->source_unset);
         buf_putc(b, '}');
         jbool(b, &g, "all_tables", c->all_tables);
         jbool(b, &g, "advanced", c->advanced);

@@ -211,6 +211,9 @@ typedef struct plan_connector {
     const char *state_file;   /* incremental watermarks; NULL = engine default */
     src_loc loc;
     const char *api_key;      /* secret: this connector's API key (wins over es.api_key); NULL */
+    int source_unset;         /* no database settings in the file (a connectors config.yml:
+                                 they live in the connector document, read by `serve`);
+                                 nothing may connect with this connector's source */
 } plan_connector;
 
 typedef struct plan_es {

@@ -223,10 +223,13 @@ int main(void)
         const dsl_node *out = run("service:\n  max_concurrent_syncs: 3\n" PG);
         T_STREQ(val(out, "service/max_concurrent_content_syncs"), "3", "alias renamed");
         T_CHECK(path(out, "service/max_concurrent_syncs") == NULL, "old name gone");
-        T_STREQ(msg_at(0), "2:3: warning: 'max_concurrent_syncs' is deprecated, use 'max_concurrent_content_syncs'",
+        T_STREQ(msg_at(0), "1:1: warning: 'service' is accepted and not used: these settings are for the "
+                           "connector service (`sql2es serve`, not built yet); `sync` does not read them",
+                "the service section warns: nothing executes it");
+        T_STREQ(msg_at(1), "2:3: warning: 'max_concurrent_syncs' is deprecated, use 'max_concurrent_content_syncs'",
                 "alias warning");
         out = run("connectors:\n  - connector_id: m\n    service_type: mysql\n"
-                  "    configuration: { user: bob, port: '3307' }\n");
+                  "    configuration: { host: h, database: d, user: bob, port: '3307' }\n");
         T_STREQ(val(out, "connectors/0/configuration/username"), "bob", "mysql user -> username");
         T_CHECK(diag_warnings(D) == 0, "user is not deprecated");
         T_STREQ(val(out, "connectors/0/configuration/port"), "3307", "quoted int accepted");
@@ -257,8 +260,8 @@ int main(void)
     T_STREQ(err1("elasticsearch:\n  bulk: [1]\n" PG), "2:9: bulk: expected a map, got a list",
             "wrong type map");
     T_STREQ(err1("elasticsearch.bulk.chunk_size: 0\n" PG), "1:32: chunk_size must be > 0", "range > 0");
-    T_STREQ(err1(PG "    configuration: { port: 70000 }\n"), "4:28: port must be <= 65535", "range max");
-    T_STREQ(err1(PG "    configuration: { retry_count: -1 }\n"), "4:35: retry_count must be >= 0",
+    T_STREQ(err1(PG "    configuration: { port: 70000, host: h, username: u, database: d }\n"), "4:28: port must be <= 65535", "range max");
+    T_STREQ(err1(PG "    configuration: { retry_count: -1, host: h, username: u, database: d }\n"), "4:35: retry_count must be >= 0",
             "range min");
     T_STREQ(err1("service:\n  idling: 5x\n" PG),
             "2:11: idling: expected a duration (\"250ms\", \"30s\", \"5m\", \"1h\" or seconds), got string \"5x\"",
@@ -283,13 +286,21 @@ int main(void)
     T_STREQ(err1("service: {}\n"),
             "1:1: no connector defined | add a `connectors:` list, or the top-level connector_id and service_type",
             "no connector");
-    T_STREQ(err1("connectors:\n  - connector_id: c\n    service_type: mysql\n    configuration: { schema: s }\n"),
+    T_STREQ(err1("connectors:\n  - connector_id: c\n    service_type: mysql\n    configuration: { schema: s, host: h, user: u, database: d }\n"),
             "4:22: 'schema' is not a setting of service_type 'mysql' | 'schema' applies to: postgresql",
             "per-service key");
     T_STREQ(err1("connectors:\n  - connector_id: c\n    service_type: sqlite\n    configuration: { tables: \"*\" }\n"),
-            "4:20: missing required key 'path'", "sqlite needs path");
+            "4:20: missing required key 'path' | service_type 'sqlite' needs it: no default is assumed "
+            "(not the local socket, not the user root)", "sqlite needs path");
+    T_STREQ(err1("connectors:\n  - connector_id: c\n    service_type: postgresql\n"
+                 "    configuration: { host: h, username: u }\n"),
+            "4:20: missing required key 'database' | service_type 'postgresql' needs it: no default is "
+            "assumed (not the local socket, not the user root)",
+            "a written postgresql configuration needs host, username and database");
+    T_STREQ(err1("connectors:\n  - connector_id: c\n    service_type: postgresql\n"),
+            "(no error)", "no configuration at all: the connectors' form (a lowering warning)");
     T_STREQ(err1("connectors:\n  - connector_id: c\n    service_type: mysql\n"
-                 "    configuration: { user: a, username: b }\n"),
+                 "    configuration: { user: a, username: b, host: h, database: d }\n"),
             "4:31: 'username' repeats 'user' (the same setting)", "alias and canonical both given");
     T_STREQ(err1(PG "  - connector_id: c\n    service_type: mysql\n"),
             "4:19: duplicate connector_id 'c' (first at line 2)", "duplicate connector id");

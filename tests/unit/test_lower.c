@@ -313,6 +313,33 @@ static void test_scale(void)
     alarm(0);
 }
 
+/* SQLite's path is relative to the config file's folder (like the state
+ * file beside it), not to the working directory; absolute paths are kept. */
+static void test_paths(void)
+{
+    static const char *const cases[][3] = {
+        {"conf/dir/c.yml", "./shop.db", "conf/dir/shop.db"},
+        {"conf/dir/c.yml", "data/shop.db", "conf/dir/data/shop.db"},
+        {"/etc/sql2es/c.yml", "shop.db", "/etc/sql2es/shop.db"},
+        {"conf/c.yml", "/var/lib/shop.db", "/var/lib/shop.db"},
+        {"c.yml", "./shop.db", "./shop.db"},
+        {"conf/c.yml", "file:shop.db?mode=ro", "file:shop.db?mode=ro"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char cfg[256];
+        snprintf(cfg, sizeof cfg,
+                 "connectors:\n  - { connector_id: s, service_type: sqlite, index_name: i, "
+                 "configuration: { path: \"%s\" } }\n", cases[i][1]);
+        diag *d = diag_new();
+        plan *p = dsl_compile_string(cases[i][0], cfg, strlen(cfg), src_drivers, d);
+        char name[300];
+        snprintf(name, sizeof name, "path %s in %s -> %s", cases[i][1], cases[i][0], cases[i][2]);
+        T_STREQ(p ? p->connectors[0].source.path : NULL, cases[i][2], name);
+        plan_free(p);
+        diag_free(d);
+    }
+}
+
 int main(void)
 {
     T_PLAN(46);
@@ -321,5 +348,6 @@ int main(void)
     test_errors();
     test_sqlite_pushdown();
     test_scale();
+    test_paths();
     return T_DONE();
 }
