@@ -389,8 +389,21 @@ static int bind_relation(bctx *c, eng_bound_relation *br, const plan_relation *r
     br->child_on = arena_alloc(c->a, sizeof(int) * ((size_t)rel->non + 1));
     br->parent_on = arena_alloc(c->a, sizeof(int) * ((size_t)rel->non + 1));
     for (int i = 0; i < rel->non; i++) {
-        if (!rel->through) br->child_on[i] = need_col(c, child, rel->child_cols[i], rel->loc);
-        br->parent_on[i] = need_col(c, parent->st, rel->parent_cols[i], rel->loc);
+        const char *cc = rel->child_cols[i], *pcol = rel->parent_cols[i];
+        if (!rel->through && (find_col(child, cc) < 0 || find_col(parent->st, pcol) < 0) &&
+            find_col(parent->st, cc) >= 0 && find_col(child, pcol) >= 0) {
+            /* { parent column: child column }: a side is missing where it is
+             * written, and both exist the other way round */
+            c->errors++;
+            br->child_on[i] = br->parent_on[i] = -1;
+            diag_error(c->d, rel->loc, "connector '%s': relation '%s': the sides of 'on' are swapped: "
+                       "'%s' is a column of the parent table '%s', '%s' of the child table '%s'",
+                       conn_id(c), rel->key, cc, parent->st->name, pcol, child->name);
+            diag_hint(c->d, "write on: { %s: %s } (child column: parent column)", pcol, cc);
+            continue;
+        }
+        if (!rel->through) br->child_on[i] = need_col(c, child, cc, rel->loc);
+        br->parent_on[i] = need_col(c, parent->st, pcol, rel->loc);
     }
     if (rel->through && bind_link(c, br, rel) < 0) return DIAG_EINVAL;
     /* the child program's variables: its own table, the parent's others */

@@ -34,6 +34,29 @@ check "sqlite: glob expanded to invoice_2023" grep -q "s/invoice_2023 -> inv-inv
 check "sqlite: glob expanded to invoice_2024" grep -q "s/invoice_2024 -> inv-invoice_2024" <<<"$out"
 check "sqlite: incremental table reported" grep -q "s/customers -> s: .*key (id).*incremental" <<<"$out"
 
+# a table named with another case: did you mean, naming the real one
+sed 's/tables: "customers,invoice_\*"/tables: "Customers,invoice_*"/; s/^      customers:/      Customers:/' "$tmp/ok.yml" > "$tmp/case.yml"
+out=$("$bin" validate -c "$tmp/case.yml" --check-source 2>&1); rc=$?
+check "sqlite: a table differing only in case: did you mean the real name" \
+    sh -c 'test "$2" -ne 0 && printf "%s" "$1" | grep -q "Customers.* does not exist" && printf "%s" "$1" | grep -q "did you mean .customers.?"' _ "$out" "$rc"
+[ $rc -ne 0 ] && printf "%s" "$out" | grep -q "did you mean 'customers'" || echo "$out" | sed 's/^/# /'
+# the sides of a relation's `on` swapped (parent column: child column)
+cat > "$tmp/swap.yml" <<YML
+connectors:
+  - connector_id: s
+    service_type: sqlite
+    index_name: s
+    configuration: { path: $tmp/s.db, tables: [invoice_2024] }
+    mappings:
+      invoice_2024:
+        relations:
+          buyer: { table: customers, "on": { amount: id }, one: true }
+YML
+out=$("$bin" validate -c "$tmp/swap.yml" --check-source 2>&1); rc=$?
+check "sqlite: swapped 'on' sides named as such" \
+    sh -c 'test "$2" -eq 2 && printf "%s" "$1" | grep -q "sides of .on. are swapped" && printf "%s" "$1" | grep -q "write on: { id: amount }"' _ "$out" "$rc"
+[ $rc -eq 2 ] || echo "$out" | sed 's/^/# /'
+
 sed 's/from: email/from: emial/' "$tmp/ok.yml" > "$tmp/badcol.yml"
 out=$("$bin" validate -c "$tmp/badcol.yml" --check-source 2>&1); rc=$?
 check_eq "sqlite: unknown column exits 2" "$rc" 2

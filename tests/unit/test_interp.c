@@ -908,6 +908,38 @@ static void test_through(void)
     child_tables[0] = child_tables[1] = child_tables[2] = NULL;
 }
 
+/* on: { parent column: child column } is the usual slip: named as such. */
+static void test_relation_on_swapped(void)
+{
+    plan_op child_ops[] = {OP(LOAD_COL, .s = "total"), OP(EMIT, .s = "total")};
+    static const char *const on_c[] = {"id"}, *const on_p[] = {"customer_id"};
+    plan_relation rel = {0};
+    rel.key = "orders";
+    rel.table = "orders";
+    rel.child_cols = on_c;
+    rel.parent_cols = on_p;
+    rel.non = 1;
+    rel.loc = (src_loc){"config.yml", 12, 9};
+    rel.doc = (plan_doc){child_ops, 2, NULL, 0};
+    plan_op ops[] = {OP(RELATION, .n = 0, .s = "orders")};
+    plan_connector c = conn_base();
+    plan_table pt = ptable(ops, 1);
+    pt.doc.relations = &rel;
+    pt.doc.nrelations = 1;
+    const src_table *st = table("customers", "public", "id:long:1,name:text");
+    child_tables[0] = table("orders", "public", "order_id:long:1,customer_id:long,total:double");
+    diag *d = diag_new();
+    eng_bound_table *bt = NULL;
+    eng_bind_opts o = {.describe = describe_child};
+    int rc = eng_bind_table(A, &c, &pt, st, &o, &bt, d);
+    const diag_msg *m = diag_count(d) ? diag_get(d, 0) : NULL;
+    T_CHECK(rc != 0 && diag_errors(d) == 1 && m && strstr(m->text, "the sides of 'on' are swapped") &&
+                m->hint && !strcmp(m->hint, "write on: { customer_id: id } (child column: parent column)"),
+            "relation: swapped 'on' sides named, with the corrected form");
+    diag_free(d);
+    child_tables[0] = NULL;
+}
+
 static void test_bind_errors_sql(void)
 {
     plan_op ops[] = {OP(LOAD_COL, .s = "emial", .loc = {"config.yml", 31, 14}), OP(EMIT, .s = "e")};
@@ -1231,6 +1263,7 @@ int main(void)
     test_rules();
     test_regex_limits();
     test_relations();
+    test_relation_on_swapped();
     test_through();
     test_bind_errors_sql();
     test_mapping();
