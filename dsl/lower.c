@@ -1259,7 +1259,7 @@ static int lower_connector(lw *w, const dsl_node *c, int idx, plan_connector *pc
     if (pc->index_name) {
         const dsl_node *in = get(c, "index_name");
         entry_in none = {0};
-        plan_tpl_part lit = {PLAN_TPL_LIT, pc->index_name};
+        plan_tpl_part lit = {.kind = PLAN_TPL_LIT, .text = pc->index_name};
         plan_tpl t = {.parts = &lit, .nparts = 1, .source = pc->index_name};
         if (in) warn_upper_index(w, &none, &t, in->loc);
     }
