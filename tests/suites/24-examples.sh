@@ -5,7 +5,7 @@ set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
 nex=$(ls "$SQL2ES_ROOT"/examples/*/config.yml | wc -l)
 # per binary: 3 per example, 4 --help, --version, 3 exit codes; then 4 on secrets
-plan $(( 2 * (3 * nex + 8) + 4 ))
+plan $(( 2 * (3 * nex + 8) + 7 ))
 bins=("$SQL2ES_BIN")
 san_bin "$SQL2ES_SAN_BIN" && bins+=("$SQL2ES_SAN_BIN")
 for bin in "${bins[@]}"; do

@@ -4,7 +4,7 @@
 # table list; an unreachable database exits 1; a mismatch exits 2.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
-plan 21
+plan 23
 bin=$SQL2ES_SAN_BIN
 san_bin "$bin" || exit 1
 tmp=$(mktemp -d)

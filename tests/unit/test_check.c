@@ -152,7 +152,7 @@ static void test_transforms_agree(void)
 
 int main(void)
 {
-    T_PLAN(156);
+    T_PLAN(159);
     A = arena_new();
     D = diag_new();
 
@@ -298,7 +298,7 @@ int main(void)
             "assumed (not the local socket, not the user root)",
             "a written postgresql configuration needs host, username and database");
     T_STREQ(err1("connectors:\n  - connector_id: c\n    service_type: postgresql\n"),
-            "(no error)", "no configuration at all: the connectors' form (a lowering warning)");
+            "(no error)", "a connector without configuration: the connectors' form (a lowering warning)");
     T_STREQ(err1("connectors:\n  - connector_id: c\n    service_type: mysql\n"
                  "    configuration: { user: a, username: b, host: h, database: d }\n"),
             "4:31: 'username' repeats 'user' (the same setting)", "alias and canonical both given");

@@ -1251,7 +1251,7 @@ static void test_json(void)
 
 int main(void)
 {
-    T_PLAN(182);
+    T_PLAN(183);
     A = arena_new();
     test_plain_copy();
     test_connectors_compat();

@@ -342,7 +342,7 @@ static void test_paths(void)
 
 int main(void)
 {
-    T_PLAN(46);
+    T_PLAN(52);
     test_mapped();
     test_compat();
     test_errors();

@@ -552,7 +552,7 @@ static void test_perf(void)
 
 int main(void)
 {
-    T_PLAN(178);
+    T_PLAN(183);
     A = arena_new();
     D = diag_new();
     test_positions();
