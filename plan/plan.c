@@ -395,7 +395,10 @@ static void jraw(buf *b, int *first, const char *k, const char *json)
 
 static void jtpl(buf *b, int *first, const char *k, const plan_tpl *t)
 {
-    static const char *const kinds[] = {"lit", "col", "var", "pk"};
+    static const char *const kinds[] = {
+        [PLAN_TPL_LIT] = "lit", [PLAN_TPL_COL] = "col", [PLAN_TPL_VAR] = "var",
+        [PLAN_TPL_PK] = "pk", [PLAN_TPL_REL] = "rel"};
+    _Static_assert(sizeof kinds / sizeof *kinds == PLAN_TPL_REL + 1, "a name per template part kind");
     jkey(b, first, k);
     if (!t) {
         buf_puts(b, "null");
@@ -411,6 +414,7 @@ static void jtpl(buf *b, int *first, const char *k, const plan_tpl *t)
         buf_puts(b, i ? ",{" : "{");
         jstr(b, &g, "kind", kinds[t->parts[i].kind]);
         if (t->parts[i].text) jstr(b, &g, "text", t->parts[i].text);
+        if (t->parts[i].kind == PLAN_TPL_REL) jint(b, &g, "relation", t->parts[i].rel);
         buf_putc(b, '}');
     }
     buf_puts(b, "]}");
