@@ -404,123 +404,80 @@ static int next_bit(uint64_t mask, int from, int width)
     return -1;
 }
 
+/* A broken-down UTC time the search below walks forward. */
+typedef struct tm6 {
+    int64_t y;
+    int m, d, hh, mm, ss;
+} tm6;
+
+enum { U_MIN, U_HOUR, U_DAY, U_MONTH, U_YEAR };
+
+/* Move t to the start of the next unit (the next minute, hour, day, month or
+ * year): the fields below it reset, an overflow carries upwards. */
+static void carry(tm6 *t, int unit)
+{
+    t->ss = 0;
+    if (unit == U_MIN && ++t->mm <= 59) return;
+    t->mm = 0;
+    if (unit <= U_HOUR && ++t->hh <= 23) return;
+    t->hh = 0;
+    if (unit <= U_DAY && ++t->d <= month_days(t->y, t->m)) return;
+    t->d = 1;
+    if (unit <= U_MONTH && ++t->m <= 12) return;
+    t->m = 1;
+    t->y++;
+}
+
 int64_t svc_cron_next(const svc_cron *c, int64_t after)
 {
-    int64_t t = after + 1;
-    int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
-    int64_t sod = t - days * 86400;
-    int64_t y;
-    int m, d;
-    svc_civil_from_days(days, &y, &m, &d);
-    int hh = (int)(sod / 3600), mm = (int)(sod / 60 % 60), ss = (int)(sod % 60);
-    if (y < YEAR_MIN) {
-        y = YEAR_MIN;
-        m = d = 1;
-        hh = mm = ss = 0;
-    }
-    /* Each step either finds the field's next value or carries into the
-     * larger unit and resets the smaller ones. */
+    int64_t t0 = after + 1;
+    int64_t days = t0 >= 0 ? t0 / 86400 : -((-t0 + 86399) / 86400);
+    int64_t sod = t0 - days * 86400;
+    tm6 t;
+    svc_civil_from_days(days, &t.y, &t.m, &t.d);
+    t.hh = (int)(sod / 3600), t.mm = (int)(sod / 60 % 60), t.ss = (int)(sod % 60);
+    if (t.y < YEAR_MIN) t = (tm6){YEAR_MIN, 1, 1, 0, 0, 0};
+    /* Each step either finds the field's next value (resetting the smaller
+     * fields when it moved) or carries into the larger unit. */
     for (int guard = 0; guard < 200000; guard++) {
-        if (y > YEAR_MAX) return -1;
-        if (!year_on(c, y)) {
-            y++;
-            m = d = 1;
-            hh = mm = ss = 0;
+        if (t.y > YEAR_MAX) return -1;
+        if (!year_on(c, t.y)) {
+            carry(&t, U_YEAR);
             continue;
         }
-        int nm = next_bit(c->month, m, 13);
+        int nm = next_bit(c->month, t.m, 13);
         if (nm < 0) {
-            y++;
-            m = d = 1;
-            hh = mm = ss = 0;
+            carry(&t, U_YEAR);
             continue;
         }
-        if (nm != m) {
-            m = nm;
-            d = 1;
-            hh = mm = ss = 0;
-        }
-        int last = month_days(y, m);
-        int nd = -1;
-        for (int k = d; k <= last; k++)
-            if (day_match(c, y, m, k)) {
-                nd = k;
-                break;
-            }
+        if (nm != t.m) t = (tm6){t.y, nm, 1, 0, 0, 0};
+        int last = month_days(t.y, t.m), nd = -1;
+        for (int k = t.d; k <= last && nd < 0; k++)
+            if (day_match(c, t.y, t.m, k)) nd = k;
         if (nd < 0) {
-            if (++m > 12) {
-                m = 1;
-                y++;
-            }
-            d = 1;
-            hh = mm = ss = 0;
+            carry(&t, U_MONTH);
             continue;
         }
-        if (nd != d) {
-            d = nd;
-            hh = mm = ss = 0;
-        }
-        int nh = next_bit(c->hour, hh, 24);
+        if (nd != t.d) t = (tm6){t.y, t.m, nd, 0, 0, 0};
+        int nh = next_bit(c->hour, t.hh, 24);
         if (nh < 0) {
-            d++;
-            hh = mm = ss = 0;
-            if (d > last) {
-                d = 1;
-                if (++m > 12) {
-                    m = 1;
-                    y++;
-                }
-            }
+            carry(&t, U_DAY);
             continue;
         }
-        if (nh != hh) {
-            hh = nh;
-            mm = ss = 0;
-        }
-        int nmin = next_bit(c->min, mm, 60);
+        if (nh != t.hh) t.hh = nh, t.mm = t.ss = 0;
+        int nmin = next_bit(c->min, t.mm, 60);
         if (nmin < 0) {
-            hh++;
-            mm = ss = 0;
-            if (hh > 23) {
-                hh = 0;
-                d++;
-                if (d > last) {
-                    d = 1;
-                    if (++m > 12) {
-                        m = 1;
-                        y++;
-                    }
-                }
-            }
+            carry(&t, U_HOUR);
             continue;
         }
-        if (nmin != mm) {
-            mm = nmin;
-            ss = 0;
-        }
-        int ns = next_bit(c->sec, ss, 60);
+        if (nmin != t.mm) t.mm = nmin, t.ss = 0;
+        int ns = next_bit(c->sec, t.ss, 60);
         if (ns < 0) {
-            mm++;
-            ss = 0;
-            if (mm > 59) {
-                mm = 0;
-                hh++;
-                if (hh > 23) {
-                    hh = 0;
-                    d++;
-                    if (d > last) {
-                        d = 1;
-                        if (++m > 12) {
-                            m = 1;
-                            y++;
-                        }
-                    }
-                }
-            }
+            carry(&t, U_MIN);
             continue;
         }
-        ss = ns;
-        return svc_days_from_civil(y, m, d) * 86400 + hh * 3600 + mm * 60 + ss;
+        t.ss = ns;
+        return svc_days_from_civil(t.y, t.m, t.d) * 86400 + t.hh * 3600 + t.mm * 60 + t.ss;
     }
     return -1;
 }
