@@ -542,17 +542,14 @@ static void test_perf(void)
         arena_free(pa);
     }
     printf("# 1,000-table config (%zu bytes): %.1f ms\n", len, best * 1e3);
-#if defined(__SANITIZE_ADDRESS__) || defined(ARENA_DEBUG)
-    T_CHECK(best < 1.0, "1,000-table config loads in under 1 s (sanitizer build)");
-#else
-    T_CHECK(best < 0.1, "1,000-table config loads in under 100 ms");
-#endif
+    /* The time is information only: speed is asserted by `make bench`
+     * (bench/run.sh compile), never by a timed test. */
     free(t);
 }
 
 int main(void)
 {
-    T_PLAN(183);
+    T_PLAN(182);
     A = arena_new();
     D = diag_new();
     test_positions();
