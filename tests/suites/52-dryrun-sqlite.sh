@@ -8,7 +8,7 @@
 # sql2es). Plain binary and, when built, the sanitizer binary.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
-plan 10
+plan 11
 . "$SQL2ES_ROOT/tests/e2e/dryrun-lib.sh"
 FIX=$E2E/sqlite
 mkdb() { # DB SQLFILE (python3's own sqlite3: no CLI needed)
@@ -85,7 +85,8 @@ check_eq "... and the document is kept" \
 # many-to-many through a link table and {{ album.title }} from a many-to-one
 # object (tests/e2e/through.sql; the same documents from every database)
 if mkdb "$W/music.db" "$E2E/through.sql" 2>>"$W/setup.log"; then
-    (cd "$W" && run through "$SQL2ES_BIN" "$FIX/through.yml" && exit "$RC"); RC=$?
+    cp "$FIX/through.yml" "$W/through.yml" # its path: is relative to the config file
+    (cd "$W" && run through "$SQL2ES_BIN" through.yml && exit "$RC"); RC=$?
     expect "through: playlists of a track, tracks of a playlist (link order), template into album" \
         through "$E2E/through.expected.ndjson" --summary tables=2 --summary rows_read=9 \
         --summary documents=9 --summary errors=0
