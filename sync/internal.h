@@ -33,7 +33,6 @@
 #include "sync/sync.h"
 
 #define SYNC_CHUNK_ROWS 500      /* parents per relation chunk */
-#define SYNC_MAX_STALLED_RETRIES 3
 #define SYNC_DETAILED_WARNINGS 10  /* value warnings itemised per table (all with -v) */
 
 /* An index written by the current connector, with the ids it saw. */

@@ -203,7 +203,7 @@ int sync_scan_rows(sync_table_run *tr, const sync_window *w, uint64_t *rows_out)
     arena *qa = arena_new();
     const char **after = NULL;
     int stalled = 0, rc = 0;
-    int max_stalled = cc->pc->source.retry_count > 0 ? cc->pc->source.retry_count : SYNC_MAX_STALLED_RETRIES;
+    int max_stalled = cc->pc->source.retry_count; /* the plan's value; 0 = no retry */
     uint64_t rows = 0; /* rows read and kept (re-read rows are not counted twice) */
     /* one statement: a resumed read binds the last written key */
     eng_scan_stmt stmt;

@@ -34,6 +34,8 @@ static int sql(const char *text)
     return system(cmd);
 }
 
+static int retries; /* the configuration's retry_count */
+
 static plan *compile(const char *tables, const char *mappings)
 {
     buf y = BUF_INIT;
@@ -42,9 +44,9 @@ static plan *compile(const char *tables, const char *mappings)
                "connectors:\n"
                "  - connector_id: lite\n"
                "    service_type: sqlite\n"
-               "    configuration: { path: \"%s\", retry_count: 0, tables: [%s] }\n"
+               "    configuration: { path: \"%s\", retry_count: %d, tables: [%s] }\n"
                "    mappings:\n%s",
-               db, tables, mappings);
+               db, retries, tables, mappings);
     diag *d = diag_new();
     plan *p = dsl_compile_string("test.yml", y.data, y.len, src_drivers, d);
     if (!p) fprintf(stderr, "compile: %s\n", diag_last(d));
@@ -127,10 +129,19 @@ static void test_full_and_sweep(void)
     fault_set(FAULT_DRIVER, 0, 0);
     code = run(p, store, ENG_MODE_FULL, NULL, &st);
     uint64_t calls = fault_count(FAULT_DRIVER);
-    /* open, list_tables, describe, begin_scan, next (row 1), next (row 2) */
+    /* open, list_tables, describe, begin_scan, next (row 1), next (row 2).
+     * retry_count: 0 means no retry (the plan's 0 is not replaced by a default) */
     fault_set(FAULT_DRIVER, 6, 0);
     code = run(p, store, ENG_MODE_FULL, NULL, &st);
+    T_CHECK(code == 1 && !strstr(msg(), "resuming") && st.swept == 0,
+            "retry_count 0: a failed read fails the table, no resume, no sweep");
+    retries = 1;
+    plan *p3 = compile("items", "      items: { index: t-items, id: \"i-{{ id }}\" }\n");
+    retries = 0;
+    fault_set(FAULT_DRIVER, 6, 0);
+    code = run(p3, store, ENG_MODE_FULL, NULL, &st);
     fault_set(FAULT_DRIVER, 0, 0);
+    plan_free(p3);
     T_CHECK(calls > 6, "resume: the run makes more than six driver calls");
     T_CHECK(code == 0 && strstr(msg(), "resuming after 1 rows"), "resume: a warning, then resumed");
     T_CHECK(st.rows == 4 && st.docs == 4 && sink_mem_count(store, "t-items") == 4 && st.swept == 0,
@@ -243,7 +254,7 @@ static void test_lag(void)
 
 int main(void)
 {
-    T_PLAN(28);
+    T_PLAN(29);
     snprintf(dir, sizeof dir, "%s/sql2es-test-sync.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(dir)) {
         perror("mkdtemp");
