@@ -1268,7 +1268,7 @@ static int lower_connector(lw *w, const dsl_node *c, int idx, plan_connector *pc
     if (!pc->index_name) pc->index_name = arena_printf(w->pa, "search-%s", pc->id);
     const dsl_node *pl = get(c, "pipeline");
     pc->pipeline = pl && pl->kind == DSL_MAP ? sget(w, pl, "name") : sget(w, c, "pipeline");
-    pc->state_file = sget(w, c, "state_file");
+    pc->state_file = beside_config(w, sget(w, c, "state_file"));
     pc->api_key = sget(w, c, "api_key");
 
     const dsl_node *cfg = get(c, "configuration");
@@ -1514,7 +1514,7 @@ static void lower_es(lw *w, const dsl_node *es, plan_es *e)
     e->chunk_max_mem_size = BULK_NUM("chunk_max_mem_size");
     e->max_concurrency = BULK_INT("max_concurrency");
     e->bulk_max_retries = BULK_INT("max_retries");
-    e->dead_letter_file = sget(w, b, "dead_letter_file");
+    e->dead_letter_file = beside_config(w, sget(w, b, "dead_letter_file"));
     e->bulk_retry_interval = BULK_NUM("retry_interval");
 }
 

@@ -97,7 +97,6 @@ sink *sink_es_new(const plan_es *cfg, const char *pipeline, diag *d)
     e->es = es_client_new(cfg, d);
     if (e->es && es_wait_ready(e->es, NULL, d) == 0) e->bulk = es_bulk_new(e->es, cfg, d);
     if (e->bulk) {
-        if (!cfg->dead_letter_file) es_bulk_set_dead_letter(e->bulk, "sql2es-dead-letter.ndjson");
         if (pipeline && *pipeline) es_bulk_set_pipeline(e->bulk, pipeline);
     } else {
         es_free(&e->base);

@@ -69,18 +69,6 @@ static int run_connector(sync_run *r, const plan_connector *pc)
     return rc;
 }
 
-static char *default_state_path(const plan *p)
-{
-    const char *f = p->file ? p->file : "config.yml";
-    const char *slash = strrchr(f, '/');
-    size_t dl = slash ? (size_t)(slash - f + 1) : 0;
-    size_t n = dl + 32;
-    char *s = malloc(n);
-    if (!s) abort();
-    snprintf(s, n, "%.*s.sql2es-state", (int)dl, f);
-    return s;
-}
-
 /* Where connector pc's items go: the options' sink, the dry-run file, or
  * the cluster (a client with the connector's api_key, which wins over
  * elasticsearch.api_key, and its pipeline). NULL with a message in d. */
@@ -133,7 +121,7 @@ int eng_sync_run(const plan *p, const eng_sync_opts *o, eng_sync_stats *stats, d
         diag_error(d, (src_loc){p->file, 0, 0}, "no connector '%s' in the configuration", o->connector);
         return 2;
     }
-    r.prog = eng_progress_new(stderr, o->tty, (uint64_t)(p->es.display_every > 0 ? p->es.display_every : 100), o->quiet);
+    r.prog = eng_progress_new(stderr, o->tty, (uint64_t)p->es.display_every, o->quiet);
     buf_init(&r.item, 0);
     for (int i = 0; i < p->nconnectors && !sync_stopped(&r); i++) {
         const plan_connector *pc = &p->connectors[i];
@@ -145,8 +133,7 @@ int eng_sync_run(const plan *p, const eng_sync_opts *o, eng_sync_stats *stats, d
             break;
         }
         free(state_path);
-        state_path = o->state_file ? strdup(o->state_file)
-                     : pc->state_file ? strdup(pc->state_file) : default_state_path(p);
+        state_path = strdup(o->state_file ? o->state_file : pc->state_file);
         r.state_path = state_path;
         eng_state_free(r.state);
         r.state = eng_state_load(state_path, d);

@@ -8,7 +8,7 @@
 # Fixture: tests/e2e-sync/sqlite-fixture.sql.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
-plan 46
+plan 48
 need opensearch
 E2E_TMP=$SQL2ES_TEST_TMP/e2e-sync-sqlite
 rm -rf "$E2E_TMP"; mkdir -p "$E2E_TMP"
@@ -20,7 +20,7 @@ if ! sqlite3 shop.db <"$E2E_DIR/sqlite-fixture.sql" >sqlite.log 2>&1; then
     not_ok "fixture loaded"; sed 's/^/#   /' sqlite.log; exit 0
 fi
 IX=e2e62
-es_drop "$IX-customers" "$IX-shared" "$IX-san" "$IX-limit" "$IX-two"
+es_drop "$IX-customers" "$IX-shared" "$IX-san" "$IX-limit" "$IX-two" "$IX-dl"
 
 # The expected documents, built by SQLite itself (json_object/json_group_array).
 CUSTOMERS="sqlite3 shop.db \"SELECT json_object('id', c.id, 'name', c.name, 'score', c.score, 'big', c.big,
@@ -266,6 +266,27 @@ check_eq "... values that are no date (and a BOOLEAN 2, an INTEGER 'many') are n
 check "... with a warning naming the column and the value" grep -q "column 'at' (DATETIME, mapped as date): 'not a date' is not a date SQLite knows" dates1.out
 check_eq "... the range query on the date field finds them" \
     "$(es POST "/$IX-dates/_count" '{"query":{"range":{"at":{"gte":"2021-01-01","lt":"2021-07-01"}}}}' | jq -r .count)" 3
+
+# the default dead-letter file (schemas/language.yaml) is beside the config
+# file, not in the working directory, and private (0600)
+es_drop $IX-dl
+mkdir -p sub
+cat >sub/dl.yml <<EOF
+elasticsearch: { host: $ES_URL, ssl: false }
+connectors:
+  - connector_id: lite-dl
+    service_type: sqlite
+    index_name: $IX-dl
+    configuration: { path: ../shop.db, tables: [countries] }
+    mappings: { countries: { id: "k-{{ code }}", fields: { n: { from: name, type: long } } } }
+EOF
+rm -f sql2es-dead-letter.ndjson sub/sql2es-dead-letter.ndjson
+run_sync dl1 -c sub/dl.yml
+check_sync dl1 1 "documents the node refuses -> failure"
+NCOUNTRIES=$(sqlite3 shop.db "SELECT count(*) FROM countries")
+check_eq "... every refused document in sub/sql2es-dead-letter.ndjson (0600), none in the working directory" \
+    "$(wc -l <sub/sql2es-dead-letter.ndjson 2>/dev/null)/$(stat -c %a sub/sql2es-dead-letter.ndjson 2>/dev/null)/$(test -e sql2es-dead-letter.ndjson && echo here)" \
+    "$NCOUNTRIES/600/"
 
 # the same syncs under AddressSanitizer/UBSan
 SAN=$SQL2ES_SAN_BIN
