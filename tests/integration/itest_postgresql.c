@@ -739,7 +739,7 @@ static void test_plan_defaults(diag *d)
 
 int main(void)
 {
-    T_PLAN(302);
+    T_PLAN(308);
     drv = src_driver_find("postgresql");
     T_CHECK(drv && drv->version == SRC_DRIVER_VERSION && drv->begin_scan,
             "driver registered as postgresql");

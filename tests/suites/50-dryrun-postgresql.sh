@@ -8,7 +8,7 @@
 # once more with the sanitizer binary $SQL2ES_SAN_BIN.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
-plan 25
+plan 26
 need postgresql
 export PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE
 . "$SQL2ES_ROOT/tests/e2e/dryrun-lib.sh"

@@ -8,7 +8,7 @@
 # built, the sanitizer binary.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
-plan 12
+plan 13
 need mariadb
 export MYSQL_HOST MYSQL_PORT MYSQL_USER MYSQL_PASSWORD MYSQL_DATABASE
 . "$SQL2ES_ROOT/tests/e2e/dryrun-lib.sh"
