@@ -4,6 +4,7 @@
  *
  * Stage: sources -> sync. Reads catalogs only; no rows, no documents. */
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -130,15 +131,36 @@ typedef struct describe_ctx {
     arena *a;
 } describe_ctx;
 
+void sync_hint_table(diag *d, const char *name, const char *const *names, int n, arena *a)
+{
+    const char *near = NULL;
+    for (int j = 0; j < n && !near; j++) /* case first: `Track` for `track` */
+        if (!strcasecmp(names[j], name)) near = names[j];
+    if (!near) {
+        const char **cands = arena_alloc(a, sizeof *cands * ((size_t)n + 1));
+        for (int j = 0; j < n; j++) cands[j] = names[j];
+        cands[n] = NULL;
+        near = diag_suggest(name, cands);
+    }
+    if (near) diag_hint(d, "did you mean '%s'? (table names are compared with their case)", near);
+}
+
 static int describe_child(void *ctx, const plan_relation *rel, const src_table **out, diag *d)
 {
     describe_ctx *dc = ctx;
     const plan_connector *pc = dc->cc->pc;
+    const char *schema = rel->schema ? rel->schema : pc->source.schema;
     src_table *st = arena_alloc(dc->a, sizeof *st);
-    int rc = sync_drv_describe(pc->driver, dc->cc->c, rel->schema ? rel->schema : pc->source.schema,
-                                  rel->table, dc->a, st, d);
-    if (rc == DIAG_ENOTFOUND)
+    int rc = sync_drv_describe(pc->driver, dc->cc->c, schema, rel->table, dc->a, st, d);
+    if (rc == DIAG_ENOTFOUND) {
         diag_error(d, rel->loc, "relation '%s': table '%s' does not exist", rel->key, rel->table);
+        const char **names = NULL;
+        int n = 0;
+        diag *ld = diag_new(); /* the hint is a courtesy: a failed listing says nothing */
+        if (sync_drv_list_tables(pc->driver, dc->cc->c, schema, dc->a, &names, &n, ld) == 0)
+            sync_hint_table(d, rel->table, names, n, dc->a);
+        diag_free(ld);
+    }
     *out = st;
     return rc;
 }

@@ -120,6 +120,10 @@ int sync_drv_describe(const src_driver *drv, src_conn *c, const char *schema, co
                       arena *a, src_table *out, diag *d);
 int sync_drv_list_tables(const src_driver *drv, src_conn *c, const char *schema, arena *a,
                          const char ***names, int *n, diag *d);
+/* A "did you mean" hint for a table `name` that is not among names[0..n):
+ * first a name differing only in case (`Track` for `track`), else the
+ * nearest one. Nothing when none is near. */
+void sync_hint_table(diag *d, const char *name, const char *const *names, int n, arena *a);
 /* "2024-01-06T01:02:03.456Z", now, UTC. */
 void sync_iso_now(char *out, size_t n);
 /* Open pc's source, retrying transient errors (2 s, 4 s, 8 s... retry_count

@@ -62,13 +62,7 @@ int sync_resolve_tables(sync_conn *cc, arena *a, sync_job **out, int *nout)
         if (!found) {
             diag_error(r->d, pc->loc, "%s: table '%s' listed in configuration.tables does not exist",
                        pc->id, pc->selection[i]);
-            const char **cands = arena_alloc(a, sizeof *cands * ((size_t)nn + 1));
-            for (int j = 0; j < nn; j++) cands[j] = names[j];
-            const char *near = NULL;
-            for (int j = 0; j < nn && !near; j++) /* case first: `Track` for `track` */
-                if (!strcasecmp(names[j], pc->selection[i])) near = names[j];
-            if (!near) near = diag_suggest(pc->selection[i], cands);
-            if (near) diag_hint(r->d, "did you mean '%s'? (table names are compared with their case)", near);
+            sync_hint_table(r->d, pc->selection[i], names, nn, a);
             return DIAG_ENOTFOUND;
         }
     }

@@ -4,7 +4,7 @@
 # table list; an unreachable database exits 1; a mismatch exits 2.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
-plan 23
+plan 24
 bin=$SQL2ES_SAN_BIN
 san_bin "$bin" || exit 1
 tmp=$(mktemp -d)
@@ -105,6 +105,25 @@ check "postgresql: error does not print the password" bash -c '! grep -q wrong-s
 sed "s/port: $PGPORT/port: 1/" "$tmp/pg.yml" > "$tmp/pgdown.yml"
 out=$(timeout 60 "$bin" validate -c "$tmp/pgdown.yml" --check-source 2>&1); rc=$?
 check_eq "postgresql: unreachable server exits 1" "$rc" 1
+
+# a relation's table named with another case (PostgreSQL compares quoted
+# names with their case): did you mean, naming the real one
+psql -q -v ON_ERROR_STOP=1 -c "SET client_min_messages=warning; DROP TABLE IF EXISTS cs_notes; CREATE TABLE cs_notes (id int PRIMARY KEY, item_id int, body text);" >/dev/null
+cat > "$tmp/pgrel.yml" <<YML
+connectors:
+  - connector_id: p
+    service_type: postgresql
+    index_name: p
+    configuration: { host: $PGHOST, port: $PGPORT, username: $PGUSER, password: "\${PGPASSWORD}", database: $PGDATABASE, tables: [cs_items] }
+    mappings:
+      cs_items:
+        relations:
+          notes: { table: CS_Notes, on: { item_id: id } }
+YML
+out=$("$bin" validate -c "$tmp/pgrel.yml" --check-source 2>&1); rc=$?
+check "postgresql: a relation's table differing only in case: did you mean the real name" \
+    sh -c 'test "$2" -ne 0 && printf "%s" "$1" | grep -q "relation .notes.: table .CS_Notes. does not exist" && printf "%s" "$1" | grep -q "did you mean .cs_notes.?"' _ "$out" "$rc"
+[ $rc -ne 0 ] && printf "%s" "$out" | grep -q "did you mean 'cs_notes'" || echo "$out" | sed 's/^/# /'
 
 # --- MariaDB
 need mariadb
