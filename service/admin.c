@@ -17,7 +17,7 @@
 
 static int open_ready(svc_ctx *s, const char *config)
 {
-    int rc = svc_open(s, config);
+    int rc = svc_open(s, config, 0);
     if (rc) return rc;
     diag *d = diag_new();
     rc = es_wait_ready(s->es, NULL, d);

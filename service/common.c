@@ -16,10 +16,29 @@
 
 #define NOLOC ((src_loc){NULL, 0, 0})
 
-int svc_open(svc_ctx *s, const char *config)
+/* The configuration's messages: the compiler's text form (source line and
+ * caret), or one log object per message when the service logs JSON. */
+static void report(const svc_ctx *s)
+{
+    if (!s->log_json) {
+        diag_print(s->d, stderr, 0);
+        return;
+    }
+    static const char *const levels[] = {[DIAG_ERROR] = "ERROR", [DIAG_WARNING] = "WARN",
+                                         [DIAG_NOTE] = "INFO"};
+    for (size_t i = 0; i < diag_count(s->d); i++) {
+        const diag_msg *m = diag_get(s->d, i);
+        svc_log(s, levels[m->level], NULL, NULL, "%s:%d:%d: %s%s%s%s",
+                m->loc.file ? m->loc.file : s->file, m->loc.line, m->loc.col, m->text,
+                m->hint ? " (hint: " : "", m->hint ? m->hint : "", m->hint ? ")" : "");
+    }
+}
+
+int svc_open(svc_ctx *s, const char *config, int log_json)
 {
     memset(s, 0, sizeof *s);
     s->file = config;
+    s->log_json = log_json;
     s->d = diag_new();
     s->tree_mem = arena_new();
     if (!s->d || !s->tree_mem) return 1;
@@ -47,16 +66,16 @@ int svc_open(svc_ctx *s, const char *config)
     }
     arena_free(scratch);
     if (!s->base) goto invalid;
-    if (diag_count(s->d)) diag_print(s->d, stderr, 0);
+    if (diag_count(s->d)) report(s);
     diag_clear(s->d);
     s->es = es_client_new(&s->base->es, s->d);
     if (!s->es) {
-        diag_print(s->d, stderr, 0);
+        report(s);
         return 1;
     }
     return 0;
 invalid:
-    diag_print(s->d, stderr, 0);
+    report(s);
     return 2;
 }
 

@@ -683,13 +683,12 @@ int svc_serve(const svc_serve_opts *o)
     server *sv = calloc(1, sizeof *sv);
     if (!sv) return 1;
     for (int i = 0; i < MAX_RUNS; i++) sv->runs[i].fd = -1;
-    int rc = svc_open(&sv->s, o->config);
+    int rc = svc_open(&sv->s, o->config, o->log_json);
     if (rc) {
         free(sv);
         return rc;
     }
     svc_ctx *s = &sv->s;
-    s->log_json = o->log_json;
     sv->poll = o->poll > 0 ? o->poll : 0.5;
     sv->max_runs = s->base->service.max_concurrent_content_syncs;
     if (sv->max_runs < 1) sv->max_runs = 1;

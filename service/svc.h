@@ -45,8 +45,9 @@ typedef struct svc_ctx {
 } svc_ctx;
 
 /* Load and compile config, make the client (no request yet). Returns 0, or
- * the exit code (2 invalid config, 1 client error) after printing why. */
-int svc_open(svc_ctx *s, const char *config);
+ * the exit code (2 invalid config, 1 client error) after printing why; with
+ * log_json the configuration's messages are JSON log lines too. */
+int svc_open(svc_ctx *s, const char *config, int log_json);
 void svc_close(svc_ctx *s);
 
 /* ---- reading documents --------------------------------------------------- */

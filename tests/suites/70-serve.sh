@@ -16,7 +16,7 @@
 #   commands (connector list/create, job start/list/cancel) and --help.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
-plan 46
+plan 56
 need opensearch
 need postgresql
 T=$SQL2ES_TEST_TMP/e2e-serve
