@@ -832,7 +832,7 @@ static void test_defaults(void)
     char name[160];
     snprintf(name, sizeof name, "defaults: the %d elasticsearch/bulk values `plan` prints are the "
              "ones the client and the sink run with", n);
-    T_CHECK(n == 21 && bad == 0, name);
+    T_CHECK(n == 22 && bad == 0, name);
 
     /* 0 means 0: nothing replaces a value of the plan */
     static const char zero[] = "elasticsearch:\n"
@@ -848,7 +848,7 @@ static void test_defaults(void)
     T_CHECK(pz != NULL, "defaults: zero retries compile");
     if (pz) {
         n = compare_printed(pz, "zeros", &bad);
-        T_CHECK(n == 21 && bad == 0, "defaults: max_retries 0, bulk.max_retries 0, intervals 0 "
+        T_CHECK(n == 22 && bad == 0, "defaults: max_retries 0, bulk.max_retries 0, intervals 0 "
                 "and max_wait_duration 0 run as printed (no substitution)");
         es_client *c = es_client_new(&pz->es, d);
         T_CHECK(c && es_client_cfg(c)->max_retries == 0 && es_client_cfg(c)->max_wait_duration == 0,
