@@ -7,8 +7,8 @@
  */
 #include "dsl/dsl.h"
 
-static plan *finish(arena *scratch, diag *d, const dsl_node *root, const char *file,
-                    const src_driver *const *drivers)
+plan *dsl_compile_tree(arena *scratch, diag *d, const dsl_node *root, const char *file,
+                       const src_driver *const *drivers)
 {
     plan *p = NULL;
     arena *pa = NULL;
@@ -35,7 +35,7 @@ plan *dsl_compile_file(const char *path, const src_driver *const *drivers, diag 
     int before = diag_errors(d);
     dsl_node *root = dsl_load_file(scratch, d, path, NULL);
     if (diag_errors(d) > before) root = NULL;
-    return finish(scratch, d, root, path, drivers);
+    return dsl_compile_tree(scratch, d, root, path, drivers);
 }
 
 plan *dsl_compile_string(const char *name, const char *text, size_t len,
@@ -46,5 +46,5 @@ plan *dsl_compile_string(const char *name, const char *text, size_t len,
     int before = diag_errors(d);
     dsl_node *root = dsl_load_string(scratch, d, name, text, len, NULL);
     if (diag_errors(d) > before) root = NULL;
-    return finish(scratch, d, root, name, drivers);
+    return dsl_compile_tree(scratch, d, root, name, drivers);
 }

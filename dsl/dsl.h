@@ -30,6 +30,11 @@ plan *dsl_compile_file(const char *path, const src_driver *const *drivers, diag 
 /* Same from memory; name is the file name used in messages. */
 plan *dsl_compile_string(const char *name, const char *text, size_t len,
                          const src_driver *const *drivers, diag *d);
+/* Same from a loaded tree (root NULL: NULL): check, then lower. scratch
+ * holds the checked tree and is freed before returning (root may live in
+ * it); errors already in d before the call do not count. */
+plan *dsl_compile_tree(arena *scratch, diag *d, const dsl_node *root, const char *file,
+                       const src_driver *const *drivers);
 
 /* Check a loaded tree against the language and apply defaults. Returns the
  * tree with defaults merged (allocated in a) or NULL when errors were found. */

@@ -55,16 +55,7 @@ int svc_open(svc_ctx *s, const char *config, int log_json)
     dsl_map_put(s->tree_mem, ov, dsl_new_scalar(s->tree_mem, "elasticsearch", 0, here), es);
     s->root = dsl_merge(s->tree_mem, root, ov);
     arena *scratch = arena_new();
-    const dsl_node *checked = dsl_check(scratch, s->d, s->root);
-    if (checked && !diag_errors(s->d)) {
-        arena *pa = arena_new();
-        s->base = dsl_lower(pa, s->d, checked, config, src_drivers);
-        if (!s->base || diag_errors(s->d)) {
-            s->base = NULL;
-            arena_free(pa);
-        }
-    }
-    arena_free(scratch);
+    s->base = scratch ? dsl_compile_tree(scratch, s->d, s->root, config, src_drivers) : NULL;
     if (!s->base) goto invalid;
     if (diag_count(s->d)) report(s);
     diag_clear(s->d);

@@ -78,7 +78,6 @@ static int is_id(const dsl_node *n, const char *id)
 plan *svc_merged_plan(svc_ctx *s, const char *id, const json *conn, const json *snap, diag *d)
 {
     arena *a = arena_new();
-    plan *p = NULL;
     if (!a) return NULL;
     /* locations outlive this arena (diagnostics, the plan): the name is kept
      * with the configuration tree */
@@ -113,17 +112,9 @@ plan *svc_merged_plan(svc_ctx *s, const char *id, const json *conn, const json *
     dsl_node *seq = dsl_new_seq(a, root->loc);
     dsl_seq_push(a, seq, entry);
     dsl_map_put(a, nroot, key(a, "connectors", loc), seq);
-    int before = diag_errors(d);
-    const dsl_node *checked = dsl_check(a, d, nroot);
-    if (!checked || diag_errors(d) > before) goto out;
-    arena *pa = arena_new();
-    if (!pa) goto out;
-    p = dsl_lower(pa, d, checked, s->file, src_drivers);
-    if (!p || diag_errors(d) > before) {
-        p = NULL;
-        arena_free(pa);
-    }
+    /* the tree lives in a, which the compiler frees */
+    return dsl_compile_tree(a, d, nroot, s->file, src_drivers);
 out:
     arena_free(a);
-    return p;
+    return NULL;
 }
