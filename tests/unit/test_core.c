@@ -5,6 +5,7 @@
 #include "base/arena.h"
 #include "base/buf.h"
 #include "base/diag.h"
+#include "base/json.h"
 #include "t.h"
 
 static int cleaned;
@@ -12,7 +13,7 @@ static void on_free(void *p) { cleaned += *(int *)p; }
 
 int main(void)
 {
-    T_PLAN(24);
+    T_PLAN(28);
     arena *a = arena_new();
     char *s = arena_printf(a, "%s-%d", "x", 42);
     T_STREQ(s, "x-42", "arena_printf");
@@ -59,6 +60,24 @@ int main(void)
     T_CHECK(json_is_number("-12.5e+3", 8), "json number ok");
     T_CHECK(!json_is_number("01", 2) && !json_is_number("1.", 2) && !json_is_number("NaN", 3),
             "json number rejects");
+
+    /* \uXXXX escapes decode to 1, 2, 3 and (surrogate pair) 4 UTF-8 bytes */
+    buf u8 = BUF_INIT;
+    const char *esc = "\"\\u0041\\u00e9\\u07ff\\u0800\\u20ac\\uffff\\ud83d\\ude00\\udbff\\udfff\"";
+    T_CHECK(json_unescape(esc, strlen(esc), &u8) == 0 &&
+                u8.len == 1 + 2 + 2 + 3 + 3 + 3 + 4 + 4 &&
+                memcmp(u8.data, "A\xc3\xa9\xdf\xbf\xe0\xa0\x80\xe2\x82\xac\xef\xbf\xbf"
+                                "\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf", u8.len) == 0,
+            "json: \\u escapes of 1 to 4 UTF-8 bytes (U+0041 .. U+10FFFF)");
+    buf_reset(&u8);
+    esc = "\"\\ud83d\"";
+    T_CHECK(json_unescape(esc, strlen(esc), &u8) != 0, "json: a lone high surrogate is invalid");
+    esc = "\"\\ude00x\"";
+    T_CHECK(json_unescape(esc, strlen(esc), &u8) != 0, "json: a lone low surrogate is invalid");
+    esc = "\"\\ud83d\\u0041\"";
+    T_CHECK(json_unescape(esc, strlen(esc), &u8) != 0,
+            "json: a high surrogate followed by no low surrogate is invalid");
+    buf_free(&u8);
 
     diag *d = diag_new();
     const char *src = "a: 1\nmapings: {}\n";
