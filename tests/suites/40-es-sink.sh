@@ -149,11 +149,8 @@ check "cluster down: 'not ready after 2 s (5 attempts' agrees with max_wait_dura
 check "cluster down: no credentials printed" bash -c "! grep -q -e pw-0451 -e es-user '$tmp/w.out'"
 sed 's/^/#   /' "$tmp/w.out"
 
-run_bin plain "${ITEST_ES_BIN:-$root/build/tests/itest_es}"
-san=$root/build/san/tests/itest_es
-if [ -x "$san" ]; then
-    run_bin sanitizers "$san"
-fi
+run_bin plain "${ITEST_ES_BIN:-$SQL2ES_BUILD/tests/itest_es}"
+run_bin sanitizers "$SQL2ES_SAN_BUILD/tests/itest_es"
 
 # The proxies saw the faults they were asked for, and never a key in their logs.
 n429=$(jget "$(stats "$PROXY_429")" 429)

@@ -340,14 +340,49 @@ static void test_paths(void)
     }
 }
 
+/* The printer of hand-made plans: a table without index or _id template (the
+ * compiler always sets both) prints them as JSON null; a table filter. */
+static void test_print_null_templates(void)
+{
+    const char *cfg = "connectors:\n"
+                      "  - { connector_id: s, service_type: sqlite, index_name: i,\n"
+                      "      configuration: { path: x.db, tables: [a] },\n"
+                      "      mappings: { a: { id: \"{{ k }}\" } } }\n";
+    diag *d = diag_new();
+    plan *p = compile(cfg, d);
+    T_CHECK(p != NULL && table(p, 0, "a") != NULL, "sqlite connector compiles");
+    if (!p || !table(p, 0, "a")) {
+        diag_free(d);
+        return;
+    }
+    plan_table *t = (plan_table *)table(p, 0, "a");
+    const plan_tpl *index = t->index, *id = t->id;
+    t->index = NULL;
+    t->id = NULL;
+    char *out = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&out, &n);
+    plan_print(p, f, PLAN_FMT_JSON, "a", NULL);
+    fclose(f);
+    T_CHECK(out && strstr(out, "\"name\":\"a\"") && strstr(out, "\"index\":null,\"id\":null,\"key_columns\"") &&
+                !strstr(out, "\"name\":\"*\""),
+            "plan JSON: missing index and id templates are null; the filter keeps table a only");
+    free(out);
+    t->index = index;
+    t->id = id;
+    plan_free(p);
+    diag_free(d);
+}
+
 int main(void)
 {
-    T_PLAN(52);
+    T_PLAN(54);
     test_mapped();
     test_compat();
     test_errors();
     test_sqlite_pushdown();
     test_scale();
     test_paths();
+    test_print_null_templates();
     return T_DONE();
 }
