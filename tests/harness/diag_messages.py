@@ -32,8 +32,6 @@ CONV = re.compile(r"%[-+ #0]*(?:\*|\d+)?(?:\.(?:\*|\d+))?(?:hh|h|ll|l|z|j|t)?[di
 ESC = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'", "0": "\0", "r": "\r"}
 
 
-CHECKED = "the checker (schemas/language.yaml, dsl/check.c) rejects the same input first: " \
-          "dsl_lower only runs on a checked tree"
 UNREACHED = {
     ("dsl/check.c", "%s needs at least %ld %s%s"):
         "no key of schemas/language.yaml has min_items above 1 (that case says 'must not be empty')",
@@ -44,32 +42,7 @@ UNREACHED = {
         "only under an allocation fault (SQL2ES_FAULT=alloc:N); 26-fault-walk walks them "
         "and checks each ends cleanly, not each message",
     ("dsl/yaml.c", "out of memory while parsing YAML"): "needs an allocation failure (no fault hook in libyaml)",
-    ("dsl/lower.c", "template cycle through '%s'"): CHECKED + " ('template cycle')",
-    ("dsl/lower.c", "templates extend each other more than %d levels deep"): CHECKED,
-    ("dsl/lower.c", "invalid regular expression: %s"): CHECKED + " ('invalid regex: ...')",
-    ("dsl/lower.c", "a transform is a name or a map {name: argument}"): CHECKED,
-    ("dsl/lower.c", "'%s' needs a separator string"): CHECKED + " (\"transform 'split' needs an argument\")",
-    ("dsl/lower.c", "'%s' needs [PATTERN, %s]"): CHECKED + " ('expected a list')",
-    ("dsl/lower.c", "regex_extract group must be a number >= 0"): CHECKED + " ('must be >= 0')",
-    ("dsl/lower.c", "truncate needs a number of characters > 0"): CHECKED + " ('must be > 0')",
-    ("dsl/lower.c", "field '%s' is defined twice"): CHECKED + " (duplicate key)",
-    ("dsl/lower.c", "field '%s' is both a value and an object (it has nested fields)"):
-        CHECKED + " ('goes through ..., which is not a map')",
-    ("dsl/lower.c", "field '%s' has both 'from' and 'template'"):
-        CHECKED + " (\"a field takes either 'from' or 'template'\")",
-    ("dsl/lower.c", "field '%s': expected a column name, a template or a map"): CHECKED,
-    ("dsl/lower.c", "field '%s': expected a column name"): CHECKED,
-    ("dsl/lower.c", "field '%s': scaled_float needs a scaling_factor"):
-        CHECKED + " ('type scaled_float needs scaling_factor')",
-    ("dsl/lower.c", "relation '%s': expected a map"): CHECKED,
-    ("dsl/lower.c", "relation '%s' needs 'on: {child column: parent column}'"): CHECKED + " (required key)",
-    ("dsl/lower.c", "relation '%s': 'on' values are column names"): CHECKED,
-    ("dsl/lower.c", "relation '%s': 'through' needs a table and 'on: {link column: parent column}'"):
-        CHECKED + " (required keys)",
-    ("dsl/lower.c", "no source driver for service_type '%s'"): CHECKED + " (\"unknown service_type '%s'\")",
-    ("dsl/lower.c", "a basic rule needs field, rule, value and policy"): CHECKED + " (required keys)",
     ("dsl/lower.c", "no target index for table '%s'"): "index_name has a default (the connector id)",
-    ("dsl/lower.c", "an advanced rule needs a query"): CHECKED + " (required key)",
 }
 
 

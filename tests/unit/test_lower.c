@@ -8,6 +8,7 @@
 #include "base/buf.h"
 
 #include "dsl/dsl.h"
+#include "dsl/node.h"
 #include "dsl/template.h"
 #include "engine/sql.h"
 #include "plan/plan.h"
@@ -374,9 +375,175 @@ static void test_print_null_templates(void)
     diag_free(d);
 }
 
+/* dsl_lower on a tree the checker has not seen (dsl_check normally rejects
+ * these first): the lowering's own checks still refuse each bad value with
+ * its message and location, and never build a partial plan; durations in
+ * their text form are converted. */
+static char *lower_unchecked(const char *text, const src_driver *const *drivers, plan **out)
+{
+    arena *a = arena_new(), *pa = arena_new();
+    diag *d = diag_new();
+    dsl_node *root = dsl_load_string(a, d, "u.yml", text, strlen(text), NULL);
+    plan *p = root ? dsl_lower(pa, d, root, "u.yml", drivers) : NULL;
+    char *msgs = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&msgs, &n);
+    diag_print(d, f, 0);
+    fclose(f);
+    diag_free(d);
+    arena_free(a);
+    if (out) *out = p;
+    else if (p) plan_free(p);
+    if (!p) arena_free(pa);
+    return msgs;
+}
+
+static void test_unchecked(void)
+{
+    const char *bad1 =
+        "connectors:\n"
+        "  - connector_id: shop\n"
+        "    service_type: sqlite\n"
+        "    index_name: i\n"
+        "    configuration: { path: x.db }\n"
+        "    mappings:\n"
+        "      a: { extends: [cyc1] }\n"
+        "      b: { extends: audite }\n"
+        "      c:\n"
+        "        fields:\n"
+        "          x: { from: x, template: \"{{ y }}\" }\n"
+        "          y: [1, 2]\n"
+        "          z: { from: \"\" }\n"
+        "          w: { from: w, transform: [{ split: null }, { regex_replace: x }, { regex_extract: [\"(a)\", -1] },\n"
+        "               { regex_extract: [\"(a)\", 3] }, { truncate: 0 }, { uper: null }, { a: 1, b: 2 },\n"
+        "               { regex_replace: [\"(\", x] }] }\n"
+        "          v: { from: v, type: scaled_float }\n"
+        "        relations:\n"
+        "          r1: [1]\n"
+        "          r2: { table: t }\n"
+        "          r3: { table: t, on: { a: [1] } }\n"
+        "templates:\n"
+        "  audited: {}\n"
+        "  cyc1: { extends: cyc2 }\n"
+        "  cyc2: { extends: cyc1 }\n";
+    plan *p = (plan *)1;
+    char *m = lower_unchecked(bad1, src_drivers, &p);
+    static const char *const want1[] = {
+        "u.yml:25:20: error: template cycle through 'cyc1'",
+        "u.yml:8:21: error: unknown template 'audite'\n",
+        "  hint: did you mean 'audited'?",
+        "u.yml:11:35: error: field 'x' has both 'from' and 'template'",
+        "u.yml:12:14: error: field 'y': expected a column name, a template or a map",
+        "u.yml:13:22: error: field 'z': expected a column name",
+        "u.yml:14:37: error: 'split' needs a separator string",
+        "u.yml:14:71: error: 'regex_replace' needs [PATTERN, REPLACEMENT]",
+        "u.yml:14:101: error: regex_extract group must be a number >= 0",
+        "u.yml:15:41: error: group 3 does not exist: the pattern has 1 group\n",
+        "u.yml:15:59: error: truncate needs a number of characters > 0",
+        "u.yml:15:66: error: unknown transform 'uper'",
+        "  hint: did you mean 'upper'?",
+        "u.yml:15:80: error: a transform is a name or a map {name: argument}",
+        "u.yml:16:36: error: invalid regular expression: missing closing parenthesis",
+        "u.yml:17:31: error: field 'v': scaled_float needs a scaling_factor",
+        "u.yml:19:15: error: relation 'r1': expected a map",
+        "u.yml:20:11: error: relation 'r2' needs 'on: {child column: parent column}'",
+        "u.yml:21:36: error: relation 'r3': 'on' values are column names",
+        "\n17 errors\n", NULL};
+    int ok = p == NULL && m != NULL;
+    for (int i = 0; ok && want1[i]; i++)
+        if (!strstr(m, want1[i])) {
+            printf("# missing: %s\n", want1[i]);
+            ok = 0;
+        }
+    if (!ok) printf("# got:\n%s", m ? m : "(null)");
+    T_CHECK(ok, "unchecked tree: the lowering's own checks on templates, fields, transforms, relations");
+    free(m);
+
+    /* more levels of extends than allowed, a driver that does not exist,
+     * rules without their keys, a field both value and object */
+    buf b = BUF_INIT;
+    buf_puts(&b, "connectors:\n"
+                 "  - { connector_id: one, service_type: nosuchdb, index_name: i }\n"
+                 "  - connector_id: two\n"
+                 "    service_type: sqlite\n"
+                 "    index_name: i\n"
+                 "    sync_rules:\n"
+                 "      basic:\n"
+                 "        - { field: a, rule: equals }\n"
+                 "        - { field: a, rule: nope, value: 1, policy: include }\n"
+                 "    mappings:\n"
+                 "      a:\n"
+                 "        fields:\n"
+                 "          \"p.q\": x\n"
+                 "          p: { q: y }\n"
+                 "          r: s\n"
+                 "          \"r.t\": u\n"
+                 "          \"k.m\": x\n"
+                 "          k: z\n"
+                 "        relations:\n"
+                 "          r5: { table: t, on: { a: b }, through: { table: l } }\n"
+                 "          r6: { table: t, on: { a: b }, through: [1] }\n"
+                 "      c: { extends: t0 }\n"
+                 "  - connector_id: three\n"
+                 "    service_type: sqlite\n"
+                 "    sync_rules: { advanced: [{ tables: [a] }] }\n"
+                 "templates:\n");
+    for (int i = 0; i < 102; i++) buf_printf(&b, "  t%d: { extends: t%d }\n", i, i + 1);
+    buf_puts(&b, "  t102: {}\n");
+    m = lower_unchecked(b.data, src_drivers, &p);
+    buf_free(&b);
+    static const char *const want2[] = {
+        "u.yml:2:40: error: no source driver for service_type 'nosuchdb'",
+        "u.yml:8:11: error: a basic rule needs field, rule, value and policy",
+        "u.yml:9:29: error: unknown rule 'nope'",
+        "u.yml:25:30: error: an advanced rule needs a query",
+        "u.yml:14:16: error: field 'p.q' is defined twice\n",
+        "  hint: first defined at line 13",
+        "u.yml:16:11: error: field 'r' is both a value and an object (because of 'r.t')\n",
+        "  hint: 'r' is set at line 15",
+        "u.yml:18:11: error: field 'k' is both a value and an object (it has nested fields)",
+        "u.yml:20:50: error: relation 'r5': 'through' needs a table and 'on: {link column: parent column}'",
+        "error: templates extend each other more than 100 levels deep", NULL};
+    ok = p == NULL && m != NULL;
+    for (int i = 0; ok && want2[i]; i++)
+        if (!strstr(m, want2[i])) {
+            printf("# missing: %s\n", want2[i]);
+            ok = 0;
+        }
+    if (!ok) printf("# got:\n%s", m ? m : "(null)");
+    T_CHECK(ok, "unchecked tree: extends too deep, unknown driver, incomplete rules, a field value and object");
+    free(m);
+
+    /* durations as text: ms, s, m, h, d; anything else is the default */
+    const char *durs =
+        "service: { idling: 2m, heartbeat: 1h, max_errors_span: 1d, job_cleanup_interval: 250ms,\n"
+        "           preflight_idle: 3s }\n"
+        "connectors:\n"
+        "  - connector_id: shop\n"
+        "    service_type: sqlite\n"
+        "    index_name: i\n"
+        "    configuration: { path: x.db, connect_timeout: 7s }\n"
+        "    mappings:\n"
+        "      a: { incremental: { cursor: u, lag: 250ms } }\n"
+        "      b: { incremental: { cursor: u, lag: 2m } }\n"
+        "      c: { incremental: { cursor: u, lag: 5x } }\n"
+        "      d: { incremental: { cursor: u, lag: s } }\n"
+        "      e: { incremental: { cursor: u, lag: 1.5 } }\n";
+    m = lower_unchecked(durs, NULL, &p);
+    T_CHECK(p && table(p, 0, "a") && table(p, 0, "a")->lag_ms == 250 && table(p, 0, "b")->lag_ms == 120000 &&
+                table(p, 0, "c")->lag_ms == 0 && table(p, 0, "d")->lag_ms == 0 &&
+                table(p, 0, "e")->lag_ms == 1500 && p->service.idling == 120 &&
+                p->service.heartbeat == 3600 && p->service.max_errors_span == 86400 &&
+                p->service.job_cleanup_interval == 0.25 && p->service.preflight_idle == 3 &&
+                p->connectors[0].source.connect_timeout == 7,
+            "unchecked tree: durations 250ms 2m 1h 1d 3s 7s as seconds; 5x and s are the default");
+    free(m);
+    if (p) plan_free(p);
+}
+
 int main(void)
 {
-    T_PLAN(54);
+    T_PLAN(57);
     test_mapped();
     test_compat();
     test_errors();
@@ -384,5 +551,6 @@ int main(void)
     test_scale();
     test_paths();
     test_print_null_templates();
+    test_unchecked();
     return T_DONE();
 }
