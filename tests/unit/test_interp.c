@@ -398,6 +398,43 @@ static void test_transforms(void)
        OP(REGEX_REPLACE, .re = rx("^(.*)$", 0), .s = "$1-$1"));
     X1(NUL, "{\"v\":null}", "transforms pass null", O(TRIM), O(LOWER), O(TO_NUMBER),
        OP(TRUNCATE, .n = 1));
+    /* case maps, range by range: Latin Extended-A pairs (even upper / odd
+     * lower, and the odd-upper run 0139..0148, 0179..017E), U+0178, Greek
+     * final sigma, Cyrillic 0400..040F <-> 0450..045F; x and / signs kept */
+    X1(S("\xc4\x80\xc4\x82\xc4\xb2\xc5\x8a\xc5\xb6\xc4\x81 \xc4\xb9\xc4\xba\xc5\xb9 \xc5\xb8 \xce\xa9 \xd0\x80\xd0\x8f\xd0\xaf \xc3\x97"),
+       "{\"v\":\"\xc4\x81\xc4\x83\xc4\xb3\xc5\x8b\xc5\xb7\xc4\x81 \xc4\xba\xc4\xba\xc5\xba \xc3\xbf \xcf\x89 \xd1\x90\xd1\x9f\xd1\x8f \xc3\x97\"}",
+       "lower: Latin Extended-A, Y-diaeresis, Omega, Cyrillic 0400/040F/042F, multiplication sign kept",
+       O(LOWER));
+    X1(S("\xc4\x81\xc4\xb3\xc5\xb7\xc4\x80 \xc4\xba\xc4\xb9\xc5\xba\xc5\xbe \xcf\x82\xce\xb1\xcf\x89 \xd1\x8f\xd0\xb0\xd1\x90\xd1\x9f \xc3\xb7\xc2\xb5"),
+       "{\"v\":\"\xc4\x80\xc4\xb2\xc5\xb6\xc4\x80 \xc4\xb9\xc4\xb9\xc5\xb9\xc5\xbd \xce\xa3\xce\x91\xce\xa9 \xd0\xaf\xd0\x90\xd0\x80\xd0\x8f \xc3\xb7\xc2\xb5\"}",
+       "upper: Latin Extended-A, final sigma, Greek, Cyrillic 0430/044F/0450/045F, division and micro kept",
+       O(UPPER));
+    X1(S("A\xc3" "B\x80\xe2\x82\xac\xc3"), "{\"v\":\"a\xef\xbf\xbd" "b\xef\xbf\xbd\xe2\x82\xac\xef\xbf\xbd\"}",
+       "lower: a lead byte without its continuation, a stray continuation, a 3-byte sequence kept",
+       O(LOWER));
+    X1(BT, "{\"v\":true}", "lower leaves booleans", O(LOWER));
+    X1(J("{\"A\":1}"), "{\"v\":{\"A\":1}}", "regex_replace leaves JSON",
+       OP(REGEX_REPLACE, .re = rx("A", 0), .s = "b"));
+    X1(((src_value){SRC_BINARY, "\x00\x01\xff", 3}), "{\"v\":\"AAH/\"}", "to_string: binary as base64",
+       O(TO_STRING));
+    X1(BF, "{\"v\":0}", "to_number false", O(TO_NUMBER));
+    X1(N("0e5"), "{\"v\":false}", "to_bool: 0e5 is zero (the exponent's digits do not count)", O(TO_BOOL));
+    X1(N("-0.001"), "{\"v\":true}", "to_bool: -0.001 is not zero", O(TO_BOOL));
+    X1(S("  "), "{\"v\":null}", "to_bool: blank text is null", O(TO_BOOL));
+    X1(S("Y"), "{\"v\":true}", "to_bool y", O(TO_BOOL));
+    X1(S("on"), "{\"v\":true}", "to_bool on", O(TO_BOOL));
+    X1(S("1"), "{\"v\":true}", "to_bool 1", O(TO_BOOL));
+    X1(S("TRUE"), "{\"v\":true}", "to_bool true", O(TO_BOOL));
+    X1(S("f"), "{\"v\":false}", "to_bool f", O(TO_BOOL));
+    X1(S("No"), "{\"v\":false}", "to_bool no", O(TO_BOOL));
+    X1(S("n"), "{\"v\":false}", "to_bool n", O(TO_BOOL));
+    X1(S("false"), "{\"v\":false}", "to_bool false", O(TO_BOOL));
+    X1(S("ye"), "{\"v\":null}", "to_bool: a prefix of yes is not a boolean", O(TO_BOOL));
+    X1(BT, "{\"v\":true}", "to_bool keeps a boolean", O(TO_BOOL));
+    X1(S(" \t "), "{\"v\":null}", "parse_json: blank text is null", O(PARSE_JSON));
+    X1(((src_value){SRC_BINARY, "[1]", 3}), "{\"v\":[1]}", "parse_json: binary holding JSON", O(PARSE_JSON));
+    X1(N("12"), "{\"v\":12}", "parse_json leaves numbers", O(PARSE_JSON));
+    X1(N("12345"), "{\"v\":12345}", "truncate leaves numbers", OP(TRUNCATE, .n = 2));
 }
 
 static void test_templates_objects(void)
@@ -1251,7 +1288,7 @@ static void test_json(void)
 
 int main(void)
 {
-    T_PLAN(183);
+    T_PLAN(207);
     A = arena_new();
     test_plain_copy();
     test_connectors_compat();
