@@ -1100,6 +1100,157 @@ static void test_bind_errors_sql(void)
     diag_free(d);
 }
 
+/* Binding refuses plans the compiler never makes (hand-made plans, a plan
+ * from another version): each with its message; and the bind-time checks a
+ * database can trigger (columns that collide once lower-cased). */
+static const char *bind_err(plan_connector *c, plan_table *pt, const src_table *st)
+{
+    diag *d = diag_new();
+    eng_bound_table *bt = NULL;
+    eng_bind_opts o = {.timestamp = "t", .describe = describe_child};
+    int rc = eng_bind_table(A, c, pt, st, &o, &bt, d);
+    buf all = BUF_INIT;
+    buf_printf(&all, "%d", rc);
+    for (size_t i = 0; i < diag_count(d); i++) {
+        const diag_msg *m = diag_get(d, i);
+        buf_printf(&all, "|%s", m->text);
+    }
+    const char *r = arena_strndup(A, all.data, all.len);
+    buf_free(&all);
+    diag_free(d);
+    return r;
+}
+
+static void test_bind_errors_plan(void)
+{
+    plan_connector c = conn_base();
+    const src_table *st = table("customers", "public", "id:long:1,name:text,Name:text");
+    plan_op copy[] = {OP(COPY_COLUMNS, .n = PLAN_COPY_EXCLUDE)};
+    plan_table pt = ptable(copy, 1);
+
+    pt.index = tpl("ix-{{ $id }}");
+    T_STREQ(bind_err(&c, &pt, st), "-1|unknown template variable 'id'", "index: $id is not a plan variable");
+    pt.index = tpl("ix-{{ $nope }}");
+    T_STREQ(bind_err(&c, &pt, st), "-1|unknown template variable 'nope'", "index: unknown variable");
+    pt.index = tpl("ix-{{ @pk }}");
+    T_STREQ(bind_err(&c, &pt, st), "-1|the index name cannot use the primary key", "index: no primary key");
+    plan_tpl_part relp[] = {{PLAN_TPL_LIT, "ix-", -1}, {PLAN_TPL_REL, "name", 0}};
+    plan_tpl reltpl = {relp, 2, "ix-{{ r.name }}"};
+    pt.index = &reltpl;
+    T_STREQ(bind_err(&c, &pt, st), "-1|the index name can only use plan variables, not 'name'",
+            "index: no relation column");
+    pt.index = tpl("{{ $connector }}-{{ $schema }}");
+    c.index_name = NULL;
+    const char *ok = bind_err(&c, &pt, st);
+    T_CHECK(ok[0] == '0', "index: plan variables render");
+    pt.index = NULL;
+    T_STREQ(bind_err(&c, &pt, st), "-1|connector 'shop': table 'customers' has no target index",
+            "no index template and no index_name");
+    c.index_name = "";
+    T_STREQ(bind_err(&c, &pt, st), "-1|connector 'shop': table 'customers' has no target index",
+            "an empty index_name is no index");
+    c = conn_base();
+
+    pt.id = tpl("{{ $id }}");
+    T_STREQ(bind_err(&c, &pt, st), "-1|the document id cannot use $id", "_id: $id refused");
+    pt.id = NULL;
+
+    plan_rule rr[] = {{.field = "name", .rule = PLAN_RULE_REGEX, .value = "a.*"}};
+    pt.rules = rr;
+    pt.nrules = 1;
+    T_STREQ(bind_err(&c, &pt, st), "-1|rule regex was not compiled", "a regex rule without its regex");
+    pt.rules = NULL;
+    pt.nrules = 0;
+
+    /* columns named apart only by case become one field once lower-cased */
+    plan_op lower[] = {OP(COPY_COLUMNS, .n = PLAN_COPY_EXCLUDE | PLAN_COPY_LOWER)};
+    pt = ptable(lower, 1);
+    T_STREQ(bind_err(&c, &pt, st),
+            "-1|connector 'shop': table 'customers': columns 'name' and 'Name' both become field 'name' "
+            "(field names are lower-cased, as the connectors do)",
+            "copy lower-cased: a collision is refused");
+    plan_op pfx[] = {OP(COPY_COLUMNS, .n = PLAN_COPY_EXCLUDE, .s = "{{ $nope }}_{{ $table")};
+    pt = ptable(pfx, 1);
+    T_STREQ(bind_err(&c, &pt, st), "-1|unknown variable '$nope' in column prefix", "prefix: unknown variable");
+    plan_op pfx2[] = {OP(COPY_COLUMNS, .n = PLAN_COPY_EXCLUDE, .s = "{{$table}}.{{ $x")};
+    pt = ptable(pfx2, 1);
+    static const char *const only[] = {"name", "id"};
+    pfx2[0].n = PLAN_COPY_INCLUDE;
+    pfx2[0].names = only;
+    pfx2[0].nnames = 2;
+    T_STREQ(run_rows(&c, &pt, st, (src_value[]){N("1"), S("a"), S("b")}, 1),
+            "{\"index\":{\"_index\":\"search-shop\",\"_id\":\"1\"}}\n"
+            "{\"customers.{{ $xid\":1,\"customers.{{ $xname\":\"a\"}\n",
+            "prefix: an unclosed {{ is literal text");
+
+    plan_op var[] = {OP(LOAD_VAR, .s = "nope"), OP(EMIT, .s = "v")};
+    pt = ptable(var, 2);
+    T_STREQ(bind_err(&c, &pt, st), "-1|unknown variable 'nope'", "load_var: unknown variable");
+    plan_op rxo[] = {OP(LOAD_COL, .s = "name"), OP(REGEX_EXTRACT, .pattern = "(a"), OP(EMIT, .s = "v")};
+    pt = ptable(rxo, 3);
+    T_STREQ(bind_err(&c, &pt, st), "-1|regex '(a' was not compiled", "regex op without its regex");
+    plan_op rel[] = {OP(RELATION, .n = 3, .s = "orders")};
+    pt = ptable(rel, 1);
+    T_STREQ(bind_err(&c, &pt, st), "-1|relation index 3 out of range", "relation op: index out of range");
+    plan_tpl_part fp[] = {{PLAN_TPL_REL, "title", 0}};
+    plan_tpl ft = {fp, 1, "{{ album.title }}"};
+    plan_op tp[] = {OP(LOAD_TPL, .tpl = &ft), OP(EMIT, .s = "v")};
+    pt = ptable(tp, 2);
+    T_STREQ(bind_err(&c, &pt, st), "-1|template '{{ album.title }}': no many-to-one relation for 'title'",
+            "template: a relation column without the relation");
+
+    c.driver = NULL;
+    pt = ptable(copy, 1);
+    T_STREQ(bind_err(&c, &pt, st), "-1|connector 'shop': no SQL dialect to bind table 'customers'",
+            "no driver: no dialect");
+    c = conn_base();
+
+    /* relations: no describe callback, a child that cannot be described,
+     * order_by naming a missing column, a rule on a relation's field */
+    static const char *const on_c[] = {"customer_id"}, *const on_p[] = {"id"};
+    static const char *const ob[] = {"nope DESC"};
+    plan_op child_ops[] = {OP(LOAD_COL, .s = "total"), OP(EMIT, .s = "total")};
+    plan_relation rels[1] = {0};
+    rels[0].key = "orders";
+    rels[0].table = "orders";
+    rels[0].child_cols = on_c;
+    rels[0].parent_cols = on_p;
+    rels[0].non = 1;
+    rels[0].doc = (plan_doc){child_ops, 2, NULL, 0};
+    plan_op ops[] = {OP(RELATION, .n = 0, .s = "orders")};
+    pt = ptable(ops, 1);
+    pt.doc.relations = rels;
+    pt.doc.nrelations = 1;
+    diag *d = diag_new();
+    eng_bound_table *bt = NULL;
+    T_CHECK(eng_bind_table(A, &c, &pt, st, NULL, &bt, d) == DIAG_EINVAL &&
+                strcmp(diag_last(d), "connector 'shop': relation 'orders' needs the child table 'orders' "
+                                     "described") == 0,
+            "relation without a describe callback");
+    diag_free(d);
+    T_STREQ(bind_err(&c, &pt, st), "-1|no table orders", "relation: the child table is missing");
+    child_tables[0] = table("orders", "public", "id:long:1,customer_id:long,total:double");
+    rels[0].order_by = ob;
+    rels[0].norder_by = 1;
+    T_STREQ(bind_err(&c, &pt, st),
+            "-1|connector 'shop': relation 'orders': table 'orders' has no column 'nope' (order_by)",
+            "relation: order_by names a missing column");
+    rels[0].order_by = NULL;
+    rels[0].norder_by = 0;
+    plan_rule onrel[] = {{.field = "orders.total", .rule = PLAN_RULE_EQUALS, .value = "1"},
+                         {.field = "orders", .rule = PLAN_RULE_EQUALS, .value = "1"},
+                         {.field = "ordersx", .rule = PLAN_RULE_EQUALS, .value = "1"}};
+    pt.rules = onrel;
+    pt.nrules = 3;
+    T_STREQ(bind_err(&c, &pt, st),
+            "0|connector 'shop': table 'customers': the rule on field 'orders.total' never matches: "
+            "'orders' is a relation, and rules see only the table's own fields"
+            "|connector 'shop': table 'customers': the rule on field 'orders' never matches: "
+            "'orders' is a relation, and rules see only the table's own fields",
+            "a rule on a relation's field warns (and on a field that only starts alike does not)");
+    child_tables[0] = NULL;
+}
+
 static void test_mapping(void)
 {
     plan_op ops[] = {OP(COPY_COLUMNS, .n = PLAN_COPY_INCLUDE, .names = (const char *const[]){"id", "price"},
@@ -1288,7 +1439,7 @@ static void test_json(void)
 
 int main(void)
 {
-    T_PLAN(207);
+    T_PLAN(228);
     A = arena_new();
     test_plain_copy();
     test_connectors_compat();
@@ -1303,6 +1454,7 @@ int main(void)
     test_relation_on_swapped();
     test_through();
     test_bind_errors_sql();
+    test_bind_errors_plan();
     test_mapping();
     test_limits_nested();
     test_json();
