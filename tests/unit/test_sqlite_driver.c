@@ -379,9 +379,96 @@ static void test_speed(void)
     diag_free(d);
 }
 
+/* Values a column's declared type cannot hold as they are, statements that
+ * give no rows, a statement run twice (the cached statement), another
+ * schema, and a directory given as the database file. */
+static void test_more(void)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/more.db", dir);
+    int st = run_sqlite(path, "CREATE TABLE t_fit (k INTEGER PRIMARY KEY, flag BOOLEAN, b BLOB);\n"
+                              "INSERT INTO t_fit VALUES (1, 'true', 'abc'), (2, 'false', 5),\n"
+                              "  (3, 'yes', X'00ff');\n");
+    T_CHECK(st == 0, "more: fixture written");
+    diag *d = diag_new();
+    src_config cfg = {0};
+    cfg.path = path;
+    src_conn *c = NULL;
+    if (drv->open(&cfg, &c, d) != 0) {
+        T_CHECK(0, "more: open");
+        printf("# %s\n", diag_last(d));
+        diag_free(d);
+        return;
+    }
+    buf b = BUF_INIT, got = BUF_INIT;
+    const src_value *row;
+    src_scan *s = NULL;
+    src_query q = {"SELECT flag, b FROM t_fit ORDER BY k", NULL, 0, 0};
+    for (int pass = 0; pass < 2; pass++) { /* the second run reuses the cached statement */
+        buf_reset(&got);
+        if (drv->begin_scan(c, &q, &s, d) == 0)
+            while (drv->next(s, &row, d) == 1) {
+                buf_printf(&got, "%s ", render(&b, &row[0]));
+                buf_printf(&got, "%s|", render(&b, &row[1]));
+            }
+        T_STREQ(got.data, "S:true X:616263|S:false N:|N: X:00ff|",
+                pass ? "fit: the same statement again gives the same rows"
+                     : "fit: 'true'/'false' in a BOOLEAN kept, text in a BLOB is its bytes, "
+                       "an integer in a BLOB and 'yes' in a BOOLEAN are null");
+        T_CHECK(s && drv->stats(s)->warnings == 2, pass ? "fit: two warnings again" : "fit: two warnings");
+        drv->end_scan(s);
+        s = NULL;
+    }
+    int w1 = 0, w2 = 0;
+    for (size_t k = 0; k < diag_count(d); k++) {
+        w1 |= strstr(diag_get(d, k)->text, "column 'b' (BLOB, mapped as binary): '5' is not a BLOB or text; "
+                                           "written as null") != NULL;
+        w2 |= strstr(diag_get(d, k)->text, "column 'flag' (BOOLEAN, mapped as boolean): 'yes' is not a "
+                                           "boolean (0, 1, 'true', 'false'); written as null") != NULL;
+    }
+    T_CHECK(w1 && w2, "fit: each warning names the column, its type and the value");
+
+    src_query e = {"  -- nothing but a comment", NULL, 0, 0};
+    T_CHECK(drv->begin_scan(c, &e, &s, d) == DIAG_EINVAL && s == NULL &&
+                strcmp(diag_last(d), "sqlite: the query is empty") == 0,
+            "a query without a statement is refused");
+    src_query del = {"DELETE FROM t_fit WHERE k = ?1", (const char *const[]){"1"}, 1, 0};
+    T_CHECK(drv->begin_scan(c, &del, &s, d) == DIAG_EINVAL && s == NULL &&
+                strcmp(diag_last(d), "sqlite: the statement returns no rows") == 0,
+            "a statement without result columns is refused (and never run)");
+    src_query cnt = {"SELECT count(*) FROM t_fit", NULL, 0, 0};
+    T_CHECK(drv->begin_scan(c, &cnt, &s, d) == 0 && drv->next(s, &row, d) == 1 && row[0].n == 1 &&
+                row[0].p[0] == '3',
+            "... the row is still there");
+    drv->end_scan(s);
+
+    arena *a = arena_new();
+    const char **names;
+    int n = -1;
+    T_CHECK(drv->list_tables(c, "main", a, &names, &n, d) == 0 && n == 1 && strcmp(names[0], "t_fit") == 0,
+            "list_tables of schema main");
+    n = -1;
+    T_CHECK(drv->list_tables(c, "temp", a, &names, &n, d) == 0 && n == 0, "list_tables of schema temp: none");
+    src_table t;
+    T_CHECK(drv->describe(c, "main", "t_fit", a, &t, d) == 0 && t.ncols == 3 && strcmp(t.schema, "main") == 0 &&
+                strcmp(t.cols[2].es_type, "binary") == 0,
+            "describe in schema main");
+    arena_free(a);
+    drv->close(c);
+
+    cfg.path = dir;
+    c = NULL;
+    T_CHECK(drv->open(&cfg, &c, d) == DIAG_EIO && c == NULL && strstr(diag_last(d), "not a regular file") &&
+                strstr(diag_last(d), dir),
+            "a directory is not a database file");
+    buf_free(&b);
+    buf_free(&got);
+    diag_free(d);
+}
+
 int main(void)
 {
-    T_PLAN(198);
+    T_PLAN(211);
     setvbuf(stdout, NULL, _IOLBF, 0);
     snprintf(dir, sizeof dir, "%s/test_sqlite.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(dir)) {
@@ -424,6 +511,7 @@ int main(void)
     }
     diag_free(d);
     test_open_errors();
+    test_more();
     test_speed();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
