@@ -34,6 +34,39 @@ static void report(const svc_ctx *s)
     }
 }
 
+/* The client reports its start-up waits ("sql2es: waiting for HOST: ...")
+ * on a stream: each line becomes a log line, so that with --log-format json
+ * every line of the service is one JSON object. */
+typedef struct client_log {
+    const svc_ctx *s;
+    char line[1024];
+    size_t len;
+} client_log;
+
+static ssize_t client_log_write(void *cookie, const char *data, size_t n)
+{
+    client_log *cl = cookie;
+    for (size_t i = 0; i < n; i++) {
+        if (data[i] != '\n' && cl->len < sizeof cl->line - 1) {
+            cl->line[cl->len++] = data[i];
+            continue;
+        }
+        if (data[i] != '\n') continue; /* too long: the rest of the line is dropped */
+        cl->line[cl->len] = '\0';
+        const char *msg = cl->line;
+        if (!strncmp(msg, "sql2es: ", 8)) msg += 8;
+        if (*msg) svc_log(cl->s, "WARN", NULL, NULL, "%s", msg);
+        cl->len = 0;
+    }
+    return (ssize_t)n;
+}
+
+static int client_log_close(void *cookie)
+{
+    free(cookie);
+    return 0;
+}
+
 int svc_open(svc_ctx *s, const char *config, int log_json)
 {
     memset(s, 0, sizeof *s);
@@ -64,6 +97,18 @@ int svc_open(svc_ctx *s, const char *config, int log_json)
         report(s);
         return 1;
     }
+    client_log *cl = calloc(1, sizeof *cl);
+    if (cl) {
+        cl->s = s;
+        s->client_log = fopencookie(cl, "w", (cookie_io_functions_t){NULL, client_log_write, NULL,
+                                                                     client_log_close});
+        if (s->client_log) {
+            setvbuf(s->client_log, NULL, _IOLBF, 0);
+            es_client_set_log(s->es, s->client_log);
+        } else {
+            free(cl);
+        }
+    }
     return 0;
 invalid:
     report(s);
@@ -73,6 +118,7 @@ invalid:
 void svc_close(svc_ctx *s)
 {
     es_client_free(s->es);
+    if (s->client_log) fclose(s->client_log);
     plan_free(s->base);
     arena_free(s->tree_mem);
     diag_free(s->d);

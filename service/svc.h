@@ -42,6 +42,7 @@ typedef struct svc_ctx {
     diag *d;                  /* compile messages (sources registered for carets) */
     char hostname[256];
     int log_json;
+    FILE *client_log; /* the client's start-up waits as log lines (common.c) */
 } svc_ctx;
 
 /* Load and compile config, make the client (no request yet). Returns 0, or
