@@ -15,7 +15,7 @@
 
 PREFIX ?= /usr/local
 CC ?= cc
-PKGS := yaml-0.1 libcurl libcjson libpq libpcre2-8 libmariadb sqlite3
+PKGS := yaml-0.1 libcurl libcjson libpq libpcre2-8 libmariadb sqlite3 libmicrohttpd
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

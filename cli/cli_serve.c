@@ -9,7 +9,7 @@
 #include "service/service.h"
 
 static const char serve_usage[] =
-    "usage: sql2es serve -c FILE [--log-format text|json]\n"
+    "usage: sql2es serve -c FILE [--log-format text|json] [--listen HOST:PORT]\n"
     "\n"
     "Run the connector service: handle the connectors of FILE through the\n"
     "`.elastic-connectors` and `.elastic-connectors-sync-jobs` indices, as the\n"
@@ -23,17 +23,23 @@ static const char serve_usage[] =
     "  -c, --config FILE      configuration (default: config.yml)\n"
     "      --log-format F     text (default) or json (one object per line)\n"
     "      --poll SECONDS     how often to look for pending jobs (default 0.5)\n"
-    "exit: 0 stopped by a signal, 1 the cluster could not be used, 2 invalid configuration\n";
+    "      --listen HOST:PORT serve /metrics (Prometheus), /healthz and a status page\n"
+    "                         on this address, e.g. 127.0.0.1:9187 (port 0: any free port,\n"
+    "                         logged at start)\n"
+    "exit: 0 stopped by a signal, 1 the cluster could not be used or the --listen port\n"
+    "      cannot be bound (in use), 2 invalid configuration or a --listen value that is\n"
+    "      not HOST:PORT\n";
 
 int cli_serve(int argc, char **argv)
 {
-    enum { O_LOG = 256, O_POLL };
+    enum { O_LOG = 256, O_POLL, O_LISTEN };
     static const struct option opts[] = {{"config", required_argument, 0, 'c'},
                                          {"log-format", required_argument, 0, O_LOG},
                                          {"poll", required_argument, 0, O_POLL},
+                                         {"listen", required_argument, 0, O_LISTEN},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    svc_serve_opts o = {"config.yml", 0, 0};
+    svc_serve_opts o = {"config.yml", 0, 0, NULL};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -56,6 +62,7 @@ int cli_serve(int argc, char **argv)
             o.poll = v;
             break;
         }
+        case O_LISTEN: o.listen = optarg; break;
         case 'h': fputs(serve_usage, stdout); return 0;
         default: fputs(serve_usage, stderr); return 2;
         }

@@ -27,6 +27,7 @@
  * Scheduled jobs: service/schedule.c, checked every turn of the loop.
  * Not here: filtering validation, idle-job cleanup.
  */
+#include "service/ops.h"
 #include "service/service.h"
 #include "service/svc.h"
 
@@ -55,7 +56,7 @@
 
 typedef struct table_count {
     char label[160];
-    uint64_t docs;
+    uint64_t docs, rows;
 } table_count;
 
 typedef struct run {
@@ -69,9 +70,9 @@ typedef struct run {
     table_count *tables;
     int ntables;
     int final_seen;
-    uint64_t rows, docs, indexed, deletes, swept, failed;
+    uint64_t rows, docs, indexed, deletes, swept, failed, retried;
     int cancel, suspend, lost;
-    double kill_at, last_stats, last_check;
+    double kill_at, last_stats, last_check, started;
 } run;
 
 static volatile sig_atomic_t stop_flag;
@@ -87,6 +88,7 @@ typedef struct server {
     run runs[MAX_RUNS];
     int max_runs;
     double poll;
+    svc_ops *ops; /* --listen: metrics, health, status page (service/ops.c) */
 } server;
 
 static int running(const server *sv)
@@ -189,6 +191,8 @@ static void finish(server *sv, run *r, const char *status, const char *error)
         svc_log(s, "ERROR", r->connector, r->job, "cannot record the sync on the connector: %s", diag_last(d));
     buf_free(&b);
     diag_free(d);
+    svc_ops_job_end(sv->ops, r->connector, status, r->rows, indexed, deleted, r->retried,
+                    es_now() - r->started);
     if (error)
         svc_log(s, "INFO", r->connector, r->job, "job %s: %s", status, error);
     else
@@ -203,12 +207,14 @@ static void finish(server *sv, run *r, const char *status, const char *error)
 
 /* ---- the child's output ------------------------------------------------------- */
 
-static void table_docs(run *r, const char *label, size_t llen, uint64_t docs)
+static void table_docs(run *r, const char *label, size_t llen, uint64_t docs, uint64_t rows)
 {
     for (int i = 0; i < r->ntables; i++)
         if (strlen(r->tables[i].label) == llen && !memcmp(r->tables[i].label, label, llen)) {
             r->docs += docs - r->tables[i].docs;
             r->tables[i].docs = docs;
+            r->rows += rows - r->tables[i].rows;
+            r->tables[i].rows = rows;
             return;
         }
     if (r->ntables >= MAX_TABLES) return;
@@ -216,7 +222,9 @@ static void table_docs(run *r, const char *label, size_t llen, uint64_t docs)
     table_count *t = &r->tables[r->ntables++];
     snprintf(t->label, sizeof t->label, "%.*s", (int)llen, label);
     t->docs = docs;
+    t->rows = rows;
     r->docs += docs;
+    r->rows += rows;
 }
 
 static void child_line(server *sv, run *r, const char *l)
@@ -233,13 +241,16 @@ static void child_line(server *sv, run *r, const char *l)
             r->failed = v[5];
             r->final_seen = 1;
         }
+        unsigned long long retried;
+        const char *rt = strstr(l, " retried=");
+        if (rt && sscanf(rt, " retried=%llu", &retried) == 1) r->retried = retried;
         return;
     }
     /* progress: "LABEL: N rows, M documents, R rows/s" */
     for (const char *p = strstr(l, ": "); p; p = strstr(p + 1, ": ")) {
         unsigned long long rows, docs;
         if (sscanf(p + 2, "%llu rows, %llu documents", &rows, &docs) == 2) {
-            table_docs(r, l, (size_t)(p - l), docs);
+            table_docs(r, l, (size_t)(p - l), docs, rows);
             return;
         }
     }
@@ -321,8 +332,8 @@ static void child_main(const plan *p, const char *connector, int full, int fd)
     int rc = eng_sync_run(p, &o, &st, d);
     diag_print(d, stderr, 0);
     fprintf(stderr, STATS_TAG "rows=%" PRIu64 " docs=%" PRIu64 " indexed=%" PRIu64 " deletes=%" PRIu64
-                              " swept=%" PRIu64 " failed=%" PRIu64 "\n",
-            st.rows, st.docs, st.indexed, st.deletes, st.swept, st.failed);
+                              " swept=%" PRIu64 " failed=%" PRIu64 " retried=%" PRIu64 "\n",
+            st.rows, st.docs, st.indexed, st.deletes, st.swept, st.failed, st.retried);
     fflush(stderr);
     _exit(rc);
 }
@@ -412,6 +423,7 @@ static int try_claim(server *sv, const char *job_id)
     memset(r, 0, sizeof *r);
     r->used = 1;
     r->fd = -1;
+    r->started = es_now();
     snprintf(r->job, sizeof r->job, "%s", job_id);
     snprintf(r->connector, sizeof r->connector, "%s", cid);
     snprintf(r->job_type, sizeof r->job_type, "%s", type);
@@ -616,6 +628,21 @@ static void wait_io(server *sv, double seconds)
         es_sleep(seconds);
 }
 
+/* What --listen shows: the running jobs, on every turn. */
+static void publish(server *sv)
+{
+    if (!sv->ops) return;
+    svc_ops_run rs[MAX_RUNS];
+    int n = 0;
+    for (int i = 0; i < MAX_RUNS; i++) {
+        const run *r = &sv->runs[i];
+        if (!r->used) continue;
+        rs[n++] = (svc_ops_run){r->job, r->connector, r->job_type, r->rows, r->docs,
+                                r->deletes + r->swept, r->started, r->cancel || r->suspend || r->lost};
+    }
+    svc_ops_tick(sv->ops, rs, n);
+}
+
 static void heartbeat(server *sv, int beat)
 {
     for (int i = 0; i < sv->s.base->nconnectors; i++) {
@@ -689,6 +716,18 @@ int svc_serve(const svc_serve_opts *o)
         return rc;
     }
     svc_ctx *s = &sv->s;
+    if (o->listen) {
+        diag *ld = diag_new();
+        sv->ops = ld ? svc_ops_start(s, o->listen, &rc, ld) : NULL;
+        if (!sv->ops) {
+            svc_log(s, "ERROR", NULL, NULL, "%s", ld ? diag_last(ld) : "out of memory");
+            diag_free(ld);
+            svc_close(s);
+            free(sv);
+            return ld ? rc : 1;
+        }
+        diag_free(ld);
+    }
     sv->poll = o->poll > 0 ? o->poll : 0.5;
     sv->max_runs = s->base->service.max_concurrent_content_syncs;
     if (sv->max_runs < 1) sv->max_runs = 1;
@@ -712,6 +751,7 @@ int svc_serve(const svc_serve_opts *o)
     if (rc) {
         svc_log(s, "ERROR", NULL, NULL, "%s", diag_last(d));
         diag_free(d);
+        svc_ops_stop(sv->ops);
         svc_close(s);
         free(sv);
         return 1;
@@ -726,6 +766,7 @@ int svc_serve(const svc_serve_opts *o)
     check_connectors(sv);
     sv->sched = calloc((size_t)(s->base->nconnectors + 1), sizeof *sv->sched);
     if (!sv->sched) {
+        svc_ops_stop(sv->ops);
         svc_close(s);
         free(sv);
         return 1;
@@ -753,6 +794,7 @@ int svc_serve(const svc_serve_opts *o)
             next_poll = es_now() + sv->poll;
         }
         tend(sv, es_now());
+        publish(sv);
         double wait = next_poll - es_now();
         if (wait > 0.2 || running(sv) >= sv->max_runs) wait = 0.2;
         if (wait > 0 && !stop_flag) wait_io(sv, wait);
@@ -767,8 +809,10 @@ int svc_serve(const svc_serve_opts *o)
         }
     while (running(sv)) {
         tend(sv, es_now());
+        publish(sv);
         if (running(sv)) wait_io(sv, 0.1);
     }
+    svc_ops_stop(sv->ops);
     free(sv->sched);
     svc_close(s);
     free(sv);

@@ -21,6 +21,7 @@ typedef struct svc_serve_opts {
     const char *config;     /* config.yml */
     double poll;            /* seconds between pending-job polls (0: 0.5) */
     int log_json;           /* one JSON object per log line */
+    const char *listen;     /* HOST:PORT of /metrics, /healthz and the status page; NULL: none */
 } svc_serve_opts;
 
 /* Run until SIGTERM/SIGINT (the running jobs are then suspended). */

@@ -5,7 +5,7 @@ set -eu
 PKGS="build-essential pkg-config libyaml-dev libcurl4-openssl-dev libcjson-dev libpq-dev
 libpcre2-dev libsqlite3-dev sqlite3 libmariadb-dev postgresql postgresql-client
 mariadb-server mariadb-client clang libclang-rt-14-dev llvm openjdk-17-jdk-headless maven
-python3 python3-venv curl ca-certificates openssl jq time lcov"
+python3 python3-venv curl ca-certificates openssl jq time lcov libmicrohttpd-dev chromium"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -22,7 +22,7 @@ import sys
 LAYERS = [["cli"], ["service"], ["sync"], ["engine", "sinks"], ["dsl"], ["plan"], ["sources"], ["base"]]
 RANK = {f: len(LAYERS) - i for i, fs in enumerate(LAYERS) for f in fs}
 THIRD_PARTY = ["yaml.h", "curl/curl.h", "cjson/cJSON.h", "libpq-fe.h", "pcre2.h", "sqlite3.h",
-               "mysql.h"]
+               "mysql.h", "microhttpd.h"]
 INC = re.compile(r'^\s*#\s*include\s+([<"])([^>"]+)[>"]', re.M)
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
