@@ -16,6 +16,7 @@ static const char sync_usage[] =
     "usage: sql2es sync -c FILE [--connector ID] [--table T] [--full|--incremental]\n"
     "                   [--dry-run] [-o FILE] [--limit N] [--state-file F]\n"
     "                   [--lock-wait SECONDS] [-q] [-v]\n"
+    "       sql2es sync -c FILE [--connector ID] [--table T] --follow [--drop-slot]\n"
     "\n"
     "Read each connector's tables and index them. Tables with an incremental\n"
     "cursor are read incrementally (from the saved watermark, minus `lag`),\n"
@@ -35,6 +36,14 @@ static const char sync_usage[] =
     "                        connector and tables (default 60; 0: fail at once)\n"
     "  -q, --quiet           no progress (the summary is still printed)\n"
     "  -v, --verbose         itemise every value warning (default: the first few)\n"
+    "  -f, --follow          keep the index current until stopped: PostgreSQL reads\n"
+    "                        logical replication (slot `replication_slot`, default\n"
+    "                        sql2es_<connector_id>; a new slot starts with a full\n"
+    "                        sync from its snapshot); SQLite and MySQL run an\n"
+    "                        incremental sync every `follow_interval` seconds\n"
+    "      --drop-slot       with --follow: drop the connector's replication slot (and\n"
+    "                        the publication sql2es made) and forget its position;\n"
+    "                        the next --follow starts over with a full sync\n"
     "SIGINT/SIGTERM stop reading, settle the requests in flight (at most 30 s;\n"
     "a second signal stops at once), save what was acknowledged, print the summary.\n"
     "exit: 0 done, 1 run-time failure, 2 invalid configuration or usage,\n"
@@ -86,7 +95,7 @@ static void catch_stop_signals(void)
 
 int cli_sync(int argc, char **argv)
 {
-    enum { O_CONNECTOR = 256, O_FULL, O_INCR, O_LIMIT, O_STATE, O_LOCK_WAIT };
+    enum { O_CONNECTOR = 256, O_FULL, O_INCR, O_LIMIT, O_STATE, O_LOCK_WAIT, O_DROP_SLOT };
     static const struct option opts[] = {{"config", required_argument, 0, 'c'},
                                          {"connector", required_argument, 0, O_CONNECTOR},
                                          {"table", required_argument, 0, 't'},
@@ -99,14 +108,16 @@ int cli_sync(int argc, char **argv)
                                          {"lock-wait", required_argument, 0, O_LOCK_WAIT},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"verbose", no_argument, 0, 'v'},
+                                         {"follow", no_argument, 0, 'f'},
+                                         {"drop-slot", no_argument, 0, O_DROP_SLOT},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *file = "config.yml", *output = NULL;
     eng_sync_opts o = {0};
     o.lock_wait = 60;
-    int c;
+    int c, follow = 0, drop_slot = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:t:no:qvh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:t:no:qvfh", opts, NULL)) != -1) {
         switch (c) {
         case 'c': file = optarg; break;
         case O_CONNECTOR: o.connector = optarg; break;
@@ -144,12 +155,23 @@ int cli_sync(int argc, char **argv)
         }
         case 'q': o.quiet = 1; break;
         case 'v': o.verbose = 1; break;
+        case 'f': follow = 1; break;
+        case O_DROP_SLOT: drop_slot = 1; break;
         case 'h': fputs(sync_usage, stdout); return 0;
         default: fputs(sync_usage, stderr); return 2;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "sql2es sync: unexpected argument '%s'\n%s", argv[optind], sync_usage);
+        return 2;
+    }
+    if (drop_slot && !follow) {
+        fputs("sql2es sync: --drop-slot goes with --follow\n", stderr);
+        return 2;
+    }
+    if (follow && (o.dry_run || o.limit || o.mode != ENG_MODE_AUTO)) {
+        fputs("sql2es sync: --follow excludes --dry-run, --limit, --full and --incremental\n",
+              stderr);
         return 2;
     }
     if (output && !o.dry_run) {
@@ -188,7 +210,15 @@ int cli_sync(int argc, char **argv)
     o.stop = &stop_signal;
     catch_stop_signals();
     eng_sync_stats st;
-    int rc = eng_sync_run(p, &o, &st, d);
+    memset(&st, 0, sizeof st);
+    if (drop_slot) {
+        int drc = eng_follow_drop(p, &o, d);
+        if (diag_count(d)) diag_print(d, stderr, color);
+        plan_free(p);
+        diag_free(d);
+        return drc;
+    }
+    int rc = follow ? eng_follow_run(p, &o, &st, d) : eng_sync_run(p, &o, &st, d);
     alarm(0);
     if (out && out != stdout) {
         if (fclose(out) != 0 && rc == 0) rc = 1;
@@ -208,7 +238,7 @@ int cli_sync(int argc, char **argv)
                 "sql2es: %s%s: %" PRIu64 " tables, %" PRIu64 " rows read, %" PRIu64
                 " documents, %" PRIu64 " deletes, %" PRIu64 " filtered, %" PRIu64
                 " warnings, %" PRIu64 " errors",
-                o.dry_run ? "dry run" : "sync",
+                o.dry_run ? "dry run" : follow ? "follow" : "sync",
                 sig == SIGINT ? " INTERRUPTED" : sig ? " TERMINATED" : rc ? " FAILED" : " done",
                 st.tables, st.rows, st.docs, st.deletes, st.filtered, st.warnings, errors);
         if (!o.dry_run)

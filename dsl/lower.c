@@ -1269,6 +1269,20 @@ static int lower_connector(lw *w, const dsl_node *c, int idx, plan_connector *pc
     const dsl_node *pl = get(c, "pipeline");
     pc->pipeline = pl && pl->kind == DSL_MAP ? sget(w, pl, "name") : sget(w, c, "pipeline");
     pc->state_file = beside_config(w, sget(w, c, "state_file"));
+    pc->follow_interval = dget(c, "follow_interval", 0);
+    pc->slot = sget(w, c, "replication_slot");
+    pc->publication = sget(w, c, "publication");
+    pc->own_publication = pc->publication == NULL;
+    if (!pc->slot || !pc->publication) {
+        /* sql2es_<connector_id> in the characters a slot name may hold */
+        char *n = arena_printf(w->pa, "sql2es_%s", pc->id);
+        for (char *q = n; *q; q++)
+            *q = (*q >= 'A' && *q <= 'Z') ? (char)(*q - 'A' + 'a')
+                 : ((*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9')) ? *q : '_';
+        if (strlen(n) > 63) n[63] = 0;
+        if (!pc->slot) pc->slot = n;
+        if (!pc->publication) pc->publication = n;
+    }
     pc->api_key = sget(w, c, "api_key");
 
     const dsl_node *cfg = get(c, "configuration");

@@ -410,3 +410,40 @@ const char *eng_sql_probe(arena *a, const char *custom_query)
 {
     return arena_printf(a, "SELECT * FROM %s WHERE 1=0", from_custom(a, custom_query));
 }
+
+const char *eng_sql_lookup_select(const eng_bound_table *bt, arena *a, int *flag)
+{
+    const char *where = bt->pt->where;
+    *flag = where != NULL;
+    if (!where) return bt->select_list;
+    return arena_printf(a, "%s, CASE WHEN (%s) THEN 1 ELSE 0 END", bt->select_list, where);
+}
+
+const char *eng_sql_bound_from(const eng_bound_table *bt, arena *a)
+{
+    return bound_from(bt, a);
+}
+
+const char *eng_sql_in(arena *a, const src_driver *drv, const char *select, const char *from,
+                       const src_table *st, const int *cols, int ncols, int ntuples)
+{
+    buf b = BUF_INIT;
+    int next = 1;
+    buf_printf(&b, "SELECT %s FROM %s WHERE ", select, from);
+    if (ncols > 1) buf_putc(&b, '(');
+    quoted_list(&b, drv, st, cols, ncols, NULL);
+    buf_puts(&b, ncols > 1 ? ") IN (" : " IN (");
+    for (int t = 0; t < ntuples; t++) {
+        if (t) buf_puts(&b, ", ");
+        if (ncols > 1) buf_putc(&b, '(');
+        for (int i = 0; i < ncols; i++) {
+            if (i) buf_puts(&b, ", ");
+            drv->placeholder(&b, next++);
+        }
+        if (ncols > 1) buf_putc(&b, ')');
+    }
+    buf_putc(&b, ')');
+    const char *r = b.failed ? NULL : keep(a, &b);
+    buf_free(&b);
+    return r;
+}

@@ -120,4 +120,19 @@ const char *eng_sql_cursor_max(const eng_bound_table *bt, arena *a);
  * reading a row: "SELECT * FROM (query) AS q WHERE 1=0". In a. */
 const char *eng_sql_probe(arena *a, const char *custom_query);
 
+/* --- sync --follow: re-reading the rows a change touched */
+
+/* The select list of a re-read of bt's rows: the scan's (columns, then the
+ * deleted_when flag), then "CASE WHEN (<where>) THEN 1 ELSE 0 END" when the
+ * table has a `where` (*flag = 1): a row that stopped passing it is read
+ * too, and becomes a delete. In a. */
+const char *eng_sql_lookup_select(const eng_bound_table *bt, arena *a, int *flag);
+/* The FROM target of bt's scans (its table, or the custom query). In a. */
+const char *eng_sql_bound_from(const eng_bound_table *bt, arena *a);
+/* "SELECT <select> FROM <from> WHERE (c1, c2) IN ((?, ?), ...)": the rows
+ * whose columns cols[0..ncols) of st equal one of ntuples value tuples,
+ * placeholders numbered from 1 tuple after tuple. In a; NULL on OOM. */
+const char *eng_sql_in(arena *a, const src_driver *drv, const char *select, const char *from,
+                       const src_table *st, const int *cols, int ncols, int ntuples);
+
 #endif

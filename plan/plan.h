@@ -209,6 +209,10 @@ typedef struct plan_connector {
     const plan_table *tables; /* exact names first, then globs in file order, then default */
     int ntables;
     const char *state_file;   /* incremental watermarks; NULL = engine default */
+    double follow_interval;   /* sync --follow by polling: seconds between reads */
+    const char *slot;         /* sync --follow, PostgreSQL: replication slot */
+    const char *publication;  /* ... and publication */
+    int own_publication;      /* the publication is sql2es's (not named in the file) */
     src_loc loc;
     const char *api_key;      /* secret: this connector's API key (wins over es.api_key); NULL */
     int source_unset;         /* no database settings in the file (a connectors config.yml:

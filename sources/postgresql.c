@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
@@ -118,6 +119,7 @@ struct src_conn {
     int nnames, capnames;
     src_scan *inflight;  /* the scan whose next FETCH is on the wire */
     int discard;         /* a CLOSE/COMMIT is on the wire; its result is not needed */
+    char *snapshot;      /* transactions import this exported snapshot (src_config) */
 };
 
 struct src_scan {
@@ -255,6 +257,7 @@ static void pg_close(src_conn *c)
     if (c->pg) PQfinish(c->pg);
     free(c->label);
     free(c->schema);
+    free(c->snapshot);
     free(c->types);
     for (int i = 0; i < c->nnames; i++) free(c->names[i].name);
     free(c->names);
@@ -278,7 +281,8 @@ static int kv(const char **keys, const char **vals, int k, const char *key, cons
     return k + 1;
 }
 
-static int pg_open(const src_config *cfg, src_conn **out, diag *d)
+/* replication: NULL, or "database" for a logical replication connection. */
+static int pg_connect(const src_config *cfg, const char *replication, src_conn **out, diag *d)
 {
     int rc = DIAG_ENOMEM;
     *out = NULL;
@@ -320,11 +324,22 @@ static int pg_open(const src_config *cfg, src_conn **out, diag *d)
     k = kv(keys, vals, k, "client_encoding", "UTF8");
     k = kv(keys, vals, k, "keepalives", "1");
     k = kv(keys, vals, k, "keepalives_idle", "30");
+    k = kv(keys, vals, k, "replication", replication);
     keys[k] = vals[k] = NULL;
 
     c->schema = cfg->schema && *cfg->schema ? dupstr(cfg->schema) : NULL;
     c->fetch_size = cfg->fetch_size;
     if (cfg->schema && *cfg->schema && !c->schema) goto fail;
+    if (cfg->snapshot) {
+        /* an exported snapshot's name: hex digits and dashes, pasted into SQL */
+        if (strspn(cfg->snapshot, "0123456789ABCDEFabcdef-") != strlen(cfg->snapshot)) {
+            diag_error(d, (src_loc){0}, "postgresql: invalid snapshot name");
+            rc = DIAG_EINVAL;
+            goto fail_quiet;
+        }
+        c->snapshot = dupstr(cfg->snapshot);
+        if (!c->snapshot) goto fail;
+    }
     c->pg = PQconnectdbParams(keys, vals, 0);
     src_ca_file_done(&ca); /* read during the handshake */
     if (!c->pg) goto fail;
@@ -364,6 +379,19 @@ fail_quiet:
     src_ca_file_done(&ca);
     pg_close(c);
     return rc;
+}
+
+static int pg_open(const src_config *cfg, src_conn **out, diag *d)
+{
+    return pg_connect(cfg, NULL, out, d);
+}
+
+/* "SET TRANSACTION SNAPSHOT '...'" of c's exported snapshot, or NULL. */
+static const char *snapshot_sql(src_conn *c, char *out, size_t n)
+{
+    if (!c->snapshot) return NULL;
+    snprintf(out, n, "SET TRANSACTION SNAPSHOT '%s'", c->snapshot);
+    return out;
 }
 
 static int pg_ping(src_conn *c, diag *d)
@@ -1023,9 +1051,12 @@ static int open_cursor(src_scan *s, const char *decl, const src_query *q)
     int begin = c->nscans == 0;
     if (!PQenterPipelineMode(c->pg)) return -1;
     int nq = 0, sent = 1;
+    char snap[128];
     if (begin)
         sent = PQsendQueryParams(c->pg, "BEGIN ISOLATION LEVEL REPEATABLE READ", 0, NULL, NULL,
                                  NULL, NULL, 0) && ++nq;
+    if (begin && snapshot_sql(c, snap, sizeof snap))
+        sent = sent && PQsendQueryParams(c->pg, snap, 0, NULL, NULL, NULL, NULL, 0) && ++nq;
     sent = sent && PQsendQueryParams(c->pg, decl, q->nparams, NULL, q->params, NULL, NULL, 0) &&
            ++nq;
     sent = sent && PQsendQueryParams(c->pg, s->fetch_sql, 0, NULL, NULL, NULL, NULL, 0) && ++nq;
@@ -1217,6 +1248,17 @@ static int pg_begin_scan(src_conn *c, const src_query *q, src_scan **out, diag *
             }
             PQclear(r);
             r = NULL;
+            char snap[128];
+            if (snapshot_sql(c, snap, sizeof snap)) {
+                r = exec(c, snap);
+                if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+                    rc = fail(c, r, d, "cannot use the exported snapshot", s->sql_ctx);
+                    PQclear(exec(c, "ROLLBACK"));
+                    goto fail;
+                }
+                PQclear(r);
+                r = NULL;
+            }
         }
         c->nscans++;
         r = execp(c, decl, q->nparams, NULL, q->params, NULL, NULL, 0);
@@ -1330,6 +1372,652 @@ static int pg_next(src_scan *s, const src_value **row, diag *d)
 
 static const src_scan_stats *pg_stats(src_scan *s) { return &s->st; }
 
+/* ---------------------------------------------------------- change stream
+ *
+ * Logical replication with the built-in pgoutput plugin (protocol 1) over a
+ * `replication=database` connection: the publication of the followed tables
+ * (created when sql2es owns it), a slot created with an exported snapshot,
+ * START_REPLICATION, then XLogData messages decoded into src_change values
+ * and standby status updates carrying the acknowledged position (the slot
+ * keeps everything after it). Values are pgoutput's text forms. */
+
+typedef struct stream_rel {
+    uint32_t oid;
+    char *schema, *name;
+    int ncols;
+    char **names;
+} stream_rel;
+
+struct src_stream {
+    src_conn *c;
+    char *slot, *pub;
+    int started, in_txn;
+    uint64_t received;     /* end of the WAL the server sent */
+    uint64_t flushed;      /* acknowledged by the caller */
+    uint64_t idle_sent;    /* the last IDLE position handed out */
+    double last_status;    /* when the last standby status update went out */
+    char *copybuf;         /* the message being decoded (PQfreemem) */
+    stream_rel *rels;
+    int nrels, caprels;
+    src_value *row, *old;  /* decoded tuples (values point into copybuf) */
+    unsigned char *unchanged;
+    int capvals;
+    uint32_t *trunc;       /* relations of a TRUNCATE still to hand out */
+    int ntrunc, itrunc;
+    char pos[32];
+};
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t be64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v = v << 8 | p[i];
+    return v;
+}
+
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8) p[i] = (unsigned char)v;
+}
+
+static int parse_lsn(const char *t, uint64_t *out)
+{
+    unsigned hi, lo;
+    if (!t || sscanf(t, "%X/%X", &hi, &lo) != 2) return -1;
+    *out = (uint64_t)hi << 32 | lo;
+    return 0;
+}
+
+static void fmt_lsn(char *out, size_t n, uint64_t v)
+{
+    snprintf(out, n, "%X/%X", (unsigned)(v >> 32), (unsigned)v);
+}
+
+/* Slot and publication names are pasted into replication commands: the
+ * characters PostgreSQL allows in a slot name, and no others. */
+static int plain_name(const char *n)
+{
+    return n && *n && strlen(n) < 64 && strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789_") == strlen(n);
+}
+
+/* A standby status update: written = received, flushed = applied = acknowledged. */
+static int send_status(src_stream *s)
+{
+    unsigned char m[34];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    /* microseconds since 2000-01-01 */
+    uint64_t now = (uint64_t)(ts.tv_sec - 946684800) * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    m[0] = 'r';
+    put64(m + 1, s->received > s->flushed ? s->received : s->flushed);
+    put64(m + 9, s->flushed);
+    put64(m + 17, s->flushed);
+    put64(m + 25, now);
+    m[33] = 0;
+    s->last_status = mono_now();
+    if (PQputCopyData(s->c->pg, (const char *)m, sizeof m) != 1 || PQflush(s->c->pg) != 0) return -1;
+    return 0;
+}
+
+/* Run sql (simple protocol: a walsender takes no other); the result or NULL
+ * with the error reported. */
+static PGresult *repl_exec(src_stream *s, const char *sql, ExecStatusType want, const char *what,
+                           diag *d, int *rc)
+{
+    PGresult *r = PQexec(s->c->pg, sql);
+    if (PQresultStatus(r) != want) {
+        *rc = fail(s->c, r, d, what, NULL);
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
+static char *lit(src_stream *s, const char *v)
+{
+    return PQescapeLiteral(s->c->pg, v, strlen(v));
+}
+
+static void stream_free(src_stream *s)
+{
+    if (!s) return;
+    if (s->copybuf) PQfreemem(s->copybuf);
+    if (s->c && s->c->pg && s->started) {
+        send_status(s);
+        PQputCopyEnd(s->c->pg, NULL);
+    }
+    pg_close(s->c);
+    for (int i = 0; i < s->nrels; i++) {
+        free(s->rels[i].schema);
+        free(s->rels[i].name);
+        for (int j = 0; j < s->rels[i].ncols; j++) free(s->rels[i].names[j]);
+        free(s->rels[i].names);
+    }
+    free(s->rels);
+    free(s->row);
+    free(s->old);
+    free(s->unchanged);
+    free(s->trunc);
+    free(s->slot);
+    free(s->pub);
+    free(s);
+}
+
+/* The qualified, quoted name of table t (schema: the configuration's, else
+ * the search path's). */
+static void table_name(buf *b, const src_config *cfg, const char *t)
+{
+    if (cfg->schema && *cfg->schema) {
+        pg_quote_ident(b, cfg->schema);
+        buf_putc(b, '.');
+    }
+    pg_quote_ident(b, t);
+}
+
+/* The publication: made for o->tables when missing and own, the tables it
+ * lacks added when own; else it must exist. */
+static int ensure_publication(src_stream *s, const src_config *cfg, const src_stream_opts *o,
+                              diag *d)
+{
+    int rc = 0;
+    char *pl = lit(s, s->pub);
+    buf b = BUF_INIT;
+    buf_printf(&b, "SELECT tablename FROM pg_publication_tables WHERE pubname = %s "
+                   "UNION ALL SELECT NULL FROM pg_publication WHERE pubname = %s",
+               pl, pl);
+    PGresult *r = pl ? repl_exec(s, b.data, PGRES_TUPLES_OK, "cannot read the publications", d, &rc)
+                     : NULL;
+    if (!pl && !rc) rc = DIAG_ENOMEM;
+    if (r && PQntuples(r) == 0) {
+        if (!o->own_publication) {
+            diag_error(d, (src_loc){0},
+                       "postgresql: publication '%s' does not exist: create it (CREATE PUBLICATION "
+                       "%s FOR TABLE ...) or leave `publication` out to let sql2es create one",
+                       s->pub, s->pub);
+            rc = DIAG_EINVAL;
+        } else {
+            buf_reset(&b);
+            buf_printf(&b, "CREATE PUBLICATION %s FOR TABLE ", s->pub);
+            for (int i = 0; i < o->ntables; i++) {
+                if (i) buf_puts(&b, ", ");
+                table_name(&b, cfg, o->tables[i]);
+            }
+            PGresult *x = repl_exec(s, b.data, PGRES_COMMAND_OK, "cannot create the publication", d, &rc);
+            PQclear(x);
+        }
+    } else if (r) {
+        for (int i = 0; i < o->ntables && rc == 0; i++) {
+            int in = 0;
+            for (int k = 0; k < PQntuples(r) && !in; k++)
+                in = !PQgetisnull(r, k, 0) && !strcmp(PQgetvalue(r, k, 0), o->tables[i]);
+            if (in) continue;
+            if (!o->own_publication) {
+                diag_warning(d, (src_loc){0},
+                             "postgresql: publication '%s' does not publish table '%s': its changes "
+                             "are not followed (ALTER PUBLICATION %s ADD TABLE ...)",
+                             s->pub, o->tables[i], s->pub);
+                continue;
+            }
+            buf_reset(&b);
+            buf_printf(&b, "ALTER PUBLICATION %s ADD TABLE ", s->pub);
+            table_name(&b, cfg, o->tables[i]);
+            PGresult *x = repl_exec(s, b.data, PGRES_COMMAND_OK, "cannot add a table to the publication", d, &rc);
+            PQclear(x);
+        }
+    }
+    PQclear(r);
+    PQfreemem(pl);
+    buf_free(&b);
+    return rc;
+}
+
+/* Warn about tables whose old rows the stream must send whole. */
+static void check_identity(src_stream *s, const src_config *cfg, const src_stream_opts *o, diag *d)
+{
+    for (int i = 0; i < o->nfull; i++) {
+        char *tl = lit(s, o->full_identity[i]);
+        char *sl = cfg->schema && *cfg->schema ? lit(s, cfg->schema) : NULL;
+        buf b = BUF_INIT;
+        buf_printf(&b, "SELECT c.relreplident FROM pg_class c JOIN pg_namespace n ON n.oid = "
+                       "c.relnamespace WHERE c.relname = %s AND n.nspname = %s",
+                   tl ? tl : "''", sl ? sl : "current_schema()");
+        int rc = 0;
+        PGresult *r = repl_exec(s, b.data, PGRES_TUPLES_OK, "cannot read the replica identity", d, &rc);
+        if (r && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "f") != 0)
+            diag_warning(d, (src_loc){0},
+                         "postgresql: table '%s' is nested in documents and its REPLICA IDENTITY "
+                         "is not FULL: a deleted row, or a row moved to another parent, leaves "
+                         "the old parent's document stale until a full sync (ALTER TABLE %s "
+                         "REPLICA IDENTITY FULL)",
+                         o->full_identity[i], o->full_identity[i]);
+        PQclear(r);
+        PQfreemem(tl);
+        PQfreemem(sl);
+        buf_free(&b);
+    }
+}
+
+static int pg_stream_open(const src_config *cfg, const src_stream_opts *o, src_stream **out,
+                          char *snapshot, size_t snapn, diag *d)
+{
+    *out = NULL;
+    snapshot[0] = 0;
+    if (!plain_name(o->slot) || !plain_name(o->publication)) {
+        diag_error(d, (src_loc){0},
+                   "postgresql: slot and publication names take lower-case letters, digits and "
+                   "'_' (at most 63): '%s', '%s'",
+                   o->slot ? o->slot : "", o->publication ? o->publication : "");
+        return DIAG_EINVAL;
+    }
+    src_stream *s = calloc(1, sizeof *s);
+    if (!s) return DIAG_ENOMEM;
+    s->slot = dupstr(o->slot);
+    s->pub = dupstr(o->publication);
+    src_config rc_cfg = *cfg;
+    rc_cfg.snapshot = NULL;
+    int rc = pg_connect(&rc_cfg, "database", &s->c, d);
+    if (rc) goto done;
+    PGresult *r = repl_exec(s, "SHOW wal_level", PGRES_TUPLES_OK, "cannot read wal_level", d, &rc);
+    if (r && strcmp(PQgetvalue(r, 0, 0), "logical") != 0) {
+        diag_error(d, (src_loc){0},
+                   "postgresql: wal_level is '%s' on %s: following changes needs logical "
+                   "decoding (wal_level = logical in postgresql.conf, then restart the server)",
+                   PQgetvalue(r, 0, 0), s->c->label);
+        rc = DIAG_EINVAL;
+    }
+    PQclear(r);
+    if (rc) goto done;
+    rc = ensure_publication(s, cfg, o, d);
+    if (rc) goto done;
+    check_identity(s, cfg, o, d);
+    char *sl = lit(s, s->slot);
+    buf b = BUF_INIT;
+    buf_printf(&b, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint, plugin, "
+                   "active FROM pg_replication_slots WHERE slot_name = %s", sl ? sl : "''");
+    r = repl_exec(s, b.data, PGRES_TUPLES_OK, "cannot read the replication slots", d, &rc);
+    int exists = r && PQntuples(r) == 1;
+    if (exists && strcmp(PQgetvalue(r, 0, 1), "pgoutput") != 0) {
+        diag_error(d, (src_loc){0}, "postgresql: slot '%s' exists with plugin '%s', not pgoutput: "
+                   "drop it or name another slot", s->slot, PQgetvalue(r, 0, 1));
+        rc = DIAG_EINVAL;
+    } else if (exists && !o->fresh) {
+        long long held = PQgetisnull(r, 0, 0) ? 0 : strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        if (o->retained_warn && held > 0 && (uint64_t)held > o->retained_warn)
+            diag_warning(d, (src_loc){0},
+                         "postgresql: slot '%s' retains %lld MB of WAL on the server (it keeps "
+                         "everything not yet acknowledged; a slot nobody follows fills the disk: "
+                         "sql2es sync --follow --drop-slot removes it)",
+                         s->slot, held >> 20);
+    }
+    PQclear(r);
+    if (rc == 0 && exists && o->fresh) {
+        buf_reset(&b);
+        buf_printf(&b, "SELECT pg_drop_replication_slot(%s)", sl ? sl : "''");
+        r = repl_exec(s, b.data, PGRES_TUPLES_OK, "cannot drop the old slot", d, &rc);
+        PQclear(r);
+        exists = 0;
+    }
+    if (rc == 0 && !exists) {
+        buf_reset(&b);
+        if (PQserverVersion(s->c->pg) >= 150000)
+            buf_printf(&b, "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput (SNAPSHOT 'export')", s->slot);
+        else
+            buf_printf(&b, "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput EXPORT_SNAPSHOT", s->slot);
+        r = repl_exec(s, b.data, PGRES_TUPLES_OK, "cannot create the replication slot", d, &rc);
+        if (r && PQnfields(r) >= 3 && PQntuples(r) == 1) {
+            snprintf(snapshot, snapn, "%s", PQgetvalue(r, 0, 2));
+            parse_lsn(PQgetvalue(r, 0, 1), &s->flushed);
+        }
+        PQclear(r);
+    }
+    PQfreemem(sl);
+    buf_free(&b);
+done:
+    if (rc) {
+        stream_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+static int pg_stream_start(src_stream *s, diag *d)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "START_REPLICATION SLOT %s LOGICAL 0/0 (proto_version '1', publication_names '\"%s\"')",
+             s->slot, s->pub);
+    int rc = 0;
+    PGresult *r = repl_exec(s, sql, PGRES_COPY_BOTH, "cannot start replication", d, &rc);
+    PQclear(r);
+    if (rc) return rc;
+    s->started = 1;
+    s->last_status = mono_now();
+    return 0;
+}
+
+static stream_rel *find_rel(src_stream *s, uint32_t oid)
+{
+    for (int i = 0; i < s->nrels; i++)
+        if (s->rels[i].oid == oid) return &s->rels[i];
+    return NULL;
+}
+
+/* A cursor over one message; every read checks the length. */
+typedef struct rd {
+    const unsigned char *p, *end;
+    int bad;
+} rd;
+
+static uint32_t rd32(rd *r)
+{
+    if (r->end - r->p < 4) { r->bad = 1; return 0; }
+    uint32_t v = be32(r->p);
+    r->p += 4;
+    return v;
+}
+static int rd8(rd *r)
+{
+    if (r->p >= r->end) { r->bad = 1; return 0; }
+    return *r->p++;
+}
+static int rd16(rd *r)
+{
+    int hi = rd8(r);
+    return hi << 8 | rd8(r);
+}
+static char *rdstr(rd *r)
+{
+    const unsigned char *z = memchr(r->p, 0, (size_t)(r->end - r->p));
+    if (!z) { r->bad = 1; return NULL; }
+    char *v = dupstr((const char *)r->p);
+    r->p = z + 1;
+    return v;
+}
+
+static int grow_vals(src_stream *s, int n)
+{
+    if (n <= s->capvals) return 0;
+    src_value *a = realloc(s->row, (size_t)n * sizeof *a);
+    if (a) s->row = a;
+    src_value *b = realloc(s->old, (size_t)n * sizeof *b);
+    if (b) s->old = b;
+    unsigned char *u = realloc(s->unchanged, (size_t)n);
+    if (u) s->unchanged = u;
+    if (!a || !b || !u) return -1;
+    s->capvals = n;
+    return 0;
+}
+
+/* TupleData into v[0..ncols); unchanged (may be NULL) marks 'u' columns. */
+static void rd_tuple(rd *r, src_value *v, unsigned char *unchanged, int ncols)
+{
+    int n = rd16(r);
+    for (int i = 0; i < ncols; i++) {
+        v[i].kind = SRC_NULL;
+        v[i].p = NULL;
+        v[i].n = 0;
+        if (unchanged) unchanged[i] = 0;
+    }
+    for (int i = 0; i < n && !r->bad; i++) {
+        int k = rd8(r);
+        if (k == 't' || k == 'b') {
+            uint32_t len = rd32(r);
+            if (r->bad || (size_t)(r->end - r->p) < len) { r->bad = 1; break; }
+            if (i < ncols) {
+                v[i].kind = SRC_STRING;
+                v[i].p = (const char *)r->p;
+                v[i].n = len;
+            }
+            r->p += len;
+        } else if (k == 'u') {
+            if (unchanged && i < ncols) unchanged[i] = 1;
+        } else if (k != 'n') {
+            r->bad = 1;
+        }
+    }
+}
+
+static int on_relation(src_stream *s, rd *r)
+{
+    uint32_t oid = rd32(r);
+    stream_rel nr = {oid, rdstr(r), rdstr(r), 0, NULL};
+    rd8(r); /* replica identity setting */
+    nr.ncols = rd16(r);
+    if (!r->bad && nr.ncols > 0) nr.names = calloc((size_t)nr.ncols, sizeof *nr.names);
+    for (int i = 0; i < nr.ncols && nr.names && !r->bad; i++) {
+        rd8(r);
+        nr.names[i] = rdstr(r);
+        rd32(r);
+        rd32(r);
+    }
+    stream_rel *old = find_rel(s, oid);
+    if (!old) {
+        if (s->nrels == s->caprels) {
+            int cap = s->caprels ? 2 * s->caprels : 8;
+            stream_rel *g = realloc(s->rels, (size_t)cap * sizeof *g);
+            if (!g) r->bad = 1;
+            else { s->rels = g; s->caprels = cap; }
+        }
+        if (!r->bad) old = &s->rels[s->nrels++];
+    } else {
+        free(old->schema);
+        free(old->name);
+        for (int j = 0; j < old->ncols; j++) free(old->names[j]);
+        free(old->names);
+    }
+    if (old) *old = nr;
+    if (r->bad || !old || !nr.schema || !nr.name || (nr.ncols && !nr.names) ||
+        grow_vals(s, nr.ncols) < 0)
+        return -1;
+    return 0;
+}
+
+static void set_rel(src_change *out, const stream_rel *rel)
+{
+    out->schema = rel->schema;
+    out->table = rel->name;
+    out->names = (const char *const *)rel->names;
+    out->ncols = rel->ncols;
+}
+
+/* Decode one pgoutput message: 1 = a change in *out, 0 = nothing to hand out. */
+static int decode(src_stream *s, const unsigned char *p, size_t n, src_change *out, diag *d)
+{
+    rd r = {p + 1, p + n, 0};
+    memset(out, 0, sizeof *out);
+    stream_rel *rel = NULL;
+    int kind = n ? p[0] : 0, got = 0;
+    switch (kind) {
+    case 'B': s->in_txn = 1; break;
+    case 'C': {
+        rd8(&r);
+        /* the commit LSN, then the end LSN the next transaction starts after */
+        if (r.end - r.p >= 16) {
+            uint64_t end = be64(r.p + 8);
+            fmt_lsn(s->pos, sizeof s->pos, end);
+            out->kind = SRC_CHANGE_COMMIT;
+            out->pos = s->pos;
+            got = 1;
+        } else {
+            r.bad = 1;
+        }
+        s->in_txn = 0;
+        break;
+    }
+    case 'R':
+        if (on_relation(s, &r) < 0) break;
+        rel = find_rel(s, be32(p + 1));
+        if (rel) {
+            out->kind = SRC_CHANGE_RELATION;
+            set_rel(out, rel);
+            got = 1;
+        }
+        break;
+    case 'I':
+    case 'U':
+    case 'D': {
+        rel = find_rel(s, rd32(&r));
+        if (!rel) {
+            diag_error(d, (src_loc){0}, "postgresql: a change of a relation the stream did not describe");
+            return DIAG_EIO;
+        }
+        set_rel(out, rel);
+        int k = rd8(&r);
+        if (kind != 'I' && (k == 'K' || k == 'O')) {
+            rd_tuple(&r, s->old, NULL, rel->ncols);
+            out->old = s->old;
+            if (kind == 'U') k = rd8(&r);
+        }
+        if (kind != 'D') {
+            if (k != 'N') r.bad = 1;
+            rd_tuple(&r, s->row, s->unchanged, rel->ncols);
+            out->row = s->row;
+            out->unchanged = s->unchanged;
+        }
+        out->kind = kind == 'I' ? SRC_CHANGE_INSERT : kind == 'U' ? SRC_CHANGE_UPDATE : SRC_CHANGE_DELETE;
+        got = 1;
+        break;
+    }
+    case 'T': {
+        int nr = (int)rd32(&r);
+        rd8(&r);
+        if (r.bad || nr < 0 || (size_t)(r.end - r.p) < (size_t)nr * 4) { r.bad = 1; break; }
+        uint32_t *t = realloc(s->trunc, (size_t)(nr ? nr : 1) * sizeof *t);
+        if (!t) { r.bad = 1; break; }
+        s->trunc = t;
+        for (int i = 0; i < nr; i++) t[i] = rd32(&r);
+        s->ntrunc = nr;
+        s->itrunc = 0;
+        break;
+    }
+    default: break; /* Origin, Type, Message: nothing to apply */
+    }
+    if (r.bad) {
+        diag_error(d, (src_loc){0}, "postgresql: a malformed replication message ('%c', %zu bytes)",
+                   kind ? kind : '?', n);
+        return DIAG_EIO;
+    }
+    return got;
+}
+
+static int pg_stream_next(src_stream *s, int timeout_ms, src_change *out, diag *d)
+{
+    double deadline = mono_now() + timeout_ms / 1000.0;
+    for (;;) {
+        if (s->copybuf) {
+            PQfreemem(s->copybuf);
+            s->copybuf = NULL;
+        }
+        while (s->itrunc < s->ntrunc) {
+            stream_rel *rel = find_rel(s, s->trunc[s->itrunc++]);
+            if (!rel) continue;
+            memset(out, 0, sizeof *out);
+            out->kind = SRC_CHANGE_TRUNCATE;
+            set_rel(out, rel);
+            return 1;
+        }
+        if (mono_now() - s->last_status > 10 && send_status(s) < 0)
+            return fail(s->c, NULL, d, "replication", NULL);
+        char *m = NULL;
+        int n = PQgetCopyData(s->c->pg, &m, 1);
+        if (n == 0) {
+            double left = deadline - mono_now();
+            if (left <= 0) return 0;
+            struct pollfd pfd = {PQsocket(s->c->pg), POLLIN, 0};
+            int wait = (int)(left * 1000) + 1;
+            if (wait > 1000) wait = 1000;
+            if (poll(&pfd, 1, wait) < 0) continue;
+            if (!PQconsumeInput(s->c->pg)) return fail(s->c, NULL, d, "replication", NULL);
+            continue;
+        }
+        if (n < 0) {
+            PGresult *r = n == -1 ? PQgetResult(s->c->pg) : NULL;
+            int rc = fail(s->c, r && PQresultStatus(r) == PGRES_FATAL_ERROR ? r : NULL, d,
+                          "replication ended", NULL);
+            PQclear(r);
+            return rc == DIAG_EIO && n == -1 ? DIAG_ETRANSIENT : rc;
+        }
+        s->copybuf = m;
+        const unsigned char *u = (const unsigned char *)m;
+        if (u[0] == 'k' && n >= 18) {
+            uint64_t end = be64(u + 1);
+            if (end > s->received) s->received = end;
+            if (u[17] && send_status(s) < 0) return fail(s->c, NULL, d, "replication", NULL);
+            if (!s->in_txn && end > s->flushed && end > s->idle_sent) {
+                s->idle_sent = end;
+                memset(out, 0, sizeof *out);
+                fmt_lsn(s->pos, sizeof s->pos, end);
+                out->kind = SRC_CHANGE_IDLE;
+                out->pos = s->pos;
+                return 1;
+            }
+        } else if (u[0] == 'w' && n >= 25) {
+            uint64_t end = be64(u + 9);
+            if (end > s->received) s->received = end;
+            int got = decode(s, u + 25, (size_t)n - 25, out, d);
+            if (got != 0) return got;
+        }
+    }
+}
+
+static int pg_stream_ack(src_stream *s, const char *pos, diag *d)
+{
+    uint64_t v;
+    if (parse_lsn(pos, &v) < 0) {
+        diag_error(d, (src_loc){0}, "postgresql: '%s' is not a WAL position", pos ? pos : "");
+        return DIAG_EINVAL;
+    }
+    if (v <= s->flushed) return 0;
+    s->flushed = v;
+    if (s->started && send_status(s) < 0) return fail(s->c, NULL, d, "replication", NULL);
+    return 0;
+}
+
+static int pg_stream_drop(const src_config *cfg, const src_stream_opts *o, diag *d)
+{
+    if (!plain_name(o->slot) || !plain_name(o->publication)) {
+        diag_error(d, (src_loc){0}, "postgresql: invalid slot or publication name");
+        return DIAG_EINVAL;
+    }
+    src_stream *s = calloc(1, sizeof *s);
+    if (!s) return DIAG_ENOMEM;
+    int rc = pg_connect(cfg, "database", &s->c, d);
+    char *sl = rc ? NULL : lit(s, o->slot);
+    buf b = BUF_INIT;
+    if (rc == 0) {
+        buf_printf(&b, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                       "WHERE slot_name = %s", sl ? sl : "''");
+        PGresult *r = repl_exec(s, b.data, PGRES_TUPLES_OK, "cannot drop the slot", d, &rc);
+        if (r && PQntuples(r) == 0) rc = DIAG_ENOTFOUND; /* no such slot: nothing said */
+        PQclear(r);
+    }
+    if ((rc == 0 || rc == DIAG_ENOTFOUND) && o->own_publication) {
+        int had = rc;
+        rc = 0;
+        buf_reset(&b);
+        buf_printf(&b, "DROP PUBLICATION IF EXISTS %s", o->publication);
+        PGresult *r = repl_exec(s, b.data, PGRES_COMMAND_OK, "cannot drop the publication", d, &rc);
+        PQclear(r);
+        if (rc == 0) rc = had;
+    }
+    PQfreemem(sl);
+    buf_free(&b);
+    stream_free(s);
+    return rc;
+}
+
 /* The driver (registered in sources/registry.c). Scans are server-side cursors
  * in one REPEATABLE READ transaction per connection, opened by the first scan
  * and committed when the last one ends; scans on one connection may
@@ -1352,4 +2040,10 @@ const src_driver src_postgresql_driver = {
     .next = pg_next,
     .stats = pg_stats,
     .end_scan = pg_end_scan,
+    .stream_open = pg_stream_open,
+    .stream_start = pg_stream_start,
+    .stream_next = pg_stream_next,
+    .stream_ack = pg_stream_ack,
+    .stream_close = stream_free,
+    .stream_drop = pg_stream_drop,
 };

@@ -73,6 +73,7 @@ typedef struct src_config {
     int fetch_size;       /* rows per round trip; <= 0 = the client library's own batching */
     int retry_count;      /* transient-error retries of a read */
     int connect_timeout;  /* seconds; 0 = no limit of sql2es (the client library's) */
+    const char *snapshot; /* scans read this exported snapshot (PostgreSQL; NULL: their own) */
 } src_config;
 
 typedef struct src_query {
@@ -91,6 +92,54 @@ typedef struct src_scan_stats {
 
 typedef struct src_conn src_conn;
 typedef struct src_scan src_scan;
+typedef struct src_stream src_stream;
+
+/* --- change streams (sync --follow): optional slots of a driver ----------
+ *
+ * A stream delivers the committed changes of a set of tables in commit
+ * order, each transaction as its row changes then one SRC_CHANGE_COMMIT
+ * carrying the position to acknowledge once everything before it is safe
+ * in the index. Positions are the driver's text ("16/B374D848" for a
+ * PostgreSQL LSN). Values are the database's text forms (SRC_STRING, or
+ * SRC_NULL), borrowed until the next stream_next. */
+typedef enum {
+    SRC_CHANGE_INSERT,
+    SRC_CHANGE_UPDATE,
+    SRC_CHANGE_DELETE,
+    SRC_CHANGE_TRUNCATE,  /* every row of the table is gone */
+    SRC_CHANGE_RELATION,  /* the table's columns as the stream now sends them (an
+                           * ALTER TABLE shows here): names[0..ncols) */
+    SRC_CHANGE_COMMIT,    /* end of a transaction: pos may be acknowledged */
+    SRC_CHANGE_IDLE       /* nothing pending on the server's side up to pos */
+} src_change_kind;
+
+typedef struct src_change {
+    src_change_kind kind;
+    const char *schema, *table;
+    const char *const *names;   /* the table's columns (ncols), as the stream knows them */
+    int ncols;
+    const src_value *row;       /* new row (INSERT, UPDATE), NULL otherwise */
+    const src_value *old;       /* old row or old key (UPDATE, DELETE): the columns of
+                                 * the table's replica identity, others SRC_NULL; NULL
+                                 * when the database sent none (an UPDATE that kept the key) */
+    const unsigned char *unchanged; /* row: 1 per column the database did not send
+                                     * (a TOAST value the UPDATE left as it was), or NULL */
+    const char *pos;            /* COMMIT, IDLE: the position */
+} src_change;
+
+typedef struct src_stream_opts {
+    const char *slot;            /* replication slot (PostgreSQL) */
+    const char *publication;     /* publication of the tables (PostgreSQL) */
+    int own_publication;         /* created by sql2es when missing */
+    const char *const *tables;   /* the tables to follow (names, default schema) */
+    int ntables;
+    const char *const *full_identity; /* tables whose old rows must be whole: a warning
+                                       * when their replica identity is not FULL */
+    int nfull;
+    int fresh;                   /* start over: a new slot and an exported snapshot */
+    uint64_t retained_warn;      /* warn when the slot retains more WAL bytes than this */
+} src_stream_opts;
+
 
 enum {
     SRC_CAP_SCHEMA = 1,   /* has schemas (PostgreSQL) */
@@ -153,6 +202,25 @@ typedef struct src_driver {
     int (*next)(src_scan *s, const src_value **row, diag *d);
     const src_scan_stats *(*stats)(src_scan *s);
     void (*end_scan)(src_scan *s); /* NULL accepted */
+
+    /* --- change stream (NULL: the database has none; `sync --follow` then
+     * polls the incremental cursor). stream_open connects, makes the
+     * publication and checks the slot; with o->fresh (or when the slot is
+     * missing) it creates the slot, exporting a snapshot whose name goes to
+     * snapshot (else snapshot[0] = 0): scans opened with src_config.snapshot
+     * read exactly the state the stream starts after, until stream_start.
+     * stream_next waits at most timeout_ms: 1 = a change in *out, 0 = none
+     * yet, <0 = error (DIAG_ETRANSIENT: reconnect and start again from the
+     * last acknowledged position). stream_ack confirms every change up to
+     * pos (the slot may discard them). stream_drop removes the slot (and the
+     * publication when own_publication) without streaming. */
+    int (*stream_open)(const src_config *cfg, const src_stream_opts *o, src_stream **out,
+                       char *snapshot, size_t snapn, diag *d);
+    int (*stream_start)(src_stream *s, diag *d);
+    int (*stream_next)(src_stream *s, int timeout_ms, src_change *out, diag *d);
+    int (*stream_ack)(src_stream *s, const char *pos, diag *d);
+    void (*stream_close)(src_stream *s); /* NULL accepted */
+    int (*stream_drop)(const src_config *cfg, const src_stream_opts *o, diag *d);
 } src_driver;
 
 /* The built-in drivers, NULL-terminated (sources/registry.c). */

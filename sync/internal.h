@@ -10,7 +10,9 @@
  *   guard.c         the locks that keep overlapping runs of a connector apart
  *   select.c        which tables a connector reads, and their index names
  *   conn.c          connections, reconnections, describing tables
+ *   follow.c        sync --follow: change streams applied as re-reads (or polls)
  * Calls point one way: run -> table, sweep, guard; check_source -> conn, select;
+ * follow -> run, scan, conn, select;
  * table -> window, scan, conn; sweep -> select; scan -> conn.
  */
 #ifndef SQL2ES_SYNC_INTERNAL_H
@@ -98,6 +100,8 @@ typedef struct sync_table_run {
     eng_child_set **sets;
     diag *ad;   /* driver messages of the current scan attempt: a failure that is
                  * retried becomes a warning, not an error */
+    int where_flag; /* sync --follow re-reads: 1 + the result column saying the row
+                     * passes `where` (0 = none); a row that does not is a delete */
 } sync_table_run;
 
 /* The incremental window of one read: its shape (engine/sql.c; NONE on a
@@ -158,6 +162,12 @@ char *sync_table_index(const plan_connector *pc, const plan_table *pt, const cha
 int sync_scan_rows(sync_table_run *tr, const sync_window *w, uint64_t *rows_out);
 /* The rows of the window that stopped passing `where`: deletes. */
 int sync_scan_leavers(sync_table_run *tr, const sync_window *w);
+
+/* Run q (rows laid out as the table's scan, plus the where flag) through
+ * the same row loop: relation chunks, rules, deletes. No resume: an error
+ * is returned (sync --follow starts again from its last acknowledged
+ * position). */
+int sync_scan_query(sync_table_run *tr, const src_query *q);
 
 /* ---- window.c ---- */
 /* The window of tr's incremental read, allocated in a. */

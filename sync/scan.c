@@ -69,7 +69,20 @@ static int write_row(sync_table_run *tr, const src_value *row)
     sync_run *r = tr->cc->r;
     eng_doc_result res;
     buf_reset(&r->item);
-    int rc = eng_write_doc(tr->it, row, &r->item, &res);
+    int rc;
+    if (tr->where_flag) {
+        /* a re-read of sync --follow: a row that stopped passing `where` */
+        const src_value *f = &row[tr->where_flag - 1];
+        if (!(f->kind == SRC_NUMBER || f->kind == SRC_STRING || f->kind == SRC_BOOL) || !f->p ||
+            !(f->p[0] == '1' || f->p[0] == 't')) {
+            rc = eng_write_delete(tr->it, row, &r->item, &res);
+            if (rc < 0) return rc;
+            res.deleted = 1;
+            tr->deletes++;
+            return emit(r, tr->bt, &r->item, &res, tr->si);
+        }
+    }
+    rc = eng_write_doc(tr->it, row, &r->item, &res);
     if (rc < 0) return rc;
     /* resume point: the last row whose items were handed on */
     key_capture(&tr->key, tr->bt, row);
@@ -317,3 +330,31 @@ int sync_scan_leavers(sync_table_run *tr, const sync_window *w)
     return rc < 0 ? rc : 0;
 }
 
+
+int sync_scan_query(sync_table_run *tr, const src_query *q)
+{
+    sync_conn *cc = tr->cc;
+    sync_run *r = cc->r;
+    const src_driver *drv = cc->pc->driver;
+    src_scan *s = NULL;
+    if (!cc->c) sync_open_source(cc->pc, &cc->c, r->d);
+    int rc = cc->c ? sync_drv_begin_scan(drv, cc->c, q, &s, r->d) : DIAG_ETRANSIENT;
+    if (rc == 0) {
+        const src_column *cols;
+        int ncols;
+        drv->scan_columns(s, &cols, &ncols);
+        tr->width = ncols;
+        const src_value *row;
+        while ((rc = sync_drv_next(drv, s, &row, r->d)) == 1) {
+            tr->rows++;
+            rc = take_row(tr, row);
+            if (rc < 0) break;
+        }
+        const src_scan_stats *ss = drv->stats(s);
+        if (ss) r->st->warnings += ss->warnings;
+        drv->end_scan(s);
+    }
+    if (rc >= 0) rc = flush_chunk(tr);
+    if (rc < 0) drop_chunk(tr);
+    return rc < 0 ? rc : 0;
+}

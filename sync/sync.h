@@ -52,4 +52,15 @@ typedef struct eng_sync_stats {
  * unknown --connector/--table). Messages in d; stats always filled. */
 int eng_sync_run(const plan *p, const eng_sync_opts *o, eng_sync_stats *stats, diag *d);
 
+/* sync --follow (sync/follow.c): one connector (o->connector, or the only
+ * one), kept current until *o->stop: through the driver's change stream
+ * (an initial full sync from the new slot's snapshot, then changes applied
+ * as re-reads of the root documents they touch, acknowledged after the
+ * sink settled them), or without one by incremental syncs every
+ * follow_interval. Returns the exit code (0 also when stopped). */
+int eng_follow_run(const plan *p, const eng_sync_opts *o, eng_sync_stats *stats, diag *d);
+/* Drop the connector's replication slot (and its own publication) and its
+ * follow state: the next --follow starts over. Exit code. */
+int eng_follow_drop(const plan *p, const eng_sync_opts *o, diag *d);
+
 #endif

@@ -6,7 +6,9 @@
 # refuses root), with its data and unix socket in a short private directory
 # (sockets have a ~100 byte path limit and root's temp dirs are closed to
 # other users); DIR/pgroot records where. TCP uses scram-sha-256 for role
-# sql2es (random password); the unix socket trusts the superuser `postgres`.
+# sql2es (random password, REPLICATION for sync --follow); the unix socket
+# trusts the superuser `postgres`. wal_level = logical for every suite (sync
+# --follow reads logical replication; it costs the others nothing).
 # It does not install PostgreSQL: tools/install-deps.sh does.
 set -euo pipefail
 cmd=${1:?usage: postgresql.sh start|stop DIR}
@@ -62,6 +64,9 @@ full_page_writes = off
 max_connections = 50
 shared_buffers = 64MB
 logging_collector = off
+wal_level = logical
+max_replication_slots = 10
+max_wal_senders = 10
 EOF
     for i in 1 2 3; do
         port=$(free_port) || port=$((20000 + RANDOM % 40000))
@@ -81,7 +86,7 @@ EOF
     # The password goes through stdin, never on a command line.
     if ! "$bin/psql" -X -q -h "$root" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 \
         >"$root/setup.log" 2>&1 <<EOF
-CREATE ROLE sql2es LOGIN PASSWORD '$pass';
+CREATE ROLE sql2es LOGIN REPLICATION PASSWORD '$pass';
 CREATE DATABASE sql2es_test OWNER sql2es;
 EOF
     then
