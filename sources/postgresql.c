@@ -1692,12 +1692,18 @@ done:
     return 0;
 }
 
-static int pg_stream_start(src_stream *s, diag *d)
+static int pg_stream_start(src_stream *s, const char *from, diag *d)
 {
-    char sql[256];
+    /* a start after the slot's confirmed position skips what committed
+     * before it (the caller saved it, the slot may not have heard) */
+    uint64_t start = 0;
+    if (from && parse_lsn(from, &start) < 0) start = 0;
+    if (start > s->flushed) s->flushed = start;
+    char sql[256], lsn[32];
+    fmt_lsn(lsn, sizeof lsn, start);
     snprintf(sql, sizeof sql,
-             "START_REPLICATION SLOT %s LOGICAL 0/0 (proto_version '1', publication_names '\"%s\"')",
-             s->slot, s->pub);
+             "START_REPLICATION SLOT %s LOGICAL %s (proto_version '1', publication_names '\"%s\"')",
+             s->slot, lsn, s->pub);
     int rc = 0;
     PGresult *r = repl_exec(s, sql, PGRES_COPY_BOTH, "cannot start replication", d, &rc);
     PQclear(r);

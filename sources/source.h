@@ -216,7 +216,9 @@ typedef struct src_driver {
      * publication when own_publication) without streaming. */
     int (*stream_open)(const src_config *cfg, const src_stream_opts *o, src_stream **out,
                        char *snapshot, size_t snapn, diag *d);
-    int (*stream_start)(src_stream *s, diag *d);
+    /* from: the last position the caller saved as acknowledged (NULL: the
+     * slot's own): changes committed before it are not sent again. */
+    int (*stream_start)(src_stream *s, const char *from, diag *d);
     int (*stream_next)(src_stream *s, int timeout_ms, src_change *out, diag *d);
     int (*stream_ack)(src_stream *s, const char *pos, diag *d);
     void (*stream_close)(src_stream *s); /* NULL accepted */

@@ -618,18 +618,20 @@ static int state_save(follow *f, eng_state *fs, const char *slot, int force)
 }
 
 /* Settle what was sent, then acknowledge the last commit before it. */
-static int settle_ack(follow *f, const src_driver *drv, src_stream *s, eng_state *fs)
+static int settle_ack(follow *f, const src_driver *drv, src_stream *s, eng_state *fs, int force)
 {
     sync_run *r = f->r;
     if (sink_flush(r->sink) != 0) return DIAG_ETRANSIENT;
     f->last_ack = eng_now();
     if (!f->commit[0]) return 0;
-    int rc = drv->stream_ack(s, f->commit, r->d);
-    if (rc) return rc;
+    /* saved first: a session cut short (a lost connection, a long full
+     * read that outlived the server's timeout) starts after it anyway */
     snprintf(f->acked, sizeof f->acked, "%s", f->commit);
     f->commit[0] = 0;
     f->progress = 1;
-    return state_save(f, fs, f->cc.pc->slot, 0);
+    int rc = state_save(f, fs, f->cc.pc->slot, force);
+    if (rc == 0) rc = drv->stream_ack(s, f->acked, r->d);
+    return rc;
 }
 
 /* Read the tables a TRUNCATE or an ALTER concerned in full (a full sync of
@@ -754,7 +756,7 @@ static int session(follow *f, eng_state *fs, int *fresh)
         }
         if (rc == 0) *fresh = 0;
     }
-    if (rc == 0) rc = drv->stream_start(s, r->d);
+    if (rc == 0) rc = drv->stream_start(s, f->acked[0] ? f->acked : NULL, r->d);
     if (rc == 0 && !r->o->quiet)
         fprintf(stderr, "sql2es: following %s (slot %s, publication %s)\n", pc->id, pc->slot,
                 pc->publication);
@@ -792,7 +794,7 @@ static int session(follow *f, eng_state *fs, int *fresh)
         if (whole) {
             rc = apply(f);
             if (rc == 0) rc = sink_flush(r->sink) ? DIAG_ETRANSIENT : resync(f);
-            if (rc == 0) rc = settle_ack(f, drv, s, fs);
+            if (rc == 0) rc = settle_ack(f, drv, s, fs, 1);
             if (rc == 0 && whole == 2) {
                 f->progress = 1;
                 rc = DIAG_ETRANSIENT; /* a new session describes the tables anew */
@@ -803,7 +805,7 @@ static int session(follow *f, eng_state *fs, int *fresh)
             (f->pending && eng_now() - f->first_pending >= LINGER_MS / 1000.0) ||
             (f->commit[0] && eng_now() - f->last_ack > 1.0)) {
             rc = apply(f);
-            if (rc == 0) rc = settle_ack(f, drv, s, fs);
+            if (rc == 0) rc = settle_ack(f, drv, s, fs, 0);
         }
     }
     if (rc == 0 && r->sink) {

@@ -10,10 +10,12 @@
 # restarted; at the end every document equals what `sync --dry-run` writes
 # from the final database and no other document exists
 # (tests/harness/compare_dryrun.py). Then slot hygiene (--drop-slot, a new
-# slot's initial read) and SIGTERM. SQLite: --follow polls the cursor.
+# slot's initial read), SIGTERM, the cluster unreachable for a while (a
+# fault proxy in front of it stopped, then started again on its port).
+# SQLite: --follow polls the cursor.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
-plan 20
+plan 22
 need opensearch
 need postgresql
 E2E_TMP=$SQL2ES_TEST_TMP/follow
@@ -182,6 +184,25 @@ for i in $(seq 1 150); do [ -n "$(slot_lsn)" ] && break; sleep 0.2; done
 psql -XAqc "UPDATE fl_customers SET score = 99 WHERE id = 2"
 wait_caught_up
 compare new-slot
+kill -TERM "$FPID"; wait "$FPID"
+
+# ---- 6. the cluster unreachable for a while: changes wait, then flow ----
+start_proxy PX
+PXPID=${E2E_PIDS[-1]}
+PXPORT=${PX##*:}
+sed "s|host: $ES_URL|host: $PX|" pg.yml >px.yml
+"$SQL2ES_BIN" sync -c px.yml --follow -q >fpx.out 2>&1 &
+FPID=$!; E2E_PIDS+=($FPID)
+sleep 2; wait_caught_up
+kill -9 "$PXPID"; wait "$PXPID" 2>/dev/null
+python3 "$E2E_DIR/follow_writer.py" 70 300 | psql -X -q -v ON_ERROR_STOP=0 >>writer.out 2>>writer.err
+sleep 4
+python3 "$SQL2ES_ROOT/tests/harness/faultproxy.py" --upstream "$ES_URL" --listen-port "$PXPORT" \
+    --log proxy2.log --max-seconds 600 >proxy2.out 2>&1 &
+E2E_PIDS+=($!)
+wait_caught_up
+check "the follow outlived the cluster's outage (still running)" kill -0 "$FPID"
+compare after-outage
 kill -TERM "$FPID"; wait "$FPID"
 
 # ---- 6. SQLite: --follow polls the incremental cursor --------------------
