@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh [compile|sqlite|postgresql|mariadb|relations|rss|e2e|all] - benchmarks (not tests).
+# bench/run.sh [compile|sqlite|postgresql|mariadb|relations|rss|e2e|serve|all] - benchmarks (not tests).
 #
 # Prints a Markdown table of wall time, rows/s and peak RSS for sql2es and
 # for the baselines in the same run; copy the figures into bench/RESULTS.md.
@@ -210,6 +210,10 @@ bench_e2e() {
     bash "$root/bench/e2e.sh" "$work"
 }
 
+bench_serve() {
+    bash "$root/bench/serve.sh" "$work"
+}
+
 case $what in
 compile) bench_compile ;;
 sqlite) bench_sqlite ;;
@@ -218,7 +222,9 @@ mariadb) bench_mariadb ;;
 relations) bench_relations ;;
 rss) bench_rss ;;
 e2e) bench_e2e ;;
+serve) bench_serve ;;
 all) bench_compile; bench_sqlite; bench_postgresql; bench_mariadb; bench_relations; bench_rss
-     [ -f "$root/bench/e2e.sh" ] && bench_e2e ;;
-*) echo "usage: bench/run.sh [compile|sqlite|postgresql|mariadb|relations|rss|e2e|all]" >&2; exit 2 ;;
+     [ -f "$root/bench/e2e.sh" ] && bench_e2e
+     bench_serve ;;
+*) echo "usage: bench/run.sh [compile|sqlite|postgresql|mariadb|relations|rss|e2e|serve|all]" >&2; exit 2 ;;
 esac
