@@ -12,7 +12,7 @@
 #   connector and job ids; the top-level help naming serve, connector, job.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
-plan 46
+plan 48
 need opensearch
 need postgresql
 T=$SQL2ES_TEST_TMP/e2e-serve-ops
@@ -214,12 +214,12 @@ check "the sync process's own lines (its error) carry both ids too" \
 PORT=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
 proxy() {
     python3 "$SQL2ES_ROOT/tests/harness/faultproxy.py" --upstream "$ES_URL" --listen-port "$PORT" \
-        --max-seconds 300 >"$T/proxy.out" 2>>"$T/proxy.log" &
+        --max-seconds 300 "$@" >"$T/proxy.out" 2>>"$T/proxy.log" &
     PROXY_PID=$!; PIDS+=($PROXY_PID)
     wait_for 10 grep -qs '^PROXY ' "$T/proxy.out"
 }
 # serve starts before the proxy: it waits for the cluster, and says so
-sed -e "s|host: $ES_URL|host: http://127.0.0.1:$PORT, max_retries: 1, retry_interval: 1|" serve.yml >via-proxy.yml
+sed -e "s|host: $ES_URL|host: http://127.0.0.1:$PORT, max_retries: 3, retry_interval: 1|" serve.yml >via-proxy.yml
 "$B" serve -c via-proxy.yml --poll 0.2 --log-format json --listen 127.0.0.1:0 >s2.log 2>&1 &
 S2=$!; PIDS+=($S2)
 A2=$(listen_of s2.log)
@@ -243,6 +243,20 @@ check "/metrics is still served while the cluster is away" \
 proxy
 check "the proxy is back: /healthz 200 again" \
     wait_for 60 bash -c "test \"\$(curl -s -o /dev/null -w '%{http_code}' 'http://$A2/healthz')\" = 200"
+
+# ---- retries: the proxy answers 429 to half of the _bulk requests -----------------------------
+kill "$S1"; wait "$S1" 2>/dev/null   # only the service behind the proxy takes the next job
+kill "$PROXY_PID"; wait "$PROXY_PID" 2>/dev/null
+proxy --rate-429 0.5 --seed 3
+JR=$($KIB sync lite full)
+OR=$($KIB wait "$JR" completed,error --timeout 90)
+wait_for 10 bash -c "curl -s 'http://$A2/metrics' | grep -q '^sql2es_jobs_total{connector_id=\"lite\",status=\"completed\"} 1$'"
+curl -s "http://$A2/metrics" >"$T/mr.prom"
+check_eq "through 429s the job completes with every document" \
+    "$(jq -r '[.status, .indexed_document_count] | join(" ")' <<<"$OR")" "completed 293"
+check "the retries it took are counted (sql2es_retries_total > 0)" \
+    python3 -c "import sys; sys.exit(0 if int(sys.argv[1] or 0) > 0 else 1)" "$(metric mr sql2es_retries_total connector_id=lite)"
+echo "# retries: $(metric mr sql2es_retries_total connector_id=lite); proxy: $(curl -s "http://127.0.0.1:$PORT/_faultproxy/stats")"
 
 # ---- SIGTERM stops the server with the service ------------------------------------------------
 kill -TERM "$S2"; wait "$S2" 2>/dev/null; RC=$?
