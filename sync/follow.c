@@ -69,6 +69,10 @@ struct follow_root {
     lookup bykey;                     /* root rows by key */
     tuple_set deleted;                /* keys of root rows deleted (bykey cols) */
     lookup *rels;                     /* per relation slot */
+    lookup *far;                      /* per slot of a many-to-many relation: far-table rows
+                                       * by the columns that join them to the link table */
+    int **far_link, **link_out;       /* per such slot: the link's join columns, and its
+                                       * columns equal to the parent's (rel->child_cols) */
     const eng_bound_relation **parent_of;
     int nrels;
     const char *select, *from;
@@ -217,6 +221,13 @@ static void lookup_add(follow *f, lookup *l, const char *const *vals)
     }
 }
 
+static int col_index(const src_table *st, const char *name)
+{
+    for (int i = 0; i < st->ncols; i++)
+        if (!strcmp(st->cols[i].name, name)) return i;
+    return -1;
+}
+
 /* Which relation holds each relation slot: parent_of[slot] (NULL = root). */
 static void map_parents(follow_root *fr, const eng_bound_doc *doc,
                         const eng_bound_relation *parent, int depth)
@@ -231,6 +242,29 @@ static void map_parents(follow_root *fr, const eng_bound_doc *doc,
         l->ncols = br->rel->non;
         l->depth = depth;
         ts_init(&l->ts);
+        ts_init(&fr->far[br->slot].ts);
+        if (br->link && br->rel->njoin <= 64 && br->rel->non <= 64) {
+            const plan_relation *rel = br->rel;
+            lookup *far = &fr->far[br->slot];
+            int *fc = calloc((size_t)rel->njoin + 1, sizeof *fc);
+            int *fl = calloc((size_t)rel->njoin + 1, sizeof *fl);
+            int *lo = calloc((size_t)rel->non + 1, sizeof *lo);
+            if (!fc || !fl || !lo) abort();
+            int ok = 1;
+            for (int m = 0; m < rel->njoin; m++) {
+                fc[m] = col_index(br->child, rel->join_child_cols[m]);
+                fl[m] = col_index(br->link, rel->join_link_cols[m]);
+                ok &= fc[m] >= 0 && fl[m] >= 0;
+            }
+            for (int m = 0; m < rel->non; m++) {
+                lo[m] = col_index(br->link, rel->child_cols[m]);
+                ok &= lo[m] >= 0;
+            }
+            far->cols = fc;
+            far->ncols = ok ? rel->njoin : 0;
+            fr->far_link[br->slot] = fl;
+            fr->link_out[br->slot] = lo;
+        }
         map_parents(fr, &br->doc, br, depth + 1);
     }
 }
@@ -252,8 +286,17 @@ static void root_free(follow_root *fr)
     buf_free(&tr->key.bytes);
     ts_free(&fr->bykey.ts);
     ts_free(&fr->deleted);
-    for (int i = 0; i < fr->nrels; i++) ts_free(&fr->rels[i].ts);
+    for (int i = 0; i < fr->nrels; i++) {
+        ts_free(&fr->rels[i].ts);
+        ts_free(&fr->far[i].ts);
+        free((void *)fr->far[i].cols);
+        free(fr->far_link[i]);
+        free(fr->link_out[i]);
+    }
     free(fr->rels);
+    free(fr->far);
+    free(fr->far_link);
+    free(fr->link_out);
     free(fr->parent_of);
 }
 
@@ -318,7 +361,10 @@ static int bind_roots(follow *f)
         fr->nrels = bt->nrel_slots;
         fr->rels = calloc((size_t)(fr->nrels ? fr->nrels : 1), sizeof *fr->rels);
         fr->parent_of = calloc((size_t)(fr->nrels ? fr->nrels : 1), sizeof *fr->parent_of);
-        if (!fr->rels || !fr->parent_of) abort();
+        fr->far = calloc((size_t)(fr->nrels ? fr->nrels : 1), sizeof *fr->far);
+        fr->far_link = calloc((size_t)(fr->nrels ? fr->nrels : 1), sizeof *fr->far_link);
+        fr->link_out = calloc((size_t)(fr->nrels ? fr->nrels : 1), sizeof *fr->link_out);
+        if (!fr->rels || !fr->parent_of || !fr->far || !fr->far_link || !fr->link_out) abort();
         map_parents(fr, &bt->doc, NULL, 1);
         fr->select = eng_sql_lookup_select(bt, f->a, &fr->flag);
         fr->from = eng_sql_bound_from(bt, f->a);
@@ -440,6 +486,14 @@ static void take_change(follow *f, const src_change *c)
             int ncols = br->rel->non;
             int tmp[16];
             if (ncols > 16) continue;
+            if (br->link && same_table(br->child, c) && fr->far[k].ncols > 0) {
+                /* many-to-many: a far-table row; its link rows lead on */
+                lookup *far = &fr->far[k];
+                if (c->row && change_tuple(c, 0, br->child, far->cols, far->ncols, a, v))
+                    lookup_add(f, far, v);
+                if (c->old && change_tuple(c, 1, br->child, far->cols, far->ncols, a, w))
+                    lookup_add(f, far, w);
+            }
             if (!br->link && same_table(br->child, c)) {
                 t = br->child;
                 cols = br->child_on;
@@ -518,44 +572,43 @@ static int query_root(follow_root *fr, const int *cols, int ncols, const tuple_s
     return rc;
 }
 
-/* A nested relation's parent rows (one level up): their own `on` values
- * become tuples of the parent relation's lookup. */
-static int climb(follow *f, follow_root *fr, lookup *l)
+/* The rows of st whose columns match[] equal a tuple of ts: their columns
+ * out[0..nout) become tuples of dest (one query per batch). */
+static int lead(follow *f, const src_table *st, const int *match, int nmatch, const tuple_set *ts,
+                const int *out, int nout, lookup *dest)
 {
     sync_run *r = f->r;
-    const eng_bound_relation *p = l->parent;
-    const src_table *st = p->child;
-    const src_driver *drv = fr->tr.bt->driver;
-    lookup *up = &fr->rels[p->slot];
-    int non = p->rel->non, rc = 0;
-    if (p->link || non > 64) return 0; /* a many-to-many level: not climbed (README) */
+    const src_driver *drv = f->cc.pc->driver;
+    int rc = 0;
+    if (nout > 64 || nmatch <= 0) return 0;
     arena *qa = arena_new();
     char *used = arena_alloc(qa, (size_t)st->ncols + 1);
     memset(used, 0, (size_t)st->ncols + 1);
-    for (int k = 0; k < non; k++) used[p->child_on[k]] = 1;
+    for (int k = 0; k < nout; k++) used[out[k]] = 1;
     int *sel = arena_alloc(qa, ((size_t)st->ncols + 1) * sizeof *sel);
     int nsel = 0;
     const char *cols = eng_sql_columns(qa, drv, st, used, sel, &nsel);
     int pos[64];
-    for (int k = 0; k < non; k++)
+    for (int k = 0; k < nout; k++)
         for (int m = 0; m < nsel; m++)
-            if (sel[m] == p->child_on[k]) pos[k] = m;
+            if (sel[m] == out[k]) pos[k] = m;
     const char *from = eng_sql_qualified(qa, drv, st->schema, st->name);
-    for (int off = 0; off < l->ts.n && rc == 0; off += BATCH) {
-        int n = l->ts.n - off < BATCH ? l->ts.n - off : BATCH;
-        const char *sql = eng_sql_in(qa, drv, cols, from, st, l->cols, l->ncols, n);
-        const char **params = arena_alloc(qa, ((size_t)n * (size_t)l->ncols + 1) * sizeof *params);
+    for (int off = 0; off < ts->n && rc == 0; off += BATCH) {
+        int n = ts->n - off < BATCH ? ts->n - off : BATCH;
+        const char *sql = eng_sql_in(qa, drv, cols, from, st, match, nmatch, n);
+        const char **params = arena_alloc(qa, ((size_t)n * (size_t)nmatch + 1) * sizeof *params);
         for (int t = 0; t < n; t++)
-            for (int k = 0; k < l->ncols; k++) params[t * l->ncols + k] = l->ts.vals[off + t][k];
-        src_query q = {sql, params, n * l->ncols, fr->tr.bt->conn->source.fetch_size};
+            for (int k = 0; k < nmatch; k++) params[t * nmatch + k] = ts->vals[off + t][k];
+        src_query q = {sql, params, n * nmatch, f->cc.pc->source.fetch_size};
         src_scan *s = NULL;
         if (!f->cc.c) sync_open_source(f->cc.pc, &f->cc.c, r->d);
-        rc = f->cc.c ? sync_drv_begin_scan(drv, f->cc.c, &q, &s, r->d) : DIAG_ETRANSIENT;
+        rc = !sql ? DIAG_ENOMEM
+             : f->cc.c ? sync_drv_begin_scan(drv, f->cc.c, &q, &s, r->d) : DIAG_ETRANSIENT;
         const src_value *row;
         while (rc == 0 && (rc = sync_drv_next(drv, s, &row, r->d)) == 1) {
             const char *v[64];
             int ok = 1;
-            for (int k = 0; k < non && ok; k++) {
+            for (int k = 0; k < nout && ok; k++) {
                 const src_value *x = &row[pos[k]];
                 buf tb = BUF_INIT;
                 if (x->kind == SRC_NULL) ok = 0;
@@ -563,14 +616,36 @@ static int climb(follow *f, follow_root *fr, lookup *l)
                 v[k] = ok ? arena_strndup(qa, tb.data ? tb.data : "", tb.len) : NULL;
                 buf_free(&tb);
             }
-            if (ok) lookup_add(f, up, v);
+            if (ok) lookup_add(f, dest, v);
             rc = 0;
         }
         if (s) drv->end_scan(s);
-        if (rc > 0) rc = 0;
     }
     arena_free(qa);
     return rc;
+}
+
+/* A nested relation's parent rows (one level up): their own `on` values
+ * become tuples of the parent relation's lookup - or, when the parent is a
+ * many-to-many relation, of its far-table lookup (its link rows next). */
+static int climb(follow *f, follow_root *fr, lookup *l)
+{
+    const eng_bound_relation *p = l->parent;
+    if (!p->link)
+        return lead(f, p->child, l->cols, l->ncols, &l->ts, p->child_on, p->rel->non,
+                    &fr->rels[p->slot]);
+    lookup *far = &fr->far[p->slot];
+    return lead(f, p->child, l->cols, l->ncols, &l->ts, far->cols, far->ncols, far);
+}
+
+/* A many-to-many relation's far rows that changed: the link rows joined to
+ * them lead to the parents (the relation's own lookup). */
+static int through_link(follow *f, follow_root *fr, int slot)
+{
+    lookup *far = &fr->far[slot];
+    const eng_bound_relation *br = fr->rels[slot].rel;
+    return lead(f, br->link, fr->far_link[slot], far->ncols, &far->ts, fr->link_out[slot],
+                br->rel->non, &fr->rels[slot]);
 }
 
 /* Everything pending, deepest level first, into the sink. */
@@ -581,13 +656,19 @@ static int apply(follow *f)
         follow_root *fr = &f->roots[i];
         int maxd = 0;
         for (int k = 0; k < fr->nrels; k++) if (fr->rels[k].depth > maxd) maxd = fr->rels[k].depth;
-        for (int d = maxd; d >= 2 && rc == 0; d--)
+        for (int d = maxd; d >= 1 && rc == 0; d--) {
             for (int k = 0; k < fr->nrels && rc == 0; k++) {
+                if (fr->rels[k].depth != d || !fr->far[k].ts.n) continue;
+                rc = through_link(f, fr, k);
+                ts_reset(&fr->far[k].ts);
+            }
+            for (int k = 0; k < fr->nrels && rc == 0 && d >= 2; k++) {
                 lookup *l = &fr->rels[k];
                 if (l->depth != d || !l->ts.n) continue;
                 rc = climb(f, fr, l);
                 ts_reset(&l->ts);
             }
+        }
         if (rc == 0) rc = apply_deletes(f, fr);
         if (rc == 0 && fr->bykey.ts.n)
             rc = query_root(fr, fr->bykey.cols, fr->bykey.ncols, &fr->bykey.ts);

@@ -3,7 +3,7 @@
 
 Prints TXNS transactions of mixed changes to the follow fixture's tables
 (fl_customers, fl_orders, fl_lines: customers nest orders, orders nest
-lines), to be piped into psql while `sql2es sync --follow` runs: inserts,
+lines; fl_tags reached through fl_customer_tags), to be piped into psql while `sql2es sync --follow` runs: inserts,
 updates, deletes, multi-row updates, a transaction larger than one apply
 batch, rollbacks, soft deletes (deleted_at), rows leaving and entering the
 mapping's `where` (active) and rule (names starting with "zz"), key updates
@@ -31,8 +31,15 @@ def main():
             if k < 0.10:
                 next_c += 1
                 stmts.append(f"INSERT INTO fl_customers (id, name, active) VALUES ({next_c}, 'n{next_c}', true)")
-            elif k < 0.20:
+            elif k < 0.14:
                 stmts.append(f"UPDATE fl_customers SET name = 'u{t}' WHERE id = {c}")
+            elif k < 0.16:
+                # many-to-many: the far table, then the link table
+                stmts.append(f"UPDATE fl_tags SET label = 'tag{t}' WHERE id = {rnd.randint(1, 30)}")
+            elif k < 0.18:
+                stmts.append(f"INSERT INTO fl_customer_tags VALUES ({c}, {rnd.randint(1, 30)}) ON CONFLICT DO NOTHING")
+            elif k < 0.20:
+                stmts.append(f"DELETE FROM fl_customer_tags WHERE customer_id = {c}")
             elif k < 0.24:
                 stmts.append(f"DELETE FROM fl_customers WHERE id = {c}")
             elif k < 0.28:

@@ -5,7 +5,8 @@
 # of mixed changes (tests/e2e-sync/follow_writer.py: inserts, updates,
 # deletes, multi-row and large transactions, rollbacks, soft deletes, rows
 # leaving and entering `where` and a rule, key updates, TOAST values left
-# unchanged, child rows moved between parents), a column added and a child
+# unchanged, child rows moved between parents, both tables of a many-to-many
+# relation), a column added and a child
 # table truncated mid-stream, and sql2es SIGKILLed at random moments and
 # restarted; at the end every document equals what `sync --dry-run` writes
 # from the final database and no other document exists
@@ -15,7 +16,7 @@
 # SQLite: --follow polls the cursor.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
-plan 22
+plan 23
 need opensearch
 need postgresql
 E2E_TMP=$SQL2ES_TEST_TMP/follow
@@ -28,7 +29,9 @@ es_drop "$IX-customers" "$IX-sqlite"
 COMPARE="$SQL2ES_ROOT/tests/harness/compare_dryrun.py"
 
 psql -q -v ON_ERROR_STOP=1 >fixture.log 2>&1 <<'EOF' || { not_ok "fixture loaded"; sed 's/^/#   /' fixture.log; }
-DROP TABLE IF EXISTS fl_lines, fl_orders, fl_customers;
+SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'sql2es_fl';
+DROP PUBLICATION IF EXISTS sql2es_fl;
+DROP TABLE IF EXISTS fl_lines, fl_orders, fl_customers, fl_tags, fl_customer_tags;
 CREATE TABLE fl_customers (id int PRIMARY KEY, name text, active boolean NOT NULL DEFAULT true,
                            deleted_at timestamptz, score int NOT NULL DEFAULT 0, bio text);
 ALTER TABLE fl_customers ALTER COLUMN bio SET STORAGE EXTERNAL;
@@ -36,6 +39,13 @@ CREATE TABLE fl_orders (id int PRIMARY KEY, customer_id int, total numeric(12,2)
 CREATE TABLE fl_lines (id int PRIMARY KEY, order_id int, sku text, qty int);
 ALTER TABLE fl_orders REPLICA IDENTITY FULL;
 ALTER TABLE fl_lines REPLICA IDENTITY FULL;
+CREATE TABLE fl_tags (id int PRIMARY KEY, label text);
+CREATE TABLE fl_customer_tags (customer_id int, tag_id int, PRIMARY KEY (customer_id, tag_id));
+ALTER TABLE fl_tags REPLICA IDENTITY FULL;
+ALTER TABLE fl_customer_tags REPLICA IDENTITY FULL;
+INSERT INTO fl_tags SELECT g, 'tag' || g FROM generate_series(1, 30) g;
+INSERT INTO fl_customer_tags SELECT 1 + g % 400, 1 + g % 29 FROM generate_series(1, 800) g
+  ON CONFLICT DO NOTHING;
 INSERT INTO fl_customers (id, name, bio)
   SELECT g, 'c' || g, (SELECT string_agg(md5(k::text || g::text), '') FROM generate_series(1, 200) k)
   FROM generate_series(1, 400) g;
@@ -81,6 +91,11 @@ ${2:-}
                 table: fl_lines
                 on: { order_id: id }
                 order_by: id
+          tags:
+            table: fl_tags
+            through: { table: fl_customer_tags, on: { customer_id: id } }
+            on: { id: tag_id }
+            order_by: id
 EOF
 }
 config pg.yml
@@ -113,8 +128,8 @@ for i in $(seq 1 150); do grep -q "following fl\|error" f0.out 2>/dev/null && br
 # -q hides the "following" line: wait for the slot instead
 for i in $(seq 1 150); do [ -n "$(slot_lsn)" ] && break; sleep 0.2; done
 check "a slot sql2es_fl was created" test -n "$(slot_lsn)"
-check "the publication sql2es_fl was created with the three tables" test \
-    "$(psql -XAtc "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'sql2es_fl'")" = 3
+check "the publication sql2es_fl was created with the five tables" test \
+    "$(psql -XAtc "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'sql2es_fl'")" = 5
 wait_caught_up
 compare initial
 
@@ -165,6 +180,18 @@ for i in $(seq 1 20); do
     sleep 0.1
 done
 check_eq "a committed change reaches the index within 2 s" "$got" quick
+# a far-table row of a many-to-many relation: its parents' documents follow
+tid=30
+psql -XAqc "INSERT INTO fl_customer_tags VALUES ($cid, $tid) ON CONFLICT DO NOTHING"
+psql -XAqc "UPDATE fl_tags SET label = 'far-$tid' WHERE id = $tid"
+got=
+for i in $(seq 1 20); do
+    es POST "/$IX-customers/_refresh" >/dev/null
+    got=$(es GET "/$IX-customers/_doc/cust-$cid" | jq -r "._source.tags[]? | select((.id|tostring) == \"$tid\") | .label")
+    [ "$got" = "far-$tid" ] && break
+    sleep 0.1
+done
+check_eq "a change of a many-to-many relation's far table reaches its parents' documents" "$got" "far-$tid"
 
 # ---- 4. SIGTERM stops cleanly -------------------------------------------
 kill -TERM "$FPID"; wait "$FPID"; rc=$?
