@@ -1539,6 +1539,7 @@ static void lower_service(lw *w, const dsl_node *sv, plan_service *s)
     s->max_errors_span = dget(sv, "max_errors_span", 0);
     s->job_cleanup_interval = dget(sv, "job_cleanup_interval", 0);
     s->preflight_idle = dget(sv, "preflight_idle", 0);
+    s->job_takeover_after = dget(sv, "job_takeover_after", 0);
     s->max_errors = (int)iget(sv, "max_errors", 0);
     s->max_concurrent_content_syncs = (int)iget(sv, "max_concurrent_content_syncs",
                                                 iget(sv, "max_concurrent_syncs", 0));

@@ -347,10 +347,18 @@ int eng_sql_scan(const eng_bound_table *bt, eng_window w, int leavers, arena *a,
     out->sql = keep(a, &b);
     /* the resume statement: the same body and slots, then the key slots */
     b.len = body;
+    int key_slot = next;
     buf_puts(&b, nconds ? " AND " : " WHERE ");
     tuple_cmp(&b, drv, st, bt->doc.keys, nk, ">", &next);
     buf_append(&b, order.data, order.len);
     out->resume_sql = keep(a, &b);
+    /* the prefix statement: the same slots, the keys up to a position */
+    b.len = body;
+    next = key_slot;
+    buf_puts(&b, nconds ? " AND " : " WHERE ");
+    tuple_cmp(&b, drv, st, bt->doc.keys, nk, "<=", &next);
+    buf_append(&b, order.data, order.len);
+    out->upto_sql = keep(a, &b);
     out->nkeys = nk;
     out->fixed = vals;
     int failed = b.failed || pred.failed || order.failed;
@@ -379,6 +387,13 @@ void eng_sql_scan_query(const eng_scan_stmt *s, const char *const *lo, const cha
     q->params = params;
     q->nparams = np;
     q->fetch_size = s->fetch_size;
+}
+
+void eng_sql_scan_upto_query(const eng_scan_stmt *s, const char *const *lo, const char *const *hi,
+                             const char *const *upto, arena *a, src_query *q)
+{
+    eng_sql_scan_query(s, lo, hi, upto, a, q);
+    q->sql = s->upto_sql;
 }
 
 const char *eng_sql_cursor_max(const eng_bound_table *bt, arena *a)

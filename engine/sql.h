@@ -86,12 +86,14 @@ typedef enum {
 /* A table scan built once:
  *   SELECT <select list> FROM <table> [WHERE (<where>)] [AND (<window>)]
  *     [AND (keys) > (<resume key>)] ORDER BY keys
- * sql reads from the start, resume_sql after a key. Parameters, in order:
- * the rule values (fixed), nlo + nhi window slots, then (resume_sql only)
- * nkeys key slots; eng_sql_scan_query fills the slots. */
+ * sql reads from the start, resume_sql after a key, upto_sql the rows up to
+ * a key (keys <= it: what a resumed run read before). Parameters, in order:
+ * the rule values (fixed), nlo + nhi window slots, then (resume_sql and
+ * upto_sql only) nkeys key slots; eng_sql_scan_query fills the slots. */
 typedef struct eng_scan_stmt {
     const char *sql;
     const char *resume_sql;
+    const char *upto_sql;
     const char *const *fixed;  /* nfixed rule values */
     int nfixed, nlo, nhi, nkeys;
     int fetch_size;            /* the plan's */
@@ -109,6 +111,9 @@ int eng_sql_scan(const eng_bound_table *bt, eng_window w, int leavers, arena *a,
  * entries for SQL NULL). Strings in a. */
 void eng_sql_scan_query(const eng_scan_stmt *s, const char *const *lo, const char *const *hi,
                         const char *const *after, arena *a, src_query *q);
+/* The same with upto_sql: the rows whose keys are <= upto (s->nkeys values). */
+void eng_sql_scan_upto_query(const eng_scan_stmt *s, const char *const *lo, const char *const *hi,
+                             const char *const *upto, arena *a, src_query *q);
 
 /* The greatest cursor tuple of the table (the incremental watermark bound):
  * "SELECT cursor FROM <table> WHERE cursor IS NOT NULL ORDER BY cursor DESC

@@ -282,11 +282,11 @@ static void plan_text(const plan *p, buf *b, const char *filter, plan_sql_fn sql
     buf_printf(b, "service idling=%g heartbeat=%g max_errors=%d max_errors_span=%g "
                   "max_concurrent_content_syncs=%d max_concurrent_access_control_syncs=%d "
                   "job_cleanup_interval=%g preflight_max_attempts=%d preflight_idle=%g "
-                  "log_level=%s\n",
+                  "log_level=%s job_takeover_after=%g\n",
                s->idling, s->heartbeat, s->max_errors, s->max_errors_span,
                s->max_concurrent_content_syncs, s->max_concurrent_access_control_syncs,
                s->job_cleanup_interval, s->preflight_max_attempts, s->preflight_idle,
-               s->log_level ? s->log_level : "-");
+               s->log_level ? s->log_level : "-", s->job_takeover_after);
     for (int i = 0; i < p->nconnectors; i++) {
         const plan_connector *c = &p->connectors[i];
         buf_printf(b, "\nconnector %s (%s)  ", c->id ? c->id : "-",
@@ -598,6 +598,7 @@ static void plan_json(const plan *p, buf *b, const char *filter, plan_sql_fn sql
     jint(b, &g, "preflight_max_attempts", s->preflight_max_attempts);
     jnum(b, &g, "preflight_idle", s->preflight_idle);
     jstr(b, &g, "log_level", s->log_level);
+    jnum(b, &g, "job_takeover_after", s->job_takeover_after);
     buf_putc(b, '}');
     jkey(b, &f, "connectors");
     buf_putc(b, '[');

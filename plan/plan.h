@@ -246,6 +246,7 @@ typedef struct plan_es {
 
 typedef struct plan_service {
     double idling, heartbeat, max_errors_span, job_cleanup_interval, preflight_idle;
+    double job_takeover_after; /* seconds without a job's last_seen before another instance takes it */
     int max_errors, max_concurrent_content_syncs, max_concurrent_access_control_syncs,
         preflight_max_attempts;
     const char *log_level;

@@ -15,12 +15,24 @@
  *     `max_concurrent_content_syncs` at once; its stderr comes back through a
  *     pipe (progress lines give the running counts, the last line the final
  *     statistics);
- *   - counts and last_seen every 5 s; the job is re-read every second, and
- *     `canceling` stops the child (SIGTERM: the run stops reading and settles
- *     what it sent; SIGKILL after 2 s) -> canceled;
+ *   - the job is re-read every second: `canceling` stops the child (SIGTERM:
+ *     the run stops reading and settles what it sent; SIGKILL after 2 s) ->
+ *     canceled; a job another instance took over is left to it (nothing
+ *     more is written);
+ *   - counts, indexed_document_volume and last_seen every 5 s, and the
+ *     run's acknowledged position (metadata.sql2es.position: finished
+ *     tables, the current table's last acknowledged key, watermarks) when
+ *     it moved, at most every second; conditional on the job as last read;
  *   - at the end: completed/error/canceled with the counts, total_document_count
- *     after a refresh, and the connector's last_* fields;
- *   - SIGTERM/SIGINT: running jobs are stopped and marked suspended.
+ *     after a refresh, and the connector's last_* fields and, after a
+ *     completed job, its sync_cursor (the watermarks);
+ *   - SIGTERM/SIGINT: running jobs are stopped and marked suspended; a
+ *     suspended job goes on from its recorded position;
+ *   - failover: an in_progress (or canceling) job of a handled connector
+ *     whose last_seen is older than `service.job_takeover_after` (the
+ *     cluster's clock) is taken over after a fresh read, with a conditional
+ *     update: it goes on from its recorded position (a canceling one
+ *     becomes canceled).
  * Heartbeat (last_seen, schema) every `service.heartbeat` seconds; every
  * `service.idling` seconds a configured connector's configuration is
  * compiled and its database reached: status connected or error.
@@ -40,6 +52,9 @@
 #include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <unistd.h>
 
 #include "sync/check_source.h"
@@ -53,6 +68,10 @@
 #define KILL_GRACE 2.0
 #define SUSPEND_GRACE 20.0
 #define STATS_TAG "sql2es-job-stats "
+#define POS_TAG "sql2es-job-position "
+#define POS_EVERY 1.0      /* seconds between writes of a moving position */
+#define TAKEOVER_EVERY 2.0 /* seconds between searches for stale jobs */
+#define MIB (1024.0 * 1024.0)
 
 typedef struct table_count {
     char label[160];
@@ -70,9 +89,16 @@ typedef struct run {
     table_count *tables;
     int ntables;
     int final_seen;
-    uint64_t rows, docs, indexed, deletes, swept, failed, retried;
+    uint64_t rows, docs, indexed, deletes, swept, failed, retried, bytes;
+    uint64_t base_docs, base_deleted; /* counts of the job's earlier runs (resumed) */
     int cancel, suspend, lost;
-    double kill_at, last_stats, last_check, started;
+    int taken;                    /* another instance took the job over: write nothing */
+    char token[320];              /* this claim's metadata.sql2es.worker */
+    int64_t seq_no, primary_term; /* the job as last read */
+    int have_seq;
+    char *position;               /* the child's last acknowledged position (JSON) */
+    int position_new;             /* not yet written to the job */
+    double kill_at, last_stats, last_check, last_pos, started;
 } run;
 
 static volatile sig_atomic_t stop_flag;
@@ -89,6 +115,9 @@ typedef struct server {
     int max_runs;
     double poll;
     svc_ops *ops; /* --listen: metrics, health, status page (service/ops.c) */
+    double takeover_after; /* seconds: a job's last_seen older than this is stale */
+    double report_every;   /* seconds between a running job's last_seen writes */
+    unsigned claims;       /* tokens made */
 } server;
 
 static int running(const server *sv)
@@ -137,6 +166,71 @@ static void diag_text(const diag *d, char *out, size_t cap)
 
 /* ---- writes at the end of a job (protocol.md 2.4 steps 7-8) --------------- */
 
+/* indexed_document_volume: MiB, rounded as the Python sink rounds. */
+static uint64_t volume_mib(uint64_t bytes) { return (uint64_t)((double)bytes / MIB + 0.5); }
+
+/* `"metadata":{"sql2es":{"position":...}}` when the run reported one. */
+static void put_position(buf *b, const run *r)
+{
+    if (!r->position) return;
+    buf_puts(b, ",\"metadata\":{\"sql2es\":{\"position\":");
+    buf_puts(b, r->position);
+    buf_puts(b, "}}");
+}
+
+/* Update the job with doc, conditional on the job as read just before; a
+ * job another instance took over (its worker token is not ours) is left
+ * alone (r->taken). 0 written, 1 taken, <0 error. */
+static int job_update(server *sv, run *r, const char *doc, const char *refresh, diag *d)
+{
+    svc_ctx *s = &sv->s;
+    int rc = DIAG_EIO;
+    for (int attempt = 0; attempt < 5; attempt++) {
+        svc_doc cur;
+        int g = svc_doc_get(s, SVC_JOBS, r->job, &cur, d);
+        if (g == 0) return DIAG_ENOTFOUND;
+        if (g < 0) /* the cluster answers no read: write anyway */
+            return es_doc_update(s->es, SVC_JOBS, r->job, doc, -1, -1, refresh, d);
+        const char *tok = svc_str(cur.src, "metadata.sql2es.worker");
+        int taken = r->token[0] && tok && strcmp(tok, r->token) != 0;
+        int64_t seq = cur.seq_no, term = cur.primary_term;
+        svc_doc_free(&cur);
+        if (taken) {
+            r->taken = 1;
+            return 1;
+        }
+        rc = es_doc_update(s->es, SVC_JOBS, r->job, doc, seq, term, refresh, d);
+        if (rc != 1) return rc;
+    }
+    return rc;
+}
+
+/* The watermarks of the run's position, as the connector's sync_cursor. */
+static void put_cursor(buf *b, const run *r)
+{
+    if (!r->position) return;
+    arena *a = arena_new();
+    json *root = NULL;
+    if (json_parse(a, r->position, strlen(r->position), &root)) {
+        const json *w = svc_get(root, "watermarks");
+        if (w && w->kind == JSON_OBJECT) {
+            buf_puts(b, ",\"sync_cursor\":{\"watermarks\":");
+            svc_put_raw(b, w);
+            buf_putc(b, '}');
+        }
+    }
+    arena_free(a);
+}
+
+static void run_free(run *r)
+{
+    free(r->tables);
+    free(r->position);
+    if (r->fd >= 0) close(r->fd);
+    memset(r, 0, sizeof *r);
+    r->fd = -1;
+}
+
 static void finish(server *sv, run *r, const char *status, const char *error)
 {
     svc_ctx *s = &sv->s;
@@ -144,12 +238,18 @@ static void finish(server *sv, run *r, const char *status, const char *error)
     char now[64];
     svc_iso_now(now, sizeof now);
     int64_t total = -1;
+    if (r->taken) {
+        svc_log(s, "WARN", r->connector, r->job, "the job was taken over by another instance: left to it");
+        diag_free(d);
+        run_free(r);
+        return;
+    }
     if (r->index[0] && strcmp(status, "suspended") != 0) {
         if (es_refresh(s->es, r->index, d) == 0) es_count(s->es, r->index, NULL, &total, d);
         diag_clear(d);
     }
-    uint64_t indexed = r->final_seen ? r->indexed : r->docs;
-    uint64_t deleted = r->deletes + r->swept;
+    uint64_t indexed = r->base_docs + (r->final_seen ? r->indexed : r->docs);
+    uint64_t deleted = r->base_deleted + r->deletes + r->swept;
     buf b = BUF_INIT;
     buf_putc(&b, '{');
     svc_put_kv_str(&b, "last_seen", now);
@@ -165,12 +265,20 @@ static void finish(server *sv, run *r, const char *status, const char *error)
         buf_putc(&b, ',');
         svc_put_kv_str(&b, "canceled_at", now);
     }
-    buf_printf(&b, ",\"indexed_document_count\":%" PRIu64 ",\"indexed_document_volume\":0,"
-                   "\"deleted_document_count\":%" PRIu64,
-               indexed, deleted);
+    buf_printf(&b, ",\"indexed_document_count\":%" PRIu64 ",\"indexed_document_volume\":%" PRIu64
+                   ",\"deleted_document_count\":%" PRIu64,
+               indexed, volume_mib(r->bytes), deleted);
     if (total >= 0) buf_printf(&b, ",\"total_document_count\":%" PRId64, total);
+    put_position(&b, r);
     buf_putc(&b, '}');
-    if (!b.failed && es_doc_update(s->es, SVC_JOBS, r->job, b.data, -1, -1, ES_REFRESH_NOW, d) != 0)
+    int rc = b.failed ? DIAG_ENOMEM : job_update(sv, r, b.data, ES_REFRESH_NOW, d);
+    if (rc == 1) {
+        buf_free(&b);
+        diag_free(d);
+        finish(sv, r, status, error); /* taken: nothing more is written */
+        return;
+    }
+    if (rc != 0)
         svc_log(s, "ERROR", r->connector, r->job, "cannot record the job's end: %s", diag_last(d));
     diag_clear(d);
     buf_reset(&b);
@@ -185,8 +293,10 @@ static void finish(server *sv, run *r, const char *status, const char *error)
     svc_put_kv_str(&b, "last_sync_status", status);
     buf_putc(&b, ',');
     svc_put_kv_str(&b, "last_sync_error", error);
-    buf_printf(&b, ",\"last_indexed_document_count\":%" PRIu64 ",\"last_deleted_document_count\":%" PRIu64 "}",
+    buf_printf(&b, ",\"last_indexed_document_count\":%" PRIu64 ",\"last_deleted_document_count\":%" PRIu64,
                indexed, deleted);
+    if (!strcmp(status, "completed")) put_cursor(&b, r);
+    buf_putc(&b, '}');
     if (!b.failed && es_doc_update(s->es, SVC_CONNECTORS, r->connector, b.data, -1, -1, ES_REFRESH_NOW, d) != 0)
         svc_log(s, "ERROR", r->connector, r->job, "cannot record the sync on the connector: %s", diag_last(d));
     buf_free(&b);
@@ -199,10 +309,7 @@ static void finish(server *sv, run *r, const char *status, const char *error)
         svc_log(s, "INFO", r->connector, r->job,
                 "job %s: %" PRIu64 " indexed, %" PRIu64 " deleted, %" PRId64 " documents in %s", status,
                 indexed, deleted, total, r->index);
-    free(r->tables);
-    if (r->fd >= 0) close(r->fd);
-    memset(r, 0, sizeof *r);
-    r->fd = -1;
+    run_free(r);
 }
 
 /* ---- the child's output ------------------------------------------------------- */
@@ -231,7 +338,8 @@ static void child_line(server *sv, run *r, const char *l)
 {
     if (!strncmp(l, STATS_TAG, strlen(STATS_TAG))) {
         unsigned long long v[6];
-        if (sscanf(l + strlen(STATS_TAG), "rows=%llu docs=%llu indexed=%llu deletes=%llu swept=%llu failed=%llu",
+        if (sscanf(l + strlen(STATS_TAG),
+                   "rows=%llu docs=%llu indexed=%llu deletes=%llu swept=%llu failed=%llu",
                    &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) == 6) {
             r->rows = v[0];
             r->docs = v[1];
@@ -241,9 +349,26 @@ static void child_line(server *sv, run *r, const char *l)
             r->failed = v[5];
             r->final_seen = 1;
         }
-        unsigned long long retried;
+        unsigned long long retried, bytes;
         const char *rt = strstr(l, " retried=");
         if (rt && sscanf(rt, " retried=%llu", &retried) == 1) r->retried = retried;
+        const char *bt = strstr(l, " bytes=");
+        if (bt && sscanf(bt, " bytes=%llu", &bytes) == 1) r->bytes = bytes;
+        return;
+    }
+    if (!strncmp(l, POS_TAG, strlen(POS_TAG))) {
+        /* the acknowledged position: written to the job at the next report */
+        const char *j = l + strlen(POS_TAG);
+        if (json_parse(NULL, j, strlen(j), NULL)) {
+            char *copy = strdup(j);
+            if (copy) {
+                free(r->position);
+                r->position = copy;
+                r->position_new = 1;
+                const char *bytes = strstr(j, "\"bytes\":");
+                if (bytes) r->bytes = strtoull(bytes + 8, NULL, 10);
+            }
+        }
         return;
     }
     /* progress: "LABEL: N rows, M documents, R rows/s" */
@@ -304,8 +429,26 @@ static void on_child_signal(int sig)
  * SIGTERM asks the run to stop reading and settle what it sent (the
  * watermark of what was acknowledged is kept); the parent's SIGKILL ends
  * it when that takes too long. */
-static void child_main(const plan *p, const char *connector, int full, int fd)
+static void on_position(void *ctx, const char *json_text)
 {
+    (void)ctx;
+    /* a position longer than the parent's line is not recorded (the job
+     * would go on from an earlier one) */
+    if (strlen(json_text) < 7000) {
+        fprintf(stderr, POS_TAG "%s\n", json_text);
+        fflush(stderr);
+    }
+}
+
+static void child_main(const plan *p, const char *connector, int full, int fd, const char *resume,
+                       const char *cursor, pid_t parent)
+{
+#ifdef __linux__
+    /* the service killed (SIGKILL): its run stops too, and the instance that
+     * takes the job over goes on from the recorded position */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
+    if (getppid() != parent) _exit(1);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_child_signal;
@@ -326,19 +469,24 @@ static void child_main(const plan *p, const char *connector, int full, int fd)
     o.mode = full ? ENG_MODE_FULL : ENG_MODE_INCREMENTAL;
     o.lock_wait = 60; /* a `sync` of the same connector running beside the service */
     o.stop = &child_stop;
+    /* the watermarks and the position live in the cluster's documents */
+    o.cursor_json = cursor ? cursor : "{}";
+    o.resume_json = resume;
+    o.on_position = on_position;
     eng_sync_stats st;
     memset(&st, 0, sizeof st);
     diag *d = diag_new();
     int rc = eng_sync_run(p, &o, &st, d);
     diag_print(d, stderr, 0);
     fprintf(stderr, STATS_TAG "rows=%" PRIu64 " docs=%" PRIu64 " indexed=%" PRIu64 " deletes=%" PRIu64
-                              " swept=%" PRIu64 " failed=%" PRIu64 " retried=%" PRIu64 "\n",
-            st.rows, st.docs, st.indexed, st.deletes, st.swept, st.failed, st.retried);
+                              " swept=%" PRIu64 " failed=%" PRIu64 " retried=%" PRIu64
+                              " bytes=%" PRIu64 "\n",
+            st.rows, st.docs, st.indexed, st.deletes, st.swept, st.failed, st.retried, st.bytes);
     fflush(stderr);
     _exit(rc);
 }
 
-static void start_child(server *sv, run *r, plan *p)
+static void start_child(server *sv, run *r, plan *p, const char *resume, const char *cursor)
 {
     int fds[2];
     if (pipe(fds) != 0) {
@@ -347,6 +495,7 @@ static void start_child(server *sv, run *r, plan *p)
     }
     fflush(stdout);
     fflush(stderr);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         close(fds[0]);
@@ -356,7 +505,7 @@ static void start_child(server *sv, run *r, plan *p)
     }
     if (pid == 0) {
         close(fds[0]);
-        child_main(p, r->connector, !strcmp(r->job_type, "full"), fds[1]);
+        child_main(p, r->connector, !strcmp(r->job_type, "full"), fds[1], resume, cursor, parent);
     }
     close(fds[1]);
     fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
@@ -364,6 +513,80 @@ static void start_child(server *sv, run *r, plan *p)
     r->pid = pid;
     r->fd = fds[0];
     r->last_stats = r->last_check = es_now();
+}
+
+/* A token naming this claim (host, process, count): written to the job as
+ * metadata.sql2es.worker, so that the instance sees when another one took
+ * the job over. */
+static void make_token(server *sv, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%ld/%u/%.0f", sv->s.hostname, (long)getpid(), ++sv->claims, svc_wall() * 1000);
+}
+
+/* `"metadata":{"sql2es":{"worker":TOKEN}}` (merged into the job's metadata:
+ * a recorded position stays). */
+static void put_worker(buf *b, const char *token)
+{
+    buf_puts(b, "\"metadata\":{\"sql2es\":{");
+    svc_put_kv_str(b, "worker", token);
+    buf_puts(b, "}}");
+}
+
+/* The raw JSON of a value, or NULL when absent, null or not an object. */
+static char *object_text(const json *v)
+{
+    if (!v || v->kind != JSON_OBJECT) return NULL;
+    char *t = malloc(v->rawlen + 1);
+    if (!t) return NULL;
+    memcpy(t, v->raw, v->rawlen);
+    t[v->rawlen] = '\0';
+    return t;
+}
+
+/* After a claim (or a takeover): the run's slot, the merged plan, the child.
+ * job/conn: the documents as read before the claim. */
+static void launch(server *sv, const char *job_id, const char *cid, const char *type,
+                   const char *token, const svc_doc *job, const svc_doc *conn)
+{
+    svc_ctx *s = &sv->s;
+    run *r = NULL;
+    for (int i = 0; i < MAX_RUNS && !r; i++)
+        if (!sv->runs[i].used) r = &sv->runs[i];
+    if (!r) return; /* callers checked running() < max_runs */
+    memset(r, 0, sizeof *r);
+    r->used = 1;
+    r->fd = -1;
+    snprintf(r->job, sizeof r->job, "%s", job_id);
+    snprintf(r->connector, sizeof r->connector, "%s", cid);
+    snprintf(r->job_type, sizeof r->job_type, "%s", type);
+    snprintf(r->token, sizeof r->token, "%s", token);
+    r->started = es_now();
+    /* an earlier run's position: the job goes on from there, counting on */
+    char *resume = object_text(svc_path(job->src, "metadata.sql2es.position"));
+    char *cursor = object_text(svc_get(conn->src, "sync_cursor"));
+    if (resume) {
+        r->position = strdup(resume);
+        r->base_docs = (uint64_t)svc_int(job->src, "indexed_document_count", 0);
+        r->base_deleted = (uint64_t)svc_int(job->src, "deleted_document_count", 0);
+        const char *bytes = strstr(resume, "\"bytes\":");
+        if (bytes) r->bytes = strtoull(bytes + 8, NULL, 10);
+        svc_log(s, "INFO", cid, job_id, "going on from the recorded position %s", resume);
+    }
+    diag *cd = diag_new();
+    plan *p = svc_merged_plan(s, cid, conn->src, svc_get(job->src, "connector"), cd);
+    if (!p) {
+        char msg[1024];
+        diag_text(cd, msg, sizeof msg);
+        finish(sv, r, "error", msg);
+    } else {
+        if (p->nconnectors > 0 && p->connectors[0].index_name)
+            snprintf(r->index, sizeof r->index, "%s", p->connectors[0].index_name);
+        start_child(sv, r, p, resume, cursor);
+        plan_free(p);
+    }
+    diag_free(cd);
+    free(resume);
+    free(cursor);
 }
 
 /* Returns 1 when the job was claimed (and started or failed), 0 skipped. */
@@ -392,8 +615,9 @@ static int try_claim(server *sv, const char *job_id)
                        "\"last_sync_error\":null}",
                        conn.seq_no, conn.primary_term, ES_REFRESH_NONE, d);
     if (rc != 0) goto out;
-    char now[64];
+    char now[64], token[320];
     svc_iso_now(now, sizeof now);
+    make_token(sv, token, sizeof token);
     buf b = BUF_INIT;
     buf_puts(&b, "{\"status\":\"in_progress\",");
     svc_put_kv_str(&b, "started_at", now);
@@ -401,7 +625,9 @@ static int try_claim(server *sv, const char *job_id)
     svc_put_kv_str(&b, "last_seen", now);
     buf_putc(&b, ',');
     svc_put_kv_str(&b, "worker_hostname", s->hostname);
-    buf_puts(&b, ",\"error\":null}");
+    buf_puts(&b, ",\"error\":null,");
+    put_worker(&b, token);
+    buf_putc(&b, '}');
     rc = b.failed ? DIAG_ENOMEM
                   : es_doc_update(s->es, SVC_JOBS, job_id, b.data, job.seq_no, job.primary_term,
                                   ES_REFRESH_NONE, d);
@@ -417,37 +643,123 @@ static int try_claim(server *sv, const char *job_id)
         goto out;
     }
     claimed = 1;
-    run *r = NULL;
-    for (int i = 0; i < MAX_RUNS && !r; i++)
-        if (!sv->runs[i].used) r = &sv->runs[i];
-    memset(r, 0, sizeof *r);
-    r->used = 1;
-    r->fd = -1;
-    r->started = es_now();
-    snprintf(r->job, sizeof r->job, "%s", job_id);
-    snprintf(r->connector, sizeof r->connector, "%s", cid);
-    snprintf(r->job_type, sizeof r->job_type, "%s", type);
     svc_log(s, "INFO", cid, job_id, "%s job claimed (%s)", type, st);
-    diag *cd = diag_new();
-    plan *p = svc_merged_plan(s, cid, conn.src, svc_get(job.src, "connector"), cd);
-    if (!p) {
-        char msg[1024];
-        diag_text(cd, msg, sizeof msg);
-        diag_free(cd);
-        finish(sv, r, "error", msg);
-        goto out;
-    }
-    diag_free(cd);
-    if (p->nconnectors > 0 && p->connectors[0].index_name)
-        snprintf(r->index, sizeof r->index, "%s", p->connectors[0].index_name);
-    start_child(sv, r, p);
-    plan_free(p);
+    launch(sv, job_id, cid, type, token, &job, &conn);
 out:
     if (diag_count(d) && !claimed) svc_log(s, "WARN", cid, job_id, "%s", diag_last(d));
     svc_doc_free(&job);
     svc_doc_free(&conn);
     diag_free(d);
     return claimed;
+}
+
+/* Take over job_id, found stale with last_seen `seen`: a fresh read must
+ * show it in_progress or canceling with that same last_seen, then a
+ * conditional update makes it this instance's (two instances never both
+ * take it). The connector's last_sync_status stays (or becomes) in_progress:
+ * the lock goes with the job. A canceling job is then canceled; an
+ * in_progress one goes on from its recorded position. */
+static void take_over(server *sv, const char *job_id, const char *seen)
+{
+    svc_ctx *s = &sv->s;
+    diag *d = diag_new();
+    svc_doc job = {0}, conn = {0};
+    const char *st = NULL, *cid = NULL, *type = NULL;
+    int rc = svc_doc_get(s, SVC_JOBS, job_id, &job, d);
+    if (rc <= 0) goto out;
+    st = svc_str(job.src, "status");
+    cid = svc_str(job.src, "connector.id");
+    type = svc_str(job.src, "job_type");
+    const char *ls = svc_str(job.src, "last_seen");
+    if (!is_status(st, "in_progress", "canceling") || !is_status(type, "full", "incremental") ||
+        !handled(sv, cid) || run_of_connector(sv, cid) || !ls || !seen || strcmp(ls, seen) != 0)
+        goto out; /* finished, refreshed meanwhile, or not ours to take */
+    char now[64], token[320];
+    svc_iso_now(now, sizeof now);
+    make_token(sv, token, sizeof token);
+    buf b = BUF_INIT;
+    buf_putc(&b, '{');
+    svc_put_kv_str(&b, "last_seen", now);
+    buf_putc(&b, ',');
+    svc_put_kv_str(&b, "worker_hostname", s->hostname);
+    buf_putc(&b, ',');
+    put_worker(&b, token);
+    buf_putc(&b, '}');
+    rc = b.failed ? DIAG_ENOMEM
+                  : es_doc_update(s->es, SVC_JOBS, job_id, b.data, job.seq_no, job.primary_term,
+                                  ES_REFRESH_NOW, d);
+    buf_free(&b);
+    if (rc != 0) goto out; /* another instance was first, or the owner woke up */
+    svc_log(s, "WARN", cid, job_id, "%s job taken over: %s since %s", type, st, seen);
+    /* the lock: already in_progress for the job; set again if someone moved it */
+    for (int i = 0; i < 3; i++) {
+        svc_doc_free(&conn);
+        if (svc_doc_get(s, SVC_CONNECTORS, cid, &conn, d) != 1) break;
+        const char *lss = svc_str(conn.src, "last_sync_status");
+        if (lss && !strcmp(lss, "in_progress")) break;
+        if (es_doc_update(s->es, SVC_CONNECTORS, cid,
+                          "{\"last_sync_status\":\"in_progress\",\"last_sync_error\":null}",
+                          conn.seq_no, conn.primary_term, ES_REFRESH_NONE, d) != 1)
+            break;
+    }
+    if (!conn.src) goto out;
+    if (!strcmp(st, "canceling")) {
+        /* a stale cancel: canceled, with what the run reported */
+        run tmp;
+        memset(&tmp, 0, sizeof tmp);
+        tmp.fd = -1;
+        snprintf(tmp.job, sizeof tmp.job, "%s", job_id);
+        snprintf(tmp.connector, sizeof tmp.connector, "%s", cid);
+        snprintf(tmp.token, sizeof tmp.token, "%s", token);
+        tmp.base_docs = (uint64_t)svc_int(job.src, "indexed_document_count", 0);
+        tmp.base_deleted = (uint64_t)svc_int(job.src, "deleted_document_count", 0);
+        finish(sv, &tmp, "canceled", NULL);
+    } else {
+        launch(sv, job_id, cid, type, token, &job, &conn);
+    }
+out:
+    if (diag_count(d)) svc_log(s, "WARN", cid, job_id, "taking over: %s", diag_last(d));
+    svc_doc_free(&job);
+    svc_doc_free(&conn);
+    diag_free(d);
+}
+
+/* In_progress and canceling content jobs of the handled connectors that no
+ * instance refreshed for service.job_takeover_after seconds (the cluster's
+ * clock), oldest first. */
+static void find_stale(server *sv)
+{
+    svc_ctx *s = &sv->s;
+    diag *d = diag_new();
+    buf q = BUF_INIT;
+    buf_puts(&q, "{\"size\":20,\"_source\":[\"last_seen\"],"
+                 "\"sort\":[{\"created_at\":{\"order\":\"asc\"}}],"
+                 "\"query\":{\"bool\":{\"filter\":[{\"terms\":{\"status\":[\"in_progress\",\"canceling\"]}},"
+                 "{\"terms\":{\"job_type\":[\"full\",\"incremental\"]}},");
+    buf_printf(&q, "{\"range\":{\"last_seen\":{\"lt\":\"now-%.0fs\"}}},{\"terms\":{\"connector.id\":[",
+               sv->takeover_after < 1 ? 1 : sv->takeover_after + 0.499);
+    int n = 0;
+    for (int i = 0; i < s->base->nconnectors; i++) {
+        if (run_of_connector(sv, s->base->connectors[i].id)) continue;
+        if (n++) buf_putc(&q, ',');
+        buf_json_str(&q, s->base->connectors[i].id, strlen(s->base->connectors[i].id), NULL);
+    }
+    buf_puts(&q, "]}}]}}}");
+    es_response r;
+    if (n && !q.failed && es_search(s->es, SVC_JOBS, q.data, &r, d) == 0) {
+        svc_doc res;
+        if (svc_doc_parse(&res, r.body, r.len, d) == 0) {
+            const json *hh = svc_path(res.root, "hits.hits");
+            for (const json *h = hh ? hh->child : NULL; h && running(sv) < sv->max_runs; h = h->next) {
+                const char *id = svc_str(h, "_id");
+                if (id) take_over(sv, id, svc_str(h, "_source.last_seen"));
+            }
+        }
+        svc_doc_free(&res);
+        es_response_free(&r);
+    }
+    buf_free(&q);
+    diag_free(d);
 }
 
 /* Pending and suspended content jobs of the handled connectors, oldest first. */
@@ -505,19 +817,33 @@ static void poll_jobs(server *sv)
 
 /* ---- running jobs ---------------------------------------------------------------- */
 
-static void report(server *sv, run *r)
+/* Counts, volume, last_seen and the position, conditional on the job as
+ * check() last read it (a job canceled or taken over meanwhile is read
+ * again first). */
+static void report(server *sv, run *r, double now)
 {
-    char now[64];
-    svc_iso_now(now, sizeof now);
+    if (!r->have_seq || r->taken) return;
+    char iso[64];
+    svc_iso_now(iso, sizeof iso);
     buf b = BUF_INIT;
     buf_putc(&b, '{');
-    svc_put_kv_str(&b, "last_seen", now);
-    buf_printf(&b, ",\"indexed_document_count\":%" PRIu64 ",\"indexed_document_volume\":0,"
-                   "\"deleted_document_count\":%" PRIu64 "}",
-               r->docs, r->deletes + r->swept);
+    svc_put_kv_str(&b, "last_seen", iso);
+    buf_printf(&b, ",\"indexed_document_count\":%" PRIu64 ",\"indexed_document_volume\":%" PRIu64
+                   ",\"deleted_document_count\":%" PRIu64,
+               r->base_docs + r->docs, volume_mib(r->bytes), r->base_deleted + r->deletes + r->swept);
+    if (r->position_new) put_position(&b, r);
+    buf_putc(&b, '}');
     diag *d = diag_new();
-    if (es_doc_update(sv->s.es, SVC_JOBS, r->job, b.data, -1, -1, ES_REFRESH_NONE, d) < 0)
+    int rc = b.failed ? DIAG_ENOMEM
+                      : es_doc_update(sv->s.es, SVC_JOBS, r->job, b.data, r->seq_no, r->primary_term,
+                                      ES_REFRESH_NONE, d);
+    r->have_seq = 0; /* the job moved on: read it again before the next write */
+    if (rc == 0) {
+        r->last_stats = r->last_pos = now;
+        r->position_new = 0;
+    } else if (rc < 0) {
         svc_log(&sv->s, "WARN", r->connector, r->job, "stats: %s", diag_last(d));
+    }
     diag_free(d);
     buf_free(&b);
 }
@@ -540,7 +866,19 @@ static void check(server *sv, run *r, double now)
     int rc = svc_doc_get(&sv->s, SVC_JOBS, r->job, &job, d);
     if (rc == 1) {
         const char *st = svc_str(job.src, "status");
-        if (st && !strcmp(st, "canceling") && !r->cancel) {
+        const char *tok = svc_str(job.src, "metadata.sql2es.worker");
+        r->seq_no = job.seq_no;
+        r->primary_term = job.primary_term;
+        r->have_seq = 1;
+        if (tok && strcmp(tok, r->token) != 0 && !r->taken) {
+            /* it looked dead to another instance, which goes on with it */
+            svc_log(&sv->s, "WARN", r->connector, r->job, "the job was taken over by another instance: stopping the sync");
+            r->taken = r->lost = 1;
+            r->have_seq = 0;
+            /* nothing to settle: the new owner sends again what follows its position */
+            if (r->pid > 0) kill(r->pid, SIGKILL);
+            r->kill_at = now + 3600;
+        } else if (st && !strcmp(st, "canceling") && !r->cancel) {
             svc_log(&sv->s, "INFO", r->connector, r->job, "cancel requested: stopping the sync");
             r->cancel = 1;
             stop_child(r, now);
@@ -602,10 +940,9 @@ static void tend(server *sv, double now)
         if (now - r->last_check >= CHECK_EVERY) {
             r->last_check = now;
             check(sv, r, now);
-        }
-        if (now - r->last_stats >= STATS_EVERY) {
-            r->last_stats = now;
-            report(sv, r);
+            /* right after the read: the write is conditional on it */
+            if (now - r->last_stats >= sv->report_every || (r->position_new && now - r->last_pos >= POS_EVERY))
+                report(sv, r, now);
         }
     }
 }
@@ -733,6 +1070,10 @@ int svc_serve(const svc_serve_opts *o)
     if (sv->max_runs < 1) sv->max_runs = 1;
     if (sv->max_runs > MAX_RUNS) sv->max_runs = MAX_RUNS;
     double beat = s->base->service.heartbeat > 0 ? s->base->service.heartbeat : 300;
+    sv->takeover_after = s->base->service.job_takeover_after > 0 ? s->base->service.job_takeover_after : 60;
+    /* last_seen every 5 s, and at least three times within the takeover time */
+    sv->report_every = sv->takeover_after / 3 < STATS_EVERY ? sv->takeover_after / 3 : STATS_EVERY;
+    if (sv->report_every < CHECK_EVERY) sv->report_every = CHECK_EVERY;
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -775,6 +1116,7 @@ int svc_serve(const svc_serve_opts *o)
         svc_schedule_load(s, s->base->connectors[i].id, &sv->sched[i], (int64_t)svc_wall());
     double idling = s->base->service.idling > 0 ? s->base->service.idling : 30;
     double next_beat = es_now() + beat, next_poll = 0, next_check = es_now() + idling;
+    double next_takeover = 0;
     while (!stop_flag) {
         double now = es_now();
         if (now >= next_beat) {
@@ -792,6 +1134,10 @@ int svc_serve(const svc_serve_opts *o)
         if (now >= next_poll && running(sv) < sv->max_runs) {
             poll_jobs(sv);
             next_poll = es_now() + sv->poll;
+        }
+        if (now >= next_takeover) {
+            find_stale(sv);
+            next_takeover = es_now() + TAKEOVER_EVERY;
         }
         tend(sv, es_now());
         publish(sv);

@@ -84,6 +84,7 @@ static inline int sink_add(sink *s, const char *item, size_t len, const sink_met
 static inline int sink_flush(sink *s) { return s->ops->flush(s); }
 static inline int sink_finish(sink *s, sink_stats *st) { return s->ops->finish(s, st); }
 static inline void sink_get_stats(const sink *s, sink_stats *st) { s->ops->stats(s, st); }
+static inline void sink_set_ack(sink *s, sink_ack_fn fn, void *ctx) { s->ops->set_ack(s, fn, ctx); }
 static inline void sink_free(sink *s)
 {
     if (s) s->ops->free(s);

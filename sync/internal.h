@@ -11,9 +11,10 @@
  *   select.c        which tables a connector reads, and their index names
  *   conn.c          connections, reconnections, describing tables
  *   follow.c        sync --follow: change streams applied as re-reads (or polls)
- * Calls point one way: run -> table, sweep, guard; check_source -> conn, select;
- * follow -> run, scan, conn, select;
- * table -> window, scan, conn; sweep -> select; scan -> conn.
+ *   resume.c        a served run's acknowledged position (resume, failover)
+ * Calls point one way: run -> table, sweep, guard, resume; check_source ->
+ * conn, select; follow -> run, scan, conn, select; table -> window, scan,
+ * conn, resume; sweep -> select; scan -> conn, resume.
  */
 #ifndef SQL2ES_SYNC_INTERNAL_H
 #define SQL2ES_SYNC_INTERNAL_H
@@ -59,6 +60,7 @@ typedef struct sync_run {
     buf item;
     sync_seen *indices;       /* indices written by the current connector */
     int nindices;
+    struct sync_pos *pos;     /* a served run's position (resume.c), else NULL */
 } sync_run;
 
 /* One connector's connections. */
@@ -102,6 +104,13 @@ typedef struct sync_table_run {
                  * retried becomes a warning, not an error */
     int where_flag; /* sync --follow re-reads: 1 + the result column saying the row
                      * passes `where` (0 = none); a row that does not is a delete */
+    /* a resumed table (resume.c): an earlier run of the job sent the rows up
+     * to resume_key (all of them with replay_all); they are read again only
+     * for the sweep's seen ids (replay: nothing sent) */
+    const char *const *resume_key;
+    const char *const *fixed_upper; /* the earlier run's window bound */
+    int replay_all, replay;
+    uint64_t replayed;
 } sync_table_run;
 
 /* The incremental window of one read: its shape (engine/sql.c; NONE on a
@@ -193,6 +202,36 @@ int sync_guard_take(sync_run *r, const plan_connector *pc, const sync_job *jobs,
 void sync_guard_release(sync_guard *g);
 /* Whether the caller asked the run to stop (SIGINT/SIGTERM). */
 #define sync_stopped(r) ((r)->o->stop && *(r)->o->stop)
+
+/* ---- resume.c ---- */
+typedef struct sync_pos sync_pos;
+enum { SYNC_POS_NEW, SYNC_POS_DONE, SYNC_POS_CURRENT };
+/* The position of a served run (o->cursor_json, resume_json or on_position
+ * set) into *out, else *out = NULL. DIAG_EINVAL when they do not parse. */
+int sync_pos_new(const eng_sync_opts *o, sync_pos **out, diag *d);
+void sync_pos_free(sync_pos *p);
+/* The watermarks the position starts from, into st (for connector). */
+void sync_pos_load_state(sync_pos *p, eng_state *st, const char *connector);
+/* What an earlier run did with table name: SYNC_POS_NEW, SYNC_POS_DONE, or
+ * SYNC_POS_CURRENT with its last acknowledged key (nkey values; NULL when
+ * none) and its window bound (NULL when none). */
+int sync_pos_table(const sync_pos *p, const char *name, const char *const **key, int *nkey,
+                   const char *const **upper, int *nupper);
+/* A table's read starts, with its window bound (NULL: none). */
+void sync_pos_begin(sync_pos *p, const char *name, const char *const *upper, int n);
+/* Bytes of an index action handed to the sink. */
+void sync_pos_bytes(sync_pos *p, size_t n);
+/* The items of a row up to seq were handed on; k: the row's key. */
+void sync_pos_mark(sync_pos *p, uint64_t seq, const sync_key *k);
+/* The sink's acknowledgement callback (ctx: the sync_run). */
+void sync_pos_ack(void *ctx, uint64_t upto);
+/* Table name of connector finished: flush, then it is done (with its
+ * watermark when incremental). */
+void sync_pos_done(sync_run *r, const char *connector, const char *name, int incremental);
+/* Report the position (force: even when unchanged or reported just now). */
+void sync_pos_emit(sync_run *r, int force);
+/* Bytes of index actions acknowledged, the job's earlier runs included. */
+uint64_t sync_pos_acked_bytes(const sync_pos *p);
 
 /* ---- sweep.c ---- */
 /* After the connector's tables: with --table, keep indices that may hold

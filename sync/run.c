@@ -54,6 +54,7 @@ static int run_connector(sync_run *r, const plan_connector *pc)
     }
     /* what was sent is settled before another run may start on these tables */
     if (r->sink && sink_flush(r->sink) != 0) r->failed = 1;
+    sync_pos_emit(r, 1); /* a served run's last position */
     sync_guard_release(guard);
     for (int i = 0; i < r->nindices; i++) {
         eng_idset_free(r->indices[i].seen);
@@ -121,6 +122,7 @@ int eng_sync_run(const plan *p, const eng_sync_opts *o, eng_sync_stats *stats, d
         diag_error(d, (src_loc){p->file, 0, 0}, "no connector '%s' in the configuration", o->connector);
         return 2;
     }
+    if (sync_pos_new(o, &r.pos, d) != 0) return 2;
     r.prog = eng_progress_new(stderr, o->tty, (uint64_t)p->es.display_every, o->quiet);
     buf_init(&r.item, 0);
     for (int i = 0; i < p->nconnectors && !sync_stopped(&r); i++) {
@@ -132,11 +134,18 @@ int eng_sync_run(const plan *p, const eng_sync_opts *o, eng_sync_stats *stats, d
             code = 1;
             break;
         }
+        if (r.pos) sink_set_ack(r.sink, sync_pos_ack, &r);
         free(state_path);
         state_path = strdup(o->state_file ? o->state_file : pc->state_file);
-        r.state_path = state_path;
+        r.state_path = state_path; /* the locks stay beside it */
         eng_state_free(r.state);
-        r.state = eng_state_load(state_path, d);
+        if (r.pos) {
+            /* a served run: the watermarks live in the cluster */
+            r.state = eng_state_new_mem();
+            sync_pos_load_state(r.pos, r.state, pc->id);
+        } else {
+            r.state = eng_state_load(state_path, d);
+        }
         if (!r.state) {
             sink_close(&r);
             code = 1;
@@ -151,6 +160,8 @@ int eng_sync_run(const plan *p, const eng_sync_opts *o, eng_sync_stats *stats, d
     }
     if (r.failed || r.st->errors) code = 1; /* row errors fail the run too */
     r.st->seconds = eng_now() - t0;
+    r.st->bytes = sync_pos_acked_bytes(r.pos);
+    sync_pos_free(r.pos);
     eng_state_free(r.state);
     free(state_path);
     buf_free(&r.item);

@@ -86,6 +86,15 @@ static int write_row(sync_table_run *tr, const src_value *row)
     if (rc < 0) return rc;
     /* resume point: the last row whose items were handed on */
     key_capture(&tr->key, tr->bt, row);
+    if (tr->replay) {
+        /* an earlier run of the job sent this row: its id is seen as that
+         * run saw it (a row that does not pass the rules is not), nothing
+         * is sent */
+        tr->replayed++;
+        if ((res.unjudged || !res.filtered) && tr->si && tr->si->seen && res.id)
+            eng_idset_add(tr->si->seen, res.id, res.idlen);
+        return 0;
+    }
     if (res.unjudged) {
         /* an error of the row (in the diag, counted by the interpreter):
          * what could not be judged is not deleted by the sweep either */
@@ -103,7 +112,10 @@ static int write_row(sync_table_run *tr, const src_value *row)
         res.deleted = 1;
     }
     if (res.deleted) tr->deletes++; else tr->docs++;
-    return emit(r, tr->bt, &r->item, &res, tr->si);
+    if (r->pos && !res.deleted) sync_pos_bytes(r->pos, r->item.len);
+    rc = emit(r, tr->bt, &r->item, &res, tr->si);
+    if (rc == 0 && r->pos) sync_pos_mark(r->pos, r->seq, &tr->key);
+    return rc;
 }
 
 /* Run the child query of cs (its parents registered) on the second
@@ -207,14 +219,17 @@ static void source_warning(sync_table_run *tr, const src_value *row, const src_c
                      tr->cc->pc->id, bt->st->name);
 }
 
-int sync_scan_rows(sync_table_run *tr, const sync_window *w, uint64_t *rows_out)
+/* One pass over the table: from the start, or after the key `from`; with
+ * tr->replay the rows up to `upto` (all with NULL), sending nothing. */
+static int scan_pass(sync_table_run *tr, const sync_window *w, const char *const *from,
+                     const char *const *upto, uint64_t *rows_out)
 {
     sync_conn *cc = tr->cc;
     sync_run *r = cc->r;
     const src_driver *drv = cc->pc->driver;
     const eng_bound_table *bt = tr->bt;
     arena *qa = arena_new();
-    const char **after = NULL;
+    const char **after = (const char **)from;
     int stalled = 0, rc = 0;
     int max_stalled = cc->pc->source.retry_count; /* the plan's value; 0 = no retry */
     uint64_t rows = 0; /* rows read and kept (re-read rows are not counted twice) */
@@ -223,9 +238,12 @@ int sync_scan_rows(sync_table_run *tr, const sync_window *w, uint64_t *rows_out)
     int built = eng_sql_scan(bt, w->kind, 0, qa, &stmt, r->d);
     for (; built == 0;) {
         src_query q;
-        eng_sql_scan_query(&stmt, w->lo, (const char *const *)w->upper, after, qa, &q);
+        if (upto) /* a replay starts again from the start after an error */
+            eng_sql_scan_upto_query(&stmt, w->lo, (const char *const *)w->upper, upto, qa, &q);
+        else
+            eng_sql_scan_query(&stmt, w->lo, (const char *const *)w->upper, after, qa, &q);
         src_scan *s = NULL;
-        uint64_t written_before = tr->docs + tr->deletes + tr->filtered;
+        uint64_t written_before = tr->docs + tr->deletes + tr->filtered + tr->replayed;
         if (!cc->c) sync_open_source(cc->pc, &cc->c, r->d);
         tr->ad = diag_new();
         rc = cc->c ? sync_drv_begin_scan(drv, cc->c, &q, &s, tr->ad) : DIAG_ETRANSIENT;
@@ -249,7 +267,7 @@ int sync_scan_rows(sync_table_run *tr, const sync_window *w, uint64_t *rows_out)
                     rc = DIAG_ECANCEL;
                     break;
                 }
-                eng_progress_update(r->prog, rows, tr->docs);
+                if (!tr->replay) eng_progress_update(r->prog, rows, tr->docs);
                 if (r->o->limit && rows >= r->o->limit) {
                     rc = 0;
                     break;
@@ -269,7 +287,7 @@ int sync_scan_rows(sync_table_run *tr, const sync_window *w, uint64_t *rows_out)
         if (rc == DIAG_ETRANSIENT) {
             rows -= (uint64_t)tr->nchunk;
             drop_chunk(tr);
-            stalled = tr->docs + tr->deletes + tr->filtered > written_before ? 1 : stalled + 1;
+            stalled = tr->docs + tr->deletes + tr->filtered + tr->replayed > written_before ? 1 : stalled + 1;
         }
         if (rc >= 0 || rc != DIAG_ETRANSIENT || stalled > max_stalled) {
             sync_forward_diag(r->d, tr->ad);
@@ -291,6 +309,21 @@ int sync_scan_rows(sync_table_run *tr, const sync_window *w, uint64_t *rows_out)
     arena_free(qa);
     *rows_out = rows;
     return rc < 0 ? rc : 0;
+}
+
+int sync_scan_rows(sync_table_run *tr, const sync_window *w, uint64_t *rows_out)
+{
+    int rc = 0;
+    uint64_t replayed = 0;
+    *rows_out = 0;
+    if (tr->replay) {
+        /* what an earlier run of the job sent: its ids for the sweep */
+        rc = scan_pass(tr, w, NULL, tr->replay_all ? NULL : tr->resume_key, &replayed);
+        tr->replay = 0;
+        tr->key.have = 0;
+        if (rc || tr->replay_all) return rc;
+    }
+    return scan_pass(tr, w, tr->resume_key, NULL, rows_out);
 }
 
 /* An incremental read sees only the rows passing `where` (and the rules

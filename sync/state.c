@@ -168,9 +168,11 @@ static eng_state *state_new(const char *path)
 {
     eng_state *s = calloc(1, sizeof *s);
     if (!s) abort();
-    s->path = xstrndup(path, strlen(path));
+    s->path = path ? xstrndup(path, strlen(path)) : NULL;
     return s;
 }
+
+eng_state *eng_state_new_mem(void) { return state_new(NULL); }
 
 eng_state *eng_state_load(const char *path, diag *d)
 {
@@ -209,6 +211,7 @@ static void merge_from(eng_state *s, eng_state *disk)
 
 int eng_state_reload(eng_state *s, diag *d)
 {
+    if (!s->path) return 0; /* in memory only */
     eng_state *disk = state_new(s->path);
     int rc = parse_file(disk, s->path, d);
     if (rc == 0) merge_from(s, disk);
@@ -270,6 +273,10 @@ static int sync_dir(const char *path)
 
 int eng_state_save(eng_state *s, diag *d)
 {
+    if (!s->path) { /* in memory only: the caller keeps the watermarks */
+        for (int i = 0; i < s->n; i++) s->e[i].dirty = 0;
+        return 0;
+    }
     char *lpath = eng_lock_path(s->path, NULL, NULL);
     eng_lock *lk = NULL;
     int rc = eng_lock_take(lpath, 1, STATE_LOCK_WAIT_S, "the state file", "saving watermarks",

@@ -17,6 +17,9 @@ typedef struct eng_state eng_state;
 
 /* Load path (a missing file is an empty state). NULL + diag on a corrupt file. */
 eng_state *eng_state_load(const char *path, diag *d);
+/* An empty state kept in memory only (a served job keeps its watermarks in
+ * the cluster): reload and save do nothing. */
+eng_state *eng_state_new_mem(void);
 void eng_state_free(eng_state *s);
 /* Watermark of connector/table: values[0..n) (NULL entries = SQL NULL), or
  * n = 0 when none. Borrowed until the next set/reload/save/free. */

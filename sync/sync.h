@@ -38,12 +38,33 @@ typedef struct eng_sync_opts {
      * frees the sink it returns; NULL (message in d) fails the run. */
     sink *(*sink_new)(void *ctx, const plan_connector *pc, diag *d);
     void *sink_ctx;
+    /* A served job (the connector service keeps these in its documents, so
+     * that another machine can go on with the job). Any of them set: the
+     * run's watermarks come from cursor_json / resume_json, not from the
+     * state file, and the run reports its acknowledged position.
+     *   cursor_json  {"watermarks":{"TABLE":["v1",...]}} (NULL or "{}": none)
+     *   resume_json  a position an earlier run of the same job reported
+     *                (NULL: from the start): tables it finished are not read
+     *                again (a full read re-reads their keys for the sweep,
+     *                without sending), the table it was in goes on after
+     *                the last acknowledged key
+     *   on_position  called with the position (small JSON: finished tables,
+     *                the current table and its last acknowledged key, the
+     *                window bound, acknowledged bytes, watermarks) when the
+     *                cluster acknowledged more, at most every half second,
+     *                and at the end of the run */
+    const char *cursor_json;
+    const char *resume_json;
+    void (*on_position)(void *ctx, const char *json);
+    void *position_ctx;
 } eng_sync_opts;
 
 typedef struct eng_sync_stats {
     uint64_t tables, rows, docs, deletes, filtered, warnings, errors, skipped_tables;
     uint64_t indexed, failed, swept; /* cluster side: acknowledged, dead-lettered, unseen deleted */
     uint64_t retried;                /* requests and items sent again (429, 5xx, resets) */
+    uint64_t bytes;                  /* served runs: bytes of the index actions acknowledged
+                                      * (the job's earlier runs included) */
     int interrupted;                 /* *stop was seen: the run ended early */
     double seconds;
 } eng_sync_stats;

@@ -149,6 +149,28 @@ static void table_account(sync_table_run *tr, int rc)
     r->st->filtered += tr->filtered;
 }
 
+/* A served run resumed: what an earlier run of the job did with this
+ * table. TABLE_SKIPPED when there is nothing left to do. */
+static int table_resume(sync_table_run *tr, const sync_job *job)
+{
+    sync_run *r = tr->cc->r;
+    const char *const *key, *const *upper;
+    int nkey, nupper;
+    int at = r->pos ? sync_pos_table(r->pos, job->name, &key, &nkey, &upper, &nupper) : SYNC_POS_NEW;
+    int sweeps = tr->si && tr->si->seen; /* a full read whose index gets swept */
+    if (at == SYNC_POS_DONE) {
+        if (!sweeps) return TABLE_SKIPPED; /* sent and acknowledged: nothing to read */
+        tr->replay = tr->replay_all = 1;   /* its ids, for the sweep */
+    } else if (at == SYNC_POS_CURRENT) {
+        if (key && nkey == tr->bt->doc.nkeys && nkey <= 16) {
+            tr->resume_key = key;
+            tr->replay = sweeps;
+        }
+        if (tr->incremental && upper && nupper == tr->bt->ncursor) tr->fixed_upper = upper;
+    }
+    return 0;
+}
+
 int sync_table(sync_conn *cc, const sync_job *job)
 {
     sync_run *r = cc->r;
@@ -163,9 +185,15 @@ int sync_table(sync_conn *cc, const sync_job *job)
             diag_warning(r->d, job->pt->loc, "%s > %s: no incremental cursor configured: full read",
                          cc->pc->id, job->name);
         rc = table_index(&tr);
+        if (rc == 0) rc = table_resume(&tr, job);
         sync_window w;
         if (rc == 0) rc = sync_window_open(&tr, job->name, ta, &w);
+        if (rc == 0 && r->pos) sync_pos_begin(r->pos, job->name, w.upper, tr.bt->ncursor);
         if (rc == 0 && !w.empty) rc = table_read(&tr, job, &w);
+        /* acknowledged entirely: a resumed run does not read it again */
+        if ((rc == 0 || rc == TABLE_SKIPPED) && r->pos && !sync_stopped(r))
+            sync_pos_done(r, cc->pc->id, job->name, tr.incremental);
+        if (rc == TABLE_SKIPPED) rc = 0;
         table_account(&tr, rc);
         table_run_free(&tr);
     } else if (rc < 0) {

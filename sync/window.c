@@ -154,7 +154,10 @@ int sync_window_open(sync_table_run *tr, const char *name, arena *a, sync_window
         int nsaved;
         const char *scratch;
         eng_state_get(tr->cc->r->state, tr->cc->pc->id, name, &saved, &nsaved);
-        rc = cursor_upper(tr->cc, tr->bt, a, &w->upper);
+        if (tr->fixed_upper) /* resumed: the window of the run that began the read */
+            w->upper = (const char **)tr->fixed_upper;
+        else
+            rc = cursor_upper(tr->cc, tr->bt, a, &w->upper);
         /* a bound that `lag` cannot apply to next time is an error now,
          * before it becomes the watermark */
         if (rc == 0 && w->upper && w->upper[0] && tr->bt->pt->lag_ms > 0)

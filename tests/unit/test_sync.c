@@ -3,8 +3,11 @@
  * unseen documents (and none when a table failed), incremental runs and the
  * state file (the watermark saved only after acknowledgement), resuming
  * after a failed driver next(), and `lag` on a cursor value that is not a
- * timestamp (a heap overread before it was parsed strictly).
+ * timestamp (a heap overread before it was parsed strictly), and a served
+ * run's position: watermarks from the caller, resuming a job from its
+ * acknowledged position with an exact sweep.
  * Fixtures are written by the sqlite3 command-line tool. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +65,19 @@ static sink *mem_factory(void *ctx, const plan_connector *pc, diag *d)
 }
 
 /* One run; messages of the run in msgs. Returns the exit code. */
+/* A served run's options (NULL: a plain run); the last position reported. */
+static const char *served_cursor, *served_resume;
+static char last_pos[4096];
+static volatile sig_atomic_t stop_req;
+static const char *stop_when; /* stop once a position contains this */
+
+static void on_pos(void *ctx, const char *json)
+{
+    (void)ctx;
+    snprintf(last_pos, sizeof last_pos, "%s", json);
+    if (stop_when && strstr(json, stop_when)) stop_req = 1;
+}
+
 static int run(const plan *p, sink_mem_store *store, eng_mode mode, const char *table,
                eng_sync_stats *st)
 {
@@ -72,6 +88,14 @@ static int run(const plan *p, sink_mem_store *store, eng_mode mode, const char *
     o.state_file = state;
     o.sink_new = mem_factory;
     o.sink_ctx = store;
+    if (served_cursor) {
+        o.cursor_json = served_cursor;
+        o.resume_json = served_resume;
+        o.on_position = on_pos;
+        o.stop = &stop_req;
+        last_pos[0] = '\0';
+        stop_req = 0;
+    }
     diag *d = diag_new();
     int code = eng_sync_run(p, &o, st, d);
     buf_reset(&msgs);
@@ -252,9 +276,86 @@ static void test_lag(void)
     plan_free(p);
 }
 
+/* A served job: positions, resume after a stop and from a key inside a
+ * table, the sweep after a resume, watermarks from and to the caller. */
+static void test_resume(void)
+{
+    sql("CREATE TABLE r_items (id INTEGER PRIMARY KEY, name TEXT);\n"
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10)\n"
+        "  INSERT INTO r_items SELECT i, 'item ' || i FROM n;\n"
+        "CREATE TABLE r_more (id INTEGER PRIMARY KEY, name TEXT);\n"
+        "INSERT INTO r_more VALUES (1, 'a'), (2, 'b'), (3, 'c');\n"
+        "CREATE TABLE r_ev (id INTEGER PRIMARY KEY, updated TEXT);\n"
+        "INSERT INTO r_ev VALUES (1, '2024-01-01'), (2, '2024-01-02'), (3, '2024-01-03');\n");
+    plan *p = compile("r_items, r_more", "      r_items: { index: t-res, id: \"i-{{ id }}\" }\n"
+                      "      r_more: { index: t-res2, id: \"m-{{ id }}\" }\n");
+    plan *pe = compile("r_ev", "      r_ev: { index: t-ev, incremental: { cursor: [updated, id] } }\n");
+    sink_mem_store *store = sink_mem_store_new();
+    eng_sync_stats st;
+    unlink(state);
+    served_cursor = "{}";
+
+    /* stopped once the first table is acknowledged */
+    stop_when = "\"done\":[\"r_items\"]";
+    int code = run(p, store, ENG_MODE_FULL, NULL, &st);
+    stop_when = NULL;
+    T_CHECK(code == 1 && st.interrupted && sink_mem_count(store, "t-res") == 10 &&
+                sink_mem_count(store, "t-res2") == 0,
+            "served: stopped after the first table");
+    T_CHECK(strstr(last_pos, "\"done\":[\"r_items\"],\"table\":null") && st.bytes > 0 &&
+                strstr(last_pos, "\"bytes\":0") == NULL,
+            "served: the position names the finished table and the acknowledged bytes");
+    T_CHECK(access(state, F_OK) != 0, "served: no state file is written");
+
+    /* resumed: the finished table is not sent again, its ids still count */
+    char pos[4096];
+    snprintf(pos, sizeof pos, "%s", last_pos);
+    served_resume = pos;
+    uint64_t acked0 = sink_mem_acked(store);
+    code = run(p, store, ENG_MODE_FULL, NULL, &st);
+    T_CHECK(code == 0 && st.docs == 3 && sink_mem_acked(store) - acked0 == 3 && st.swept == 0 &&
+                sink_mem_count(store, "t-res") == 10 && sink_mem_count(store, "t-res2") == 3,
+            "resume: only the unfinished table is sent, nothing swept");
+    T_CHECK(strstr(last_pos, "\"done\":[\"r_items\",\"r_more\"]") != NULL,
+            "resume: both tables done at the end");
+
+    /* from a key inside a table: rows 2 (before it) and 7 (after it) were
+     * deleted in the source meanwhile; the keys up to it are re-read for
+     * the sweep, nothing before it is sent */
+    sql("DELETE FROM r_items WHERE id IN (2, 7);\n");
+    served_resume = "{\"v\":1,\"done\":[],\"table\":\"r_items\",\"key\":[\"4\"],\"upper\":null,"
+                    "\"bytes\":1000,\"watermarks\":{}}";
+    acked0 = sink_mem_acked(store);
+    code = run(p, store, ENG_MODE_FULL, NULL, &st);
+    T_CHECK(code == 0 && st.rows == 5 + 3 && st.docs == 5 + 3, "resume at a key: rows after it only");
+    T_CHECK(st.swept == 2 && !sink_mem_get(store, "t-res", "i-2") && !sink_mem_get(store, "t-res", "i-7") &&
+                sink_mem_get(store, "t-res", "i-1") && sink_mem_get(store, "t-res", "i-3") &&
+                sink_mem_get(store, "t-res", "i-4") && sink_mem_count(store, "t-res") == 8,
+            "resume at a key: the sweep deletes exactly the rows gone from the source");
+    T_CHECK(sink_mem_acked(store) - acked0 == 5 + 3 + 2 && st.bytes > 1000,
+            "resume at a key: sent 8 documents and 2 deletes; bytes counted on");
+
+    /* watermarks: from the caller's cursor, reported back */
+    served_resume = NULL;
+    served_cursor = "{\"watermarks\":{\"r_ev\":[\"2024-01-01\",\"1\"]}}";
+    code = run(pe, store, ENG_MODE_AUTO, NULL, &st);
+    T_CHECK(code == 0 && st.rows == 2 && sink_mem_count(store, "t-ev") == 2,
+            "served incremental: reads after the caller's watermark");
+    T_CHECK(strstr(last_pos, "\"watermarks\":{\"r_ev\":[\"2024-01-03\",\"3\"]}") != NULL,
+            "served incremental: the new watermark in the position");
+    served_cursor = "{\"watermarks\":[1]}";
+    code = run(pe, store, ENG_MODE_AUTO, NULL, &st);
+    T_CHECK(code == 2 && strstr(msg(), "sync_cursor"), "a cursor that is not a watermark object is refused");
+    served_cursor = NULL;
+
+    sink_mem_store_free(store);
+    plan_free(p);
+    plan_free(pe);
+}
+
 int main(void)
 {
-    T_PLAN(29);
+    T_PLAN(40);
     snprintf(dir, sizeof dir, "%s/sql2es-test-sync.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(dir)) {
         perror("mkdtemp");
@@ -266,6 +367,7 @@ int main(void)
     test_full_and_sweep();
     test_incremental();
     test_lag();
+    test_resume();
     buf_free(&msgs);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
