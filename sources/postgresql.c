@@ -3,11 +3,12 @@
  * Stage: rows. Connects with PQconnectdbParams, lists and describes tables
  * from the catalogs, and streams query results through server-side cursors
  * (DECLARE ... NO SCROLL CURSOR, FETCH FORWARD fetch_size) inside one
- * REPEATABLE READ transaction per connection, so memory stays bounded by two
- * batches, stopping early costs at most one batch (a slow one is cancelled),
- * and several scans can be open on one connection at once. The next FETCH is
- * sent before the current batch is converted, so the server produces while
- * the client works. Results are in text format; each value
+ * REPEATABLE READ transaction per connection; several scans can be open on
+ * one connection at once. Commands go through libpq's pipeline mode: a scan
+ * keeps up to PIPE_MAX FETCHes (about PIPE_BYTES of rows) on the wire, so a
+ * distant server is not paid one round trip per batch; BEGIN, DECLARE and the
+ * first FETCHes travel together; CLOSE and COMMIT are not waited for.
+ * Stopping early cancels the FETCHes still running. Results are in text format; each value
  * is converted by its column type (domains resolved to their base type) into
  * the src_value contract of sources/source.h.
  *
@@ -33,6 +34,17 @@
 #include "sources/source.h"
 
 #define ROWBUF_KEEP (16u << 20) /* the row scratch buffer shrinks back above this */
+/* FETCHes of one scan kept in flight (libpq pipeline mode): at most
+ * PIPE_MAX commands and about PIPE_BYTES of results, the batch size measured
+ * on the scan's first batch. */
+#define PIPE_MAX 256
+#define PIPE_BYTES (8u << 20)
+
+/* A first-in first-out queue of pointers (a ring). */
+typedef struct fifo {
+    void **v;
+    int head, len, cap;
+} fifo;
 
 /* How a column's text is turned into a src_value. */
 typedef enum {
@@ -117,8 +129,13 @@ struct src_conn {
     int ntypes, captypes;
     tname *names;        /* format_type() of result column types */
     int nnames, capnames;
-    src_scan *inflight;  /* the scan whose next FETCH is on the wire */
-    int discard;         /* a CLOSE/COMMIT is on the wire; its result is not needed */
+    /* Commands sent in pipeline mode, each followed by a sync, oldest first:
+     * the scan whose result each one is, NULL when nobody needs it (CLOSE,
+     * COMMIT, the rest of an ended scan). Pipeline mode is on while any is. */
+    fifo wire;
+    int broken;          /* the pipeline lost its place: the connection is unusable */
+    char *hint_sql;      /* the latest scan's query and how many FETCHes it took: */
+    int hint_fetches;    /* the same query sends that many at once next time */
     char *snapshot;      /* transactions import this exported snapshot (src_config) */
 };
 
@@ -128,8 +145,16 @@ struct src_scan {
     char cursor[32];
     char *fetch_sql;
     char *sql_ctx;       /* the query, shortened, for messages */
+    char *sql;           /* the query */
     PGresult *res;       /* the batch being read */
-    PGresult *pending;   /* the next batch, received while another command ran */
+    fifo ready;          /* results received while another command was read */
+    int nwire;           /* its commands on the wire (in c->wire) */
+    int lost;            /* they were lost with the connection */
+    int window;          /* FETCHes to keep in flight */
+    int nfetched;        /* FETCH results taken */
+    int nsent;           /* FETCHes sent */
+    int expect;          /* FETCHes the same query took last time, plus a margin: no
+                            more are sent before that many were read (0: no limit) */
     int nrows, row_i, done, failed;
     int fetch_size;
     int ncols;
@@ -194,7 +219,7 @@ static int fail(src_conn *c, const PGresult *r, diag *d, const char *what, const
         m = "no response from server";
         mn = (int)strlen(m);
     }
-    int transient = is_transient(c ? c->pg : NULL, state);
+    int transient = (c && c->broken) || is_transient(c ? c->pg : NULL, state);
     if (d)
         diag_error(d, (src_loc){0}, "postgresql: %s%s%s: %s%s%s%.*s%s%s%s", what,
                    c && c->label ? " on " : "", c && c->label ? c->label : "",
@@ -205,48 +230,139 @@ static int fail(src_conn *c, const PGresult *r, diag *d, const char *what, const
 
 /* ------------------------------------------------------------ commands */
 
-/* The result of the command on the wire (errors win over other results);
- * NULL when there was none. */
-static PGresult *collect(PGconn *pg)
+static int fifo_push(fifo *f, void *p)
 {
-    PGresult *r = PQgetResult(pg), *x;
-    while ((x = PQgetResult(pg)) != NULL) {
-        if (PQresultStatus(x) == PGRES_FATAL_ERROR && PQresultStatus(r) != PGRES_FATAL_ERROR) {
-            PQclear(r);
-            r = x;
-        } else {
-            PQclear(x);
+    if (f->len == f->cap) {
+        int cap = f->cap ? f->cap * 2 : 16;
+        void **v = malloc((size_t)cap * sizeof *v);
+        if (!v) return -1;
+        for (int i = 0; i < f->len; i++) v[i] = f->v[(f->head + i) % f->cap];
+        free(f->v);
+        f->v = v;
+        f->head = 0;
+        f->cap = cap;
+    }
+    f->v[(f->head + f->len++) % f->cap] = p;
+    return 0;
+}
+
+static void *fifo_pop(fifo *f)
+{
+    if (!f->len) return NULL;
+    void *p = f->v[f->head];
+    f->head = (f->head + 1) % f->cap;
+    f->len--;
+    return p;
+}
+
+/* Commands go through libpq's pipeline mode, each followed by a sync of its
+ * own (an error aborts only its own command; inside the transaction the next
+ * ones then fail too and are not read): a scan keeps several FETCHes on the
+ * wire, CLOSE and COMMIT are sent without waiting, and BEGIN, DECLARE and
+ * the first FETCHes of a scan travel together. A synchronous command (the
+ * catalog queries) first reads what is on the wire, parking each result
+ * with its scan. */
+
+/* Sends sql (with its n text parameters) and a sync; owner gets the result
+ * (NULL: read and dropped). 0, or -1 with the connection's error. */
+static int send_cmd(src_conn *c, const char *sql, int n, const char *const *params,
+                    src_scan *owner)
+{
+    if (!c->pg || c->broken || PQstatus(c->pg) != CONNECTION_OK) return -1;
+    if (PQpipelineStatus(c->pg) == PQ_PIPELINE_OFF && !PQenterPipelineMode(c->pg)) return -1;
+    if (fifo_push(&c->wire, owner) < 0) return -1;
+    c->wire.len--; /* reserved: pushed again below once sent */
+    if (!PQsendQueryParams(c->pg, sql, n, NULL, params, NULL, NULL, 0) || !PQpipelineSync(c->pg))
+        return -1;
+    fifo_push(&c->wire, owner);
+    if (owner) owner->nwire++;
+    return 0;
+}
+
+/* The connection failed: what is on the wire will not come. */
+static void lose_wire(src_conn *c)
+{
+    src_scan *o;
+    c->broken = 1;
+    while (c->wire.len) {
+        o = fifo_pop(&c->wire);
+        if (o) {
+            o->nwire--;
+            o->lost = 1;
         }
     }
-    return r;
 }
 
-/* A scan prefetches its next batch (FETCH sent before its rows are
- * converted, so the server works while the client does). Any other command
- * first parks that batch in its scan. */
+/* Reads the oldest command's result (an error wins over other results) and
+ * its sync; *owner gets whose it is. NULL when the connection failed. */
+static PGresult *read_cmd(src_conn *c, src_scan **owner)
+{
+    *owner = fifo_pop(&c->wire);
+    if (*owner) (*owner)->nwire--;
+    PGresult *res = NULL, *r;
+    int synced = 0;
+    while ((r = PQgetResult(c->pg)) != NULL) {
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_PIPELINE_SYNC) {
+            synced = 1;
+            PQclear(r);
+            break;
+        }
+        if (!res || (st == PGRES_FATAL_ERROR && PQresultStatus(res) != PGRES_FATAL_ERROR)) {
+            PQclear(res);
+            res = r;
+        } else {
+            PQclear(r);
+        }
+    }
+    if (!synced && PQstatus(c->pg) == CONNECTION_OK) {
+        r = PQgetResult(c->pg);
+        synced = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+        PQclear(r);
+    }
+    if (!synced || PQstatus(c->pg) != CONNECTION_OK) lose_wire(c);
+    return res;
+}
+
+/* Keeps a result for its scan (NULL owner or no memory: dropped; a scan
+ * that lost a batch fails when it comes to it). */
+static void park(src_scan *o, PGresult *r)
+{
+    if (!o) {
+        PQclear(r);
+        return;
+    }
+    if (fifo_push(&o->ready, r) < 0) {
+        PQclear(r);
+        o->lost = 1;
+    }
+}
+
+/* Reads everything on the wire and leaves pipeline mode. */
 static void settle(src_conn *c)
 {
-    if (c->discard) {
-        c->discard = 0;
-        PQclear(collect(c->pg));
+    while (c->wire.len) {
+        src_scan *o;
+        PGresult *r = read_cmd(c, &o);
+        park(o, r);
     }
-    if (!c->inflight) return;
-    src_scan *s = c->inflight;
-    c->inflight = NULL;
-    s->pending = collect(c->pg);
+    if (c->pg && PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF && !PQexitPipelineMode(c->pg))
+        c->broken = 1;
 }
 
+/* A synchronous command; NULL when the connection is broken (fail() then
+ * reports it as lost). */
 static PGresult *exec(src_conn *c, const char *sql)
 {
     settle(c);
-    return PQexec(c->pg, sql);
+    return c->broken ? NULL : PQexec(c->pg, sql);
 }
 
 static PGresult *execp(src_conn *c, const char *sql, int n, const Oid *types,
                        const char *const *vals, const int *lens, const int *fmts, int rfmt)
 {
     settle(c);
-    return PQexecParams(c->pg, sql, n, types, vals, lens, fmts, rfmt);
+    return c->broken ? NULL : PQexecParams(c->pg, sql, n, types, vals, lens, fmts, rfmt);
 }
 
 /* ------------------------------------------------------------ connection */
@@ -259,6 +375,8 @@ static void pg_close(src_conn *c)
     free(c->schema);
     free(c->snapshot);
     free(c->types);
+    free(c->wire.v);
+    free(c->hint_sql);
     for (int i = 0; i < c->nnames; i++) free(c->names[i].name);
     free(c->names);
     free(c);
@@ -1002,28 +1120,47 @@ null_warn:
 
 /* ------------------------------------------------------------------ scans */
 
-static int took_batch(src_scan *s, int prefetch, const char *what, diag *d);
-
-static int fetch(src_scan *s, int prefetch, diag *d)
+/* The scan's next result in command order: parked, or read from the wire
+ * (parking other scans' results on the way), or a FETCH sent now. NULL when
+ * the connection failed. */
+static PGresult *next_result(src_scan *s)
 {
     src_conn *c = s->c;
-    PQclear(s->res);
-    if (c->inflight == s) {
-        c->inflight = NULL;
-        s->res = collect(c->pg);
-    } else if (s->pending) {
-        s->res = s->pending;
-        s->pending = NULL;
-    } else {
-        s->res = exec(c, s->fetch_sql);
+    if (s->ready.len) return fifo_pop(&s->ready);
+    if (s->lost) return NULL;
+    if (!s->nwire) {
+        if (send_cmd(c, s->fetch_sql, 0, NULL, s) < 0) return NULL;
+        s->nsent++;
     }
-    return took_batch(s, prefetch, "read failed", d);
+    while (s->nwire > 0) {
+        src_scan *o;
+        PGresult *r = read_cmd(c, &o);
+        if (o == s) return r;
+        park(o, r);
+    }
+    return NULL;
 }
 
-/* Checks the batch in s->res; prefetches the next one when asked. */
-static int took_batch(src_scan *s, int prefetch, const char *what, diag *d)
+/* Keeps s->window FETCHes of the scan on the wire (or parked). */
+static void top_up(src_scan *s)
 {
-    src_conn *c = s->c;
+    while (!s->done && !s->lost && s->nwire + s->ready.len < s->window &&
+           (!s->expect || s->nsent < s->expect)) {
+        if (send_cmd(s->c, s->fetch_sql, 0, NULL, s) < 0) break;
+        s->nsent++;
+    }
+}
+
+/* Takes the next batch into s->res (the results of BEGIN and DECLARE on the
+ * way are checked and skipped). */
+static int fetch(src_scan *s, const char *what, diag *d)
+{
+    PQclear(s->res);
+    for (;;) {
+        s->res = next_result(s);
+        if (PQresultStatus(s->res) != PGRES_COMMAND_OK) break;
+        PQclear(s->res);
+    }
     s->row_i = 0;
     s->nrows = 0;
     if (PQresultStatus(s->res) != PGRES_TUPLES_OK) {
@@ -1031,106 +1168,87 @@ static int took_batch(src_scan *s, int prefetch, const char *what, diag *d)
         s->done = 1;
         return fail(s->c, s->res, d, what, s->sql_ctx);
     }
+    s->nfetched++;
+    if (s->expect && s->nfetched >= s->expect) s->expect = 0; /* larger this time */
     s->nrows = PQntuples(s->res);
     if (s->nrows < s->fetch_size) s->done = 1;
-    /* prefetch: one command on the wire per connection */
-    if (prefetch && !s->done) {
-        settle(c);
-        if (PQsendQuery(c->pg, s->fetch_sql)) c->inflight = s;
-    }
+    top_up(s);
     return 0;
 }
 
-/* BEGIN (for the first scan of the transaction), DECLARE and the first FETCH
- * in one round trip (libpq pipeline mode); s->res gets the FETCH result, or
- * the first error. Returns 0, or -1 when pipeline mode is unavailable. */
-static int open_cursor(src_scan *s, const char *decl, const src_query *q)
+/* The window after the first batch: PIPE_BYTES of batches like it. */
+static int window_for(const PGresult *r)
+{
+    size_t bytes = 64;
+    int nr = PQntuples(r), nf = PQnfields(r);
+    for (int i = 0; i < nr; i++)
+        for (int j = 0; j < nf; j++) bytes += (size_t)PQgetlength(r, i, j) + 8;
+    size_t w = PIPE_BYTES / bytes;
+    return w < 2 ? 2 : w > PIPE_MAX ? PIPE_MAX : (int)w;
+}
+
+/* Gives the scan's commands on the wire to nobody (they are read and
+ * dropped later) and drops its parked results. */
+static void disown(src_scan *s)
 {
     src_conn *c = s->c;
-    settle(c);
-    int begin = c->nscans == 0;
-    if (!PQenterPipelineMode(c->pg)) return -1;
-    int nq = 0, sent = 1;
-    char snap[128];
-    if (begin)
-        sent = PQsendQueryParams(c->pg, "BEGIN ISOLATION LEVEL REPEATABLE READ", 0, NULL, NULL,
-                                 NULL, NULL, 0) && ++nq;
-    if (begin && snapshot_sql(c, snap, sizeof snap))
-        sent = sent && PQsendQueryParams(c->pg, snap, 0, NULL, NULL, NULL, NULL, 0) && ++nq;
-    sent = sent && PQsendQueryParams(c->pg, decl, q->nparams, NULL, q->params, NULL, NULL, 0) &&
-           ++nq;
-    sent = sent && PQsendQueryParams(c->pg, s->fetch_sql, 0, NULL, NULL, NULL, NULL, 0) && ++nq;
-    (void)sent; /* a failed send leaves the connection's error for fail() */
-    int synced = nq > 0 && PQpipelineSync(c->pg);
-    PGresult *ok = NULL, *err = NULL, *r;
-    for (int k = 0; k < nq && synced; k++) {
-        int got = 0;
-        while ((r = PQgetResult(c->pg)) != NULL) {
-            got = 1;
-            ExecStatusType st = PQresultStatus(r);
-            if (st == PGRES_FATAL_ERROR && !err) err = r;
-            else if (st == PGRES_TUPLES_OK && k == nq - 1 && !ok) ok = r;
-            else PQclear(r);
+    for (int i = 0; s->nwire && i < c->wire.len; i++) {
+        void **o = &c->wire.v[(c->wire.head + i) % c->wire.cap];
+        if (*o == s) {
+            *o = NULL;
+            s->nwire--;
         }
-        if (!got && PQstatus(c->pg) == CONNECTION_BAD) break;
     }
-    if (synced && PQstatus(c->pg) == CONNECTION_OK) {
-        r = PQgetResult(c->pg); /* PGRES_PIPELINE_SYNC */
-        PQclear(r);
-    }
-    PQexitPipelineMode(c->pg);
-    if (err || !ok) {
-        PQclear(ok);
-        s->res = err; /* NULL: fail() takes the connection's message */
-    } else {
-        s->res = ok;
-    }
-    return 0;
+    while (s->ready.len) PQclear(fifo_pop(&s->ready));
+    free(s->ready.v);
+    s->ready.v = NULL;
+    s->ready.cap = 0;
 }
 
-/* CLOSE the cursor, or COMMIT after the last one; sent without waiting
- * (the next command collects the answer). */
-static void end_txn(src_conn *c, const char *cursor)
+/* CLOSE the cursor, or COMMIT after the last one (ROLLBACK when asked);
+ * sent without waiting (read and dropped by the next command). */
+static void end_txn(src_conn *c, const char *cursor, int rollback)
 {
     if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) return;
     char sql[64];
-    if (c->nscans <= 0) snprintf(sql, sizeof sql, "COMMIT");
+    if (c->nscans <= 0) snprintf(sql, sizeof sql, rollback ? "ROLLBACK" : "COMMIT");
     else snprintf(sql, sizeof sql, "CLOSE %s", cursor);
-    settle(c);
-    if (PQsendQuery(c->pg, sql)) c->discard = 1;
+    if (send_cmd(c, sql, 0, NULL, NULL) < 0) settle(c);
 }
 
-/* Drops the prefetched batch of a scan being ended. A FETCH that is still
- * running after a short wait is cancelled when no other scan shares the
- * transaction (the cancel aborts it; the COMMIT that follows rolls back). */
-static void drop_inflight(src_conn *c)
+/* A scan ended before its last batch: its FETCHes on the wire are
+ * cancelled when no other scan shares the transaction (the cancel aborts
+ * the running one, the rest fail at once; the COMMIT that follows rolls
+ * back; a cancel reaching an idle backend is ignored by the server). */
+static void stop_early(src_scan *s)
 {
-    c->inflight = NULL;
-    int fd = PQsocket(c->pg);
-    for (int waited = 0; waited < 100 && fd >= 0; waited += 10) {
-        if (!PQconsumeInput(c->pg) || !PQisBusy(c->pg)) break;
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        poll(&pfd, 1, 10);
+    src_conn *c = s->c;
+    if (c->nscans != 1) return;
+    PGcancel *cn = PQgetCancel(c->pg);
+    char err[256];
+    if (cn) {
+        PQcancel(cn, err, (int)sizeof err);
+        PQfreeCancel(cn);
     }
-    if (c->nscans == 1 && PQisBusy(c->pg)) {
-        PGcancel *cn = PQgetCancel(c->pg);
-        char err[256];
-        if (cn) {
-            PQcancel(cn, err, (int)sizeof err);
-            PQfreeCancel(cn);
-        }
-    }
-    PQclear(collect(c->pg));
 }
 
 static void pg_end_scan(src_scan *s)
 {
     if (!s) return;
-    if (s->c->inflight == s) drop_inflight(s->c);
-    PQclear(s->pending);
+    src_conn *c = s->c;
+    if (!s->done && s->nwire && c->pg && PQstatus(c->pg) == CONNECTION_OK) stop_early(s);
+    disown(s);
+    if (s->done && !s->failed && s->sql) { /* how many FETCHes the query took */
+        int n = s->nfetched < PIPE_MAX ? s->nfetched : PIPE_MAX;
+        if (!c->hint_sql || strcmp(c->hint_sql, s->sql) != 0) {
+            free(c->hint_sql);
+            c->hint_sql = dupstr(s->sql);
+        }
+        c->hint_fetches = n < 1 ? 1 : n;
+    }
     PQclear(s->res);
     s->c->nscans--;
-    end_txn(s->c, s->cursor);
+    end_txn(s->c, s->cursor, 0);
     buf_free(&s->rowbuf);
     buf_free(&s->tmp);
     buf_free(&s->tmp2);
@@ -1216,7 +1334,6 @@ static size_t trimmed_len(const char *sql)
 static int pg_begin_scan(src_conn *c, const src_query *q, src_scan **out, diag *d)
 {
     int rc = DIAG_ENOMEM;
-    PGresult *r = NULL;
     *out = NULL;
     src_scan *s = calloc(1, sizeof *s);
     if (!s) goto fail_oom;
@@ -1229,49 +1346,35 @@ static int pg_begin_scan(src_conn *c, const src_query *q, src_scan **out, diag *
     size_t qn = trimmed_len(q->sql);
     s->sql_ctx = qn > 160 ? arena_printf(s->a, "%.157s...", q->sql)
                           : arena_strndup(s->a, q->sql, qn);
+    s->sql = arena_strdup(s->a, q->sql);
     s->fetch_size = q->fetch_size > 0 ? q->fetch_size : c->fetch_size;
     snprintf(s->cursor, sizeof s->cursor, "sql2es_c%u", ++c->cursor_seq);
     s->fetch_sql = arena_printf(s->a, "FETCH FORWARD %d FROM %s", s->fetch_size, s->cursor);
 
     char *decl = arena_printf(s->a, "DECLARE %s NO SCROLL CURSOR FOR %.*s", s->cursor, (int)qn,
                               q->sql);
-    if (open_cursor(s, decl, q) == 0) {
-        c->nscans++;
-        rc = took_batch(s, 0, "query failed", d);
-        if (rc) goto fail_scan;
-    } else { /* no pipeline mode: one command at a time */
-        if (c->nscans == 0) {
-            r = exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ");
-            if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-                rc = fail(c, r, d, "cannot start a transaction", s->sql_ctx);
-                goto fail;
-            }
-            PQclear(r);
-            r = NULL;
-            char snap[128];
-            if (snapshot_sql(c, snap, sizeof snap)) {
-                r = exec(c, snap);
-                if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-                    rc = fail(c, r, d, "cannot use the exported snapshot", s->sql_ctx);
-                    PQclear(exec(c, "ROLLBACK"));
-                    goto fail;
-                }
-                PQclear(r);
-                r = NULL;
-            }
-        }
-        c->nscans++;
-        r = execp(c, decl, q->nparams, NULL, q->params, NULL, NULL, 0);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            rc = fail(c, r, d, "query failed", s->sql_ctx);
-            goto fail_scan;
-        }
-        PQclear(r);
-        r = NULL;
-        /* The first batch gives the result's columns. */
-        rc = fetch(s, 0, d);
-        if (rc) goto fail_scan;
+    /* BEGIN (the transaction's first scan), DECLARE and the first FETCH in
+     * one round trip; as many FETCHes as the same query took last time */
+    int first = 1;
+    if (c->hint_sql && strcmp(c->hint_sql, q->sql) == 0) {
+        first = c->hint_fetches + c->hint_fetches / 4 + 1;
+        if (first > PIPE_MAX) first = PIPE_MAX;
+        s->expect = first;
     }
+    char snap[128];
+    int sent = c->nscans > 0 ||
+               (send_cmd(c, "BEGIN ISOLATION LEVEL REPEATABLE READ", 0, NULL, s) == 0 &&
+                (!snapshot_sql(c, snap, sizeof snap) || send_cmd(c, snap, 0, NULL, s) == 0));
+    c->nscans++;
+    sent = sent && send_cmd(c, decl, q->nparams, q->params, s) == 0;
+    for (; sent && s->nsent < first; s->nsent++) sent = send_cmd(c, s->fetch_sql, 0, NULL, s) == 0;
+    if (!sent) {
+        rc = fail(c, NULL, d, "query failed", s->sql_ctx);
+        goto fail_scan;
+    }
+    s->window = 0; /* no more FETCHes before the catalog lookups below */
+    rc = fetch(s, "query failed", d);
+    if (rc) goto fail_scan;
     s->ncols = PQnfields(s->res);
     s->cols = arena_alloc(s->a, ((size_t)s->ncols + 1) * sizeof *s->cols);
     s->types = arena_alloc(s->a, ((size_t)s->ncols + 1) * sizeof *s->types);
@@ -1288,7 +1391,10 @@ static int pg_begin_scan(src_conn *c, const src_query *q, src_scan **out, diag *
     }
     rc = type_names(s, d);
     if (rc) goto fail_scan;
-    if (!s->done && !c->inflight && PQsendQuery(c->pg, s->fetch_sql)) c->inflight = s;
+    /* the catalog lookups above come first: only then the whole window */
+    s->window = window_for(s->res);
+    if (s->window < first) s->window = first;
+    top_up(s);
     *out = s;
     return 0;
 
@@ -1301,15 +1407,8 @@ fail_oom:
     return DIAG_ENOMEM;
 fail_scan:
     c->nscans--;
-fail:
-    PQclear(r);
-    if (c->inflight == s) {
-        c->inflight = NULL;
-        PQclear(collect(c->pg));
-    }
-    PQclear(s->pending);
-    if (c->nscans == 0 && c->pg && PQstatus(c->pg) == CONNECTION_OK)
-        PQclear(exec(c, "ROLLBACK"));
+    disown(s);
+    end_txn(c, s->cursor, 1);
     PQclear(s->res);
     buf_free(&s->rowbuf);
     buf_free(&s->tmp);
@@ -1331,7 +1430,7 @@ static int pg_next(src_scan *s, const src_value **row, diag *d)
     if (s->failed) return DIAG_EIO;
     if (s->row_i >= s->nrows) {
         if (s->done) return 0;
-        int rc = fetch(s, 1, d);
+        int rc = fetch(s, "read failed", d);
         if (rc) return rc;
         if (s->nrows == 0) return 0;
     }

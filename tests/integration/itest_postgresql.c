@@ -512,6 +512,50 @@ static void test_streaming(src_conn *c, diag *d)
     T_CHECK(rc == 0 && na == 50 && nb == 1000 && last_ok, "two interleaved scans on one connection");
     if (rc) printf("#   %s\n", diag_last(d));
 
+    /* several FETCHes in flight: an error in the middle of them (row 120 of
+     * 200 divides by zero, batches of 10) ends the scan after the 110 rows of
+     * the batches before it, names the error, is not transient, and leaves
+     * the connection usable */
+    src_query qz = {.sql = "SELECT g, 1 / (g - 120) AS z FROM generate_series(1, 200) g",
+                    .fetch_size = 10};
+    long nz = 0;
+    int rz = drv->begin_scan(c, &qz, &s, d);
+    if (rz == 0) {
+        while ((rz = drv->next(s, &row, d)) == 1) nz++;
+        drv->end_scan(s);
+    }
+    s = NULL;
+    T_CHECK(rz == DIAG_EIO && nz == 110 && strstr(diag_last(d), "22012") != NULL,
+            "error in the middle of pipelined FETCHes: 110 rows, then 22012, not transient");
+    if (nz != 110) printf("#   %ld rows, rc %d: %s\n", nz, rz, diag_last(d));
+    src_query qy = {.sql = "SELECT 4"};
+    rz = drv->begin_scan(c, &qy, &s, d);
+    T_CHECK(rz == 0 && drv->next(s, &row, d) == 1 && row[0].p[0] == '4',
+            "connection usable after an error among pipelined FETCHes");
+    if (rz == 0) drv->end_scan(s);
+
+    /* the same query again sends as many FETCHes at once as it took last
+     * time: a larger, a smaller and an empty result still come complete and
+     * in order */
+    static const char *const reps[] = {"95", "1000", "5", "0", "1000", "10"};
+    int reps_ok = 1;
+    for (int k = 0; k < 6; k++) {
+        src_query qh = {.sql = "SELECT g FROM generate_series(1, $1::int) g ORDER BY g",
+                        .params = &reps[k], .nparams = 1, .fetch_size = 10};
+        long want = strtol(reps[k], NULL, 10), got = 0, in_order = 1;
+        rz = drv->begin_scan(c, &qh, &s, d);
+        while (rz == 0 && drv->next(s, &row, d) == 1) {
+            got++;
+            if (strtol(row[0].p, NULL, 10) != got) in_order = 0;
+        }
+        if (rz == 0) drv->end_scan(s);
+        if (rz || got != want || !in_order) {
+            reps_ok = 0;
+            printf("#   %s rows: got %ld (rc %d, in order %ld)\n", reps[k], got, rz, in_order);
+        }
+    }
+    T_CHECK(reps_ok, "one query repeated with 95, 1000, 5, 0, 1000, 10 rows: each complete, in order");
+
     /* stopping early: end_scan of a 10M-row scan does not read the rest */
     src_query qe = {.sql = "SELECT b.id, g FROM big b, generate_series(1, 50) g"};
     t0 = now();
@@ -720,10 +764,15 @@ static void test_plan_defaults(diag *d)
             const src_value *row;
             int rc = drv->begin_scan(c, &q, &s, d);
             rc = rc ? rc : drv->next(s, &row, d);
-            one_value(watch, "SELECT query FROM pg_stat_activity WHERE pid = $1::int", pid, seen,
-                      sizeof seen, d);
-            drv->end_scan(s);
             snprintf(want, sizeof want, "FETCH FORWARD %ld FROM ", printed);
+            /* the FETCHes sent ahead run as soon as the server reads them */
+            for (int w = 0; w < 50; w++) {
+                one_value(watch, "SELECT query FROM pg_stat_activity WHERE pid = $1::int", pid,
+                          seen, sizeof seen, d);
+                if (strncmp(seen, want, strlen(want)) == 0) break;
+                usleep(20000);
+            }
+            drv->end_scan(s);
             T_CHECK(rc == 1 && strncmp(seen, want, strlen(want)) == 0,
                     NAME("the server runs the printed fetch_size (%s): %s",
                          k ? "plan's query" : "connection default", seen));
@@ -739,7 +788,7 @@ static void test_plan_defaults(diag *d)
 
 int main(void)
 {
-    T_PLAN(308);
+    T_PLAN(311);
     drv = src_driver_find("postgresql");
     T_CHECK(drv && drv->version == SRC_DRIVER_VERSION && drv->begin_scan,
             "driver registered as postgresql");
