@@ -20,6 +20,8 @@
  * charset 63) are BINARY; GEOMETRY is BINARY WKB (the 4-byte SRID prefix of the
  * internal format is dropped).
  *
+ * A scan is prepared and executed in one round trip (execute_direct).
+ *
  * Connections: a src_conn holds a small pool of server connections so that a
  * scan can be open while the engine describes a table or runs a child query.
  * end_scan() of an unfinished scan closes that server connection instead of
@@ -561,22 +563,15 @@ static int begin_scan(src_conn *c, const src_query *q, src_scan **out, diag *d)
         diag_error(d, (src_loc){0}, "mysql: %s", mysql_error(s->my));
         goto fail;
     }
-    if (mysql_stmt_prepare(s->st, q->sql, (unsigned long)strlen(q->sql))) {
-        rc = stmt_fail(s, "prepare", d);
-        goto fail;
-    }
-    unsigned long np = mysql_stmt_param_count(s->st);
-    if (np != (unsigned long)(q->nparams > 0 ? q->nparams : 0)) {
-        diag_error(d, (src_loc){0}, "mysql: the query has %lu parameter markers, %d values given",
-                   np, q->nparams);
-        rc = DIAG_EINVAL;
-        goto fail;
-    }
+    /* prepare and execute in one round trip (MariaDB 10.2+; libmariadb
+     * prepares and executes in turn for other servers): the parameters are
+     * bound first, their count announced */
+    unsigned np = q->nparams > 0 ? (unsigned)q->nparams : 0;
     if (np) {
         MYSQL_BIND *pb = arena_alloc(a, np * sizeof *pb);
         unsigned long *pl = arena_alloc(a, np * sizeof *pl);
         my_bool *pn = arena_alloc(a, np * sizeof *pn);
-        for (unsigned long i = 0; i < np; i++) {
+        for (unsigned i = 0; i < np; i++) {
             const char *v = q->params[i];
             pb[i].buffer_type = MYSQL_TYPE_STRING;
             pn[i] = v == NULL;
@@ -586,13 +581,21 @@ static int begin_scan(src_conn *c, const src_query *q, src_scan **out, diag *d)
             pb[i].length = &pl[i];
             pb[i].is_null = &pn[i];
         }
-        if (mysql_stmt_bind_param(s->st, pb)) {
+        if (mysql_stmt_attr_set(s->st, STMT_ATTR_PREBIND_PARAMS, &np) ||
+            mysql_stmt_bind_param(s->st, pb)) {
             rc = stmt_fail(s, "bind parameters", d);
             goto fail;
         }
     }
-    if (mysql_stmt_execute(s->st)) {
+    int failed = mariadb_stmt_execute_direct(s->st, q->sql, strlen(q->sql)) != 0;
+    if (failed && (mysql_stmt_param_count(s->st) == np || is_conn_error(mysql_stmt_errno(s->st)))) {
         rc = stmt_fail(s, "query", d);
+        goto fail;
+    }
+    if (mysql_stmt_param_count(s->st) != np) {
+        diag_error(d, (src_loc){0}, "mysql: the query has %lu parameter markers, %u values given",
+                   mysql_stmt_param_count(s->st), np);
+        rc = DIAG_EINVAL;
         goto fail;
     }
     s->meta = mysql_stmt_result_metadata(s->st);
