@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh [compile|sqlite|postgresql|mariadb|relations|rss|e2e|serve|all] - benchmarks (not tests).
+# bench/run.sh [compile|sqlite|postgresql|mariadb|relations|rss|latency|e2e|serve|all] - benchmarks (not tests).
 #
 # Prints a Markdown table of wall time, rows/s and peak RSS for sql2es and
 # for the baselines in the same run; copy the figures into bench/RESULTS.md.
@@ -206,6 +206,103 @@ PY
     measure "sql2es plan (100,000 tables)" 100000 "$bin" plan -c "$work/wide.yml"
 }
 
+# ---- latency (issue 12): dry runs direct and through bench/latency_proxy.py ----
+# LAT_ROWS rows (parents; 5 children each for the nested runs), RTT_MS round trip.
+# Each line: wall (best of LAT_RUNS), rows/s, the share of the direct run's
+# throughput, client bursts (requests sent after an answer) per 1,000 rows
+# counted by the proxy, and round trips per 1,000 rows that the wall time
+# pays for: (wall - direct wall) / round trip.
+LAT_ROWS=${LAT_ROWS:-100000}
+RTT_MS=${RTT_MS:-20}
+LAT_RUNS=${LAT_RUNS:-2}
+px_start() { # UPSTREAM_PORT STATS: sets PX_PORT, PX_PID
+    python3 "$root/bench/latency_proxy.py" --upstream "127.0.0.1:$1" --rtt-ms "$RTT_MS" \
+        --stats "$2" >"$work/px.out" 2>&1 &
+    PX_PID=$!
+    PX_PORT=""
+    for _ in $(seq 100); do
+        [ -n "$PX_PORT" ] && break
+        sleep 0.1
+        PX_PORT=$(sed -n 's/^PROXY 127.0.0.1:\([0-9]*\)$/\1/p' "$work/px.out")
+    done
+}
+bursts() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bursts"])' "$1"; }
+# lat_run LABEL ROWS DIRECT_SECS STATS CMD...: one table line; LAT_BEST gets the wall time
+lat_run() {
+    local label=$1 rows=$2 direct=$3 stats=$4; shift 4
+    local best="" nb=0
+    for _ in $(seq "$LAT_RUNS"); do
+        local b0=0
+        [ -n "$stats" ] && { sleep 0.3; b0=$(bursts "$stats"); }
+        /usr/bin/time -f '%e' -o "$work/time" "$@" >/dev/null 2>"$work/err" || {
+            echo "| $label | FAILED: $(tail -1 "$work/err") | | | | |"; return; }
+        local t; t=$(cat "$work/time")
+        if [ -n "$stats" ]; then sleep 0.3; nb=$(( $(bursts "$stats") - b0 )); fi
+        if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then best=$t; fi
+    done
+    LAT_BEST=$best
+    awk -v l="$label" -v r="$rows" -v t="$best" -v d="$direct" -v nb="$nb" -v px="$stats" -v rtt="$RTT_MS" 'BEGIN{
+        share = (d == "" || t <= 0) ? "1.00x" : sprintf("%.2fx", d / t)
+        if (px == "") { b = "-"; rt = "-" } else {
+            b = sprintf("%.1f", nb * 1000 / r); rt = sprintf("%.1f", (t - d) / (rtt / 1000) * 1000 / r) }
+        printf "| %s | %s s | %.0f rows/s | %s | %s | %s |\n", l, t, r / t, share, b, rt }'
+}
+bench_latency() {
+    need postgresql
+    need mariadb
+    local n=$LAT_ROWS
+    psql -q -v ON_ERROR_STOP=1 <<SQL
+DROP TABLE IF EXISTS lat_items, lat_lines;
+CREATE TABLE lat_items (id bigint PRIMARY KEY, name text, email text, price numeric(12,2), qty int,
+  created_at timestamptz, active boolean, score double precision, tags text[], meta jsonb);
+INSERT INTO lat_items SELECT i, 'name ' || i, 'user' || i || '@example.com', (i % 10000) / 100.0, i % 97,
+  timestamptz '2024-01-01' + i * interval '1 second', i % 2 = 0, i * 0.5, ARRAY['a','b'],
+  jsonb_build_object('k', i) FROM generate_series(1, $n) i;
+CREATE TABLE lat_lines (id bigint PRIMARY KEY, item_id bigint, sku text, qty int);
+INSERT INTO lat_lines SELECT i, i / 5 + 1, 'sku-' || i, i % 7 FROM generate_series(0, $n * 5 - 1) i;
+CREATE INDEX lat_lines_item ON lat_lines (item_id);
+ANALYZE lat_items; ANALYZE lat_lines;
+SQL
+    mariadb -h "$MYSQL_HOST" -P "$MYSQL_PORT" -u "$MYSQL_USER" -p"$MYSQL_PASSWORD" "$MYSQL_DATABASE" <<SQL
+DROP TABLE IF EXISTS lat_items, lat_lines;
+CREATE TABLE lat_items (id BIGINT PRIMARY KEY, name VARCHAR(64), email VARCHAR(64), price DECIMAL(12,2),
+  qty INT, created_at DATETIME(6), active TINYINT(1), score DOUBLE, tags VARCHAR(32), meta JSON);
+INSERT INTO lat_items SELECT seq, CONCAT('name ', seq), CONCAT('user', seq, '@example.com'), (seq % 10000) / 100,
+  seq % 97, '2024-01-01' + INTERVAL seq SECOND, seq % 2, seq * 0.5, 'a,b,c', JSON_OBJECT('k', seq)
+  FROM seq_1_to_$n;
+CREATE TABLE lat_lines (id BIGINT PRIMARY KEY, item_id BIGINT, sku VARCHAR(32), qty INT, KEY lat_lines_item (item_id));
+INSERT INTO lat_lines SELECT seq, seq DIV 5 + 1, CONCAT('sku-', seq), seq % 7 FROM seq_0_to_$((n * 5 - 1));
+SQL
+    # lat_cfg FILE SERVICE PORT USER PASSWORD_VAR DATABASE NESTED
+    lat_cfg() {
+        {
+            printf 'connectors:\n  - connector_id: lat\n    service_type: %s\n    index_name: lat\n' "$2"
+            printf '    configuration: { host: 127.0.0.1, port: %s, username: %s, password: "${%s}", database: %s, tables: [lat_items] }\n' "$3" "$4" "$5" "$6"
+            printf '    mappings:\n      lat_items:\n        index: lat-items\n'
+            [ "$7" = nested ] && printf '        relations:\n          lines: { table: lat_lines, on: { item_id: id }, fields: { sku: sku, qty: qty }, order_by: id }\n'
+        } >"$1"
+    }
+    printf '\n### Latency: dry runs direct and at %s ms round trip (%s rows; nested: 5 children each)\n\n' "$RTT_MS" "$n"
+    printf '| what | wall (best of %s) | throughput | share of direct | bursts / 1,000 rows | round trips paid / 1,000 rows |\n|---|---|---|---|---|---|\n' "$LAT_RUNS"
+    local db port user pwvar dbname svc shape
+    for db in postgresql mariadb; do
+        case $db in
+        postgresql) svc=postgresql port=$PGPORT user=$PGUSER pwvar=PGPASSWORD dbname=$PGDATABASE ;;
+        mariadb) svc=mysql port=$MYSQL_PORT user=$MYSQL_USER pwvar=MYSQL_PASSWORD dbname=$MYSQL_DATABASE ;;
+        esac
+        px_start "$port" "$work/px-$db.json"
+        for shape in flat nested; do
+            lat_cfg "$work/lat-$db-$shape.yml" $svc "$port" "$user" $pwvar "$dbname" $shape
+            lat_cfg "$work/latpx-$db-$shape.yml" $svc "$PX_PORT" "$user" $pwvar "$dbname" $shape
+            lat_run "$db $shape, direct" "$n" "" "" "$bin" sync -q -c "$work/lat-$db-$shape.yml" --dry-run -o /dev/null
+            local direct=$LAT_BEST
+            lat_run "$db $shape, $RTT_MS ms round trip" "$n" "$direct" "$work/px-$db.json" \
+                "$bin" sync -q -c "$work/latpx-$db-$shape.yml" --dry-run -o /dev/null
+        done
+        kill "$PX_PID" 2>/dev/null; wait "$PX_PID" 2>/dev/null || true
+    done
+}
+
 bench_e2e() {
     bash "$root/bench/e2e.sh" "$work"
 }
@@ -221,10 +318,11 @@ postgresql) bench_postgresql ;;
 mariadb) bench_mariadb ;;
 relations) bench_relations ;;
 rss) bench_rss ;;
+latency) bench_latency ;;
 e2e) bench_e2e ;;
 serve) bench_serve ;;
-all) bench_compile; bench_sqlite; bench_postgresql; bench_mariadb; bench_relations; bench_rss
+all) bench_compile; bench_sqlite; bench_postgresql; bench_mariadb; bench_relations; bench_rss; bench_latency
      [ -f "$root/bench/e2e.sh" ] && bench_e2e
      bench_serve ;;
-*) echo "usage: bench/run.sh [compile|sqlite|postgresql|mariadb|relations|rss|e2e|serve|all]" >&2; exit 2 ;;
+*) echo "usage: bench/run.sh [compile|sqlite|postgresql|mariadb|relations|rss|latency|e2e|serve|all]" >&2; exit 2 ;;
 esac

@@ -14,7 +14,7 @@
 # the kill tests, the sanitizer binary when built.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
-plan 31
+plan 35
 need postgresql
 need mariadb
 export PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE
@@ -237,3 +237,61 @@ dropped "pg: a table dropped mid-run: exit 1, named, the table before it complet
  echo "$RC $KRC" >"$W/rc")
 read -r RC KRC <"$W/rc"
 dropped "mysql: a table dropped mid-run: exit 1, named, the table before it complete" my-drop
+
+# ---- through bench/latency_proxy.py ------------------------------------------
+# proxy PORT_VAR UPSTREAM_PORT ARGS...: starts the proxy, sets PX_PORT and PX_PID
+proxy() {
+    local up=$1; shift
+    python3 "$SQL2ES_ROOT/bench/latency_proxy.py" --upstream "127.0.0.1:$up" --max-seconds 300 \
+        --stats "$W/px.json" "$@" >"$W/px.out" 2>&1 &
+    PX_PID=$!
+    PX_PORT=""
+    for _ in $(seq 50); do
+        PX_PORT=$(sed -n 's/^PROXY 127.0.0.1:\([0-9]*\)$/\1/p' "$W/px.out")
+        [ -n "$PX_PORT" ] && break
+        sleep 0.1
+    done
+}
+# the connection reset (TCP RST) by the network in the middle of a result,
+# parents and their chunks of children: reconnect, resume, every parent once
+# with exactly its children
+for db in pg my; do
+    case $db in pg) up=$PGPORT ;; my) up=$MYSQL_PORT ;; esac
+    proxy "$up" --rtt-ms 0 --reset-after-bytes 200000
+    case $db in
+    pg) (PGPORT=$PX_PORT; export PGPORT; run $db-reset "$bin" "$FIX/pg-rel.yml"; echo "$RC" >"$W/rc") ;;
+    my) (MYSQL_PORT=$PX_PORT; export MYSQL_PORT; run $db-reset "$bin" "$FIX/my-rel.yml"; echo "$RC" >"$W/rc") ;;
+    esac
+    read -r RC <"$W/rc"
+    kill "$PX_PID" 2>/dev/null; wait "$PX_PID" 2>/dev/null
+    why=""
+    [ "$RC" -eq 0 ] || why="exit $RC; "
+    out=$(python3 "$E2E/check_ids.py" "$W/$db-reset.ndjson" "$NP" --kids) || why="${why}$out; "
+    grep -qi "resum" "$W/$db-reset.err" || why="${why}the reconnect is not reported; "
+    name="$db: connection reset by the network mid-result (parents and children): every parent once, children exact"
+    if [ -z "$why" ]; then ok "$name"; else not_ok "$name"; echo "# $why"; sed 's/^/#   | /' "$W/$db-reset.err" | tail -8; fi
+done
+# 50 ms round trip: FETCHes are pipelined (one at a time, 20,000 rows in
+# FETCHes of 50 would take 400 round trips = 20 s; 4,000 parents with their
+# children 8 chunks of about 22 round trips = 8.8 s, plus the connections and
+# catalog queries); the documents are those of the direct run
+proxy "$PGPORT" --rtt-ms 50
+run pg-direct "$bin" "$FIX/pg-big.yml" --limit 20000
+(PGPORT=$PX_PORT; export PGPORT; timed pg-far "$bin" "$FIX/pg-big.yml" --limit 20000; echo "$RC $SECS" >"$W/rc")
+read -r RC SECS <"$W/rc"
+why=""
+[ "$RC" -eq 0 ] || why="exit $RC; "
+[ "$SECS" -le 6 ] || why="${why}took $SECS s; "
+cmp -s "$W/pg-direct.ndjson" "$W/pg-far.ndjson" || why="${why}documents differ from the direct run; "
+if [ -z "$why" ]; then ok "pg: 50 ms round trip: 20,000 rows in $SECS s (FETCHes pipelined), documents identical"
+else not_ok "pg: 50 ms round trip: 20,000 rows, FETCHes pipelined"; echo "# $why"; fi
+run pg-rdirect "$bin" "$FIX/pg-rel.yml" --limit 4000
+(PGPORT=$PX_PORT; export PGPORT; timed pg-rfar "$bin" "$FIX/pg-rel.yml" --limit 4000; echo "$RC $SECS" >"$W/rc")
+read -r RC SECS <"$W/rc"
+kill "$PX_PID" 2>/dev/null; wait "$PX_PID" 2>/dev/null
+why=""
+[ "$RC" -eq 0 ] || why="exit $RC; "
+[ "$SECS" -le 6 ] || why="${why}took $SECS s; "
+cmp -s "$W/pg-rdirect.ndjson" "$W/pg-rfar.ndjson" || why="${why}documents differ from the direct run; "
+if [ -z "$why" ]; then ok "pg: 50 ms round trip: 4,000 parents with children in $SECS s, documents identical"
+else not_ok "pg: 50 ms round trip: 4,000 parents with children"; echo "# $why"; fi
