@@ -207,7 +207,8 @@ PY
 }
 
 # ---- latency (issue 12): dry runs direct and through bench/latency_proxy.py ----
-# LAT_ROWS rows (parents; 5 children each for the nested runs), RTT_MS round trip.
+# LAT_ROWS rows (parents; 5 children each for the nested runs), RTT_MS round trip;
+# BASE_BIN (optional): another sql2es build measured the same way, as the before.
 # Each line: wall (best of LAT_RUNS), rows/s, the share of the direct run's
 # throughput, client bursts (requests sent after an answer) per 1,000 rows
 # counted by the proxy, and round trips per 1,000 rows that the wall time
@@ -298,6 +299,13 @@ SQL
             local direct=$LAT_BEST
             lat_run "$db $shape, $RTT_MS ms round trip" "$n" "$direct" "$work/px-$db.json" \
                 "$bin" sync -q -c "$work/latpx-$db-$shape.yml" --dry-run -o /dev/null
+            if [ -n "${BASE_BIN:-}" ]; then # the first BASE_LIMIT rows (slow there)
+                local bl=${BASE_LIMIT:-5000} bd
+                bd=$(awk -v d="$direct" -v l="$bl" -v n="$n" 'BEGIN{printf "%.3f", d * l / n}')
+                LAT_RUNS=1 lat_run "$db $shape, $RTT_MS ms round trip, BASE_BIN, first $bl rows" "$bl" "$bd" \
+                    "$work/px-$db.json" "$BASE_BIN" sync -q -c "$work/latpx-$db-$shape.yml" --dry-run \
+                    -o /dev/null --limit "$bl"
+            fi
         done
         kill "$PX_PID" 2>/dev/null; wait "$PX_PID" 2>/dev/null || true
     done
