@@ -6,7 +6,7 @@
  * then take changes in commit order and turn each into the lookups it
  * implies - the root rows whose key it names, or, for a table nested through
  * relations, the parent rows whose `on` columns match, climbed level by level
- * up to the root documents. Every LINGER_MS (or BATCH pending tuples) the
+ * up to the root documents. Every LINGER_MS (or APPLY_AT pending tuples) the
  * lookups run, one query per batch of tuples per level, and the root rows
  * they find go through the scan's own row loop (scan.c: relation chunks,
  * the interpreter, rules, deleted_when; a row that stopped passing `where`
@@ -33,7 +33,8 @@
 
 #include "sync/internal.h"
 
-#define BATCH 500             /* tuples per lookup query, and pending before an apply */
+#define BATCH 500             /* tuples per lookup query */
+#define APPLY_AT 4000         /* pending tuples that start an apply at once (a backlog) */
 #define LINGER_MS 100         /* a change waits at most this long to be applied */
 #define SAVE_EVERY_S 1.0      /* the follow state file is written at most this often */
 #define RETAINED_WARN (1ull << 30) /* a slot retaining more WAL bytes: a warning */
@@ -91,6 +92,7 @@ typedef struct follow {
     sync_run *r;
     sync_conn cc;
     arena *a;                         /* the session's */
+    arena *scratch;                   /* one change's, one apply's (reset after each) */
     follow_root *roots;
     int nroots;
     int pending;                      /* tuples waiting */
@@ -443,7 +445,7 @@ static int shape_changed(follow *f, const src_change *c, const src_table *st)
 /* Turn one row change into lookups (and root deletes). */
 static void take_change(follow *f, const src_change *c)
 {
-    arena *a = f->a;
+    arena *a = f->scratch;
     const char *v[64], *w[64];
     for (int i = 0; i < f->nroots; i++) {
         follow_root *fr = &f->roots[i];
@@ -532,7 +534,7 @@ static int apply_deletes(follow *f, follow_root *fr)
     sync_run *r = f->r;
     const eng_bound_table *bt = fr->tr.bt;
     int rc = 0;
-    src_value *row = arena_alloc(f->a, ((size_t)bt->st->ncols + 2) * sizeof *row);
+    src_value *row = arena_alloc(f->scratch, ((size_t)bt->st->ncols + 2) * sizeof *row);
     for (int t = 0; t < fr->deleted.n && rc == 0; t++) {
         memset(row, 0, ((size_t)bt->st->ncols + 2) * sizeof *row);
         for (int k = 0; k < bt->doc.nkeys; k++) {
@@ -681,6 +683,7 @@ static int apply(follow *f)
         }
     }
     f->pending = 0;
+    arena_reset(f->scratch);
     return rc;
 }
 
@@ -768,7 +771,8 @@ static void session_free(follow *f)
     f->cc.pc->driver->close(f->cc.c2);
     f->cc.c = f->cc.c2 = NULL;
     arena_free(f->a);
-    f->a = NULL;
+    arena_free(f->scratch);
+    f->a = f->scratch = NULL;
 }
 
 /* The initial read of a new slot: a full sync of the connector from the
@@ -813,6 +817,7 @@ static int session(follow *f, eng_state *fs, int *fresh)
     const src_driver *drv = pc->driver;
     src_stream *s = NULL;
     f->a = arena_new();
+    f->scratch = arena_new();
     f->commit[0] = 0;
     f->pending = 0;
     int rc = sync_open_source(pc, &f->cc.c, r->d);
@@ -869,6 +874,7 @@ static int session(follow *f, eng_state *fs, int *fresh)
                 break;
             default:
                 take_change(f, &c);
+                arena_reset(f->scratch);
                 break;
             }
         }
@@ -882,7 +888,7 @@ static int session(follow *f, eng_state *fs, int *fresh)
             }
             continue;
         }
-        if (got == 0 || due || f->pending >= BATCH ||
+        if (got == 0 || due || f->pending >= APPLY_AT ||
             (f->pending && eng_now() - f->first_pending >= LINGER_MS / 1000.0) ||
             (f->commit[0] && eng_now() - f->last_ack > 1.0)) {
             rc = apply(f);
