@@ -280,7 +280,9 @@ SQL
             printf 'connectors:\n  - connector_id: lat\n    service_type: %s\n    index_name: lat\n' "$2"
             printf '    configuration: { host: 127.0.0.1, port: %s, username: %s, password: "${%s}", database: %s, tables: [lat_items] }\n' "$3" "$4" "$5" "$6"
             printf '    mappings:\n      lat_items:\n        index: lat-items\n'
-            [ "$7" = nested ] && printf '        relations:\n          lines: { table: lat_lines, on: { item_id: id }, fields: { sku: sku, qty: qty }, order_by: id }\n'
+            if [ "$7" = nested ]; then
+                printf '        relations:\n          lines: { table: lat_lines, on: { item_id: id }, fields: { sku: sku, qty: qty }, order_by: id }\n'
+            fi
         } >"$1"
     }
     printf '\n### Latency: dry runs direct and at %s ms round trip (%s rows; nested: 5 children each)\n\n' "$RTT_MS" "$n"
