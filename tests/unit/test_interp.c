@@ -435,6 +435,23 @@ static void test_transforms(void)
     X1(((src_value){SRC_BINARY, "[1]", 3}), "{\"v\":[1]}", "parse_json: binary holding JSON", O(PARSE_JSON));
     X1(N("12"), "{\"v\":12}", "parse_json leaves numbers", O(PARSE_JSON));
     X1(N("12345"), "{\"v\":12345}", "truncate leaves numbers", OP(TRUNCATE, .n = 2));
+    /* arrays: JSON arrays from the database explode into elements */
+    X1(N("42"), "{\"v\":\"42\"}", "join of a number: its text", OP(JOIN, .s = ","));
+    X1(BT, "{\"v\":\"true\"}", "join of a boolean: its text", OP(JOIN, .s = ","));
+    X1(NUL, "{\"v\":null}", "join of null: null", OP(JOIN, .s = ","));
+    X1(J("[1, \"a\", null, true]"), "{\"v\":\"1-a-true\"}", "join of a JSON array skips nulls",
+       OP(JOIN, .s = "-"));
+    X1(J("[]"), "{\"v\":\"\"}", "join of an empty JSON array: empty text", OP(JOIN, .s = "-"));
+    X1(J(" [ \"x\" , 2 ] "), "{\"v\":[\"x\",2]}", "split of a JSON array: its elements", OP(SPLIT, .s = ","));
+    X1(J("[{\"a\":1},[2],\"b\"]"), "{\"v\":[{\"a\":1},[2],\"B\"]}",
+       "element-wise upper leaves objects and arrays", O(UPPER));
+    X1(J("[\"a\",null]"), "{\"v\":[\"A\",null]}", "element-wise upper keeps nulls", O(UPPER));
+    X1(J("[1,\"x\"]"), "{\"v\":\"[1,\\\"x\\\"]\"}", "an exploded array to_string: its JSON text",
+       OP(SPLIT, .s = ","), O(TO_STRING));
+    X1(N("1.5"), "{\"v\":[\"1\",\"5\"]}", "split of a number's text", OP(SPLIT, .s = "."));
+    X1(S("abc"), "{\"v\":[\"abc\"]}", "split with an empty separator: one element", OP(SPLIT, .s = ""));
+    X1(S("a,b"), "{\"v\":[\"a\",\"b\"]}", "split of an array splits no further", OP(SPLIT, .s = ","),
+       OP(SPLIT, .s = "b"));
 }
 
 static void test_templates_objects(void)
@@ -1439,7 +1456,7 @@ static void test_json(void)
 
 int main(void)
 {
-    T_PLAN(228);
+    T_PLAN(240);
     A = arena_new();
     test_plain_copy();
     test_connectors_compat();
