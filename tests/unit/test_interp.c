@@ -675,6 +675,66 @@ static void test_rules(void)
     v = BT;
     one = rule("x", PLAN_RULE_EQUALS, "True", 0);
     T_CHECK(eng_rule_match(&one, &v), "equals bool case-insensitive");
+    v = BF;
+    T_CHECK(!eng_rule_match(&one, &v), "equals bool: false is not True");
+    /* numbers compare by value, also past 64 characters and with blanks around */
+    char big[80];
+    memset(big, '0', sizeof big);
+    big[0] = '1';
+    big[71] = 0; /* 1e70 written out */
+    v = (src_value){SRC_NUMBER, big, 71};
+    one = rule("x", PLAN_RULE_EQUALS, "1e70", 0);
+    T_CHECK(eng_rule_match(&one, &v), "equals: a 71-digit number equals 1e70");
+    one = rule("x", PLAN_RULE_GT, "1e69", 0);
+    T_CHECK(eng_rule_match(&one, &v), "> : a 71-digit number is greater than 1e69");
+    v = S(" 5\t");
+    one = rule("x", PLAN_RULE_EQUALS, "\t5.0 ", 0);
+    T_CHECK(eng_rule_match(&one, &v), "equals: blanks around numbers are ignored");
+    one = rule("x", PLAN_RULE_EQUALS, " 5", 0);
+    v = S("5 x");
+    T_CHECK(!eng_rule_match(&one, &v), "equals: '5 x' is no number and not ' 5'");
+    v = S("abc");
+    one = rule("x", PLAN_RULE_CONTAINS, "", 0);
+    T_CHECK(eng_rule_match(&one, &v), "contains: the empty string is in every value");
+    one = rule("x", PLAN_RULE_CONTAINS, "abcd", 0);
+    T_CHECK(!eng_rule_match(&one, &v), "contains: a longer value is not contained");
+    one = rule("x", PLAN_RULE_CONTAINS, "bd", 0);
+    T_CHECK(!eng_rule_match(&one, &v), "contains: the first byte alone is not enough");
+    one = rule("x", PLAN_RULE_ENDS_WITH, "xabc", 0);
+    T_CHECK(!eng_rule_match(&one, &v), "ends_with: a longer value does not end it");
+    one = rule("x", PLAN_RULE_STARTS_WITH, "abcd", 0);
+    T_CHECK(!eng_rule_match(&one, &v), "starts_with: a longer value does not start it");
+    v = S("");
+    one = rule("x", PLAN_RULE_LT, "a", 0);
+    T_CHECK(eng_rule_match(&one, &v), "< : the empty string is less than 'a'");
+    one = rule("x", PLAN_RULE_GT, "", 0);
+    v = S("a");
+    T_CHECK(eng_rule_match(&one, &v), "> : 'a' is greater than the empty string");
+    v = S("ab");
+    one = rule("x", PLAN_RULE_LT, "abc", 0);
+    T_CHECK(eng_rule_match(&one, &v), "< : a prefix is less");
+    one.value = NULL;
+    one.rule = PLAN_RULE_EQUALS;
+    v = S("");
+    T_CHECK(eng_rule_match(&one, &v), "a rule without a value compares with the empty string");
+    one.rule = PLAN_RULE_REGEX;
+    one.re = NULL;
+    T_CHECK(!eng_rule_match(&one, &v), "a regex rule without its regex never matches");
+    one.rule = (plan_rule_kind)99;
+    T_CHECK(!eng_rule_match(&one, &v), "an unknown rule kind never matches");
+    v = NUL;
+    one = rule("x", PLAN_RULE_LT, "zzz", 0);
+    T_CHECK(!eng_rule_match(&one, &v) && !eng_rule_match(&one, NULL), "null and absent values never match");
+    /* eng_rules_decide without asking for the deciding rule */
+    plan_rule two[2] = {rule("a", PLAN_RULE_EQUALS, "1", 0), rule("b", PLAN_RULE_EQUALS, "2", 1)};
+    src_value va = N("1"), vb = N("2");
+    const src_value *vals[2] = {&vb, &vb};
+    T_CHECK(eng_rules_decide(two, 2, vals, NULL) == 1, "decide: the include rule decides (no decider asked)");
+    vals[0] = &va;
+    T_CHECK(eng_rules_decide(two, 2, vals, NULL) == 0, "decide: the exclude rule decides first");
+    vals[0] = vals[1] = NULL;
+    const plan_rule *dec = &two[0];
+    T_CHECK(eng_rules_decide(two, 2, vals, &dec) == 1 && dec == NULL, "decide: no field, no decider, kept");
 }
 
 /* A regex that hits PCRE2's match limit is an error of the row, never "no
@@ -1456,7 +1516,7 @@ static void test_json(void)
 
 int main(void)
 {
-    T_PLAN(240);
+    T_PLAN(260);
     A = arena_new();
     test_plain_copy();
     test_connectors_compat();
