@@ -15,6 +15,7 @@ non-zero, a plan is not met, or a suite runs past --timeout. Servers
 
   tests/harness/mutate.py [--per-folder N] [--seed S] [--folders a,b]
                           [--budget SECONDS] [--timeout SECONDS] [--report FILE]
+                          [--work DIR]   (another DIR for a second run at the same time)
   tests/harness/mutate.py --smoke     one mutant of base/md5.c, must be killed
 
 Prints one line per mutant and a table per folder: score = killed / (killed
@@ -43,8 +44,10 @@ SUITES = {
     "dsl": (["all", "unit"], [UNIT + "test_yaml", UNIT + "test_check", UNIT + "test_lower",
                               "golden"]),
     "engine": (["all", "unit"], [UNIT + "test_interp", UNIT + "test_lower", "golden"]),
-    "sources": (["all", "unit"], [UNIT + "test_sqlite_driver", "postgresql", "mariadb"]),
-    "sinks": (["all", "unit"], ["es-sink"]),
+    "sources": (["all", "unit"], [UNIT + "test_sqlite_driver", UNIT + "test_source_util",
+                                  "postgresql", "mariadb"]),
+    "sinks": (["all", "unit"], [UNIT + "test_es_reply", UNIT + "test_es_client", UNIT + "test_sinks",
+                                "es-sink"]),
     "sync": (["all", "unit"], [UNIT + "test_state", UNIT + "test_idset", "sync-sqlite"]),
     "cli": (["all"], ["golden", "examples"]),
 }
@@ -156,9 +159,16 @@ def main():
     ap.add_argument("--folders", default=",".join(FOLDERS))
     ap.add_argument("--budget", type=float, default=3600, help="seconds for the whole run")
     ap.add_argument("--timeout", type=float, default=600, help="seconds per suite run")
-    ap.add_argument("--report", default=os.path.join(WORK, "report.md"))
+    ap.add_argument("--report", default=None, help="default: WORK/report.md")
+    ap.add_argument("--work", default=WORK,
+                    help="directory of the tree copy and the mutants (one per concurrent run)")
     ap.add_argument("--smoke", action="store_true")
     a = ap.parse_args()
+    global WORK, TREE
+    WORK = os.path.abspath(a.work)
+    TREE = os.path.join(WORK, "tree")
+    if a.report is None:
+        a.report = os.path.join(WORK, "report.md")
     if shutil.which("mutate") is None:
         sys.exit("mutate: universalmutator is not installed (pip install universalmutator)")
     folders = a.folders.split(",")
