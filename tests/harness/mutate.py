@@ -153,6 +153,7 @@ def run_suites(folder, env, timeout):
 
 
 def main():
+    global WORK, TREE
     ap = argparse.ArgumentParser()
     ap.add_argument("--per-folder", type=int, default=12)
     ap.add_argument("--seed", type=int, default=13)
@@ -164,7 +165,6 @@ def main():
                     help="directory of the tree copy and the mutants (one per concurrent run)")
     ap.add_argument("--smoke", action="store_true")
     a = ap.parse_args()
-    global WORK, TREE
     WORK = os.path.abspath(a.work)
     TREE = os.path.join(WORK, "tree")
     if a.report is None:
