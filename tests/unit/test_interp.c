@@ -1175,6 +1175,23 @@ static void test_bind_errors_sql(void)
     T_STREQ(q.sql, "SELECT \"id\", \"email\" FROM \"public\".\"customers\" WHERE \"id\" > $1 ORDER BY \"id\"",
             "glob table scan with resume");
     diag_free(d);
+
+    /* an advanced rule's query: the scan reads FROM the query, not a table */
+    static const char *const qk[] = {"id"};
+    pt = ptable(ok, 1);
+    pt.custom_query = "SELECT id, email FROM customers WHERE email LIKE '%@x'";
+    pt.key_columns = qk;
+    pt.nkeys = 1;
+    d = diag_new();
+    T_CHECK(eng_bind_table(A, &c, &pt, st, NULL, &bt, d) == 0 &&
+                eng_sql_scan(bt, ENG_WINDOW_NONE, 0, A, &stmt, d) == 0,
+            "custom query: bound and scan built");
+    eng_sql_scan_query(&stmt, NULL, NULL, NULL, A, &q);
+    T_STREQ(q.sql,
+            "SELECT \"id\", \"email\" FROM (SELECT id, email FROM customers WHERE email LIKE '%@x') AS q "
+            "ORDER BY \"id\"",
+            "custom query: the scan reads from the query");
+    diag_free(d);
 }
 
 /* Binding refuses plans the compiler never makes (hand-made plans, a plan
@@ -1516,7 +1533,7 @@ static void test_json(void)
 
 int main(void)
 {
-    T_PLAN(260);
+    T_PLAN(262);
     A = arena_new();
     test_plain_copy();
     test_connectors_compat();
