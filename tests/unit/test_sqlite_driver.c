@@ -218,6 +218,15 @@ static const struct { const char *sql, *want; } date_cases[] = {
     {"'2021-01-01 00:00:00+5'", "N:"},
     {"X'00'", "N:"},
     {"99999999999999", "N:"},                              /* beyond year 9999 */
+    {"'2021-06-30 10:00:00+05'", "S:2021-06-30T10:00:00+05:00"}, /* hours-only offset */
+    {"'2021-06-30 10:00:00 -05:30'", "S:2021-06-30T10:00:00-05:30"}, /* blank before it */
+    {"'2021-06-30 10:00:00+19:00'", "N:"},                 /* no offset beyond 18 hours */
+    {"'2021-06-30 10:00:00+0a:00'", "N:"},
+    {"'2021-06-30 10:00:60'", "N:"},
+    {"'2021-06-30 10:00:00.'", "N:"},                      /* a dot without digits */
+    {"'2021-06-30X10:00:00'", "N:"},
+    {"'2000-02-29'", "S:2000-02-29"},                      /* leap: divisible by 400 */
+    {"'1900-02-29'", "N:"},                                /* not leap: divisible by 100 */
 };
 
 /* SQLite's date and time forms in DATE/DATETIME/TIMESTAMP columns become
@@ -468,7 +477,7 @@ static void test_more(void)
 
 int main(void)
 {
-    T_PLAN(211);
+    T_PLAN(238);
     setvbuf(stdout, NULL, _IOLBF, 0);
     snprintf(dir, sizeof dir, "%s/test_sqlite.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(dir)) {
