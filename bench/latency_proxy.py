@@ -210,12 +210,17 @@ def main():
     proxy = Proxy(args)
 
     def stop(*_):
-        proxy.stats.write()
+        try:
+            proxy.stats.write()
+        except OSError:
+            pass  # the stats file's directory is gone: exit all the same
         os._exit(0)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    threading.Timer(args.max_seconds, stop).start()
+    timer = threading.Timer(args.max_seconds, stop)
+    timer.daemon = True
+    timer.start()
     proxy.stats.write()
     proxy.serve(args.listen_port)
 
