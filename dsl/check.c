@@ -367,8 +367,16 @@ static int hook_basic_rules(ctx *c, const dsl_node *out)
         memcpy(k + f->len + ru->len + 2, v->str, v->len);
         size_t j = dsl_names_add(seen, k, klen, i);
         if (j != i) {
-            diag_error(c->d, r->loc, "duplicate rule: same field, rule and value as the rule at line %d",
-                       out->items[j]->loc.line);
+            /* rules from a connector document (the service) have no lines: their ids */
+            const dsl_node *first = out->items[j], *fid = dsl_map_get(first, "id");
+            char where[160];
+            if (first->loc.line > 0)
+                snprintf(where, sizeof where, "the rule at line %d", first->loc.line);
+            else if (is_scalar(fid))
+                snprintf(where, sizeof where, "rule '%.100s'", fid->str);
+            else
+                snprintf(where, sizeof where, "an earlier rule");
+            diag_error(c->d, r->loc, "duplicate rule: same field, rule and value as %s", where);
             rc = -1;
         }
     }

@@ -355,18 +355,6 @@ int svc_connector_prepare(svc_ctx *s, const plan_connector *pc, int heartbeat, d
 
 /* ---- jobs ------------------------------------------------------------------ */
 
-/* The active rules of the DEFAULT domain (what ES puts in a job). */
-static const json *active_filtering(const json *conn)
-{
-    const json *f = svc_get(conn, "filtering");
-    if (!f || f->kind != JSON_ARRAY) return NULL;
-    for (const json *e = f->child; e; e = e->next) {
-        const char *dom = svc_str(e, "domain");
-        if (!dom || !strcmp(dom, "DEFAULT")) return svc_get(e, "active");
-    }
-    return NULL;
-}
-
 int svc_job_create(svc_ctx *s, const char *connector_id, const json *conn, const char *type,
                    const char *trigger, char *id_out, size_t cap, diag *d)
 {
@@ -378,7 +366,7 @@ int svc_job_create(svc_ctx *s, const char *connector_id, const json *conn, const
     buf_puts(&b, ",\"configuration\":");
     svc_put_raw(&b, svc_get(conn, "configuration"));
     buf_puts(&b, ",\"filtering\":");
-    svc_put_raw(&b, active_filtering(conn));
+    svc_put_raw(&b, svc_filtering_of(conn, "active"));
     buf_putc(&b, ',');
     svc_put_kv_str(&b, "index_name", svc_str(conn, "index_name"));
     buf_puts(&b, ",\"language\":");

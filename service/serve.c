@@ -37,7 +37,8 @@
  * `service.idling` seconds a configured connector's configuration is
  * compiled and its database reached: status connected or error.
  * Scheduled jobs: service/schedule.c, checked every turn of the loop.
- * Not here: filtering validation, idle-job cleanup.
+ * Draft sync rules are validated (service/filtering.c) at start and every
+ * `service.idling` seconds. Not here: idle-job cleanup.
  */
 #include "service/ops.h"
 #include "service/service.h"
@@ -1104,6 +1105,7 @@ int svc_serve(const svc_serve_opts *o)
         svc_log(s, "INFO", s->base->connectors[i].id, NULL, "service_type %s",
                 s->base->connectors[i].service_type);
     heartbeat(sv, 1);
+    svc_filtering_pass(s);
     check_connectors(sv);
     sv->sched = calloc((size_t)(s->base->nconnectors + 1), sizeof *sv->sched);
     if (!sv->sched) {
@@ -1124,6 +1126,7 @@ int svc_serve(const svc_serve_opts *o)
             next_beat = now + beat;
         }
         if (now >= next_check) {
+            svc_filtering_pass(s);
             check_connectors(sv);
             for (int i = 0; i < s->base->nconnectors; i++)
                 svc_schedule_load(s, s->base->connectors[i].id, &sv->sched[i], (int64_t)svc_wall());

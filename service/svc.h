@@ -6,7 +6,9 @@
  * indices.c    the two -v1 indices with mappings, settings and aliases
  * connector.c  connector documents: configuration schema per service type,
  *              features, creation from config.yml, prepare, heartbeat
- * merge.c      one plan per job: connector document over config.yml
+ * merge.c      one plan per job: connector document over config.yml, the
+ *              active sync rules as the entry's sync_rules
+ * filtering.c  draft sync rules: validated by the compiler, activated
  * serve.c      the service loop: job pickup, claim, child runs, stats,
  *              cancel, suspend
  * admin.c      the commands standing in for Kibana
@@ -43,6 +45,7 @@ typedef struct svc_ctx {
     char hostname[256];
     int log_json;
     FILE *client_log; /* the client's start-up waits as log lines (common.c) */
+    struct svc_loc_name *loc_names; /* merge.c: names of document locations */
 } svc_ctx;
 
 /* Load and compile config, make the client (no request yet). Returns 0, or
@@ -147,5 +150,29 @@ int64_t svc_parse_iso(const char *s);
  * _source (or a job's connector snapshot; may be NULL); snap: the job's
  * connector snapshot (wins over conn; may be NULL). NULL + messages in d. */
 plan *svc_merged_plan(svc_ctx *s, const char *id, const json *conn, const json *snap, diag *d);
+/* config.yml's entry of connector id with filtering object f ({rules,
+ * advanced_snippet, validation}) as its sync rules, nothing else of the
+ * document (which names f in messages: "draft"), compiled. */
+plan *svc_rules_plan(svc_ctx *s, const char *id, const json *f, const char *which, diag *d);
+/* The rule id a message location of those sync rules names
+ * ("advanced_snippet" for the advanced rules), NULL for any other place. */
+const char *svc_rule_of(const svc_ctx *s, const char *file);
+/* The DEFAULT domain's filtering object `which` ("active", "draft") of a
+ * connector document, or NULL. */
+const json *svc_filtering_of(const json *conn, const char *which);
+/* Kibana's default rule (`_` regex `.*` include): it says nothing. */
+int svc_rule_is_default(const json *rule);
+/* advanced_snippet.value absent, null, {} or []. */
+int svc_snippet_empty(const json *f);
+
+/* ---- filtering.c ------------------------------------------------------------- */
+/* When the DEFAULT domain's draft is `edited` (Kibana changed it): compile
+ * it over config.yml's entry, write the result in the protocol's validation
+ * form (state valid|invalid, errors [{ids, messages}]) and, when valid, copy
+ * the draft to active (one conditional update of `filtering`, as the Python
+ * service's direct path). Returns 1 validated, 0 nothing to do, <0 error. */
+int svc_filtering_validate(svc_ctx *s, const char *id, diag *d);
+/* svc_filtering_validate for every connector of config.yml (failures logged). */
+void svc_filtering_pass(svc_ctx *s);
 
 #endif
