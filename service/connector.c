@@ -78,8 +78,10 @@ static const field *fields_of(const char *service_type)
     return NULL;
 }
 
-/* One field in the key order of the protocol's per-field defaults. */
-static void put_field(buf *b, const field *f)
+/* One field in the key order of the protocol's per-field defaults; blank:
+ * every value null (a document made from config.yml: the file's values
+ * stay in force, the merge falls back to them). */
+static void put_field(buf *b, const field *f, int blank)
 {
     buf_json_str(b, f->key, strlen(f->key), NULL);
     buf_puts(b, ":{\"default_value\":");
@@ -96,19 +98,19 @@ static void put_field(buf *b, const field *f)
     buf_puts(b, ",");
     svc_put_kv_str(b, "type", f->type);
     buf_printf(b, ",\"ui_restrictions\":%s,\"validations\":[],\"value\":%s}",
-               f->advanced ? "[\"advanced\"]" : "[]", f->value ? f->value : "\"\"");
+               f->advanced ? "[\"advanced\"]" : "[]", blank ? "null" : f->value ? f->value : "\"\"");
 }
 
-static char schema_pg[4096], schema_my[4096], schema_lite[2048];
+static char schemas[2][3][4096]; /* [blank][postgresql, mysql, sqlite] */
 
-static const char *build(char *out, size_t cap, const field *fs)
+static const char *build(char *out, size_t cap, const field *fs, int blank)
 {
     if (out[0]) return out;
     buf b = BUF_INIT;
     buf_putc(&b, '{');
     for (const field *f = fs; f->key; f++) {
         if (f != fs) buf_putc(&b, ',');
-        put_field(&b, f);
+        put_field(&b, f, blank);
     }
     buf_putc(&b, '}');
     if (!b.failed && b.len < cap) memcpy(out, b.data, b.len + 1);
@@ -116,14 +118,14 @@ static const char *build(char *out, size_t cap, const field *fs)
     return out[0] ? out : NULL;
 }
 
-const char *svc_schema_json(const char *service_type)
+static const char *schema_of(const char *service_type, int blank)
 {
     const field *fs = fields_of(service_type);
-    if (fs == postgresql_fields) return build(schema_pg, sizeof schema_pg, fs);
-    if (fs == mysql_fields) return build(schema_my, sizeof schema_my, fs);
-    if (fs == sqlite_fields) return build(schema_lite, sizeof schema_lite, fs);
-    return NULL;
+    int k = fs == postgresql_fields ? 0 : fs == mysql_fields ? 1 : fs == sqlite_fields ? 2 : -1;
+    return k < 0 ? NULL : build(schemas[blank][k], sizeof schemas[blank][k], fs, blank);
 }
+
+const char *svc_schema_json(const char *service_type) { return schema_of(service_type, 0); }
 
 /* Basic and advanced sync rules as the SQL sources; incremental syncs where a
  * table has a cursor (sql2es; the Python SQL sources have none). */
@@ -156,7 +158,7 @@ int svc_connector_create_doc(svc_ctx *s, const plan_connector *pc, const char *n
 {
     char now[64];
     svc_iso_now(now, sizeof now);
-    const char *schema = svc_schema_json(pc->service_type);
+    const char *schema = schema_of(pc->service_type, 1);
     buf b = BUF_INIT;
     buf_putc(&b, '{');
     buf_puts(&b, "\"api_key_id\":null,\"api_key_secret_id\":null,");
@@ -188,8 +190,10 @@ int svc_connector_create_doc(svc_ctx *s, const plan_connector *pc, const char *n
                  "\"full\":{\"enabled\":false,\"interval\":\"0 0 0 * * ?\"},"
                  "\"incremental\":{\"enabled\":false,\"interval\":\"0 0 0 * * ?\"}},");
     svc_put_kv_str(&b, "service_type", pc->service_type);
-    /* the values may come from config.yml (the merge falls back to it) */
-    buf_puts(&b, ",\"status\":\"configured\",\"sync_cursor\":null}");
+    /* the values may come from config.yml (the merge falls back to it);
+     * without database settings there, the form waits for Kibana's */
+    buf_puts(&b, pc->source_unset ? ",\"status\":\"needs_configuration\",\"sync_cursor\":null}"
+                                  : ",\"status\":\"configured\",\"sync_cursor\":null}");
     int rc = b.failed ? DIAG_ENOMEM : es_doc_create(s->es, SVC_CONNECTORS, pc->id, b.data, ES_REFRESH_NOW, d);
     buf_free(&b);
     if (rc == 0) svc_log(s, "INFO", pc->id, NULL, "created the connector document from %s", s->file);
