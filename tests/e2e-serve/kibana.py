@@ -18,6 +18,11 @@ connector APIs it calls), writing the documents of protocol.md directly:
       poll until the job has one of the statuses; prints the job JSON;
       exit 1 on timeout
   kibana.py --es URL get connector|job ID
+  kibana.py --es URL draft ID RULES_JSON [ADVANCED_JSON]
+      `PUT _connector/ID/_filtering` (sync rules edited in Kibana): the
+      DEFAULT domain's draft gets the rules (order, timestamps; the default
+      rule appended last when missing) and the advanced snippet, validation
+      state `edited`; the active rules are left alone (OCC)
   kibana.py --es URL schedule ID full|incremental INTERVAL|off [--last ISO]
       `PUT _connector/ID/_scheduling`: enable with a Quartz cron (or off);
       --last sets last_*_scheduled_at (to stage a slot missed while down)
@@ -119,6 +124,38 @@ def sync(es, cid, job_type):
     print(body["_id"])
 
 
+def draft(es, cid, rules_json, advanced_json):
+    t = now()
+    rules = []
+    for i, r in enumerate(json.loads(rules_json)):
+        r = dict(r)
+        r.setdefault("order", i)
+        r.setdefault("created_at", t)
+        r.setdefault("updated_at", t)
+        rules.append(r)
+    if not any(r.get("id") == "DEFAULT" for r in rules):
+        rules.append({"id": "DEFAULT", "policy": "include", "field": "_", "rule": "regex",
+                      "value": ".*", "order": len(rules), "created_at": t, "updated_at": t})
+    adv = json.loads(advanced_json) if advanced_json else {}
+    for _ in range(10):
+        st, got = req(es, "GET", f"/{CONNECTORS}/_doc/{cid}")
+        if st != 200:
+            sys.exit(f"draft: {st} {got}")
+        filtering = got["_source"].get("filtering") or default_filtering()
+        for f in filtering:
+            if f.get("domain") == "DEFAULT":
+                f["draft"] = {"advanced_snippet": {"value": adv, "created_at": t, "updated_at": t},
+                              "rules": rules, "validation": {"state": "edited", "errors": []}}
+        st, body = req(es, "POST", f"/{CONNECTORS}/_update/{cid}?refresh=true&if_seq_no="
+                       f"{got['_seq_no']}&if_primary_term={got['_primary_term']}",
+                       {"doc": {"filtering": filtering}})
+        if st == 200:
+            return
+        if st != 409:
+            sys.exit(f"draft: {st} {body}")
+    sys.exit("draft: kept conflicting")
+
+
 def cancel(es, job_id):
     st, got = req(es, "GET", f"/{JOBS}/_doc/{job_id}")
     if st != 200:
@@ -185,6 +222,8 @@ def main():
         configure(a.es, a.args[0], a.args[1:])
     elif a.cmd == "sync":
         sync(a.es, a.args[0], a.args[1])
+    elif a.cmd == "draft":
+        draft(a.es, a.args[0], a.args[1], a.args[2] if len(a.args) > 2 else None)
     elif a.cmd == "cancel":
         cancel(a.es, a.args[0])
     elif a.cmd == "wait":
