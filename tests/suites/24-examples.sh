@@ -38,7 +38,7 @@ ex=$SQL2ES_ROOT/examples/connectors-compat
 out=$(cd "$ex" && timeout 60 "$SQL2ES_BIN" sync --dry-run -o /dev/null -c config.yml 2>&1); rc=$?
 check_eq "connectors-compat: sync refuses a connector without database settings (exit 2)" "$rc" 2
 check "connectors-compat: the refusal names the connector's line" \
-    sh -c 'printf "%s" "$1" | grep -q "^config.yml:36:15: error: connector .* has no database settings"' _ "$out"
+    sh -c 'printf "%s" "$1" | grep -q "^config.yml:39:15: error: connector .* has no database settings"' _ "$out"
 out=$(cd "$ex" && timeout 60 "$SQL2ES_BIN" validate --check-source -c config.yml 2>&1); rc=$?
 check_eq "connectors-compat: validate --check-source refuses it too (exit 2)" "$rc" 2
 # secrets never printed by plan
