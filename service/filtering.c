@@ -67,12 +67,14 @@ static void validation(svc_ctx *s, const json *f, const diag *cd, int compiled, 
             buf_json_str(&id, rule, strlen(rule), NULL);
             buf_putc(&id, ']');
         }
-        errs[n].ids = rule ? arena_strndup(a, id.data, id.len) : others.data;
+        errs[n].ids = rule ? (id.data ? arena_strndup(a, id.data, id.len) : NULL)
+                           : (others.data ? others.data : "[]");
         buf_free(&id);
         /* a message outside the draft names its place in config.yml */
         const char *where = !rule && m->loc.file ? arena_printf(a, "%s:%d: ", m->loc.file, m->loc.line) : "";
         errs[n].text = m->hint ? arena_printf(a, "%s%s (hint: %s)", where, m->text, m->hint)
                                : arena_printf(a, "%s%s", where, m->text);
+        if (!errs[n].ids || !errs[n].text) continue; /* out of memory: the state still says invalid */
         n++;
     }
     int invalid = n > 0 || !compiled;
@@ -187,7 +189,11 @@ int svc_filtering_validate(svc_ctx *s, const char *id, diag *d)
             return 0;
         }
         diag *cd = diag_new();
-        plan *p = cd ? svc_rules_plan(s, id, draft, "draft", cd) : NULL;
+        if (!cd) {
+            svc_doc_free(&doc);
+            return DIAG_ENOMEM;
+        }
+        plan *p = svc_rules_plan(s, id, draft, "draft", cd);
         buf val = BUF_INIT, body = BUF_INIT;
         validation(s, draft, cd, p != NULL, &val);
         int valid = p && diag_errors(cd) == 0;
