@@ -223,6 +223,9 @@ void sync_pos_begin(sync_pos *p, const char *name, const char *const *upper, int
 void sync_pos_bytes(sync_pos *p, size_t n);
 /* The items of a row up to seq were handed on; k: the row's key. */
 void sync_pos_mark(sync_pos *p, uint64_t seq, const sync_key *k);
+/* The same for the last row read before a stop: a checkpoint at once, so
+ * that a suspended job goes on exactly after it. */
+void sync_pos_mark_last(sync_pos *p, uint64_t seq, const sync_key *k);
 /* The sink's acknowledgement callback (ctx: the sync_run). */
 void sync_pos_ack(void *ctx, uint64_t upto);
 /* Table name of connector finished: flush, then it is done (with its

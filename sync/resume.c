@@ -312,6 +312,12 @@ void sync_pos_mark(sync_pos *p, uint64_t seq, const sync_key *k)
     buf_free(&b);
 }
 
+void sync_pos_mark_last(sync_pos *p, uint64_t seq, const sync_key *k)
+{
+    p->rows_since = SYNC_POS_EVERY;
+    sync_pos_mark(p, seq, k);
+}
+
 /* Whether the sink dead-lettered anything: the position stops there. */
 static int frozen(sync_run *r)
 {

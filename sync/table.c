@@ -190,6 +190,7 @@ int sync_table(sync_conn *cc, const sync_job *job)
         if (rc == 0) rc = sync_window_open(&tr, job->name, ta, &w);
         if (rc == 0 && r->pos) sync_pos_begin(r->pos, job->name, w.upper, tr.bt->ncursor);
         if (rc == 0 && !w.empty) rc = table_read(&tr, job, &w);
+        if (rc == DIAG_ECANCEL && r->pos && !tr.replay) sync_pos_mark_last(r->pos, r->seq, &tr.key);
         /* acknowledged entirely: a resumed run does not read it again */
         if ((rc == 0 || rc == TABLE_SKIPPED) && r->pos && !sync_stopped(r))
             sync_pos_done(r, cc->pc->id, job->name, tr.incremental);

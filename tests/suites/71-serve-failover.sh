@@ -189,9 +189,10 @@ OUT=$($KIB wait "$J" completed,error --timeout 120)
 check_eq "the restarted service resumed the job to completion" "$(jq -r .status <<<"$OUT")" completed
 check "it went on from the position ($(grep -c 'going on from the recorded position' $T/s3.log) resume logged)" \
     grep -q "going on from the recorded position" "$T/s3.log"
-DUP=$(reindexed $IX)
+# minus one: row 5's document, indexed before the stop and deleted by the sweep
+DUP=$(($(reindexed $IX) - 1))
 echo "# documents indexed twice: $DUP (a restart from scratch: at least $AT_STOP)"
-check "no document before the position was sent again ($DUP < $AT_STOP)" test "$DUP" -lt "$AT_STOP"
+check "a suspended job goes on exactly after its last row: no document sent twice ($DUP)" test "$DUP" -eq 0
 check_eq "the sweep after the resume deleted the row gone from the source, and no other document" \
     "$(count $IX) $(es GET "/$IX/_doc/5" | jq -r .found) $(jq -r .deleted_document_count <<<"$OUT")" "$((N - 1)) false 1"
 
