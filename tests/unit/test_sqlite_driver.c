@@ -227,6 +227,7 @@ static const struct { const char *sql, *want; } date_cases[] = {
     {"'2021-06-30X10:00:00'", "N:"},
     {"'2000-02-29'", "S:2000-02-29"},                      /* leap: divisible by 400 */
     {"'1900-02-29'", "N:"},                                /* not leap: divisible by 100 */
+    {"'2021-01-01' || char(10)", "N:"},                    /* a trailing newline is no blank */
 };
 
 /* SQLite's date and time forms in DATE/DATETIME/TIMESTAMP columns become
@@ -395,7 +396,8 @@ static void test_more(void)
 {
     char path[400];
     snprintf(path, sizeof path, "%s/more.db", dir);
-    int st = run_sqlite(path, "CREATE TABLE t_fit (k INTEGER PRIMARY KEY, flag BOOLEAN, b BLOB);\n"
+    int st = run_sqlite(path, "CREATE TABLE t_low (k integer primary key, f bool, j jsonb, t text);\n"
+                              "CREATE TABLE t_fit (k INTEGER PRIMARY KEY, flag BOOLEAN, b BLOB);\n"
                               "INSERT INTO t_fit VALUES (1, 'true', 'abc'), (2, 'false', 5),\n"
                               "  (3, 'yes', X'00ff');\n");
     T_CHECK(st == 0, "more: fixture written");
@@ -452,9 +454,15 @@ static void test_more(void)
     drv->end_scan(s);
 
     arena *a = arena_new();
+    src_table lt;
+    T_CHECK(drv->describe(c, NULL, "t_low", a, &lt, d) == 0 && lt.ncols == 4 &&
+                !strcmp(lt.cols[1].es_type, "boolean") && !strcmp(lt.cols[2].es_type, "object") &&
+                !strcmp(lt.cols[3].es_type, "text"),
+            "types declared in lower case: bool, jsonb, text");
     const char **names;
     int n = -1;
-    T_CHECK(drv->list_tables(c, "main", a, &names, &n, d) == 0 && n == 1 && strcmp(names[0], "t_fit") == 0,
+    T_CHECK(drv->list_tables(c, "main", a, &names, &n, d) == 0 && n == 2 && strcmp(names[0], "t_fit") == 0 &&
+                strcmp(names[1], "t_low") == 0,
             "list_tables of schema main");
     n = -1;
     T_CHECK(drv->list_tables(c, "temp", a, &names, &n, d) == 0 && n == 0, "list_tables of schema temp: none");
@@ -477,7 +485,7 @@ static void test_more(void)
 
 int main(void)
 {
-    T_PLAN(238);
+    T_PLAN(242);
     setvbuf(stdout, NULL, _IOLBF, 0);
     snprintf(dir, sizeof dir, "%s/test_sqlite.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(dir)) {
