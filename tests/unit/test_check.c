@@ -8,6 +8,7 @@
 #include "dsl/dsl.h"
 #include "dsl/schema.h"
 #include "sources/source.h"
+#include "base/json.h"
 #include "t.h"
 
 static arena *A;
@@ -152,7 +153,7 @@ static void test_transforms_agree(void)
 
 int main(void)
 {
-    T_PLAN(159);
+    T_PLAN(160);
     A = arena_new();
     D = diag_new();
 
@@ -435,6 +436,7 @@ int main(void)
         T_CHECK(f && dsl_print_json_schema(f) == 0, "json schema printed");
         if (f) fclose(f);
         T_CHECK(out && strstr(out, "\"$defs\"") && strstr(out, "\"chunk_size\""), "json schema content");
+        T_CHECK(out && json_parse(NULL, out, strlen(out), NULL), "json schema is valid JSON");
         free(out);
     }
 

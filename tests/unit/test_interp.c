@@ -435,6 +435,8 @@ static void test_transforms(void)
     X1(((src_value){SRC_BINARY, "[1]", 3}), "{\"v\":[1]}", "parse_json: binary holding JSON", O(PARSE_JSON));
     X1(N("12"), "{\"v\":12}", "parse_json leaves numbers", O(PARSE_JSON));
     X1(N("12345"), "{\"v\":12345}", "truncate leaves numbers", OP(TRUNCATE, .n = 2));
+    X1(S("abcdefgh\x01ijklmno\x1fpqrstuvw"), "{\"v\":\"abcdefgh\\u0001ijklmno\\u001fpqrstuvw\"}",
+       "escape: control bytes inside 8-byte words (the fast path finds them)", O(TRIM));
     /* arrays: JSON arrays from the database explode into elements */
     X1(N("42"), "{\"v\":\"42\"}", "join of a number: its text", OP(JOIN, .s = ","));
     X1(BT, "{\"v\":\"true\"}", "join of a boolean: its text", OP(JOIN, .s = ","));
@@ -1533,7 +1535,7 @@ static void test_json(void)
 
 int main(void)
 {
-    T_PLAN(262);
+    T_PLAN(263);
     A = arena_new();
     test_plain_copy();
     test_connectors_compat();
