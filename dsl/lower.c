@@ -1011,6 +1011,8 @@ typedef struct entry_in {
     src_loc loc;
     const char *query;        /* advanced rule */
     const dsl_node *id_columns;
+    const char *const *tables; /* advanced rule's `tables` */
+    int ntables;
     const char *index_name;   /* connector's */
     const char *schema;       /* connector's */
     const rules *rules;
@@ -1118,6 +1120,8 @@ static int lower_entry(lw *w, const entry_in *in, plan_table *t)
             n--;
         t->custom_query = arena_strndup(w->pa, in->query, n);
         t->key_columns = str_list(w, in->id_columns, 0, &t->nkeys);
+        t->source_tables = in->tables;
+        t->nsource_tables = in->ntables;
     }
 
     /* rules and push-down: the leading run of exclude rules, on fields that
@@ -1349,6 +1353,8 @@ static int lower_connector(lw *w, const dsl_node *c, int idx, plan_connector *pc
             in.loc = a->loc;
             in.query = str_of(get(a, "query"));
             in.id_columns = get(a, "id_columns");
+            in.tables = tabs;
+            in.ntables = ntab;
             in.compat = !maps;
             if (maps && ntab == 1) {
                 const dsl_node *mm = mapping_of(maps, mapix, tabs[0]);

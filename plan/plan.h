@@ -176,6 +176,9 @@ typedef struct plan_table {
      * <pushed-down rules>] ..." in the driver's dialect, rule values as
      * bound parameters. */
     const char *custom_query;/* advanced rule query, verbatim; NULL otherwise */
+    const char *const *source_tables; /* advanced rule: its `tables`; without id_columns their
+                                         primary keys key the query (described at run time) */
+    int nsource_tables;
     const char *where;       /* the user's `where` predicate, verbatim; NULL = none */
 
     const plan_rule *rules;  /* basic rules in evaluation order (sorted by `order`) */

@@ -247,6 +247,7 @@ static const src_compat_docs compat = {
     .prefix = NULL,
     .lower = 0,
     .fields = compat_fields,
+    .query_keys_sorted = 1,
 };
 
 /* ---------------------------------------------------------------- types */

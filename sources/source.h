@@ -159,6 +159,9 @@ typedef struct src_compat_docs {
     int lower;                /* field names in lower case */
     const char *const *fields; /* pairs "$variable", "field", NULL-terminated: added after the
                                   columns ($id and $timestamp end every document) */
+    int query_keys_sorted;    /* an advanced rule without id_columns is keyed by the primary
+                                 keys of its tables sorted by name (MySQL); 0 = each table's
+                                 key in the order of `tables` (PostgreSQL) */
 } src_compat_docs;
 
 /* Defaults (port, fetch_size, connect_timeout...) are not here: they live in

@@ -3,6 +3,7 @@
  * and binding a plan table to what was described.
  *
  * Stage: sources -> sync. Reads catalogs only; no rows, no documents. */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -90,6 +91,86 @@ void sync_forward_diag(diag *to, const diag *from)
     }
 }
 
+static int cmp_name(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+static void list_names(buf *b, const char *const *v, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (i) buf_puts(b, ", ");
+        buf_puts(b, v[i]);
+    }
+}
+
+/* An advanced rule without id_columns is keyed, as the Elastic connectors
+ * key it, by the primary keys of the tables it lists: PostgreSQL joins each
+ * table's key in the order of `tables`, MySQL sorts all of them by name
+ * (the driver's compat.query_keys_sorted). They must be result columns of
+ * the query; st->pk then names them, in that order. */
+static int query_keys(sync_conn *cc, const plan_table *pt, arena *a, src_table *st, diag *d)
+{
+    const plan_connector *pc = cc->pc;
+    const src_driver *drv = pc->driver;
+    const char *schema = pt->schema ? pt->schema : pc->source.schema;
+    const char **keys = NULL;
+    int nk = 0, cap = 0;
+    for (int t = 0; t < pt->nsource_tables; t++) {
+        src_table tb = {0};
+        int rc = sync_drv_describe(drv, cc->c, schema, pt->source_tables[t], a, &tb, d);
+        if (rc == DIAG_ENOTFOUND)
+            diag_error(d, pt->loc, "%s: advanced rule on '%s': table '%s' does not exist (its "
+                       "primary key keys the query when id_columns is not given)", pc->id,
+                       pt->name, pt->source_tables[t]);
+        if (rc) return rc;
+        for (int k = 0; k < tb.npk; k++) {
+            if (nk == cap) {
+                cap = cap ? 2 * cap : 8;
+                const char **nv = arena_alloc(a, sizeof *nv * (size_t)cap);
+                if (nk) memcpy(nv, keys, sizeof *nv * (size_t)nk);
+                keys = nv;
+            }
+            keys[nk++] = tb.cols[tb.pk[k]].name;
+        }
+    }
+    buf b = BUF_INIT;
+    list_names(&b, pt->source_tables, pt->nsource_tables);
+    if (nk == 0) {
+        diag_error(d, pt->loc, "%s: advanced rule on '%s': no id_columns, and none of its tables "
+                   "(%s) has a primary key", pc->id, pt->name, b.data ? b.data : "");
+        diag_hint(d, "give the rule id_columns: the result columns that identify a row");
+        buf_free(&b);
+        return DIAG_EINVAL;
+    }
+    if (drv->compat && drv->compat->query_keys_sorted) qsort(keys, (size_t)nk, sizeof *keys, cmp_name);
+    int *pk = arena_alloc(a, sizeof *pk * (size_t)nk);
+    const char **missing = arena_alloc(a, sizeof *missing * (size_t)nk);
+    int nmiss = 0;
+    for (int k = 0; k < nk; k++) {
+        pk[k] = -1;
+        for (int i = 0; i < st->ncols && pk[k] < 0; i++)
+            if (!strcmp(st->cols[i].name, keys[k])) pk[k] = i;
+        if (pk[k] < 0) missing[nmiss++] = keys[k];
+        else if (!st->cols[pk[k]].pk_pos) st->cols[pk[k]].pk_pos = k + 1;
+    }
+    if (nmiss) {
+        buf m = BUF_INIT;
+        list_names(&m, missing, nmiss);
+        diag_error(d, pt->loc, "%s: advanced rule on '%s': no id_columns, and the primary key "
+                   "columns of its tables (%s) are not among the query's columns: %s", pc->id,
+                   pt->name, b.data ? b.data : "", m.data ? m.data : "");
+        diag_hint(d, "select these columns in the query, or give the rule id_columns");
+        buf_free(&m);
+        buf_free(&b);
+        return DIAG_EINVAL;
+    }
+    buf_free(&b);
+    st->pk = pk;
+    st->npk = nk;
+    return 0;
+}
+
 /* Describe the result columns of a custom query (advanced rules). */
 static int describe_query(sync_conn *cc, const plan_table *pt, arena *a, src_table *st, diag *d)
 {
@@ -115,6 +196,7 @@ static int describe_query(sync_conn *cc, const plan_table *pt, arena *a, src_tab
     drv->end_scan(s);
     st->name = pt->name;
     st->row_estimate = -1;
+    if (rc == 0 && pt->nkeys == 0 && pt->nsource_tables > 0) rc = query_keys(cc, pt, a, st, d);
     return rc;
 }
 

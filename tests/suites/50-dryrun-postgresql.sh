@@ -8,7 +8,7 @@
 # once more with the sanitizer binary $SQL2ES_SAN_BIN.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
-plan 26
+plan 30
 need postgresql
 export PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE
 . "$SQL2ES_ROOT/tests/e2e/dryrun-lib.sh"
@@ -49,6 +49,50 @@ for bin in "${bins[@]}"; do
 done
 
 bin=$SQL2ES_BIN
+# advanced rule without id_columns: keyed by the primary keys of its tables in
+# the order of `tables` (the Elastic PostgreSQL connector), so the documents and
+# _ids equal those of the same rule with id_columns [order_id, customer_id]
+adv_cfg() { # FILE TABLES QUERY ID_COLUMNS SCHEMA
+    cat >"$1" <<EOF
+connectors:
+  - connector_id: pgadvkeys
+    service_type: postgresql
+    index_name: adv-keys
+    configuration:
+      host: \${PGHOST}
+      port: \${PGPORT}
+      username: \${PGUSER}
+      password: \${PGPASSWORD}
+      database: \${PGDATABASE}
+      schema: $5
+      tables: "*"
+    sync_rules:
+      advanced:
+        - tables: $2
+          query: "$3"
+EOF
+    [ -z "$4" ] || echo "          id_columns: $4" >>"$1"
+}
+strip_ts() { jq -c 'del(._timestamp)' "$1"; }
+ADVQ="SELECT o.order_id, c.customer_id, c.last_name FROM shop.orders o JOIN shop.customers c ON c.customer_id = o.customer_id WHERE o.total > 20"
+adv_cfg "$W/advk-none.yml" "[orders, customers]" "$ADVQ" "" shop
+adv_cfg "$W/advk-ids.yml" "[orders, customers]" "$ADVQ" "[order_id, customer_id]" shop
+run advk-none "$bin" "$W/advk-none.yml"; rc_none=$RC
+run advk-ids "$bin" "$W/advk-ids.yml"; rc_ids=$RC
+check_eq "advanced rule without id_columns: the same documents and _ids as id_columns [order_id, customer_id]" \
+    "$rc_none $rc_ids $(strip_ts "$W/advk-none.ndjson" | md5sum)" "0 0 $(strip_ts "$W/advk-ids.ndjson" | md5sum)"
+check_eq "advanced rule without id_columns: _ids join the keys of orders then customers" \
+    "$(jq -r 'select(.index) | .index._id' "$W/advk-none.ndjson" | sort | tr '\n' ' ')" \
+    "${PGDATABASE}_shop_orders_customers_11_1 ${PGDATABASE}_shop_orders_customers_13_1 "
+adv_cfg "$W/advk-miss.yml" "[orders, customers]" "SELECT o.order_id, o.total FROM shop.orders o" "" shop
+run advk-miss "$bin" "$W/advk-miss.yml"
+check "advanced rule without id_columns, a key column not selected: an error naming the rule, its tables and the column" \
+    bash -c '[ "$1" -ne 0 ] && grep -q "advanced rule on .orders_customers.: no id_columns, and the primary key columns of its tables (orders, customers) are not among the query.s columns: customer_id$" "$2"' _ "$RC" "$W/advk-miss.err"
+adv_cfg "$W/advk-nopk.yml" "[nopk]" "SELECT x FROM e2e.nopk" "" e2e
+run advk-nopk "$bin" "$W/advk-nopk.yml"
+check "advanced rule without id_columns on a table without a primary key: an error" \
+    bash -c '[ "$1" -ne 0 ] && grep -q "advanced rule on .nopk.: no id_columns, and none of its tables (nopk) has a primary key" "$2"' _ "$RC" "$W/advk-nopk.err"
+
 # where + deleted_when (a NULL predicate is not a delete) + columns include + omit_nulls
 run soft "$bin" "$FIX/softdelete.yml" --full
 expect "where, deleted_when (delete actions), columns include" soft "$FIX/softdelete.expected.ndjson" \

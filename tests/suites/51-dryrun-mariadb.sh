@@ -8,7 +8,7 @@
 # built, the sanitizer binary.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
-plan 13
+plan 16
 need mariadb
 export MYSQL_HOST MYSQL_PORT MYSQL_USER MYSQL_PASSWORD MYSQL_DATABASE
 . "$SQL2ES_ROOT/tests/e2e/dryrun-lib.sh"
@@ -46,6 +46,45 @@ for bin in "${bins[@]}"; do
 done
 
 bin=$SQL2ES_BIN
+# advanced rule without id_columns: keyed by the primary keys of its tables
+# sorted by name (the Elastic MySQL connector), so the documents and _ids equal
+# those of the same rule with id_columns [customer_id, order_id]
+adv_cfg() { # FILE TABLES QUERY ID_COLUMNS
+    cat >"$1" <<EOF
+connectors:
+  - connector_id: myadvkeys
+    service_type: mysql
+    index_name: adv-keys
+    configuration:
+      host: \${MYSQL_HOST}
+      port: \${MYSQL_PORT}
+      user: \${MYSQL_USER}
+      password: \${MYSQL_PASSWORD}
+      database: \${MYSQL_DATABASE}
+      tables: "*"
+    sync_rules:
+      advanced:
+        - tables: $2
+          query: "$3"
+EOF
+    [ -z "$4" ] || echo "          id_columns: $4" >>"$1"
+}
+strip_ts() { jq -c 'del(._timestamp)' "$1"; }
+ADVQ="SELECT o.order_id, c.customer_id, c.last_name FROM orders o JOIN customers c ON c.customer_id = o.customer_id WHERE o.total > 20"
+adv_cfg "$W/advk-none.yml" "[orders, customers]" "$ADVQ" ""
+adv_cfg "$W/advk-ids.yml" "[orders, customers]" "$ADVQ" "[customer_id, order_id]"
+run advk-none "$bin" "$W/advk-none.yml"; rc_none=$RC
+run advk-ids "$bin" "$W/advk-ids.yml"; rc_ids=$RC
+check_eq "advanced rule without id_columns: the same documents and _ids as id_columns [customer_id, order_id]" \
+    "$rc_none $rc_ids $(strip_ts "$W/advk-none.ndjson" | md5sum)" "0 0 $(strip_ts "$W/advk-ids.ndjson" | md5sum)"
+check_eq "advanced rule without id_columns: _ids join the keys sorted by name" \
+    "$(jq -r 'select(.index) | .index._id' "$W/advk-none.ndjson" | sort | tr '\n' ' ')" \
+    "orders_customers_1_11 orders_customers_1_13 "
+adv_cfg "$W/advk-miss.yml" "[orders, customers]" "SELECT o.customer_id, o.total FROM orders o" ""
+run advk-miss "$bin" "$W/advk-miss.yml"
+check "advanced rule without id_columns, a key column not selected: an error naming the rule, its tables and the column" \
+    bash -c '[ "$1" -ne 0 ] && grep -q "advanced rule on .orders_customers.: no id_columns, and the primary key columns of its tables (orders, customers) are not among the query.s columns: order_id$" "$2"' _ "$RC" "$W/advk-miss.err"
+
 run table "$bin" "$FIX/mapped.yml" --table orders --limit 2
 pick "$FIX/mapped.expected.ndjson" "$W/want-table.ndjson" orders_10 orders_11
 expect "--table orders --limit 2" table "$W/want-table.ndjson" --summary tables=1 --summary rows_read=2
