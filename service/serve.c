@@ -526,10 +526,16 @@ static void make_token(server *sv, char *out, size_t cap)
 
 /* `"metadata":{"sql2es":{"worker":TOKEN}}` (merged into the job's metadata:
  * a recorded position stays). */
-static void put_worker(buf *b, const char *token)
+/* The fields that make a job this instance's: last_seen now, the host, and a
+ * fresh worker token (written to tok) in metadata.sql2es.worker. */
+static void put_owner(server *sv, buf *b, const char *now, char *tok, size_t toksz)
 {
-    buf_puts(b, "\"metadata\":{\"sql2es\":{");
-    svc_put_kv_str(b, "worker", token);
+    make_token(sv, tok, toksz);
+    svc_put_kv_str(b, "last_seen", now);
+    buf_putc(b, ',');
+    svc_put_kv_str(b, "worker_hostname", sv->s.hostname);
+    buf_puts(b, ",\"metadata\":{\"sql2es\":{");
+    svc_put_kv_str(b, "worker", tok);
     buf_puts(b, "}}");
 }
 
@@ -618,16 +624,11 @@ static int try_claim(server *sv, const char *job_id)
     if (rc != 0) goto out;
     char now[64], token[320];
     svc_iso_now(now, sizeof now);
-    make_token(sv, token, sizeof token);
     buf b = BUF_INIT;
-    buf_puts(&b, "{\"status\":\"in_progress\",");
+    buf_puts(&b, "{\"status\":\"in_progress\",\"error\":null,");
     svc_put_kv_str(&b, "started_at", now);
     buf_putc(&b, ',');
-    svc_put_kv_str(&b, "last_seen", now);
-    buf_putc(&b, ',');
-    svc_put_kv_str(&b, "worker_hostname", s->hostname);
-    buf_puts(&b, ",\"error\":null,");
-    put_worker(&b, token);
+    put_owner(sv, &b, now, token, sizeof token);
     buf_putc(&b, '}');
     rc = b.failed ? DIAG_ENOMEM
                   : es_doc_update(s->es, SVC_JOBS, job_id, b.data, job.seq_no, job.primary_term,
@@ -677,14 +678,9 @@ static void take_over(server *sv, const char *job_id, const char *seen)
         goto out; /* finished, refreshed meanwhile, or not ours to take */
     char now[64], token[320];
     svc_iso_now(now, sizeof now);
-    make_token(sv, token, sizeof token);
     buf b = BUF_INIT;
     buf_putc(&b, '{');
-    svc_put_kv_str(&b, "last_seen", now);
-    buf_putc(&b, ',');
-    svc_put_kv_str(&b, "worker_hostname", s->hostname);
-    buf_putc(&b, ',');
-    put_worker(&b, token);
+    put_owner(sv, &b, now, token, sizeof token);
     buf_putc(&b, '}');
     rc = b.failed ? DIAG_ENOMEM
                   : es_doc_update(s->es, SVC_JOBS, job_id, b.data, job.seq_no, job.primary_term,

@@ -24,38 +24,21 @@ rm -rf "$T"; mkdir -p "$T"
 cd "$T" || exit 1
 if [ ! -x "$SQL2ES_BIN" ]; then not_ok "sql2es is built ($SQL2ES_BIN)"; exit 0; fi
 B=$SQL2ES_BIN
-KIB="python3 $SQL2ES_ROOT/tests/e2e-serve/kibana.py --es $ES_URL"
+. "$SQL2ES_ROOT/tests/e2e-serve/lib.sh"
 IX=svc70
 PIDS=()
 cleanup() { local p; for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; }
 trap cleanup EXIT
 
-es() {
-    if [ $# -ge 3 ]; then curl -s --max-time 30 -X "$1" -H 'Content-Type: application/json' "$ES_URL$2" -d "$3"
-    else curl -s --max-time 30 -X "$1" "$ES_URL$2"; fi
-}
-count() { es POST "/$1/_refresh" >/dev/null; es GET "/$1/_count" | jq -r '.count // -1'; }
-conn() { $KIB get connector "$1"; }
-job() { $KIB get job "$1"; }
 # serve NAME CONFIG: start a service in the background; its pid in SERVE_PID
 serve() {
     "$B" serve -c "$2" --poll 0.2 >"$T/$1.log" 2>&1 &
     SERVE_PID=$!
     PIDS+=($SERVE_PID)
 }
-# wait_for SECONDS CMD...: until CMD succeeds
-wait_for() {
-    local end=$((SECONDS + $1)); shift
-    while [ $SECONDS -lt $end ]; do "$@" && return 0; sleep 0.2; done
-    return 1
-}
-# jqe FILTER JSON: jq -e quietly
-jqe() { jq -e "$1" >/dev/null <<<"$2"; }
 # pickup JOB_JSON: note the job's pickup latency (started_at - created_at)
 LATS=()
 pickup() { LATS+=("$(python3 -c "import sys, datetime as d; f = lambda s: d.datetime.fromisoformat(s).timestamp(); print(round(f(sys.argv[2]) - f(sys.argv[1]), 3))" "$(jq -r .created_at <<<"$1")" "$(jq -r .started_at <<<"$1")")"); }
-# iso seconds (fractional) of an ISO date
-secs() { python3 -c "import datetime,sys; print(datetime.datetime.fromisoformat(sys.argv[1].replace('Z','+00:00')).timestamp())" "$1"; }
 
 # ---- fixtures ------------------------------------------------------------------
 sqlite3 lite.db <<'EOF'

@@ -42,17 +42,10 @@ if ! OPENSEARCH_MAX_SECONDS=1200 bash "$OS" start "$N2" 2>node-start.log; then
 fi
 . "$N2/opensearch.env"
 PORT=${ES_URL##*:}
-KIB="python3 $SQL2ES_ROOT/tests/e2e-serve/kibana.py --es $ES_URL"
+. "$SQL2ES_ROOT/tests/e2e-serve/lib.sh"
 IX=f71-fo
 N=20000
 
-es() {
-    if [ $# -ge 3 ]; then curl -s --max-time 30 -X "$1" -H 'Content-Type: application/json' "$ES_URL$2" -d "$3"
-    else curl -s --max-time 30 -X "$1" "$ES_URL$2"; fi
-}
-count() { es POST "/$1/_refresh" >/dev/null; es GET "/$1/_count" | jq -r '.count // -1'; }
-job() { $KIB get job "$1"; }
-conn() { $KIB get connector "$1"; }
 # serve NAME DIR: a service in the background, its pid in SERVE_PID
 serve() {
     (cd "$2" && exec "$B" serve -c serve.yml --poll 0.2) >"$T/$1.log" 2>&1 &
@@ -60,12 +53,6 @@ serve() {
     PIDS+=($SERVE_PID)
     wait_for 60 grep -qs ' ready; ' "$T/$1.log"
 }
-wait_for() {
-    local end=$((SECONDS + $1)); shift
-    while [ $SECONDS -lt $end ]; do "$@" && return 0; sleep 0.2; done
-    return 1
-}
-jqe() { jq -e "$1" >/dev/null <<<"$2"; }
 # the pid in the job's worker token (host/pid/claim/ms)
 worker_pid() { job "$1" | jq -r '.metadata.sql2es.worker // ""' | cut -d/ -f2; }
 # index operations on index $1 (one shard) beyond its documents: the

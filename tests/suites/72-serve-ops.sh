@@ -20,23 +20,13 @@ rm -rf "$T"; mkdir -p "$T"
 cd "$T" || exit 1
 if [ ! -x "$SQL2ES_BIN" ]; then not_ok "sql2es is built ($SQL2ES_BIN)"; exit 0; fi
 B=$SQL2ES_BIN
-KIB="python3 $SQL2ES_ROOT/tests/e2e-serve/kibana.py --es $ES_URL"
+. "$SQL2ES_ROOT/tests/e2e-serve/lib.sh"
 MET="python3 $SQL2ES_ROOT/tests/e2e-serve/metrics.py"
 IX=svc72
 PIDS=()
 cleanup() { local p; for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; }
 trap cleanup EXIT
 
-es() {
-    if [ $# -ge 3 ]; then curl -s --max-time 30 -X "$1" -H 'Content-Type: application/json' "$ES_URL$2" -d "$3"
-    else curl -s --max-time 30 -X "$1" "$ES_URL$2"; fi
-}
-wait_for() {
-    local end=$((SECONDS + $1)); shift
-    while [ $SECONDS -lt $end ]; do "$@" && return 0; sleep 0.3; done
-    return 1
-}
-jqe() { jq -e "$1" >/dev/null <<<"$2"; }
 # listen_of LOG: the address serve logged for --listen 127.0.0.1:0
 listen_of() { wait_for 20 grep -qs 'status page on http://' "$1" && grep -o 'status page on http://[^/]*' "$1" | head -1 | sed 's|.*http://||'; }
 # scrape NAME: /metrics of the first service into NAME.prom

@@ -25,30 +25,18 @@ rm -rf "$T"; mkdir -p "$T"
 cd "$T" || exit 1
 if [ ! -x "$SQL2ES_BIN" ]; then not_ok "sql2es is built ($SQL2ES_BIN)"; exit 0; fi
 B=$SQL2ES_BIN
-KIB="python3 $SQL2ES_ROOT/tests/e2e-serve/kibana.py --es $ES_URL"
+. "$SQL2ES_ROOT/tests/e2e-serve/lib.sh"
 IX=svc73
 PIDS=()
 cleanup() { local p; for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; }
 trap cleanup EXIT
 
-es() {
-    if [ $# -ge 3 ]; then curl -s --max-time 30 -X "$1" -H 'Content-Type: application/json' "$ES_URL$2" -d "$3"
-    else curl -s --max-time 30 -X "$1" "$ES_URL$2"; fi
-}
-count() { es POST "/$1/_refresh" >/dev/null; es GET "/$1/_count${2:+?q=$2}" | jq -r '.count // -1'; }
-conn() { $KIB get connector "$1"; }
 # serve NAME [CONFIG]: start a service in the background; its pid in SERVE_PID
 serve() {
     "$B" serve -c "${2:-fleet.yml}" --poll 0.2 >"$T/$1.log" 2>&1 &
     SERVE_PID=$!
     PIDS+=($SERVE_PID)
 }
-wait_for() {
-    local end=$((SECONDS + $1)); shift
-    while [ $SECONDS -lt $end ]; do "$@" && return 0; sleep 0.2; done
-    return 1
-}
-jqe() { jq -e "$1" >/dev/null <<<"$2"; }
 started() { wait_for 60 grep -qs ' ready; ' "$T/$1.log"; }
 # stop PID...: SIGTERM and wait
 stop() { kill -TERM "$@" 2>/dev/null; wait "$@" 2>/dev/null; }
