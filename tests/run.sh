@@ -99,12 +99,51 @@ fi
 
 # Every other suite is tests/suites/NN-name.sh; it gets the services it needs
 # from tests/harness/services.sh (which it calls itself with `need`).
+# Two lanes: the service suites (7x: mostly waiting on the services they
+# drive, each on its own connectors and indices) run one after the other
+# beside the rest, which also run one after the other; the servers they
+# share are started once (tests/harness/services.sh takes a lock). The
+# service lane's output is printed when both lanes are done, and its counts
+# are added. SQL2ES_TEST_LANES=1 runs everything in one lane.
+LANE2=()
+LANE1=()
 for s in "${SQL2ES_SUITES:-tests/suites}"/*.sh; do
     [ -e "$s" ] || continue
     n=$(basename "$s" .sh); n=${n#[0-9][0-9]-}
     sel "$n" || continue
+    case $(basename "$s") in
+    7[0-9]-*) [ "${SQL2ES_TEST_LANES:-2}" = 1 ] && LANE1+=("$s") || LANE2+=("$s") ;;
+    *) LANE1+=("$s") ;;
+    esac
+done
+lane_pid=
+if [ ${#LANE2[@]} -gt 0 ]; then
+    (
+        passed=0 failed=0 failures=()
+        trap - EXIT
+        for s in "${LANE2[@]}"; do
+            n=$(basename "$s" .sh); n=${n#[0-9][0-9]-}
+            run_suite "$n" bash "$s"
+        done
+        echo "$passed $failed ${failures[*]}" >"$LOGDIR/lane2.result"
+    ) >"$LOGDIR/lane2.out" 2>&1 &
+    lane_pid=$!
+fi
+for s in "${LANE1[@]}"; do
+    n=$(basename "$s" .sh); n=${n#[0-9][0-9]-}
     run_suite "$n" bash "$s"
 done
+if [ -n "$lane_pid" ]; then
+    wait "$lane_pid"
+    cat "$LOGDIR/lane2.out"
+    if read -r p2 f2 rest <"$LOGDIR/lane2.result" 2>/dev/null; then
+        passed=$((passed + p2)); failed=$((failed + f2))
+        [ -n "$rest" ] && failures+=($rest)
+    else
+        failed=$((failed + 1)); failures+=(service-lane)
+        echo "   [service lane] not ok - it ended without its counts"
+    fi
+fi
 
 echo
 if [ ${#failures[@]} -gt 0 ]; then
