@@ -721,6 +721,20 @@ out:
     diag_free(d);
 }
 
+/* The handled connectors with no job running here, as a JSON list's items
+ * (for a terms query); returns how many. */
+static int put_idle_connectors(server *sv, buf *q)
+{
+    int n = 0;
+    for (int i = 0; i < sv->s.base->nconnectors; i++) {
+        const char *id = sv->s.base->connectors[i].id;
+        if (run_of_connector(sv, id)) continue;
+        if (n++) buf_putc(q, ',');
+        buf_json_str(q, id, strlen(id), NULL);
+    }
+    return n;
+}
+
 /* In_progress and canceling content jobs of the handled connectors that no
  * instance refreshed for service.job_takeover_after seconds (the cluster's
  * clock), oldest first. */
@@ -735,12 +749,7 @@ static void find_stale(server *sv)
                  "{\"terms\":{\"job_type\":[\"full\",\"incremental\"]}},");
     buf_printf(&q, "{\"range\":{\"last_seen\":{\"lt\":\"now-%.0fs\"}}},{\"terms\":{\"connector.id\":[",
                sv->takeover_after < 1 ? 1 : sv->takeover_after + 0.499);
-    int n = 0;
-    for (int i = 0; i < s->base->nconnectors; i++) {
-        if (run_of_connector(sv, s->base->connectors[i].id)) continue;
-        if (n++) buf_putc(&q, ',');
-        buf_json_str(&q, s->base->connectors[i].id, strlen(s->base->connectors[i].id), NULL);
-    }
+    int n = put_idle_connectors(sv, &q);
     buf_puts(&q, "]}}]}}}");
     es_response r;
     if (n && !q.failed && es_search(s->es, SVC_JOBS, q.data, &r, d) == 0) {
@@ -773,12 +782,7 @@ static void poll_jobs(server *sv)
         if (after[0]) buf_printf(&q, "\"search_after\":%s,", after);
         buf_puts(&q, "\"query\":{\"bool\":{\"filter\":[{\"terms\":{\"status\":[\"pending\",\"suspended\"]}},"
                      "{\"terms\":{\"job_type\":[\"full\",\"incremental\"]}},{\"terms\":{\"connector.id\":[");
-        int n = 0;
-        for (int i = 0; i < s->base->nconnectors; i++) {
-            if (run_of_connector(sv, s->base->connectors[i].id)) continue;
-            if (n++) buf_putc(&q, ',');
-            buf_json_str(&q, s->base->connectors[i].id, strlen(s->base->connectors[i].id), NULL);
-        }
+        int n = put_idle_connectors(sv, &q);
         buf_puts(&q, "]}}]}}}");
         if (!n) break;
         es_response r;
