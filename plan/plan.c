@@ -297,6 +297,9 @@ static void plan_text(const plan *p, buf *b, const char *filter, plan_sql_fn sql
         if (c->pipeline) buf_printf(b, "  pipeline: %s\n", c->pipeline);
         if (c->api_key) buf_puts(b, "  api_key: ***\n");
         if (c->state_file) buf_printf(b, "  state_file: %s\n", c->state_file);
+        buf_printf(b, "  follow: interval=%g replication_slot=%s publication=%s%s\n",
+                   c->follow_interval, c->slot ? c->slot : "-",
+                   c->publication ? c->publication : "-", c->own_publication ? " (sql2es's)" : "");
         const src_config *sc = &c->source;
         buf_puts(b, "  source:");
         opt(b, "host", url(tmp, sc->host));
@@ -613,6 +616,14 @@ static void plan_json(const plan *p, buf *b, const char *filter, plan_sql_fn sql
         jstr(b, &g, "pipeline", c->pipeline);
         jstr(b, &g, "api_key", secret(c->api_key));
         jstr(b, &g, "state_file", c->state_file);
+        jkey(b, &g, "follow");
+        h = 1;
+        buf_putc(b, '{');
+        jnum(b, &h, "interval", c->follow_interval);
+        jstr(b, &h, "replication_slot", c->slot);
+        jstr(b, &h, "publication", c->publication);
+        jbool(b, &h, "own_publication", c->own_publication);
+        buf_putc(b, '}');
         jkey(b, &g, "source");
         h = 1;
         buf_putc(b, '{');
