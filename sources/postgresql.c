@@ -1478,13 +1478,19 @@ static const src_scan_stats *pg_stats(src_scan *s) { return &s->st; }
  * (created when sql2es owns it), a slot created with an exported snapshot,
  * START_REPLICATION, then XLogData messages decoded into src_change values
  * and standby status updates carrying the acknowledged position (the slot
- * keeps everything after it). Values are pgoutput's text forms. */
+ * keeps everything after it). Values are pgoutput's text forms (those a
+ * query parameter takes); an old tuple also comes as a scan gives it
+ * (old_scan, for the _id of a deleted row), converted by the columns' types
+ * - a type that is not built in is looked up on a second, ordinary
+ * connection, opened when first needed. */
 
 typedef struct stream_rel {
     uint32_t oid;
     char *schema, *name;
     int ncols;
     char **names;
+    Oid *types;        /* per column, as the Relation message gave them */
+    tinfo *ti;         /* resolved when an old tuple first needs them, or NULL */
 } stream_rel;
 
 struct src_stream {
@@ -1499,8 +1505,14 @@ struct src_stream {
     stream_rel *rels;
     int nrels, caprels;
     src_value *row, *old;  /* decoded tuples (values point into copybuf) */
+    src_value *old_scan;   /* old as a scan gives it (into copybuf or conv.rowbuf) */
+    size_t *off;           /* conv.off */
     unsigned char *unchanged;
     int capvals;
+    const src_config *cfg; /* the caller's, for the catalog connection */
+    src_conn *tc;          /* type lookups (not built-in types), or NULL */
+    int tc_failed;         /* it could not be opened: such types stay text */
+    src_scan conv;         /* convert()'s state for old_scan */
     uint32_t *trunc;       /* relations of a TRUNCATE still to hand out */
     int ntrunc, itrunc;
     char pos[32];
@@ -1597,15 +1609,23 @@ static void stream_free(src_stream *s)
         PQputCopyEnd(s->c->pg, NULL);
     }
     pg_close(s->c);
+    pg_close(s->tc);
+    buf_free(&s->conv.rowbuf);
+    buf_free(&s->conv.tmp);
+    buf_free(&s->conv.tmp2);
     for (int i = 0; i < s->nrels; i++) {
         free(s->rels[i].schema);
         free(s->rels[i].name);
         for (int j = 0; j < s->rels[i].ncols; j++) free(s->rels[i].names[j]);
         free(s->rels[i].names);
+        free(s->rels[i].types);
+        free(s->rels[i].ti);
     }
     free(s->rels);
     free(s->row);
     free(s->old);
+    free(s->old_scan);
+    free(s->off);
     free(s->unchanged);
     free(s->trunc);
     free(s->slot);
@@ -1722,6 +1742,7 @@ static int pg_stream_open(const src_config *cfg, const src_stream_opts *o, src_s
     src_stream *s = calloc(1, sizeof *s);
     if (!s) return DIAG_ENOMEM;
     s->slot = dupstr(o->slot);
+    s->cfg = cfg;
     s->pub = dupstr(o->publication);
     src_config rc_cfg = *cfg;
     rc_cfg.snapshot = NULL;
@@ -1858,6 +1879,11 @@ static int grow_vals(src_stream *s, int n)
     if (a) s->row = a;
     src_value *b = realloc(s->old, (size_t)n * sizeof *b);
     if (b) s->old = b;
+    src_value *sc = realloc(s->old_scan, (size_t)n * sizeof *sc);
+    if (sc) s->old_scan = sc;
+    size_t *of = realloc(s->off, (size_t)n * sizeof *of);
+    if (of) s->off = of;
+    if (!sc || !of) return -1;
     unsigned char *u = realloc(s->unchanged, (size_t)n);
     if (u) s->unchanged = u;
     if (!a || !b || !u) return -1;
@@ -1897,15 +1923,19 @@ static void rd_tuple(rd *r, src_value *v, unsigned char *unchanged, int ncols)
 static int on_relation(src_stream *s, rd *r)
 {
     uint32_t oid = rd32(r);
-    stream_rel nr = {oid, rdstr(r), rdstr(r), 0, NULL};
+    stream_rel nr = {oid, rdstr(r), rdstr(r), 0, NULL, NULL, NULL};
     rd8(r); /* replica identity setting */
     nr.ncols = rd16(r);
-    if (!r->bad && nr.ncols > 0) nr.names = calloc((size_t)nr.ncols, sizeof *nr.names);
-    for (int i = 0; i < nr.ncols && nr.names && !r->bad; i++) {
+    if (!r->bad && nr.ncols > 0) {
+        nr.names = calloc((size_t)nr.ncols, sizeof *nr.names);
+        nr.types = calloc((size_t)nr.ncols, sizeof *nr.types);
+        if (!nr.types) r->bad = 1;
+    }
+    for (int i = 0; i < nr.ncols && nr.names && nr.types && !r->bad; i++) {
         rd8(r);
         nr.names[i] = rdstr(r);
-        rd32(r);
-        rd32(r);
+        nr.types[i] = rd32(r);
+        rd32(r); /* typmod */
     }
     stream_rel *old = find_rel(s, oid);
     if (!old) {
@@ -1921,6 +1951,8 @@ static int on_relation(src_stream *s, rd *r)
         free(old->name);
         for (int j = 0; j < old->ncols; j++) free(old->names[j]);
         free(old->names);
+        free(old->types);
+        free(old->ti);
     }
     if (old) *old = nr;
     if (r->bad || !old || !nr.schema || !nr.name || (nr.ncols && !nr.names) ||
@@ -1935,6 +1967,55 @@ static void set_rel(src_change *out, const stream_rel *rel)
     out->table = rel->name;
     out->names = (const char *const *)rel->names;
     out->ncols = rel->ncols;
+}
+
+/* The old tuple (s->old) as a scan of the table gives it, in s->old_scan:
+ * the scan's convert() with the columns' types. NULL when a type cannot be
+ * had (out of memory): the caller keeps the text forms. */
+static const src_value *scan_form(src_stream *s, stream_rel *rel)
+{
+    if (!rel->ti && rel->ncols > 0) {
+        rel->ti = calloc((size_t)rel->ncols, sizeof *rel->ti);
+        if (!rel->ti) return NULL;
+        for (int i = 0; i < rel->ncols; i++) {
+            Oid oid = rel->types ? rel->types[i] : 0;
+            tinfo *t = &rel->ti[i];
+            *t = (tinfo){oid, CV_STRING, CV_STRING, ',', oid, -1};
+            if (find_builtin(oid) || is_builtin_string(oid)) {
+                resolve(NULL, oid, t, 0, NULL); /* no catalog lookup */
+                continue;
+            }
+            if (s->tc_failed) continue;
+            diag *qd = diag_new();
+            if (!s->tc) {
+                src_config plain = *s->cfg;
+                plain.snapshot = NULL;
+                if (pg_connect(&plain, NULL, &s->tc, qd) != 0) s->tc_failed = 1;
+            }
+            /* a type that cannot be looked up stays text (a string _id) */
+            if (s->tc && resolve(s->tc, oid, t, 0, qd) != 0)
+                *t = (tinfo){oid, CV_STRING, CV_STRING, ',', oid, -1};
+            diag_free(qd);
+        }
+    }
+    src_scan *cv = &s->conv;
+    cv->types = rel->ti;
+    cv->row = s->old_scan;
+    cv->off = s->off;
+    cv->ncols = rel->ncols;
+    buf_reset(&cv->rowbuf);
+    for (int i = 0; i < rel->ncols; i++) {
+        s->off[i] = SIZE_MAX;
+        if (s->old[i].kind == SRC_NULL) {
+            s->old_scan[i] = s->old[i];
+            continue;
+        }
+        if (convert(cv, i, s->old[i].p, s->old[i].n) != 0) return NULL;
+    }
+    for (int i = 0; i < rel->ncols; i++)
+        if (s->off[i] != SIZE_MAX)
+            s->old_scan[i].p = s->old_scan[i].n ? cv->rowbuf.data + s->off[i] : "";
+    return s->old_scan;
 }
 
 /* Decode one pgoutput message: 1 = a change in *out, 0 = nothing to hand out. */
@@ -1983,6 +2064,7 @@ static int decode(src_stream *s, const unsigned char *p, size_t n, src_change *o
         if (kind != 'I' && (k == 'K' || k == 'O')) {
             rd_tuple(&r, s->old, NULL, rel->ncols);
             out->old = s->old;
+            if (!r.bad) out->old_scan = scan_form(s, rel);
             if (kind == 'U') k = rd8(&r);
         }
         if (kind != 'D') {

@@ -125,6 +125,10 @@ typedef struct src_change {
     const unsigned char *unchanged; /* row: 1 per column the database did not send
                                      * (a TOAST value the UPDATE left as it was), or NULL */
     const char *pos;            /* COMMIT, IDLE: the position */
+    const src_value *old_scan;  /* old as a scan of the table gives the values (booleans
+                                 * true/false, ISO 8601 dates, bytea as bytes...): the
+                                 * _id of a deleted row is the one the scan wrote;
+                                 * NULL when old is already in that form */
 } src_change;
 
 typedef struct src_stream_opts {

@@ -69,6 +69,9 @@ struct follow_root {
     const char *name;
     lookup bykey;                     /* root rows by key */
     tuple_set deleted;                /* keys of root rows deleted (bykey cols) */
+    const src_value **delrow;         /* per deleted tuple: its key as a scan gives it
+                                       * (in deleted's arena), or NULL: the text */
+    int capdel;
     lookup *rels;                     /* per relation slot */
     lookup *far;                      /* per slot of a many-to-many relation: far-table rows
                                        * by the columns that join them to the link table */
@@ -288,6 +291,7 @@ static void root_free(follow_root *fr)
     buf_free(&tr->key.bytes);
     ts_free(&fr->bykey.ts);
     ts_free(&fr->deleted);
+    free(fr->delrow);
     for (int i = 0; i < fr->nrels; i++) {
         ts_free(&fr->rels[i].ts);
         ts_free(&fr->far[i].ts);
@@ -317,12 +321,7 @@ static int bind_roots(follow *f)
     sync_iso_now(ts, sizeof ts);
     for (int j = 0; j < njobs && rc == 0; j++) {
         const plan_table *pt = jobs[j].pt;
-        if (pt->custom_query) {
-            diag_warning(r->d, pt->loc,
-                         "%s > %s: an advanced rule's query is read by the initial sync only: "
-                         "its changes are not followed", f->cc.pc->id, jobs[j].name);
-            continue;
-        }
+        if (pt->custom_query) continue; /* refused at start (eng_follow_run) */
         src_table *st = arena_alloc(f->a, sizeof *st);
         rc = sync_describe(&f->cc, pt, jobs[j].name, f->a, st, r->d);
         if (rc) break;
@@ -442,6 +441,37 @@ static int shape_changed(follow *f, const src_change *c, const src_table *st)
     return changed;
 }
 
+/* A deleted root key (w: its text); kept with the values a scan gives for
+ * it when the stream has them (old_scan): its document's _id is the one the
+ * scan computed ('true', not 't'; ISO 8601 dates; bytea as bytes). */
+static void keep_deleted(follow_root *fr, const src_change *c, const char *const *w)
+{
+    const eng_bound_table *bt = fr->tr.bt;
+    int nk = bt->doc.nkeys;
+    tuple_set *t = &fr->deleted;
+    if (!ts_add(t, w, nk)) return;
+    int i = t->n - 1;
+    if (i >= fr->capdel) {
+        int cap = t->cap > i ? t->cap : i + 1;
+        const src_value **g = realloc(fr->delrow, (size_t)cap * sizeof *g);
+        if (!g) abort();
+        fr->delrow = g;
+        fr->capdel = cap;
+    }
+    fr->delrow[i] = NULL;
+    if (!c->old_scan) return;
+    src_value *v = arena_alloc(t->a, (size_t)nk * sizeof *v);
+    for (int k = 0; k < nk; k++) {
+        const char *name = bt->st->cols[bt->doc.keys[k]].name;
+        int j = 0;
+        while (j < c->ncols && strcmp(c->names[j], name)) j++;
+        if (j == c->ncols || c->old_scan[j].kind == SRC_NULL) return;
+        const src_value *x = &c->old_scan[j];
+        v[k] = (src_value){x->kind, arena_strndup(t->a, x->p, x->n), x->n};
+    }
+    fr->delrow[i] = v;
+}
+
 /* Turn one row change into lookups (and root deletes). */
 static void take_change(follow *f, const src_change *c)
 {
@@ -475,7 +505,7 @@ static void take_change(follow *f, const src_change *c)
                 /* deleted, or its key changed: the old document goes (and a
                  * row back under that key is found by the re-read) */
                 if (!same && (c->kind == SRC_CHANGE_DELETE || c->kind == SRC_CHANGE_UPDATE)) {
-                    ts_add(&fr->deleted, w, nk);
+                    keep_deleted(fr, c, w);
                     lookup_add(f, &fr->bykey, w);
                 }
             }
@@ -539,7 +569,8 @@ static int apply_deletes(follow *f, follow_root *fr)
         memset(row, 0, ((size_t)bt->st->ncols + 2) * sizeof *row);
         for (int k = 0; k < bt->doc.nkeys; k++) {
             const char *s = fr->deleted.vals[t][k];
-            row[bt->doc.keys[k]] = (src_value){SRC_STRING, s, strlen(s)};
+            row[bt->doc.keys[k]] = fr->delrow[t] ? fr->delrow[t][k]
+                                                 : (src_value){SRC_STRING, s, strlen(s)};
         }
         eng_doc_result res;
         buf_reset(&r->item);
@@ -1049,6 +1080,16 @@ int eng_follow_run(const plan *p, const eng_sync_opts *o, eng_sync_stats *stats,
     const plan_connector *pc = follow_connector(p, o, d);
     if (!pc) return 2;
     int code;
+    /* a change names a table and a row, not the rows of a query over it */
+    for (int i = 0; pc->driver->stream_open && i < pc->ntables; i++)
+        if (pc->tables[i].custom_query) {
+            diag_error(d, pc->tables[i].loc,
+                       "%s > %s: an advanced rule's custom query cannot be followed (a change "
+                       "names a table's row, not the query's): remove the rule, or keep this "
+                       "connector on scheduled syncs",
+                       pc->id, pc->tables[i].name);
+            return 2;
+        }
     if (!pc->driver->stream_open) {
         code = follow_poll(&r, pc);
     } else {
