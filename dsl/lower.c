@@ -1277,6 +1277,7 @@ static int lower_connector(lw *w, const dsl_node *c, int idx, plan_connector *pc
     pc->slot = sget(w, c, "replication_slot");
     pc->publication = sget(w, c, "publication");
     pc->own_publication = pc->publication == NULL;
+    pc->serve_follow = bget(c, "serve_follow", 0);
     if (!pc->slot || !pc->publication) {
         /* sql2es_<connector_id> in the characters a slot name may hold */
         char *n = arena_printf(w->pa, "sql2es_%s", pc->id);

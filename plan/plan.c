@@ -297,9 +297,10 @@ static void plan_text(const plan *p, buf *b, const char *filter, plan_sql_fn sql
         if (c->pipeline) buf_printf(b, "  pipeline: %s\n", c->pipeline);
         if (c->api_key) buf_puts(b, "  api_key: ***\n");
         if (c->state_file) buf_printf(b, "  state_file: %s\n", c->state_file);
-        buf_printf(b, "  follow: interval=%g replication_slot=%s publication=%s%s\n",
+        buf_printf(b, "  follow: interval=%g replication_slot=%s publication=%s%s%s\n",
                    c->follow_interval, c->slot ? c->slot : "-",
-                   c->publication ? c->publication : "-", c->own_publication ? " (sql2es's)" : "");
+                   c->publication ? c->publication : "-", c->own_publication ? " (sql2es's)" : "",
+                   c->serve_follow ? " serve_follow" : "");
         const src_config *sc = &c->source;
         buf_puts(b, "  source:");
         opt(b, "host", url(tmp, sc->host));
@@ -623,6 +624,7 @@ static void plan_json(const plan *p, buf *b, const char *filter, plan_sql_fn sql
         jstr(b, &h, "replication_slot", c->slot);
         jstr(b, &h, "publication", c->publication);
         jbool(b, &h, "own_publication", c->own_publication);
+        if (c->serve_follow) jbool(b, &h, "serve", 1);
         buf_putc(b, '}');
         jkey(b, &g, "source");
         h = 1;

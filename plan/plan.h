@@ -216,6 +216,7 @@ typedef struct plan_connector {
     const char *slot;         /* sync --follow, PostgreSQL: replication slot */
     const char *publication;  /* ... and publication */
     int own_publication;      /* the publication is sql2es's (not named in the file) */
+    int serve_follow;         /* serve follows the connector after a completed sync */
     src_loc loc;
     const char *api_key;      /* secret: this connector's API key (wins over es.api_key); NULL */
     int source_unset;         /* no database settings in the file (a connectors config.yml:

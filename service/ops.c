@@ -55,6 +55,9 @@ typedef struct conn_state {
     uint64_t indexed, deleted, retried, rows;
     double last_rate;          /* rows/s of the last job that ended, -1 none */
     double last_completed;     /* wall time of this process's last completed job, 0 none */
+    char follow[24];           /* serve_follow: its state here ("" not followed) */
+    int follow_here;           /* this process runs its follow */
+    double follow_lag;         /* seconds, -1 unknown */
 } conn_state;
 
 typedef struct run_state {
@@ -114,6 +117,19 @@ void svc_ops_job_end(svc_ops *o, const char *connector, const char *status, uint
         c->rows += rows;
         if (seconds > 0) c->last_rate = (double)rows / seconds;
         if (k == 0) c->last_completed = svc_wall();
+    }
+    pthread_mutex_unlock(&o->lock);
+}
+
+void svc_ops_follow(svc_ops *o, const char *connector, const char *status, int here, double lag)
+{
+    if (!o) return;
+    pthread_mutex_lock(&o->lock);
+    conn_state *c = find_conn(o, connector);
+    if (c) {
+        copy(c->follow, sizeof c->follow, status);
+        c->follow_here = here;
+        c->follow_lag = lag;
     }
     pthread_mutex_unlock(&o->lock);
 }
@@ -392,6 +408,20 @@ static void metrics(svc_ops *o, buf *b)
         sample_c(b, "sql2es_rows_per_second", c->id, NULL, NULL);
         num(b, rate);
     }
+    help(b, "sql2es_follow_running", "gauge",
+         "1 when this process follows the connector's changes (serve_follow), else 0.");
+    for (int i = 0; i < o->nconn; i++) {
+        if (!o->conn[i].follow[0]) continue;
+        sample_c(b, "sql2es_follow_running", o->conn[i].id, "status", o->conn[i].follow);
+        buf_printf(b, "%d\n", o->conn[i].follow_here);
+    }
+    help(b, "sql2es_follow_lag_seconds", "gauge",
+         "Commit to acknowledgement of the last transaction the follow applied (0: caught up).");
+    for (int i = 0; i < o->nconn; i++) {
+        if (!o->conn[i].follow[0] || !o->conn[i].follow_here || o->conn[i].follow_lag < 0) continue;
+        sample_c(b, "sql2es_follow_lag_seconds", o->conn[i].id, NULL, NULL);
+        num(b, o->conn[i].follow_lag);
+    }
     help(b, "sql2es_job_documents_indexed", "gauge",
          "Documents indexed so far by a running job (label job_id).");
     for (int j = 0; j < o->nruns; j++) {
@@ -565,6 +595,13 @@ static void page(svc_ops *o, buf *b)
         if (c->error[0]) {
             buf_puts(b, "<div class=\"err\">");
             esc(b, c->error);
+            buf_puts(b, "</div>");
+        }
+        if (c->follow[0]) {
+            buf_puts(b, "<div class=\"follow\">follow: ");
+            esc(b, c->follow);
+            if (c->follow_here && c->follow_lag >= 0) buf_printf(b, ", lag %.1f s", c->follow_lag);
+            buf_puts(b, c->follow_here ? " (here)" : "");
             buf_puts(b, "</div>");
         }
         buf_puts(b, "</td><td>");

@@ -70,6 +70,9 @@ void svc_ops_stop(svc_ops *o);
  * their jobs by status (single attempts: a cluster that does not answer
  * only makes the snapshot older). */
 void svc_ops_tick(svc_ops *o, const svc_ops_run *runs, int nruns);
+/* The follow of a serve_follow connector: its state, whether this process
+ * runs it, and its lag (seconds, -1 unknown). */
+void svc_ops_follow(svc_ops *o, const char *connector, const char *status, int here, double lag);
 /* A job of this process ended (completed, error, canceled, suspended). */
 void svc_ops_job_end(svc_ops *o, const char *connector, const char *status, uint64_t rows,
                      uint64_t indexed, uint64_t deleted, uint64_t retried, double seconds);

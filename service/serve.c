@@ -38,7 +38,8 @@
  * compiled and its database reached: status connected or error.
  * Scheduled jobs: service/schedule.c, checked every turn of the loop.
  * Draft sync rules are validated (service/filtering.c) at start and every
- * `service.idling` seconds. Not here: idle-job cleanup.
+ * `service.idling` seconds. The follow of serve_follow connectors:
+ * service/follower.c, tended every turn. Not here: idle-job cleanup.
  */
 #include "service/ops.h"
 #include "service/service.h"
@@ -119,6 +120,7 @@ typedef struct server {
     double takeover_after; /* seconds: a job's last_seen older than this is stale */
     double report_every;   /* seconds between a running job's last_seen writes */
     unsigned claims;       /* tokens made */
+    svc_follower *follow;  /* serve_follow connectors (follower.c), NULL none */
 } server;
 
 static int running(const server *sv)
@@ -1119,6 +1121,7 @@ int svc_serve(const svc_serve_opts *o)
     double idling = s->base->service.idling > 0 ? s->base->service.idling : 30;
     double next_beat = es_now() + beat, next_poll = 0, next_check = es_now() + idling;
     double next_takeover = 0;
+    sv->follow = svc_follow_new(s, sv->ops, sv->takeover_after, sv->report_every);
     while (!stop_flag) {
         double now = es_now();
         if (now >= next_beat) {
@@ -1143,6 +1146,7 @@ int svc_serve(const svc_serve_opts *o)
             next_takeover = es_now() + TAKEOVER_EVERY;
         }
         tend(sv, es_now());
+        svc_follow_tend(sv->follow, es_now());
         publish(sv);
         double wait = next_poll - es_now();
         if (wait > 0.2 || running(sv) >= sv->max_runs) wait = 0.2;
@@ -1156,6 +1160,8 @@ int svc_serve(const svc_serve_opts *o)
             sv->runs[i].suspend = 1;
             stop_child(&sv->runs[i], es_now());
         }
+    svc_follow_stop(sv->follow);
+    svc_follow_free(sv->follow);
     while (running(sv)) {
         tend(sv, es_now());
         publish(sv);

@@ -143,6 +143,20 @@ void svc_schedule_fire(svc_ctx *s, const char *id, svc_sched *st, int64_t now);
  * -1 when not such a time. */
 int64_t svc_parse_iso(const char *s);
 
+/* ---- follower.c ------------------------------------------------------------- */
+/* The follow sessions of the serve_follow connectors (one
+ * instance of the fleet each; state in the connector document's
+ * sync_cursor.follow). NULL when no connector has serve_follow (the other
+ * calls accept NULL). tend: every turn of the loop; stop: SIGTERM of serve
+ * (children stopped, positions settled, claims released). */
+typedef struct svc_follower svc_follower;
+struct svc_ops;
+svc_follower *svc_follow_new(svc_ctx *s, struct svc_ops *ops, double takeover_after,
+                             double report_every);
+void svc_follow_tend(svc_follower *f, double now);
+void svc_follow_stop(svc_follower *f);
+void svc_follow_free(svc_follower *f);
+
 /* ---- merge.c ------------------------------------------------------------------ */
 /* Compile config.yml with the connector document's values (configuration
  * values, index_name, pipeline) over connector id's entry; overlay wins,

@@ -2035,6 +2035,9 @@ static int decode(src_stream *s, const unsigned char *p, size_t n, src_change *o
             fmt_lsn(s->pos, sizeof s->pos, end);
             out->kind = SRC_CHANGE_COMMIT;
             out->pos = s->pos;
+            /* then the commit time: microseconds since 2000-01-01 */
+            if (r.end - r.p >= 24)
+                out->time = (double)(int64_t)be64(r.p + 16) / 1e6 + 946684800.0;
             got = 1;
         } else {
             r.bad = 1;

@@ -129,6 +129,8 @@ typedef struct src_change {
                                  * true/false, ISO 8601 dates, bytea as bytes...): the
                                  * _id of a deleted row is the one the scan wrote;
                                  * NULL when old is already in that form */
+    double time;                /* COMMIT: when it committed (seconds since the epoch,
+                                 * the database's clock), 0 unknown */
 } src_change;
 
 typedef struct src_stream_opts {

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/json.h"
 #include "sync/internal.h"
 
 #define BATCH 500             /* tuples per lookup query */
@@ -101,6 +102,8 @@ typedef struct follow {
     int pending;                      /* tuples waiting */
     double first_pending;
     char commit[64];                  /* last commit position seen, not yet acknowledged */
+    double commit_time;               /* its commit time (wall clock; 0: caught up, unknown) */
+    double lag;                       /* commit to acknowledgement of the last one, seconds */
     char acked[64];
     double last_save, last_ack;
     int progress;                     /* something was acknowledged this session */
@@ -727,6 +730,19 @@ static int state_save(follow *f, eng_state *fs, const char *slot, int force)
     double now = eng_now();
     if (!force && now - f->last_save < SAVE_EVERY_S) return 0;
     f->last_save = now;
+    const eng_sync_opts *o = f->r->o;
+    if (o->on_position) {
+        /* served: the position goes to the caller (the connector document) */
+        buf b = BUF_INIT;
+        buf_puts(&b, "{\"slot\":");
+        buf_json_str(&b, slot, strlen(slot), NULL);
+        buf_puts(&b, ",\"position\":");
+        buf_json_str(&b, f->acked, strlen(f->acked), NULL);
+        buf_printf(&b, ",\"lag_seconds\":%.3f}", f->lag);
+        if (!b.failed) o->on_position(o->position_ctx, b.data);
+        buf_free(&b);
+        return 0;
+    }
     const char *vals[2] = {slot, f->acked};
     eng_state_set(fs, f->cc.pc->id, FOLLOW_KEY, vals, 2);
     return eng_state_save(fs, f->r->d);
@@ -744,9 +760,27 @@ static int settle_ack(follow *f, const src_driver *drv, src_stream *s, eng_state
     snprintf(f->acked, sizeof f->acked, "%s", f->commit);
     f->commit[0] = 0;
     f->progress = 1;
+    if (f->commit_time > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        f->lag = (double)ts.tv_sec + ts.tv_nsec / 1e9 - f->commit_time;
+        if (f->lag < 0) f->lag = 0; /* the database's clock is ahead of this one */
+    } else {
+        f->lag = 0;
+    }
     int rc = state_save(f, fs, f->cc.pc->slot, force);
     if (rc == 0) rc = drv->stream_ack(s, f->acked, r->d);
     return rc;
+}
+
+/* The options of a full sync inside a follow: a served follow's position is
+ * not a job's (and a served run keeps no state file: no watermark either). */
+static void inner_opts(eng_sync_opts *o)
+{
+    if (!o->on_position) return;
+    o->on_position = NULL;
+    o->resume_json = NULL;
+    o->cursor_json = "{}";
 }
 
 /* Read the tables a TRUNCATE or an ALTER concerned in full (a full sync of
@@ -762,6 +796,7 @@ static int resync(follow *f)
         o.table = f->roots[i].name;
         o.mode = ENG_MODE_FULL;
         o.quiet = 1;
+        inner_opts(&o);
         eng_sync_stats st;
         diag_warning(r->d, f->cc.pc->loc, "%s > %s: truncated or altered: reading it in full",
                      f->cc.pc->id, f->roots[i].name);
@@ -822,6 +857,7 @@ static int snapshot_sync(follow *f, const char *snapshot)
     eng_sync_opts o = *r->o;
     o.connector = f->cc.pc->id;
     o.mode = ENG_MODE_FULL;
+    inner_opts(&o);
     eng_sync_stats st;
     int code = eng_sync_run(&copy, &o, &st, r->d);
     free(pcs);
@@ -894,13 +930,17 @@ static int session(follow *f, eng_state *fs, int *fresh)
             switch (c.kind) {
             case SRC_CHANGE_COMMIT:
                 snprintf(f->commit, sizeof f->commit, "%s", c.pos);
+                f->commit_time = c.time;
                 /* a TRUNCATE or an ALTER in this transaction: its tables are
                  * read in full, then this commit is acknowledged */
                 for (int i = 0; i < f->nroots; i++)
                     if (f->roots[i].resync > whole) whole = f->roots[i].resync;
                 break;
             case SRC_CHANGE_IDLE:
-                if (!f->pending) snprintf(f->commit, sizeof f->commit, "%s", c.pos);
+                if (!f->pending) {
+                    snprintf(f->commit, sizeof f->commit, "%s", c.pos);
+                    f->commit_time = 0; /* caught up */
+                }
                 due = 1;
                 break;
             default:
@@ -939,18 +979,47 @@ static int session(follow *f, eng_state *fs, int *fresh)
     return rc;
 }
 
+/* A served follow's position ({"slot":S,"position":P}, as state_save
+ * reported it) into vals[0..2); how many. */
+static int served_position(const char *text, arena *a, const char **vals)
+{
+    json *root = NULL;
+    if (!text || !json_parse(a, text, strlen(text), &root) || root->kind != JSON_OBJECT) return 0;
+    int n = 0;
+    vals[0] = vals[1] = NULL;
+    for (const json *m = root->child; m; m = m->next) {
+        if (m->kind != JSON_STRING) continue;
+        if (!strcmp(m->key, "slot")) vals[0] = m->str;
+        if (!strcmp(m->key, "position")) vals[1] = m->str;
+    }
+    if (vals[0]) n = vals[1] ? 2 : 1;
+    return n;
+}
+
 static int follow_stream(sync_run *r, const plan_connector *pc, const char *state_path)
 {
-    size_t fn = strlen(state_path) + 8;
-    char *fpath = malloc(fn);
-    if (!fpath) abort();
-    snprintf(fpath, fn, "%s-follow", state_path);
-    eng_state *fs = eng_state_load(fpath, r->d);
-    free(fpath);
-    if (!fs) return 1;
+    eng_state *fs = NULL;
     const char *const *vals;
+    const char *served[2];
     int n = 0;
-    eng_state_get(fs, pc->id, FOLLOW_KEY, &vals, &n);
+    arena *pa = arena_new();
+    if (r->o->on_position) {
+        /* served: the position is the caller's (r->o->resume_json) */
+        n = served_position(r->o->resume_json, pa, served);
+        vals = served;
+    } else {
+        size_t fn = strlen(state_path) + 8;
+        char *fpath = malloc(fn);
+        if (!fpath) abort();
+        snprintf(fpath, fn, "%s-follow", state_path);
+        fs = eng_state_load(fpath, r->d);
+        free(fpath);
+        if (!fs) {
+            arena_free(pa);
+            return 1;
+        }
+        eng_state_get(fs, pc->id, FOLLOW_KEY, &vals, &n);
+    }
     /* no state, or another slot: start over (a new slot, a new initial read) */
     int fresh = !(n >= 1 && vals[0] && !strcmp(vals[0], pc->slot));
     follow f;
@@ -1008,6 +1077,7 @@ static int follow_stream(sync_run *r, const plan_connector *pc, const char *stat
         }
     }
     eng_state_free(fs);
+    arena_free(pa);
     return code;
 }
 
