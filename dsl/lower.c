@@ -772,6 +772,11 @@ static int lower_relations(lw *w, const dsl_node *rels, const char *path_prefix,
         const dsl_node *th = get(r, "through");
         if (th && lower_through(w, rel, th, keyn->str)) rc = -1;
         rel->order_by = str_list(w, get(r, "order_by"), 0, &rel->norder_by);
+        {
+            const char *rd = sget(w, r, "read");
+            /* a nested relation's parents are child rows, in no key order */
+            rel->merge = !path_prefix && !rel->through && !(rd && !strcmp(rd, "batch"));
+        }
         prog sub = {0};
         const char *path = path_prefix ? arena_printf(w->tmp, "%s.%s", path_prefix, rel->key)
                                        : rel->key;

@@ -367,6 +367,47 @@ static void mark_rel_refs(const eng_bound_doc *parent, int ri, const src_table *
     }
 }
 
+/* Integer columns order the same way in every database and in
+ * eng_child_set_cmp: the only ones a merge compares. */
+static int integer_col(const src_column *col)
+{
+    static const char *const ints[] = {"long", "integer", "short", "byte", "unsigned_long"};
+    for (size_t i = 0; col->es_type && i < sizeof ints / sizeof ints[0]; i++)
+        if (!strcmp(col->es_type, ints[i])) return 1;
+    return 0;
+}
+
+/* Whether br can be read by merge (see eng_bound_relation.merge). */
+static void bind_merge(bctx *c, eng_bound_relation *br, const eng_bound_doc *parent)
+{
+    const plan_relation *rel = br->rel;
+    if (!rel->merge || br->link) return;
+    if (rel->non > parent->nkeys) {
+        br->merge_why = "its parent columns are not the table's leading key columns";
+        return;
+    }
+    for (int i = 0; i < rel->non; i++) {
+        if (br->parent_on[i] < 0 || br->child_on[i] < 0) return;
+        if (br->parent_on[i] != parent->keys[i]) {
+            br->merge_why = "its parent columns are not the table's leading key columns";
+            return;
+        }
+        if (!integer_col(&parent->st->cols[br->parent_on[i]]) ||
+            !integer_col(&br->child->cols[br->child_on[i]])) {
+            br->merge_why = "its `on` columns are not integer columns on both sides";
+            return;
+        }
+    }
+    br->merge_pos = arena_alloc(c->a, sizeof(int) * ((size_t)rel->non + 1));
+    for (int i = 0; i < rel->non; i++) {
+        br->merge_pos[i] = -1;
+        for (int j = 0; j < br->nsel; j++)
+            if (br->sel[j] == br->child_on[i]) br->merge_pos[i] = j;
+        if (br->merge_pos[i] < 0) return; /* always selected: not reached */
+    }
+    br->merge = 1;
+}
+
 static int bind_relation(bctx *c, eng_bound_relation *br, const plan_relation *rel,
                          const eng_bound_doc *parent)
 {
@@ -458,6 +499,7 @@ static int bind_relation(bctx *c, eng_bound_relation *br, const plan_relation *r
     else
         eng_sql_relation(c->a, c->drv, rel, cols, from, ocols, odirs, nord, &br->select_head,
                          &br->select_tail);
+    bind_merge(c, br, parent);
     return 0;
 }
 

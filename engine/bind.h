@@ -81,6 +81,13 @@ struct eng_bound_relation {
      * them after the child table's columns: child_on[i] = child->ncols + i. */
     const src_table *link;        /* NULL for a direct relation */
     int nextra;                   /* link key columns per stored row (rel->non, or 0) */
+    /* read by merge (rel->merge, and parent_on are the parent table's leading
+     * key columns, integer like child_on): one scan of the child table ordered
+     * by child_on from a lower bound (engine/sql.c eng_sql_child_merge),
+     * merged with the parent scan, which is ordered by its key */
+    int merge;
+    int *merge_pos;               /* the query's result column of each child_on */
+    const char *merge_why;        /* rel->merge but read in batches: why (for sync -v) */
 };
 
 /* Child tables of relations are described by the caller. Return 0 with *out

@@ -1088,6 +1088,7 @@ struct eng_child_set {
     buf kb;
     buf sql;
     group *last; /* the group of the previous child row (rows come grouped by key) */
+    int only_parents; /* add_child drops rows whose key is no registered parent's */
 };
 
 static uint64_t fnv(const char *p, size_t n)
@@ -1264,8 +1265,11 @@ int eng_child_set_add_child(eng_child_set *cs, const src_value *result_row,
     if (k < 0) return DIAG_ENOMEM;
     if (k == 1) return 0;
     group *g = cs->last;
-    if (!g || g->klen != cs->kb.len || memcmp(g->key, cs->kb.data, cs->kb.len) != 0)
-        g = cs->last = lookup(cs, cs->kb.data, cs->kb.len, 1);
+    if (!g || g->klen != cs->kb.len || memcmp(g->key, cs->kb.data, cs->kb.len) != 0) {
+        g = lookup(cs, cs->kb.data, cs->kb.len, !cs->only_parents);
+        if (!g) return 0; /* the key of no parent of this chunk */
+        cs->last = g;
+    }
     r->vals = vals;
     if (stored) *stored = vals;
     if (g->last) g->last->next = r;
@@ -1273,6 +1277,72 @@ int eng_child_set_add_child(eng_child_set *cs, const src_value *result_row,
     g->last = r;
     g->n++;
     g->rows = NULL;
+    return 0;
+}
+
+void eng_child_set_only_parents(eng_child_set *cs, int on) { cs->only_parents = on; }
+
+const char *const *eng_child_set_parent_key(const eng_child_set *cs, int i)
+{
+    return i >= 0 && i < cs->np ? cs->pvals[i] : NULL;
+}
+
+/* Whether p[0..n) is an integer as databases print one. */
+static int plain_int(const char *p, size_t n)
+{
+    size_t i = n && p[0] == '-';
+    if (i == n) return 0;
+    for (; i < n; i++)
+        if (p[i] < '0' || p[i] > '9') return 0;
+    return 1;
+}
+
+static int num_text(const char *p, size_t n, double *out)
+{
+    char tmp[64], *end;
+    if (n == 0 || n >= sizeof tmp) return 0;
+    memcpy(tmp, p, n);
+    tmp[n] = '\0';
+    *out = strtod(tmp, &end);
+    return *end == '\0';
+}
+
+/* Compare a child key value (kind k, bytes a) with a parent key value (text
+ * b) in the order of an integer column: integers exactly; other numbers as
+ * doubles; numbers before anything else (SQLite's order for a text stored
+ * in an INTEGER column), compared bytewise. */
+static int key_cmp(src_vkind k, const char *a, size_t an, const char *b)
+{
+    size_t bn = strlen(b);
+    if (k == SRC_NUMBER && plain_int(a, an) && plain_int(b, bn)) {
+        int na = a[0] == '-', nb = b[0] == '-';
+        if (na != nb) return na ? -1 : 1;
+        int sign = na ? -1 : 1;
+        if (an != bn) return an < bn ? -sign : sign;
+        int c = memcmp(a, b, an);
+        return c < 0 ? -sign : c > 0 ? sign : 0;
+    }
+    double x, y;
+    int xa = k == SRC_NUMBER && num_text(a, an, &x), yb = num_text(b, bn, &y);
+    if (xa && yb) return x < y ? -1 : x > y ? 1 : 0;
+    if (xa != yb) return xa ? -1 : 1;
+    size_t m = an < bn ? an : bn;
+    int c = m ? memcmp(a, b, m) : 0;
+    return c ? c : an < bn ? -1 : an > bn ? 1 : 0;
+}
+
+int eng_child_set_cmp(const eng_child_set *cs, const src_value *result_row, int parent)
+{
+    const eng_bound_relation *br = cs->br;
+    if (parent < 0) parent = cs->np - 1;
+    if (parent < 0 || !br->merge_pos) return 1;
+    for (int i = 0; i < br->rel->non; i++) {
+        const src_value *v = &result_row[br->merge_pos[i]];
+        const char *p = cs->pvals[parent][i];
+        if (v->kind == SRC_NULL) return 1; /* not returned by the merge query */
+        int c = key_cmp(v->kind, v->p, v->n, p ? p : "");
+        if (c) return c;
+    }
     return 0;
 }
 

@@ -107,6 +107,18 @@ int eng_child_set_query(eng_child_set *cs, src_query *q, diag *d);
  * when the row's key is NULL. */
 int eng_child_set_add_child(eng_child_set *cs, const src_value *result_row,
                             const src_value **stored);
+/* Merge reads (br->merge): with on, add_child drops the rows whose key is
+ * no registered parent's (children of parents of other chunks, of parents
+ * that `where` or the rules left out, or of no parent at all). */
+void eng_child_set_only_parents(eng_child_set *cs, int on);
+/* The key values (text, rel->non) of the i-th registered parent, NULL when
+ * there is none. */
+const char *const *eng_child_set_parent_key(const eng_child_set *cs, int i);
+/* Compare the key of a row of the merge query (result columns
+ * br->merge_pos) with the key of registered parent `parent` (-1: the last
+ * one, the greatest in the scan's order) in an integer column's order:
+ * <0, 0, >0. A row without a parent to compare with is greater. */
+int eng_child_set_cmp(const eng_child_set *cs, const src_value *result_row, int parent);
 /* Use cs for relation br (any depth) in the next eng_write_doc calls. cs is
  * borrowed; NULL = no children known (one-to-many writes [], one null). */
 void eng_interp_set_children(eng_interp *it, const eng_bound_relation *br,

@@ -282,6 +282,24 @@ int eng_sql_child_batch(const eng_bound_relation *br, int nparents, buf *b)
     return b->failed ? DIAG_ENOMEM : 0;
 }
 
+int eng_sql_child_merge(const eng_bound_relation *br, buf *b)
+{
+    const plan_relation *rel = br->rel;
+    const src_driver *drv = br->driver;
+    buf_reset(b);
+    buf_puts(b, br->select_head);
+    /* a NULL never equals a parent key; with several columns the tuple
+     * comparison alone would let (2, NULL) >= (1, 1) through */
+    for (int i = 0; rel->non > 1 && i < rel->non; i++) {
+        drv->quote_ident(b, br->child->cols[br->child_on[i]].name);
+        buf_puts(b, " IS NOT NULL AND ");
+    }
+    int next = 1;
+    tuple_cmp(b, drv, br->child, br->child_on, rel->non, ">=", &next);
+    buf_puts(b, br->select_tail);
+    return b->failed ? DIAG_ENOMEM : 0;
+}
+
 /* FROM target of a bound table: the custom query, or the described table in
  * the schema the binding resolved. */
 static const char *bound_from(const eng_bound_table *bt, arena *a)

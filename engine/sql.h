@@ -76,6 +76,12 @@ void eng_sql_relation_through(arena *a, const src_driver *drv, const plan_relati
  * link table's columns, qualified, for a many-to-many relation), then tail. Returns 0 or DIAG_ENOMEM. */
 int eng_sql_child_batch(const eng_bound_relation *br, int nparents, buf *b);
 
+/* A relation read by merge (br->merge) into b (reset first): head, then
+ * "[c1 IS NOT NULL AND ...] (on cols) >= (?, ...)" - the first parent key
+ * of the read, rel->non placeholders - then tail: every child row from that
+ * key on, ordered by the `on` columns. Returns 0 or DIAG_ENOMEM. */
+int eng_sql_child_merge(const eng_bound_relation *br, buf *b);
+
 /* Which rows an incremental read sees (cursor: the table's cursor columns). */
 typedef enum {
     ENG_WINDOW_NONE,   /* every row (full read, and the first incremental one) */

@@ -145,6 +145,9 @@ static void relation_text(buf *b, const plan_relation *r, int i, int ind)
         for (int j = 0; j < r->norder_by; j++) buf_printf(b, "%s%s", j ? ", " : "", r->order_by[j]);
     }
     if (r->where_sql) buf_printf(b, " where (%s)", r->where_sql);
+    /* merge: when the described key allows it (engine/bind.c), else batches */
+    buf_puts(b, r->merge ? ", read by merge on the parent key (else IN batches)"
+                         : ", read in IN batches");
     buf_puts(b, "  ");
     loc_text(b, r->loc);
     buf_putc(b, '\n');
@@ -474,6 +477,7 @@ static void doc_json(buf *b, const plan_doc *doc)
         jbool(b, &g, "one", r->one);
         jlist(b, &g, "order_by", r->order_by, r->norder_by);
         jstr(b, &g, "where", r->where_sql);
+        jstr(b, &g, "read", r->merge ? "merge" : "batch");
         jkey(b, &g, "doc");
         doc_json(b, &r->doc);
         jloc(b, &g, r->loc);

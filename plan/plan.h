@@ -132,6 +132,12 @@ struct plan_relation {
     const char *const *order_by;
     int norder_by;
     const char *where_sql;        /* optional predicate on the child table */
+    int merge;                    /* read: 1 = one ordered scan of the child table merged
+                                   * with the parent scan, when the bound key allows it
+                                   * (engine/bind.c: a relation of the table itself, not
+                                   * many-to-many, `on` = the leading key columns, integer
+                                   * on both sides); else, and with `read: batch`, one
+                                   * `IN (...)` query per chunk of parents */
     plan_doc doc;                 /* how a child row becomes an object */
     src_loc loc;
 };

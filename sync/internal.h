@@ -100,6 +100,9 @@ typedef struct sync_table_run {
     src_value **rows_buf;
     int nchunk, width;
     eng_child_set **sets;
+    struct sync_merge *merges; /* scan.c, during one read of the table: per relation
+                                * of the table, the ordered child scans of those read
+                                * by merge; NULL: every relation in batches */
     diag *ad;   /* driver messages of the current scan attempt: a failure that is
                  * retried becomes a warning, not an error */
     int where_flag; /* sync --follow re-reads: 1 + the result column saying the row

@@ -6,6 +6,7 @@
  *
  * Stage: sources -> interpreter -> sink. Builds no JSON itself (the
  * interpreter does) and chooses no table or window (table.c, window.c). */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -118,38 +119,195 @@ static int write_row(sync_table_run *tr, const src_value *row)
     return rc;
 }
 
-/* Run the child query of cs (its parents registered) on the second
- * connection; each child row also registers as a parent of the nested
- * relations, whose queries run next (one query per relation and chunk). */
-static int fetch_children(sync_table_run *tr, const eng_bound_relation *br, eng_child_set *cs)
+/* Hand one child row to cs; the copy cs keeps also registers as a parent
+ * of the nested relations. */
+static int add_child(sync_table_run *tr, const eng_bound_relation *br, eng_child_set *cs,
+                     const src_value *row)
+{
+    const eng_bound_doc *cd = &br->doc;
+    const src_value *kept;
+    int rc = eng_child_set_add_child(cs, row, &kept);
+    for (int k = 0; rc == 0 && kept && k < cd->doc->nrelations; k++)
+        rc = eng_child_set_add_parent(tr->sets[cd->rels[k].slot], kept);
+    return rc;
+}
+
+/* The child query of cs (its parents registered) on the second connection:
+ * one `IN (...)` batch. */
+static int read_batch(sync_table_run *tr, const eng_bound_relation *br, eng_child_set *cs)
 {
     sync_conn *cc = tr->cc;
     sync_run *r = cc->r;
+    src_query q;
+    int rc = eng_child_set_query(cs, &q, r->d);
+    if (rc) return rc;
+    if (!cc->c2) sync_open_source(cc->pc, &cc->c2, r->d);
+    if (!cc->c2) return DIAG_ETRANSIENT;
+    src_scan *s = NULL;
+    diag *dd = tr->ad ? tr->ad : r->d;
+    rc = sync_drv_begin_scan(cc->pc->driver, cc->c2, &q, &s, dd);
+    const src_value *row;
+    while (rc == 0 && (rc = sync_drv_next(cc->pc->driver, s, &row, dd)) == 1)
+        rc = add_child(tr, br, cs, row);
+    cc->pc->driver->end_scan(s);
+    return rc < 0 ? rc : 0;
+}
+
+/* ---- relations read by merge (eng_bound_relation.merge)
+ *
+ * The parent scan comes in key order, and the relation's parent columns
+ * are the leading key columns: the children are one scan of the child
+ * table ordered by its `on` columns, from the first parent's key on, kept
+ * open across chunks on a connection of its own (c2 serves the batches of
+ * nested relations), and read chunk by chunk up to the chunk's greatest
+ * key. The database keeps reading ahead (the driver's pipelined fetches)
+ * while a chunk is written. */
+typedef struct sync_merge {
+    src_conn *c;
+    src_scan *s;          /* NULL: not open yet, or at its end (eof) */
+    int eof;
+    int width;            /* columns of a row of the query */
+    arena *pa;
+    src_value *pending;   /* read, and beyond the chunk it was read for */
+    arena *ca;
+    src_value **carry;    /* the rows of the previous chunk's greatest key: children
+                           * of the next chunk too when it starts with that key
+                           * (the parent columns are a part of a longer key) */
+    int ncarry, capcarry;
+    buf sql;
+} sync_merge;
+
+/* At the start of a read of the table: a merge state per relation read by
+ * merge (none when rows are not buffered in chunks). */
+static void merge_begin(sync_table_run *tr)
+{
+    const eng_bound_doc *d = &tr->bt->doc;
+    int any = 0;
+    for (int i = 0; i < d->doc->nrelations; i++) any |= d->rels[i].merge;
+    if (!any || !tr->chunk) return;
+    tr->merges = calloc((size_t)d->doc->nrelations, sizeof *tr->merges);
+    if (!tr->merges) abort();
+    for (int i = 0; i < d->doc->nrelations; i++) {
+        sync_merge *m = &tr->merges[i];
+        m->width = d->rels[i].nsel + d->rels[i].nextra;
+        m->pa = arena_new();
+        m->ca = arena_new();
+    }
+}
+
+/* Close the child scans and their connections (the end of a read, or an
+ * error: the next read opens them again from its first parent's key). */
+static void merge_end(sync_table_run *tr)
+{
+    if (!tr->merges) return;
+    const src_driver *drv = tr->cc->pc->driver;
+    for (int i = 0; i < tr->bt->doc.doc->nrelations; i++) {
+        sync_merge *m = &tr->merges[i];
+        if (m->s) drv->end_scan(m->s);
+        if (m->c) drv->close(m->c);
+        arena_free(m->pa);
+        arena_free(m->ca);
+        free(m->carry);
+        buf_free(&m->sql);
+    }
+    free(tr->merges);
+    tr->merges = NULL;
+}
+
+static int carry_push(sync_merge *m, const src_value *row)
+{
+    if (m->ncarry == m->capcarry) {
+        int cap = m->capcarry ? m->capcarry * 2 : 16;
+        src_value **nc = realloc(m->carry, sizeof *nc * (size_t)cap);
+        if (!nc) return DIAG_ENOMEM;
+        m->carry = nc;
+        m->capcarry = cap;
+    }
+    m->carry[m->ncarry++] = copy_row(m->ca, row, m->width);
+    return 0;
+}
+
+/* The children of the chunk's parents (registered in cs) from the ordered
+ * scan: the carried rows when the chunk starts with their key, the pending
+ * row, then rows up to the chunk's greatest key; the first row beyond it
+ * waits for the next chunk. Rows of keys no parent of the chunk has are
+ * dropped by cs. */
+static int read_merge(sync_table_run *tr, const eng_bound_relation *br, eng_child_set *cs,
+                      sync_merge *m)
+{
+    sync_conn *cc = tr->cc;
+    sync_run *r = cc->r;
+    const src_driver *drv = cc->pc->driver;
+    diag *dd = tr->ad ? tr->ad : r->d;
+    int rc = 0;
+    if (eng_child_set_nparents(cs) == 0) return 0; /* no parent key without a NULL */
+    if (!m->s && !m->eof) {
+        if (eng_sql_child_merge(br, &m->sql)) return DIAG_ENOMEM;
+        src_query q;
+        memset(&q, 0, sizeof q);
+        q.sql = m->sql.data;
+        q.params = eng_child_set_parent_key(cs, 0);
+        q.nparams = br->rel->non;
+        q.fetch_size = cc->pc->source.fetch_size;
+        if (!m->c) sync_open_source(cc->pc, &m->c, r->d);
+        if (!m->c) return DIAG_ETRANSIENT;
+        rc = sync_drv_begin_scan(drv, m->c, &q, &m->s, dd);
+        if (rc < 0) {
+            m->s = NULL;
+            return rc;
+        }
+    } else if (m->ncarry && eng_child_set_cmp(cs, m->carry[0], 0) == 0) {
+        for (int i = 0; i < m->ncarry && rc == 0; i++) rc = add_child(tr, br, cs, m->carry[i]);
+        if (rc < 0) return rc;
+    }
+    m->ncarry = 0;
+    arena_reset(m->ca);
+    if (m->pending) {
+        int c = eng_child_set_cmp(cs, m->pending, -1);
+        if (c > 0) return 0; /* beyond this chunk too */
+        if (c == 0) rc = carry_push(m, m->pending);
+        if (rc == 0) rc = add_child(tr, br, cs, m->pending);
+        m->pending = NULL;
+        arena_reset(m->pa);
+        if (rc < 0) return rc;
+    }
+    while (m->s) {
+        const src_value *row;
+        rc = sync_drv_next(drv, m->s, &row, dd);
+        if (rc < 0) return rc;
+        if (rc == 0) {
+            drv->end_scan(m->s);
+            m->s = NULL;
+            m->eof = 1;
+            break;
+        }
+        int c = eng_child_set_cmp(cs, row, -1);
+        if (c > 0) {
+            m->pending = copy_row(m->pa, row, m->width);
+            break;
+        }
+        if (c == 0 && (rc = carry_push(m, row)) < 0) return rc;
+        rc = add_child(tr, br, cs, row);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+/* The children of cs's registered parents (by merge with m, else in a
+ * batch), then those of the nested relations (one batch per relation and
+ * chunk: their parents are child rows, in no key order). */
+static int fetch_children(sync_table_run *tr, const eng_bound_relation *br, eng_child_set *cs,
+                          sync_merge *m)
+{
     const eng_bound_doc *cd = &br->doc;
     int nn = cd->doc->nrelations, rc = 0;
     for (int k = 0; k < nn; k++) eng_child_set_reset(tr->sets[cd->rels[k].slot]);
-    if (eng_child_set_nparents(cs) > 0) {
-        src_query q;
-        rc = eng_child_set_query(cs, &q, r->d);
-        if (rc) return rc;
-        if (!cc->c2) sync_open_source(cc->pc, &cc->c2, r->d);
-        if (!cc->c2) return DIAG_ETRANSIENT;
-        src_scan *s = NULL;
-        diag *dd = tr->ad ? tr->ad : r->d;
-        rc = sync_drv_begin_scan(cc->pc->driver, cc->c2, &q, &s, dd);
-        const src_value *row;
-        while (rc == 0 && (rc = sync_drv_next(cc->pc->driver, s, &row, dd)) == 1) {
-            const src_value *kept;
-            rc = eng_child_set_add_child(cs, row, &kept);
-            for (int k = 0; rc == 0 && kept && k < nn; k++)
-                rc = eng_child_set_add_parent(tr->sets[cd->rels[k].slot], kept);
-        }
-        cc->pc->driver->end_scan(s);
-        if (rc < 0) return rc;
-    }
+    if (m) rc = read_merge(tr, br, cs, m);
+    else if (eng_child_set_nparents(cs) > 0) rc = read_batch(tr, br, cs);
+    if (rc < 0) return rc;
     eng_interp_set_children(tr->it, br, cs);
     for (int k = 0; k < nn; k++) {
-        rc = fetch_children(tr, &cd->rels[k], tr->sets[cd->rels[k].slot]);
+        rc = fetch_children(tr, &cd->rels[k], tr->sets[cd->rels[k].slot], NULL);
         if (rc < 0) return rc;
     }
     return 0;
@@ -165,12 +323,14 @@ static int flush_chunk(sync_table_run *tr)
     for (int i = 0; i < bt->doc.doc->nrelations; i++) {
         const eng_bound_relation *br = &bt->doc.rels[i];
         eng_child_set *cs = tr->sets[br->slot];
+        sync_merge *m = tr->merges && br->merge ? &tr->merges[i] : NULL;
         eng_child_set_reset(cs);
+        eng_child_set_only_parents(cs, m != NULL);
         for (int j = 0; j < tr->nchunk; j++) {
             int rc = eng_child_set_add_parent(cs, tr->rows_buf[j]);
             if (rc < 0) return rc;
         }
-        int rc = fetch_children(tr, br, cs);
+        int rc = fetch_children(tr, br, cs, m);
         if (rc < 0) return rc;
     }
     for (int j = 0; j < tr->nchunk; j++) {
@@ -246,6 +406,7 @@ static int scan_pass(sync_table_run *tr, const sync_window *w, const char *const
         uint64_t written_before = tr->docs + tr->deletes + tr->filtered + tr->replayed;
         if (!cc->c) sync_open_source(cc->pc, &cc->c, r->d);
         tr->ad = diag_new();
+        merge_begin(tr); /* the scan comes in key order */
         rc = cc->c ? sync_drv_begin_scan(drv, cc->c, &q, &s, tr->ad) : DIAG_ETRANSIENT;
         if (rc == 0) {
             const src_column *cols;
@@ -282,6 +443,7 @@ static int scan_pass(sync_table_run *tr, const sync_window *w, const char *const
                 if (frc < 0) rc = frc;
             }
         }
+        merge_end(tr);
         /* transient: forget unwritten rows, reconnect, resume after the
          * last written key (no duplicate, no lost row) */
         if (rc == DIAG_ETRANSIENT) {
@@ -311,9 +473,33 @@ static int scan_pass(sync_table_run *tr, const sync_window *w, const char *const
     return rc < 0 ? rc : 0;
 }
 
+__attribute__((format(printf, 3, 4))) static void note(diag *d, src_loc loc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    diag_verror(d, DIAG_NOTE, loc, fmt, ap);
+    va_end(ap);
+}
+
+/* With -v: how each relation of the table is read. */
+static void read_notes(sync_table_run *tr)
+{
+    sync_run *r = tr->cc->r;
+    const eng_bound_doc *d = &tr->bt->doc;
+    if (!r->o->verbose || !tr->chunk) return;
+    for (int i = 0; i < d->doc->nrelations; i++) {
+        const eng_bound_relation *br = &d->rels[i];
+        note(r->d, br->rel->loc, "%s > %s: relation '%s' is read %s%s%s", tr->cc->pc->id,
+             tr->bt->st->name, br->rel->key,
+             br->merge ? "by merge with the table's scan" : "in IN batches of parents",
+             br->merge_why ? ": " : "", br->merge_why ? br->merge_why : "");
+    }
+}
+
 int sync_scan_rows(sync_table_run *tr, const sync_window *w, uint64_t *rows_out)
 {
     int rc = 0;
+    read_notes(tr);
     uint64_t replayed = 0;
     *rows_out = 0;
     if (tr->replay) {
