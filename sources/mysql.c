@@ -34,12 +34,15 @@
  * does not read option files (my.cnf).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <errmsg.h>
 #include <mysql.h>
+#include <mariadb_rpl.h>
 
 #include "sources/source.h"
 
@@ -57,6 +60,8 @@ extern const src_driver src_mysql_driver;
 struct src_conn {
     char *host, *user, *password, *database, *ssl_ca;
     int port, ssl, timeout;
+    int snapshot;          /* each server connection reads in a consistent snapshot
+                            * (the initial read of sync --follow) */
     MYSQL *pool[POOL_MAX];
     int busy[POOL_MAX];
     time_t used[POOL_MAX]; /* last release: an idle connection is pinged before use */
@@ -164,6 +169,17 @@ static MYSQL *connect_one(src_conn *c, int *rc, diag *d)
     if (!ok) {
         diag_error(d, (src_loc){0}, "mysql: cannot connect to %s:%u as %s: %s", host_name(c),
                    port, c->user ? c->user : "(current user)", mysql_error(my));
+        *rc = map_errno(mysql_errno(my));
+        mysql_close(my);
+        return NULL;
+    }
+    /* the initial read of sync --follow: everything this connection reads is
+     * the state of one moment, at or after the binlog position the stream
+     * starts from (see stream_open) */
+    if (c->snapshot && (mysql_query(my, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ") ||
+                        mysql_query(my, "START TRANSACTION WITH CONSISTENT SNAPSHOT"))) {
+        diag_error(d, (src_loc){0}, "mysql: cannot start a consistent snapshot on %s: %s",
+                   host_name(c), mysql_error(my));
         *rc = map_errno(mysql_errno(my));
         mysql_close(my);
         return NULL;
@@ -849,9 +865,25 @@ static void close_conn(src_conn *c)
     free(c);
 }
 
+/* The initial read's first connection, in the snapshot the stream starts
+ * after: open() hands it to the first caller naming that snapshot. */
+static struct {
+    char token[300];
+    src_conn *c;
+} handoff;
+
+static int take_handoff(const char *token, src_conn **out)
+{
+    if (!handoff.c || strcmp(handoff.token, token)) return 0;
+    *out = handoff.c;
+    handoff.c = NULL;
+    return 1;
+}
+
 static int open_conn(const src_config *cfg, src_conn **out, diag *d)
 {
     *out = NULL;
+    if (cfg->snapshot && take_handoff(cfg->snapshot, out)) return 0;
     src_conn *c = calloc(1, sizeof *c);
     if (!c) return DIAG_ENOMEM;
     c->host = dup_or_null(cfg->host);
@@ -862,6 +894,7 @@ static int open_conn(const src_config *cfg, src_conn **out, diag *d)
     c->port = cfg->port;
     c->ssl = cfg->ssl_enabled;
     c->timeout = cfg->connect_timeout;
+    c->snapshot = cfg->snapshot != NULL;
     if ((cfg->host && !c->host) || (cfg->username && !c->user) ||
         (cfg->password && !c->password) || (cfg->database && !c->database) ||
         (cfg->ssl_ca && !c->ssl_ca)) {
@@ -1050,6 +1083,1301 @@ static int describe(src_conn *c, const char *schema, const char *table, arena *a
     return 0;
 }
 
+/* ---------------------------------------------------------------- binlog
+ *
+ * sync --follow reads the server's row-based binary log through Connector/C's
+ * replication API (mariadb_rpl.h: COM_BINLOG_DUMP), as a replica would. A
+ * position is "file:offset" of the end of a transaction ("binlog.000003:1234").
+ *
+ * stream_open checks log_bin, binlog_format=ROW and binlog_row_image (a
+ * warning when not FULL), describes the followed tables and, for a new start
+ * (o->fresh), opens a connection in a consistent snapshot whose binlog
+ * position (MariaDB's binlog_snapshot_file/_position) is where the stream
+ * starts: that connection is handed to the first open() naming the snapshot
+ * (the initial read), so the initial read and the stream meet without a gap.
+ * Further connections of the initial read take their own snapshot, later:
+ * the changes in between come again from the stream, whose rows the follow
+ * loop re-reads by key (harmless). MySQL has no binlog_snapshot_* status:
+ * the position read just before the snapshot is used (same reasoning).
+ *
+ * stream_next decodes TABLE_MAP and WRITE/UPDATE/DELETE_ROWS events (v1, v2
+ * and MariaDB's compressed v1) into the same values a scan of the row yields;
+ * XID, COMMIT and standalone statements (DDL) end a transaction. A statement
+ * naming a followed table: TRUNCATE becomes SRC_CHANGE_TRUNCATE, an ALTER a
+ * SRC_CHANGE_RELATION with the columns described anew; a TABLE_MAP whose
+ * column count differs from the table's description (a position from before
+ * an ALTER) becomes a TRUNCATE too: the table is read in full. The server
+ * sends a heartbeat every 0.1 s when idle: stream_next returns 0 then (or an
+ * IDLE change outside a transaction). There is no server-side slot: the
+ * position lives in the follow state file; stream_ack has nothing to do and
+ * stream_drop nothing to drop. */
+
+#define RPL_HEARTBEAT_NS "100000000" /* an idle stream hears from the server every 0.1 s */
+#define RPL_READ_TIMEOUT_S 30u       /* no heartbeat for that long: the connection is lost */
+#define ER_MASTER_FATAL_READING_BINLOG_ 1236
+#define ER_SPECIFIC_ACCESS_DENIED_ 1227
+#define ER_ACCESS_DENIED_ 1045
+
+typedef struct rpl_table {
+    char *name;
+    arena *a;                 /* the description (replaced after a DDL) */
+    src_table t;
+    const char **names;
+    unsigned char *sem;       /* per column: S_* */
+    const char ***labels;     /* ENUM and SET members */
+    int *nlabels;
+} rpl_table;
+
+enum { S_TEXT, S_BINARY, S_JSON, S_UNSIGNED, S_ENUM, S_SET, S_GEOMETRY, S_SKIP };
+
+typedef struct rpl_map {
+    uint64_t id;
+    rpl_table *t;             /* NULL: a table not followed */
+    int ncols;
+    unsigned char *types;
+    unsigned char (*meta)[2];
+    int bad;                  /* not decodable with the description: read in full */
+} rpl_map;
+
+typedef struct rpl_q {
+    src_change_kind kind;
+    rpl_table *t;
+    char pos[300];
+} rpl_q;
+
+struct src_stream {
+    src_conn *conn;           /* queries: settings, descriptions, positions */
+    src_conn *snap;           /* a fresh start: the snapshot's connection (handed off) */
+    MYSQL *my;                /* the replication connection */
+    MARIADB_RPL *rpl;
+    MARIADB_RPL_EVENT *ev;
+    src_config cfg;
+    rpl_table *tables;
+    int ntables;
+    rpl_map *maps;
+    int nmaps;
+    char file[256];
+    unsigned long long pos;   /* end of the last event read */
+    char start[300];          /* a fresh start: the snapshot's position */
+    uint32_t server_id;
+    int in_trx;
+    rpl_q *q;
+    int nq, qhead, qcap;
+    /* the rows event being walked */
+    int walking, rows_type;
+    rpl_map *rmap;
+    const unsigned char *rp, *rend, *bm1, *bm2;
+    arena *ca;                /* one change's values */
+    src_value *row, *old;
+    unsigned char *absent;
+    int rowcap;
+};
+
+
+static int lenenc(const unsigned char **pp, const unsigned char *end, uint64_t *out)
+{
+    const unsigned char *p = *pp;
+    if (p >= end) return -1;
+    unsigned n = *p < 251 ? 0 : *p == 252 ? 2 : *p == 253 ? 3 : *p == 254 ? 8 : 99;
+    if (n == 99 || p + 1 + n > end) return -1;
+    uint64_t v = n ? 0 : *p;
+    for (unsigned i = 0; i < n; i++) v |= (uint64_t)p[1 + i] << (8 * i);
+    *pp = p + 1 + n;
+    *out = v;
+    return 0;
+}
+
+static uint64_t le(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static uint64_t be(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) v = v << 8 | p[i];
+    return v;
+}
+
+/* Run sql on the stream's query connection, each row to fn (text values). */
+static int rpl_query(src_stream *s, const char *sql, int (*fn)(void *, const src_value *),
+                     void *ctx, diag *d)
+{
+    return src_query_each(&src_mysql_driver, s->conn, sql, NULL, 0, fn, ctx, d);
+}
+
+/* A plain statement on a server connection (no result). */
+static int plain(MYSQL *my, const char *sql, diag *d)
+{
+    if (mysql_query(my, sql) == 0) {
+        MYSQL_RES *r = mysql_store_result(my);
+        if (r) mysql_free_result(r);
+        return 0;
+    }
+    diag_error(d, (src_loc){0}, "mysql: %s: %s (error %u)", sql, mysql_error(my), mysql_errno(my));
+    return map_errno(mysql_errno(my));
+}
+
+/* The first two columns of the rows of a SHOW statement on my: name=value
+ * pairs into fn. */
+static int show_rows(MYSQL *my, const char *sql, void (*fn)(void *, char **, int), void *ctx)
+{
+    if (mysql_query(my, sql)) return -1;
+    MYSQL_RES *r = mysql_store_result(my);
+    if (!r) return -1;
+    MYSQL_ROW row;
+    int nf = (int)mysql_num_fields(r);
+    while ((row = mysql_fetch_row(r))) fn(ctx, row, nf);
+    mysql_free_result(r);
+    return 0;
+}
+
+typedef struct posbuf {
+    char file[256];
+    unsigned long long pos;
+    int have_file, have_pos;
+} posbuf;
+
+static void on_master_status(void *ctx, char **row, int nf)
+{
+    posbuf *p = ctx;
+    if (nf >= 2 && row[0] && row[1]) {
+        snprintf(p->file, sizeof p->file, "%s", row[0]);
+        p->pos = strtoull(row[1], NULL, 10);
+        p->have_file = p->have_pos = 1;
+    }
+}
+
+static void on_snapshot_status(void *ctx, char **row, int nf)
+{
+    posbuf *p = ctx;
+    if (nf < 2 || !row[0] || !row[1]) return;
+    if (!strcasecmp(row[0], "binlog_snapshot_file") && row[1][0]) {
+        snprintf(p->file, sizeof p->file, "%s", row[1]);
+        p->have_file = 1;
+    } else if (!strcasecmp(row[0], "binlog_snapshot_position")) {
+        p->pos = strtoull(row[1], NULL, 10);
+        p->have_pos = 1;
+    }
+}
+
+/* The binlog's current end (SHOW MASTER STATUS; SHOW BINARY LOG STATUS on
+ * MySQL 8.4). */
+static int master_position(MYSQL *my, posbuf *p, diag *d)
+{
+    memset(p, 0, sizeof *p);
+    if (show_rows(my, "SHOW MASTER STATUS", on_master_status, p) != 0)
+        show_rows(my, "SHOW BINARY LOG STATUS", on_master_status, p);
+    if (p->have_file) return 0;
+    diag_error(d, (src_loc){0},
+               "mysql: cannot read the binlog position (SHOW MASTER STATUS%s%s): the user needs "
+               "the BINLOG MONITOR privilege (REPLICATION CLIENT before MariaDB 10.5 and on MySQL)",
+               mysql_errno(my) ? ": " : "", mysql_errno(my) ? mysql_error(my) : "");
+    return mysql_errno(my) && is_conn_error(mysql_errno(my)) ? DIAG_ETRANSIENT : DIAG_EINVAL;
+}
+
+static int parse_position(const char *text, char *file, size_t fn, unsigned long long *pos)
+{
+    const char *colon = text ? strrchr(text, ':') : NULL;
+    if (!colon || colon == text || (size_t)(colon - text) >= fn || !colon[1]) return -1;
+    char *end = NULL;
+    unsigned long long v = strtoull(colon + 1, &end, 10);
+    if (!end || *end || v < 4) return -1;
+    memcpy(file, text, (size_t)(colon - text));
+    file[colon - text] = 0;
+    *pos = v;
+    return 0;
+}
+
+/* ---- the followed tables */
+
+/* The members of "enum('a','b')" / "set('a','b')" ('' inside quotes is one quote). */
+static int parse_labels(arena *a, const char *type, const char ***out)
+{
+    const char *p = strchr(type, '(');
+    int n = 0, cap = 8;
+    const char **l = arena_alloc(a, (size_t)cap * sizeof *l);
+    if (!p) return 0;
+    for (p++; *p == '\'';) {
+        buf b = BUF_INIT;
+        for (p++; *p; p++) {
+            if (*p == '\'' && p[1] == '\'') {
+                buf_putc(&b, '\'');
+                p++;
+            } else if (*p == '\'') {
+                p++;
+                break;
+            } else if (*p == '\\' && p[1]) {
+                buf_putc(&b, *++p);
+            } else {
+                buf_putc(&b, *p);
+            }
+        }
+        if (n == cap) {
+            l = arena_realloc(a, l, (size_t)cap * sizeof *l, (size_t)cap * 2 * sizeof *l);
+            cap *= 2;
+        }
+        l[n++] = arena_strndup(a, b.data ? b.data : "", b.len);
+        buf_free(&b);
+        if (*p == ',') p++;
+    }
+    *out = l;
+    return n;
+}
+
+static int starts(const char *s, const char *prefix) { return !strncmp(s, prefix, strlen(prefix)); }
+
+/* Describe t anew: names and how each column's bytes become a value. */
+static int describe_table(src_stream *s, rpl_table *t, diag *d)
+{
+    arena *a = arena_new();
+    if (!a) return DIAG_ENOMEM;
+    src_table st;
+    int rc = describe(s->conn, NULL, t->name, a, &st, d);
+    if (rc) {
+        arena_free(a);
+        return rc;
+    }
+    arena_free(t->a);
+    t->a = a;
+    t->t = st;
+    int n = st.ncols ? st.ncols : 1;
+    t->names = arena_alloc(a, (size_t)n * sizeof *t->names);
+    t->sem = arena_alloc(a, (size_t)n);
+    t->labels = arena_alloc(a, (size_t)n * sizeof *t->labels);
+    t->nlabels = arena_alloc(a, (size_t)n * sizeof *t->nlabels);
+    for (int i = 0; i < st.ncols; i++) {
+        const char *ty = st.cols[i].sql_type ? st.cols[i].sql_type : "";
+        t->names[i] = st.cols[i].name;
+        t->labels[i] = NULL;
+        t->nlabels[i] = 0;
+        unsigned char sem = S_TEXT;
+        if (!strcmp(ty, "json")) sem = S_JSON;
+        else if (starts(ty, "enum(")) sem = S_ENUM;
+        else if (starts(ty, "set(")) sem = S_SET;
+        else if (strstr(ty, "unsigned")) sem = S_UNSIGNED;
+        else if (starts(ty, "binary") || starts(ty, "varbinary") || strstr(ty, "blob"))
+            sem = S_BINARY;
+        else if (!strcmp(st.cols[i].es_type, "binary")) sem = S_GEOMETRY; /* spatial types */
+        else if (starts(ty, "uuid") || starts(ty, "inet")) sem = S_SKIP; /* stored in binary */
+        if (sem == S_ENUM || sem == S_SET) t->nlabels[i] = parse_labels(a, ty, &t->labels[i]);
+        t->sem[i] = sem;
+    }
+    return 0;
+}
+
+static rpl_table *find_table(src_stream *s, const char *db, size_t dbn, const char *name,
+                             size_t n)
+{
+    const char *want = s->cfg.database ? s->cfg.database : "";
+    if (dbn != strlen(want) || memcmp(db, want, dbn)) return NULL;
+    for (int i = 0; i < s->ntables; i++)
+        if (strlen(s->tables[i].name) == n && !memcmp(s->tables[i].name, name, n))
+            return &s->tables[i];
+    return NULL;
+}
+
+static void queue(src_stream *s, src_change_kind kind, rpl_table *t, const char *pos)
+{
+    if (s->qhead == s->nq) s->qhead = s->nq = 0;
+    if (s->nq == s->qcap) {
+        s->qcap = s->qcap ? 2 * s->qcap : 16;
+        s->q = realloc(s->q, (size_t)s->qcap * sizeof *s->q);
+        if (!s->q) abort();
+    }
+    rpl_q *e = &s->q[s->nq++];
+    e->kind = kind;
+    e->t = t;
+    snprintf(e->pos, sizeof e->pos, "%s", pos ? pos : "");
+}
+
+static void position_text(src_stream *s, char *out, size_t n)
+{
+    snprintf(out, n, "%s:%llu", s->file, s->pos);
+}
+
+/* ---- values */
+
+static const unsigned char dig2bytes[10] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
+
+static int decimal_size(int prec, int scale)
+{
+    int intg = prec - scale;
+    return intg / 9 * 4 + dig2bytes[intg % 9] + scale / 9 * 4 + dig2bytes[scale % 9];
+}
+
+/* MySQL's binary DECIMAL as the server prints it ("-12.50", "0.00"). */
+static void decimal_text(buf *out, const unsigned char *p, int prec, int scale)
+{
+    int intg = prec - scale, size = decimal_size(prec, scale);
+    unsigned char b[64];
+    if (size > (int)sizeof b) return;
+    memcpy(b, p, (size_t)size);
+    int neg = !(b[0] & 0x80);
+    b[0] ^= 0x80;
+    if (neg)
+        for (int i = 0; i < size; i++) b[i] ^= 0xff;
+    buf ip = BUF_INIT, fp = BUF_INIT;
+    const unsigned char *q = b;
+    char tmp[16];
+    int lead = dig2bytes[intg % 9];
+    if (lead) {
+        snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)be(q, lead));
+        buf_puts(&ip, tmp);
+        q += lead;
+    }
+    for (int g = 0; g < intg / 9; g++, q += 4) {
+        snprintf(tmp, sizeof tmp, "%09llu", (unsigned long long)be(q, 4));
+        buf_puts(&ip, tmp);
+    }
+    for (int g = 0; g < scale / 9; g++, q += 4) {
+        snprintf(tmp, sizeof tmp, "%09llu", (unsigned long long)be(q, 4));
+        buf_puts(&fp, tmp);
+    }
+    if (scale % 9) {
+        snprintf(tmp, sizeof tmp, "%0*llu", scale % 9,
+                 (unsigned long long)be(q, dig2bytes[scale % 9]));
+        buf_puts(&fp, tmp);
+    }
+    const char *is = ip.data ? ip.data : "";
+    while (*is == '0') is++;
+    int zero = !*is;
+    for (size_t i = 0; i < fp.len && zero; i++) zero = fp.data[i] == '0';
+    if (neg && !zero) buf_putc(out, '-');
+    buf_puts(out, *is ? is : "0");
+    if (scale) {
+        buf_putc(out, '.');
+        buf_append(out, fp.data, fp.len);
+    }
+    buf_free(&ip);
+    buf_free(&fp);
+}
+
+/* The size of a value of column i of map m at p (by the table map's type). */
+static long value_size(const rpl_map *m, int i, const unsigned char *p, const unsigned char *end)
+{
+    unsigned t = m->types[i];
+    const unsigned char *mt = m->meta[i];
+    long avail = end - p;
+    int lb;
+    switch (t) {
+    case MYSQL_TYPE_TINY: case MYSQL_TYPE_YEAR: return 1;
+    case MYSQL_TYPE_SHORT: return 2;
+    case MYSQL_TYPE_INT24: case MYSQL_TYPE_DATE: case MYSQL_TYPE_NEWDATE: case MYSQL_TYPE_TIME:
+        return 3;
+    case MYSQL_TYPE_LONG: case MYSQL_TYPE_TIMESTAMP: return 4;
+    case MYSQL_TYPE_LONGLONG: case MYSQL_TYPE_DATETIME: return 8;
+    case MYSQL_TYPE_FLOAT: return 4;
+    case MYSQL_TYPE_DOUBLE: return 8;
+    case MYSQL_TYPE_NULL: return 0;
+    case MYSQL_TYPE_TIMESTAMP2: return 4 + (mt[0] + 1) / 2;
+    case MYSQL_TYPE_DATETIME2: return 5 + (mt[0] + 1) / 2;
+    case MYSQL_TYPE_TIME2: return 3 + (mt[0] + 1) / 2;
+    case MYSQL_TYPE_NEWDECIMAL: return mt[0] >= mt[1] && mt[0] <= 65 ? decimal_size(mt[0], mt[1]) : -1;
+    case MYSQL_TYPE_BIT: return mt[1] + (mt[0] ? 1 : 0);
+    case MYSQL_TYPE_VARCHAR: case MYSQL_TYPE_VAR_STRING: {
+        unsigned max = mt[0] | (unsigned)mt[1] << 8;
+        lb = max > 255 ? 2 : 1;
+        return avail < lb ? -1 : lb + (long)le(p, lb);
+    }
+    case MYSQL_TYPE_STRING: case MYSQL_TYPE_ENUM: case MYSQL_TYPE_SET: {
+        unsigned real = mt[0], len = mt[1];
+        if (t != MYSQL_TYPE_STRING) real = t;
+        else if ((real & 0x30) != 0x30) {
+            len |= ((real & 0x30) ^ 0x30) << 4;
+            real |= 0x30;
+        }
+        if (real == MYSQL_TYPE_ENUM || real == MYSQL_TYPE_SET) return len;
+        lb = len > 255 ? 2 : 1;
+        return avail < lb ? -1 : lb + (long)le(p, lb);
+    }
+    case MYSQL_TYPE_BLOB: case MYSQL_TYPE_TINY_BLOB: case MYSQL_TYPE_MEDIUM_BLOB:
+    case MYSQL_TYPE_LONG_BLOB: case MYSQL_TYPE_GEOMETRY: case MYSQL_TYPE_JSON:
+        lb = mt[0];
+        if (lb < 1 || lb > 4) return -1;
+        return avail < lb ? -1 : lb + (long)le(p, lb);
+    default: return -1;
+    }
+}
+
+/* Fraction digits of a temporal value: fsp bytes big-endian, as microseconds. */
+static unsigned long frac_us(const unsigned char *p, unsigned fsp)
+{
+    switch ((fsp + 1) / 2) {
+    case 1: return (unsigned long)p[0] * 10000;
+    case 2: return (unsigned long)be(p, 2) * 100;
+    case 3: return (unsigned long)be(p, 3);
+    default: return 0;
+    }
+}
+
+static void set_text(arena *a, src_value *v, src_vkind k, const char *p, size_t n)
+{
+    v->kind = k;
+    v->p = arena_strndup(a, p, n);
+    v->n = n;
+}
+
+/* One value (sz bytes at p) of column i as a scan of the row yields it;
+ * 1 when the column's bytes have no text here (absent), 0 done. */
+static int value_of(src_stream *s, const rpl_map *m, int i, const unsigned char *p, long sz,
+                    src_value *v)
+{
+    const rpl_table *t = m->t;
+    unsigned ty = m->types[i];
+    const unsigned char *mt = m->meta[i];
+    unsigned sem = t->sem[i];
+    int uns = sem == S_UNSIGNED;
+    char text[96];
+    size_t k = 0;
+    MYSQL_TIME tm;
+    memset(&tm, 0, sizeof tm);
+    unsigned decimals = 0;
+    col_kind kind = K_NULL;
+    if (sem == S_SKIP) return 1;
+    switch (ty) {
+    case MYSQL_TYPE_TINY: case MYSQL_TYPE_SHORT: case MYSQL_TYPE_INT24: case MYSQL_TYPE_LONG:
+    case MYSQL_TYPE_LONGLONG: {
+        uint64_t u = le(p, (int)sz);
+        if (uns) {
+            k = json_fmt_u64(text, u);
+        } else {
+            int shift = 64 - 8 * (int)sz;
+            int64_t x = shift ? (int64_t)(u << shift) >> shift : (int64_t)u;
+            k = json_fmt_i64(text, x);
+        }
+        set_text(s->ca, v, SRC_NUMBER, text, k);
+        return 0;
+    }
+    case MYSQL_TYPE_YEAR:
+        k = json_fmt_i64(text, p[0] ? 1900 + p[0] : 0);
+        set_text(s->ca, v, SRC_NUMBER, text, k);
+        return 0;
+    case MYSQL_TYPE_FLOAT: case MYSQL_TYPE_DOUBLE: {
+        double x;
+        if (ty == MYSQL_TYPE_FLOAT) {
+            uint32_t bits = (uint32_t)le(p, 4);
+            float f;
+            memcpy(&f, &bits, 4);
+            x = f;
+        } else {
+            uint64_t bits = le(p, 8);
+            memcpy(&x, &bits, 8);
+        }
+        if (x != x || x - x != 0) {
+            v->kind = SRC_NULL;
+            return 0;
+        }
+        k = json_fmt_double(text, x, ty == MYSQL_TYPE_FLOAT);
+        set_text(s->ca, v, SRC_NUMBER, text, k);
+        return 0;
+    }
+    case MYSQL_TYPE_NEWDECIMAL: {
+        buf b = BUF_INIT;
+        decimal_text(&b, p, mt[0], mt[1]);
+        set_text(s->ca, v, SRC_NUMBER, b.data ? b.data : "0", b.len);
+        buf_free(&b);
+        return 0;
+    }
+    case MYSQL_TYPE_BIT: {
+        uint64_t x = be(p, sz > 8 ? 8 : (int)sz);
+        k = json_fmt_u64(text, x);
+        set_text(s->ca, v, SRC_NUMBER, text, k);
+        return 0;
+    }
+    case MYSQL_TYPE_DATE: case MYSQL_TYPE_NEWDATE: {
+        uint32_t x = (uint32_t)le(p, 3);
+        tm.day = x & 31;
+        tm.month = (x >> 5) & 15;
+        tm.year = x >> 9;
+        kind = K_DATE;
+        break;
+    }
+    case MYSQL_TYPE_DATETIME: {
+        uint64_t x = le(p, 8);
+        uint64_t dpart = x / 1000000, tpart = x % 1000000;
+        tm.year = (unsigned)(dpart / 10000);
+        tm.month = (unsigned)(dpart / 100 % 100);
+        tm.day = (unsigned)(dpart % 100);
+        tm.hour = (unsigned)(tpart / 10000);
+        tm.minute = (unsigned)(tpart / 100 % 100);
+        tm.second = (unsigned)(tpart % 100);
+        kind = K_DATETIME;
+        break;
+    }
+    case MYSQL_TYPE_DATETIME2: {
+        int64_t packed = (int64_t)be(p, 5) - 0x8000000000LL;
+        int64_t ymd = packed >> 17, ym = ymd >> 5, hms = packed % (1 << 17);
+        tm.day = (unsigned)(ymd % (1 << 5));
+        tm.month = (unsigned)(ym % 13);
+        tm.year = (unsigned)(ym / 13);
+        tm.second = (unsigned)(hms % (1 << 6));
+        tm.minute = (unsigned)((hms >> 6) % (1 << 6));
+        tm.hour = (unsigned)(hms >> 12);
+        tm.second_part = frac_us(p + 5, mt[0]);
+        decimals = mt[0];
+        kind = K_DATETIME;
+        break;
+    }
+    case MYSQL_TYPE_TIMESTAMP: case MYSQL_TYPE_TIMESTAMP2: {
+        time_t secs = (time_t)(ty == MYSQL_TYPE_TIMESTAMP ? le(p, 4) : be(p, 4));
+        if (secs == 0) { /* the zero timestamp */
+            v->kind = SRC_NULL;
+            return 0;
+        }
+        struct tm g;
+        gmtime_r(&secs, &g);
+        tm.year = (unsigned)g.tm_year + 1900;
+        tm.month = (unsigned)g.tm_mon + 1;
+        tm.day = (unsigned)g.tm_mday;
+        tm.hour = (unsigned)g.tm_hour;
+        tm.minute = (unsigned)g.tm_min;
+        tm.second = (unsigned)g.tm_sec;
+        if (ty == MYSQL_TYPE_TIMESTAMP2) {
+            tm.second_part = frac_us(p + 4, mt[0]);
+            decimals = mt[0];
+        }
+        kind = K_TIMESTAMP;
+        break;
+    }
+    case MYSQL_TYPE_TIME: {
+        uint32_t x = (uint32_t)le(p, 3);
+        int32_t sx = (int32_t)(x << 8) >> 8;
+        if (sx < 0) {
+            tm.neg = 1;
+            sx = -sx;
+        }
+        tm.hour = (unsigned)(sx / 10000);
+        tm.minute = (unsigned)(sx / 100 % 100);
+        tm.second = (unsigned)(sx % 100);
+        kind = K_TIME;
+        break;
+    }
+    case MYSQL_TYPE_TIME2: {
+        unsigned fsp = mt[0];
+        int64_t intpart, frac = 0, packed;
+        switch ((fsp + 1) / 2) {
+        case 0: packed = ((int64_t)be(p, 3) - 0x800000LL) * (1LL << 24); break;
+        case 1:
+            intpart = (int64_t)be(p, 3) - 0x800000LL;
+            frac = p[3];
+            if (intpart < 0 && frac) {
+                intpart++;
+                frac -= 0x100;
+            }
+            packed = intpart * (1LL << 24) + frac * 10000;
+            break;
+        case 2:
+            intpart = (int64_t)be(p, 3) - 0x800000LL;
+            frac = (int64_t)be(p + 3, 2);
+            if (intpart < 0 && frac) {
+                intpart++;
+                frac -= 0x10000;
+            }
+            packed = intpart * (1LL << 24) + frac * 100;
+            break;
+        default: packed = (int64_t)be(p, 6) - 0x800000000000LL; break;
+        }
+        if (packed < 0) {
+            tm.neg = 1;
+            packed = -packed;
+        }
+        int64_t hms = packed >> 24;
+        tm.second_part = (unsigned long)(packed % (1LL << 24));
+        tm.hour = (unsigned)((hms >> 12) % (1 << 10));
+        tm.minute = (unsigned)((hms >> 6) % (1 << 6));
+        tm.second = (unsigned)(hms % (1 << 6));
+        decimals = fsp;
+        kind = K_TIME;
+        break;
+    }
+    default: {
+        /* strings, ENUM, SET, BLOB/TEXT, JSON, GEOMETRY */
+        unsigned real = ty;
+        if (ty == MYSQL_TYPE_STRING && (mt[0] == MYSQL_TYPE_ENUM || mt[0] == MYSQL_TYPE_SET))
+            real = mt[0];
+        if (ty == MYSQL_TYPE_JSON) return 1; /* MySQL's binary JSON: read from the table */
+        if (real == MYSQL_TYPE_ENUM) {
+            uint64_t x = le(p, (int)sz);
+            const char *l = x >= 1 && (int)x <= t->nlabels[i] ? t->labels[i][x - 1] : "";
+            set_text(s->ca, v, SRC_STRING, l, strlen(l));
+            return 0;
+        }
+        if (real == MYSQL_TYPE_SET) {
+            uint64_t x = le(p, sz > 8 ? 8 : (int)sz);
+            buf b = BUF_INIT;
+            buf_putc(&b, '[');
+            int first = 1;
+            for (int j = 0; j < t->nlabels[i] && j < 64; j++) {
+                if (!(x >> j & 1)) continue;
+                if (!first) buf_putc(&b, ',');
+                first = 0;
+                buf_json_str(&b, t->labels[i][j], strlen(t->labels[i][j]), NULL);
+            }
+            buf_putc(&b, ']');
+            set_text(s->ca, v, SRC_JSON, b.data, b.len);
+            buf_free(&b);
+            return 0;
+        }
+        int lb;
+        long n;
+        /* the length prefix: what value_size counted before the bytes */
+        if (ty == MYSQL_TYPE_BLOB || ty == MYSQL_TYPE_TINY_BLOB || ty == MYSQL_TYPE_MEDIUM_BLOB ||
+            ty == MYSQL_TYPE_LONG_BLOB || ty == MYSQL_TYPE_GEOMETRY)
+            lb = mt[0];
+        else if (ty == MYSQL_TYPE_STRING) {
+            unsigned len = mt[1], r2 = mt[0];
+            if ((r2 & 0x30) != 0x30) len |= ((r2 & 0x30) ^ 0x30) << 4;
+            lb = len > 255 ? 2 : 1;
+        } else {
+            unsigned max = mt[0] | (unsigned)mt[1] << 8;
+            lb = max > 255 ? 2 : 1;
+        }
+        n = sz - lb;
+        const char *data = (const char *)p + lb;
+        if (sem == S_GEOMETRY) {
+            if (n >= 4) {
+                data += 4;
+                n -= 4;
+            }
+            set_text(s->ca, v, SRC_BINARY, data, (size_t)n);
+            return 0;
+        }
+        set_text(s->ca, v, sem == S_BINARY ? SRC_BINARY : sem == S_JSON ? SRC_JSON : SRC_STRING,
+                 data, (size_t)n);
+        return 0;
+    }
+    }
+    /* temporal values, as convert() formats a scan's */
+    if (kind != K_TIME && (tm.month == 0 || tm.day == 0)) {
+        v->kind = SRC_NULL;
+        return 0;
+    }
+    if (kind == K_TIME) {
+        if (tm.neg) text[k++] = '-';
+        k += fmt_clock(text + k, tm.day * 24 + tm.hour, &tm);
+        k += fmt_frac(text + k, tm.second_part, decimals);
+    } else {
+        k = fmt_date(text, &tm);
+        if (kind != K_DATE) {
+            text[k++] = 'T';
+            k += fmt_clock(text + k, tm.hour, &tm);
+            k += fmt_frac(text + k, tm.second_part, decimals);
+            if (kind == K_TIMESTAMP) text[k++] = 'Z';
+        }
+    }
+    set_text(s->ca, v, SRC_STRING, text, k);
+    return 0;
+}
+
+static int bit(const unsigned char *bm, int i) { return bm[i / 8] >> (i % 8) & 1; }
+
+/* One row image at s->rp: the columns of bitmap present, into out (absent:
+ * 1 per column not in the image or without a text here). */
+static int decode_image(src_stream *s, const unsigned char *present, src_value *out,
+                        unsigned char *absent, diag *d)
+{
+    rpl_map *m = s->rmap;
+    int npresent = 0;
+    for (int i = 0; i < m->ncols; i++) npresent += bit(present, i);
+    const unsigned char *p = s->rp, *nulls = p;
+    p += (npresent + 7) / 8;
+    if (p > s->rend) goto bad;
+    int k = 0;
+    for (int i = 0; i < m->ncols; i++) {
+        out[i].kind = SRC_NULL;
+        out[i].p = NULL;
+        out[i].n = 0;
+        if (absent) absent[i] = 1;
+        if (!bit(present, i)) continue;
+        int isnull = bit(nulls, k++);
+        if (absent) absent[i] = 0;
+        if (isnull) continue;
+        long sz = value_size(m, i, p, s->rend);
+        if (sz < 0 || p + sz > s->rend) goto bad;
+        if (value_of(s, m, i, p, sz, &out[i]) == 1) {
+            out[i].kind = SRC_NULL;
+            if (absent) absent[i] = 1;
+        }
+        p += sz;
+    }
+    s->rp = p;
+    return 0;
+bad:
+    diag_error(d, (src_loc){0}, "mysql: binlog %s:%llu: a row of %s could not be decoded", s->file,
+               s->pos, m->t->name);
+    return DIAG_EIO;
+}
+
+/* The next row of the rows event being walked: 1 a change, 0 the event is done. */
+static int next_change(src_stream *s, src_change *out, diag *d)
+{
+    if (!s->walking || s->rp >= s->rend) {
+        s->walking = 0;
+        return 0;
+    }
+    rpl_map *m = s->rmap;
+    if (m->ncols > s->rowcap) {
+        free(s->row);
+        free(s->old);
+        free(s->absent);
+        s->rowcap = m->ncols;
+        s->row = calloc((size_t)s->rowcap, sizeof *s->row);
+        s->old = calloc((size_t)s->rowcap, sizeof *s->old);
+        s->absent = calloc((size_t)s->rowcap, 1);
+        if (!s->row || !s->old || !s->absent) abort();
+    }
+    memset(out, 0, sizeof *out);
+    out->table = m->t->name;
+    out->names = m->t->names;
+    out->ncols = m->ncols;
+    int rc = 0;
+    switch (s->rows_type) {
+    case WRITE_ROWS:
+        out->kind = SRC_CHANGE_INSERT;
+        rc = decode_image(s, s->bm1, s->row, s->absent, d);
+        out->row = s->row;
+        out->unchanged = s->absent;
+        break;
+    case DELETE_ROWS:
+        out->kind = SRC_CHANGE_DELETE;
+        rc = decode_image(s, s->bm1, s->old, NULL, d);
+        out->old = s->old;
+        break;
+    default:
+        out->kind = SRC_CHANGE_UPDATE;
+        rc = decode_image(s, s->bm1, s->old, NULL, d);
+        if (rc == 0) rc = decode_image(s, s->bm2, s->row, s->absent, d);
+        out->old = s->old;
+        out->row = s->row;
+        out->unchanged = s->absent;
+        break;
+    }
+    if (rc) {
+        s->walking = 0;
+        return rc;
+    }
+    return 1;
+}
+
+/* ---- events */
+
+static rpl_map *map_for(src_stream *s, uint64_t id)
+{
+    for (int i = 0; i < s->nmaps; i++)
+        if (s->maps[i].id == id) return &s->maps[i];
+    return NULL;
+}
+
+static int on_table_map(src_stream *s, MARIADB_RPL_EVENT *e, diag *d)
+{
+    struct st_mariadb_rpl_table_map_event *tm = &e->event.table_map;
+    rpl_map *m = map_for(s, tm->table_id);
+    if (!m) {
+        s->maps = realloc(s->maps, (size_t)(s->nmaps + 1) * sizeof *s->maps);
+        if (!s->maps) abort();
+        m = &s->maps[s->nmaps++];
+        memset(m, 0, sizeof *m);
+        m->id = tm->table_id;
+    }
+    free(m->types);
+    free(m->meta);
+    m->types = NULL;
+    m->meta = NULL;
+    m->t = find_table(s, tm->database.str, tm->database.length, tm->table.str, tm->table.length);
+    m->bad = 0;
+    m->ncols = (int)tm->column_count;
+    if (!m->t) return 0;
+    m->types = malloc((size_t)m->ncols + 1);
+    m->meta = calloc((size_t)m->ncols + 1, sizeof *m->meta);
+    if (!m->types || !m->meta) abort();
+    memcpy(m->types, tm->column_types.str, (size_t)m->ncols);
+    const unsigned char *mp = (const unsigned char *)tm->metadata.str;
+    const unsigned char *mend = mp + tm->metadata.length;
+    for (int i = 0; i < m->ncols; i++) {
+        int n = 0;
+        switch (m->types[i]) {
+        case MYSQL_TYPE_FLOAT: case MYSQL_TYPE_DOUBLE: case MYSQL_TYPE_BLOB:
+        case MYSQL_TYPE_TINY_BLOB: case MYSQL_TYPE_MEDIUM_BLOB: case MYSQL_TYPE_LONG_BLOB:
+        case MYSQL_TYPE_GEOMETRY: case MYSQL_TYPE_JSON: case MYSQL_TYPE_TIMESTAMP2:
+        case MYSQL_TYPE_DATETIME2: case MYSQL_TYPE_TIME2:
+            n = 1;
+            break;
+        case MYSQL_TYPE_VARCHAR: case MYSQL_TYPE_VAR_STRING: case MYSQL_TYPE_BIT:
+        case MYSQL_TYPE_NEWDECIMAL: case MYSQL_TYPE_STRING: case MYSQL_TYPE_ENUM:
+        case MYSQL_TYPE_SET:
+            n = 2;
+            break;
+        default: break;
+        }
+        if (mp + n > mend) {
+            m->bad = 1;
+            break;
+        }
+        for (int k = 0; k < n; k++) m->meta[i][k] = mp[k];
+        mp += n;
+    }
+    if (!m->bad && m->ncols != m->t->t.ncols) {
+        /* the table changed since: describe it again */
+        int rc = describe_table(s, m->t, d);
+        if (rc && rc != DIAG_ENOTFOUND) return rc;
+        if (rc) diag_clear(d);
+        queue(s, SRC_CHANGE_RELATION, m->t, NULL);
+        if (rc || m->ncols != m->t->t.ncols) m->bad = 1;
+    }
+    if (m->bad) /* not decodable with what the table is now: read it in full */
+        queue(s, SRC_CHANGE_TRUNCATE, m->t, NULL);
+    return 0;
+}
+
+static int on_rows(src_stream *s, MARIADB_RPL_EVENT *e, diag *d)
+{
+    unsigned ty = e->event_type;
+    uint64_t id;
+    uint64_t ncols = 0;
+    const unsigned char *p, *end, *bm1 = NULL, *bm2 = NULL;
+    int compressed = ty >= WRITE_ROWS_COMPRESSED_EVENT_V1 && ty <= DELETE_ROWS_COMPRESSED_EVENT;
+    if (compressed) {
+        if (ty >= WRITE_ROWS_COMPRESSED_EVENT || !e->event.rows.row_data) {
+            diag_error(d, (src_loc){0}, "mysql: binlog %s:%llu: compressed rows event %u is not "
+                       "supported by this client library", s->file, s->pos, ty);
+            return DIAG_EIO;
+        }
+        id = e->event.rows.table_id;
+        ncols = e->event.rows.column_count;
+        bm1 = e->event.rows.column_bitmap;
+        bm2 = e->event.rows.column_update_bitmap;
+        p = e->event.rows.row_data;
+        end = p + e->event.rows.row_data_size;
+        s->rows_type = (int)(ty - WRITE_ROWS_COMPRESSED_EVENT_V1);
+    } else {
+        /* parsed here: the library's v2 parse misses the second bitmap */
+        int v2 = ty >= WRITE_ROWS_EVENT && ty <= DELETE_ROWS_EVENT;
+        s->rows_type = (int)(ty - (v2 ? WRITE_ROWS_EVENT : WRITE_ROWS_EVENT_V1));
+        p = e->raw_data + e->raw_data_ofs + (s->rpl->fd_header_len ? s->rpl->fd_header_len : 19);
+        end = e->raw_data + e->raw_data_size - (s->rpl->use_checksum ? 4 : 0);
+        if (end - p < 8) goto bad;
+        id = le(p, 6);
+        p += 8;
+        if (v2) {
+            if (end - p < 2) goto bad;
+            unsigned extra = (unsigned)le(p, 2);
+            if (extra < 2 || end - p < (long)extra) goto bad;
+            p += extra;
+        }
+        if (lenenc(&p, end, &ncols) || ncols > 4096) goto bad;
+        long bl = (long)(ncols + 7) / 8;
+        if (end - p < bl) goto bad;
+        bm1 = p;
+        p += bl;
+        if (s->rows_type == UPDATE_ROWS) {
+            if (end - p < bl) goto bad;
+            bm2 = p;
+            p += bl;
+        }
+    }
+    rpl_map *m = map_for(s, id);
+    if (!m || !m->t || m->bad) return 0; /* not followed, or read in full */
+    if ((int)ncols != m->ncols || (s->rows_type == UPDATE_ROWS && !bm2)) goto bad;
+    s->rmap = m;
+    s->bm1 = bm1;
+    s->bm2 = bm2;
+    s->rp = p;
+    s->rend = end;
+    s->walking = 1;
+    return 0;
+bad:
+    diag_error(d, (src_loc){0}, "mysql: binlog %s:%llu: a malformed rows event", s->file, s->pos);
+    return DIAG_EIO;
+}
+
+/* Whether stmt names table (a whole word, any case). */
+static int mentions(const char *stmt, size_t n, const char *table)
+{
+    size_t tl = strlen(table);
+    for (size_t i = 0; i + tl <= n; i++) {
+        if (strncasecmp(stmt + i, table, tl)) continue;
+        char b = i ? stmt[i - 1] : ' ', a = i + tl < n ? stmt[i + tl] : ' ';
+        int wb = (b >= '0' && b <= '9') || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') ||
+                 b == '_' || b == '$' || (unsigned char)b >= 0x80;
+        int wa = (a >= '0' && a <= '9') || (a >= 'a' && a <= 'z') || (a >= 'A' && a <= 'Z') ||
+                 a == '_' || a == '$' || (unsigned char)a >= 0x80;
+        if (!wb && !wa) return 1;
+    }
+    return 0;
+}
+
+static int word_is(const char *stmt, size_t n, const char *w)
+{
+    size_t k = strlen(w);
+    while (n && (*stmt == ' ' || *stmt == '\n' || *stmt == '\t')) stmt++, n--;
+    return n >= k && !strncasecmp(stmt, w, k) && (n == k || !((stmt[k] | 0x20) >= 'a' && (stmt[k] | 0x20) <= 'z'));
+}
+
+/* A statement in the binlog: transaction control, or DDL (and statement-
+ * logged changes, which the stream cannot see row by row). */
+static int on_query(src_stream *s, MARIADB_RPL_EVENT *e, int *commit, diag *d)
+{
+    const char *q = e->event.query.statement.str;
+    size_t n = e->event.query.statement.length;
+    if (!q) return 0;
+    if (word_is(q, n, "BEGIN") || (word_is(q, n, "XA") && !mentions(q, n, "COMMIT"))) {
+        s->in_trx = 1;
+        return 0;
+    }
+    if (word_is(q, n, "COMMIT") || (word_is(q, n, "ROLLBACK") && !mentions(q, n, "TO")) ||
+        word_is(q, n, "XA")) {
+        *commit = 1;
+        return 0;
+    }
+    if (word_is(q, n, "SAVEPOINT") || word_is(q, n, "ROLLBACK")) return 0;
+    /* the database a statement's unqualified names refer to */
+    const char *want = s->cfg.database ? s->cfg.database : "";
+    int here = e->event.query.database.length == strlen(want) &&
+               !memcmp(e->event.query.database.str, want, e->event.query.database.length);
+    int dml = word_is(q, n, "INSERT") || word_is(q, n, "UPDATE") || word_is(q, n, "DELETE") ||
+              word_is(q, n, "REPLACE") || word_is(q, n, "LOAD");
+    for (int i = 0; i < s->ntables; i++) {
+        rpl_table *t = &s->tables[i];
+        if (!mentions(q, n, t->name) || (!here && !mentions(q, n, want))) continue;
+        if (word_is(q, n, "TRUNCATE") || dml) {
+            queue(s, SRC_CHANGE_TRUNCATE, t, NULL);
+            continue;
+        }
+        int rc = describe_table(s, t, d);
+        if (rc == DIAG_ENOTFOUND) { /* dropped (or renamed): the stream goes on without it */
+            diag_clear(d);
+            continue;
+        }
+        if (rc) return rc;
+        queue(s, SRC_CHANGE_RELATION, t, NULL);
+    }
+    if (!s->in_trx) *commit = 1; /* a standalone statement is its own transaction */
+    return 0;
+}
+
+static int rpl_fail(src_stream *s, const char *what, diag *d)
+{
+    unsigned e = mysql_errno(s->my);
+    const char *msg = mysql_error(s->my);
+    if (!e && s->rpl && mariadb_rpl_errno(s->rpl)) {
+        e = mariadb_rpl_errno(s->rpl);
+        msg = mariadb_rpl_error(s->rpl);
+    }
+    if (e == ER_MASTER_FATAL_READING_BINLOG_) {
+        diag_error(d, (src_loc){0},
+                   "mysql: %s at %s:%llu: %s (error %u). If the binlog file was purged "
+                   "(expire_logs_days, binlog_expire_logs_seconds, PURGE BINARY LOGS) the changes "
+                   "since are lost to the stream: start over with sync --follow --drop-slot (a new "
+                   "initial read)", what, s->file, s->pos, msg, e);
+        return DIAG_EIO;
+    }
+    if (e == ER_SPECIFIC_ACCESS_DENIED_ || e == ER_ACCESS_DENIED_) {
+        diag_error(d, (src_loc){0},
+                   "mysql: %s: %s (error %u): reading the binlog needs the REPLICATION SLAVE "
+                   "privilege (GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO the user)",
+                   what, msg, e);
+        return DIAG_EINVAL;
+    }
+    diag_error(d, (src_loc){0}, "mysql: %s: %s (error %u)", what, e ? msg : "connection lost", e);
+    return DIAG_ETRANSIENT;
+}
+
+/* ---- the stream slots */
+
+static void table_free(rpl_table *t)
+{
+    free(t->name);
+    arena_free(t->a);
+}
+
+static void stream_free(src_stream *s)
+{
+    if (!s) return;
+    if (s->snap) {
+        if (handoff.c == s->snap) handoff.c = NULL;
+        close_conn(s->snap);
+    }
+    if (s->ev) mariadb_free_rpl_event(s->ev);
+    if (s->rpl) mariadb_rpl_close(s->rpl);
+    if (s->my) mysql_close(s->my);
+    close_conn(s->conn);
+    for (int i = 0; i < s->ntables; i++) table_free(&s->tables[i]);
+    free(s->tables);
+    for (int i = 0; i < s->nmaps; i++) {
+        free(s->maps[i].types);
+        free(s->maps[i].meta);
+    }
+    free(s->maps);
+    free(s->q);
+    free(s->row);
+    free(s->old);
+    free(s->absent);
+    arena_free(s->ca);
+    free(s);
+}
+
+typedef struct settings {
+    int log_bin;
+    char format[32], image[32];
+    unsigned long server_id;
+} settings;
+
+static int on_settings(void *ctx, const src_value *row)
+{
+    settings *x = ctx;
+    x->log_bin = row[0].n == 1 && row[0].p[0] == '1';
+    snprintf(x->format, sizeof x->format, "%.*s", (int)row[1].n, row[1].p ? row[1].p : "");
+    snprintf(x->image, sizeof x->image, "%.*s", (int)row[2].n, row[2].p ? row[2].p : "");
+    char tmp[32];
+    snprintf(tmp, sizeof tmp, "%.*s", (int)row[3].n, row[3].p ? row[3].p : "0");
+    x->server_id = strtoul(tmp, NULL, 10);
+    return 0;
+}
+
+static int my_stream_open(const src_config *cfg, const src_stream_opts *o, src_stream **out,
+                          char *snapshot, size_t snapn, diag *d)
+{
+    *out = NULL;
+    snapshot[0] = 0;
+    src_stream *s = calloc(1, sizeof *s);
+    if (!s) return DIAG_ENOMEM;
+    s->cfg = *cfg;
+    s->cfg.snapshot = NULL;
+    s->ca = arena_new();
+    int rc = open_conn(&s->cfg, &s->conn, d);
+    settings st = {0};
+    if (rc == 0)
+        rc = rpl_query(s, "SELECT @@log_bin, @@binlog_format, @@binlog_row_image, @@server_id",
+                       on_settings, &st, d);
+    if (rc == 0 && !st.log_bin) {
+        diag_error(d, (src_loc){0},
+                   "mysql: the binary log is off on %s (log_bin): sync --follow reads the changed "
+                   "rows from it; start the server with log_bin, binlog_format=ROW and "
+                   "binlog_row_image=FULL (or follow by reading the incremental cursors: "
+                   "sync --follow --poll)", host_name(s->conn));
+        rc = DIAG_EINVAL;
+    }
+    if (rc == 0 && strcasecmp(st.format, "ROW")) {
+        diag_error(d, (src_loc){0},
+                   "mysql: binlog_format is %s on %s: sync --follow needs ROW (the binlog must "
+                   "carry the changed rows, not the statements that changed them): SET GLOBAL "
+                   "binlog_format = 'ROW' and binlog_format=ROW in the server's configuration "
+                   "(or follow by reading the incremental cursors: sync --follow --poll)",
+                   st.format, host_name(s->conn));
+        rc = DIAG_EINVAL;
+    }
+    if (rc == 0 && strcasecmp(st.image, "FULL") && o->nfull > 0)
+        diag_warning(d, (src_loc){0},
+                     "mysql: binlog_row_image is %s on %s: the binlog omits the old values of "
+                     "unchanged columns, so a child row (%s) moved to another parent leaves the "
+                     "old parent's document stale until a full sync (SET GLOBAL binlog_row_image "
+                     "= 'FULL')", st.image, host_name(s->conn), o->full_identity[0]);
+    /* a replica's id of its own: from the slot's name, never the server's */
+    uint32_t h = 2166136261u;
+    for (const char *p = o->slot ? o->slot : ""; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
+    s->server_id = 0x40000000u | (h & 0x3fffffffu);
+    if (s->server_id == st.server_id) s->server_id++;
+    if (rc == 0) {
+        s->tables = calloc((size_t)(o->ntables ? o->ntables : 1), sizeof *s->tables);
+        if (!s->tables) abort();
+        for (int i = 0; i < o->ntables && rc == 0; i++) {
+            s->tables[i].name = strdup(o->tables[i]);
+            if (!s->tables[i].name) abort();
+            s->ntables++;
+            rc = describe_table(s, &s->tables[i], d);
+        }
+    }
+    if (rc == 0 && o->fresh) {
+        /* the initial read's snapshot and the position it is consistent with */
+        posbuf before, at;
+        src_conn *snap = NULL;
+        rc = master_position(s->conn->pool[0], &before, d);
+        if (rc == 0) rc = open_conn(&s->cfg, &snap, d);
+        if (rc == 0) {
+            s->snap = snap;
+            snap->snapshot = 1; /* its further server connections take a snapshot too */
+            rc = plain(snap->pool[0], "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", d);
+        }
+        if (rc == 0) rc = plain(snap->pool[0], "START TRANSACTION WITH CONSISTENT SNAPSHOT", d);
+        memset(&at, 0, sizeof at);
+        if (rc == 0)
+            show_rows(snap->pool[0], "SHOW STATUS LIKE 'binlog_snapshot_%'", on_snapshot_status, &at);
+        if (rc == 0) {
+            posbuf *use = at.have_file && at.have_pos ? &at : &before;
+            snprintf(s->start, sizeof s->start, "%s:%llu", use->file, use->pos);
+            snprintf(handoff.token, sizeof handoff.token, "%s", s->start);
+            if (handoff.c && handoff.c != snap) close_conn(handoff.c);
+            handoff.c = snap;
+            snprintf(snapshot, snapn, "%s", s->start);
+        }
+    }
+    if (rc) {
+        stream_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+static int my_stream_start(src_stream *s, const char *from, diag *d)
+{
+    /* the snapshot's connection was taken by the initial read, or is not needed */
+    if (s->snap) {
+        if (handoff.c == s->snap) {
+            handoff.c = NULL;
+            close_conn(s->snap);
+        }
+        s->snap = NULL;
+    }
+    const char *start = from && *from ? from : s->start[0] ? s->start : NULL;
+    int rc = 0;
+    if (!start) {
+        /* no saved position (the initial read ended, nothing was acknowledged
+         * before a crash): from the binlog's end, every table read in full */
+        posbuf now;
+        rc = master_position(s->conn->pool[0], &now, d);
+        if (rc) return rc;
+        snprintf(s->start, sizeof s->start, "%s:%llu", now.file, now.pos);
+        start = s->start;
+        for (int i = 0; i < s->ntables; i++) queue(s, SRC_CHANGE_TRUNCATE, &s->tables[i], NULL);
+        queue(s, SRC_CHANGE_COMMIT, NULL, start);
+    }
+    if (parse_position(start, s->file, sizeof s->file, &s->pos) < 0) {
+        diag_error(d, (src_loc){0}, "mysql: '%s' is not a binlog position (file:offset)", start);
+        return DIAG_EINVAL;
+    }
+    /* the stream knows each table's columns (a later ALTER shows against them) */
+    for (int i = 0; i < s->ntables; i++) queue(s, SRC_CHANGE_RELATION, &s->tables[i], NULL);
+    rc = 0;
+    s->my = connect_one(s->conn, &rc, d);
+    if (!s->my) return rc ? rc : DIAG_ETRANSIENT;
+    unsigned rt = RPL_READ_TIMEOUT_S;
+    mysql_optionsv(s->my, MYSQL_OPT_READ_TIMEOUT, &rt);
+    /* checksums as the server writes them; MariaDB's GTID events; a
+     * heartbeat when idle */
+    if ((rc = plain(s->my, "SET @master_binlog_checksum = @@global.binlog_checksum", d)) ||
+        (rc = plain(s->my, "SET @mariadb_slave_capability = 4", d)) ||
+        (rc = plain(s->my, "SET @master_heartbeat_period = " RPL_HEARTBEAT_NS, d)))
+        return rc;
+    s->rpl = mariadb_rpl_init(s->my);
+    if (!s->rpl) return rpl_fail(s, "cannot start the replication API", d);
+    mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_FILENAME, s->file, strlen(s->file));
+    mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_START, (unsigned long)s->pos);
+    mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_SERVER_ID, s->server_id);
+    mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_FLAGS, 0);
+    mariadb_rpl_optionsv(s->rpl, MARIADB_RPL_UNCOMPRESS, 1);
+    if (mariadb_rpl_open(s->rpl)) return rpl_fail(s, "cannot start reading the binlog", d);
+    return 0;
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int my_stream_next(src_stream *s, int timeout_ms, src_change *out, diag *d)
+{
+    arena_reset(s->ca);
+    double until = mono_s() + (timeout_ms > 0 ? timeout_ms : 0) / 1000.0;
+    for (;;) {
+        if (s->qhead < s->nq) {
+            rpl_q *e = &s->q[s->qhead++];
+            memset(out, 0, sizeof *out);
+            out->kind = e->kind;
+            if (e->t) {
+                out->table = e->t->name;
+                out->names = e->t->names;
+                out->ncols = e->t->t.ncols;
+            }
+            out->pos = arena_strdup(s->ca, e->pos);
+            return 1;
+        }
+        if (s->walking) {
+            int r = next_change(s, out, d);
+            if (r) return r;
+        }
+        if (!s->my || !s->rpl) {
+            diag_error(d, (src_loc){0}, "mysql: the binlog stream is not started");
+            return DIAG_EINVAL;
+        }
+        MARIADB_RPL_EVENT *e = mariadb_rpl_fetch(s->rpl, s->ev);
+        if (!e) {
+            s->ev = NULL; /* freed by the library */
+            return rpl_fail(s, "reading the binlog", d);
+        }
+        s->ev = e;
+        int commit = 0, rc = 0, idle = 0;
+        switch (e->event_type) {
+        case ROTATE_EVENT:
+            snprintf(s->file, sizeof s->file, "%.*s", (int)e->event.rotate.filename.length,
+                     e->event.rotate.filename.str);
+            s->pos = e->event.rotate.position;
+            continue;
+        case HEARTBEAT_LOG_EVENT: idle = 1; break;
+        case GTID_EVENT: s->in_trx = !(e->event.gtid.flags & FL_STANDALONE); break;
+        case QUERY_EVENT:
+        case QUERY_COMPRESSED_EVENT: rc = on_query(s, e, &commit, d); break;
+        case XID_EVENT: commit = 1; break;
+        case TABLE_MAP_EVENT: rc = on_table_map(s, e, d); break;
+        case WRITE_ROWS_EVENT_V1: case UPDATE_ROWS_EVENT_V1: case DELETE_ROWS_EVENT_V1:
+        case WRITE_ROWS_EVENT: case UPDATE_ROWS_EVENT: case DELETE_ROWS_EVENT:
+        case WRITE_ROWS_COMPRESSED_EVENT_V1: case UPDATE_ROWS_COMPRESSED_EVENT_V1:
+        case DELETE_ROWS_COMPRESSED_EVENT_V1: case WRITE_ROWS_COMPRESSED_EVENT:
+        case UPDATE_ROWS_COMPRESSED_EVENT: case DELETE_ROWS_COMPRESSED_EVENT:
+            rc = on_rows(s, e, d);
+            break;
+        default: break;
+        }
+        if (rc) return rc;
+        if (e->next_event_pos && !(e->flags & LOG_EVENT_ARTIFICIAL_F) && !idle)
+            s->pos = e->next_event_pos;
+        if (commit) {
+            char pos[300];
+            position_text(s, pos, sizeof pos);
+            s->in_trx = 0;
+            queue(s, SRC_CHANGE_COMMIT, NULL, pos);
+            continue;
+        }
+        if (idle && !s->in_trx && s->qhead == s->nq && !s->walking) {
+            memset(out, 0, sizeof *out);
+            out->kind = SRC_CHANGE_IDLE;
+            char pos[300];
+            position_text(s, pos, sizeof pos);
+            out->pos = arena_strdup(s->ca, pos);
+            return 1;
+        }
+        if (idle || mono_s() >= until) {
+            if (s->qhead < s->nq || s->walking) continue;
+            return 0;
+        }
+    }
+}
+
+/* The server keeps no slot for a binlog reader: the position is the
+ * caller's (the follow state file). */
+static int my_stream_ack(src_stream *s, const char *pos, diag *d)
+{
+    (void)s;
+    (void)pos;
+    (void)d;
+    return 0;
+}
+
+static void my_stream_close(src_stream *s) { stream_free(s); }
+
+static int my_stream_drop(const src_config *cfg, const src_stream_opts *o, diag *d)
+{
+    (void)cfg;
+    (void)o;
+    (void)d;
+    return 0; /* nothing on the server: the caller forgets the position */
+}
+
 static const char *const aliases[] = {"mariadb", NULL};
 
 const src_driver src_mysql_driver = {
@@ -1070,4 +2398,10 @@ const src_driver src_mysql_driver = {
     .next = next_row,
     .stats = scan_stats,
     .end_scan = end_scan,
+    .stream_open = my_stream_open,
+    .stream_start = my_stream_start,
+    .stream_next = my_stream_next,
+    .stream_ack = my_stream_ack,
+    .stream_close = my_stream_close,
+    .stream_drop = my_stream_drop,
 };

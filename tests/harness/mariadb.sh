@@ -2,7 +2,8 @@
 # mariadb.sh - a throwaway MariaDB server for the tests (Debian mariadb-server).
 #   mariadb.sh start DIR   install a fresh data directory in DIR, start mariadbd on
 #                          127.0.0.1 (free port) and DIR/mysqld.sock, create the user
-#                          sql2es (random password) owning database sql2es_test, write
+#                          sql2es (random password) owning database sql2es_test (and
+#                          allowed to read the binlog: log_bin on, binlog_format=ROW), write
 #                          DIR/mariadb.env. Prints the log tail and exits 1 on failure.
 #   mariadb.sh stop DIR    shut the server down (socket), kill it if needed, remove data.
 # Contract: tests/harness/services.sh. The server runs as root (tests run as root) or as
@@ -68,7 +69,8 @@ start)
     "$MYSQLD" --no-defaults --user="$user" --datadir="$DIR/data" --tmpdir="$DIR/tmp" \
         --socket="$SOCK" --pid-file="$DIR/mysqld.pid" --log-error="$DIR/mysqld.log" \
         --port="$port" --bind-address=127.0.0.1 --skip-name-resolve \
-        --innodb-buffer-pool-size=32M --innodb-log-file-size=16M --skip-log-bin \
+        --innodb-buffer-pool-size=32M --innodb-log-file-size=16M \
+        --log-bin="$DIR/data/binlog" --binlog-format=ROW --server-id=1 --expire-logs-days=1 \
         --performance-schema=OFF --max-connections=100 \
         --innodb-flush-log-at-trx-commit=2 --innodb-doublewrite=0 \
         --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
@@ -86,6 +88,9 @@ start)
 CREATE DATABASE sql2es_test CHARACTER SET utf8mb4;
 CREATE USER 'sql2es'@'127.0.0.1' IDENTIFIED BY '$pass';
 GRANT ALL PRIVILEGES ON sql2es_test.* TO 'sql2es'@'127.0.0.1';
+-- sync --follow reads the binlog (REPLICATION SLAVE), checks its settings and
+-- position (BINLOG MONITOR, formerly REPLICATION CLIENT)
+GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO 'sql2es'@'127.0.0.1';
 FLUSH PRIVILEGES;
 SQL
     cat >"$DIR/mariadb.env.tmp" <<ENV

@@ -5,7 +5,10 @@
  * MYSQL_DATABASE, MYSQL_ROOT_SOCKET). Fixtures are created as root through the
  * `mariadb` command-line client on the socket (only sources/mysql.c includes the
  * client library). Covers the value matrix with exact bytes, describe, errors,
- * bounded-memory streaming, a KILLed connection and a dropped table.
+ * bounded-memory streaming, a KILLed connection and a dropped table; the binlog
+ * stream of sync --follow: every type decoded from server-written row events
+ * equals a scan of the row, the snapshot handoff, updates, deletes, rollbacks,
+ * ALTER, TRUNCATE, a saved position, compressed events, the STATEMENT format refused.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -496,9 +499,286 @@ static void test_kill(src_conn *c)
     diag_free(d);
 }
 
+/* ---- the binlog stream (sync --follow) ------------------------------- */
+
+typedef struct seen {
+    int kind;
+    char table[32];
+    int ncols;
+    char **names;
+    char **row, **old; /* rendered values (render()), NULL when absent */
+    char pos[300];
+} seen;
+
+static void seen_free(seen *v, int n)
+{
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < v[i].ncols; k++) {
+            if (v[i].names) free(v[i].names[k]);
+            if (v[i].row) free(v[i].row[k]);
+            if (v[i].old) free(v[i].old[k]);
+        }
+        free(v[i].names);
+        free(v[i].row);
+        free(v[i].old);
+    }
+    free(v);
+}
+
+/* Changes of the stream until `until` COMMITs were seen (or 20 s). */
+static int read_changes(src_stream *s, int until, seen **out, diag *d)
+{
+    seen *v = NULL;
+    int n = 0, commits = 0;
+    double end = now_s() + 20;
+    buf b = BUF_INIT;
+    while (commits < until && now_s() < end) {
+        src_change c;
+        int r = drv->stream_next(s, 200, &c, d);
+        if (r < 0) {
+            printf("# stream_next: %s\n", diag_last(d));
+            break;
+        }
+        if (r == 0 || c.kind == SRC_CHANGE_IDLE) continue;
+        v = realloc(v, (size_t)(n + 1) * sizeof *v);
+        seen *e = &v[n++];
+        memset(e, 0, sizeof *e);
+        e->kind = c.kind;
+        snprintf(e->table, sizeof e->table, "%s", c.table ? c.table : "");
+        snprintf(e->pos, sizeof e->pos, "%s", c.pos ? c.pos : "");
+        e->ncols = c.ncols;
+        e->names = calloc((size_t)c.ncols + 1, sizeof *e->names);
+        e->row = calloc((size_t)c.ncols + 1, sizeof *e->row);
+        e->old = calloc((size_t)c.ncols + 1, sizeof *e->old);
+        for (int k = 0; k < c.ncols; k++) {
+            e->names[k] = strdup(c.names[k]);
+            if (c.row && !(c.unchanged && c.unchanged[k])) {
+                render(&b, &c.row[k]);
+                e->row[k] = strdup(b.data);
+            }
+            if (c.old) {
+                render(&b, &c.old[k]);
+                e->old[k] = strdup(b.data);
+            }
+        }
+        if (c.kind == SRC_CHANGE_COMMIT) commits++;
+    }
+    buf_free(&b);
+    *out = v;
+    return n;
+}
+
+/* Every column of each INSERT of table equals a scan of the row by id. */
+static int inserts_match_scan(src_conn *c, seen *v, int n, const char *table, int *count)
+{
+    char sql[200];
+    int bad = 0;
+    buf b = BUF_INIT;
+    diag *d = diag_new();
+    *count = 0;
+    for (int i = 0; i < n; i++) {
+        if (v[i].kind != SRC_CHANGE_INSERT || strcmp(v[i].table, table)) continue;
+        (*count)++;
+        snprintf(sql, sizeof sql, "SELECT * FROM %s WHERE id = ?", table);
+        const char *id = v[i].row[0] + 2; /* "#:" */
+        const char *p[] = {id};
+        src_scan *sc = NULL;
+        const src_value *row;
+        if (scan_all(c, sql, p, 1, &sc, d) || drv->next(sc, &row, d) != 1) {
+            printf("# %s id %s: not found by a scan\n", table, id);
+            bad++;
+            drv->end_scan(sc);
+            continue;
+        }
+        const src_column *cols;
+        int nc = 0;
+        drv->scan_columns(sc, &cols, &nc);
+        for (int k = 0; k < nc && k < v[i].ncols; k++) {
+            render(&b, &row[k]);
+            const char *got = v[i].row[k] ? v[i].row[k] : "(absent)";
+            if (strcmp(b.data, got)) {
+                printf("# %s id %s column %s: scan %.80s, binlog %.80s\n", table, id,
+                       cols[k].name, b.data, got);
+                bad++;
+            }
+        }
+        if (nc != v[i].ncols) bad++;
+        drv->end_scan(sc);
+    }
+    buf_free(&b);
+    diag_free(d);
+    return bad;
+}
+
+static int count_kind(seen *v, int n, int kind, const char *table)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++) k += v[i].kind == kind && (!table || !strcmp(v[i].table, table));
+    return k;
+}
+
+static const char *binlog_rows_sql =
+    "SET time_zone = '+00:00';\n"
+    "SET sql_mode = '';\n"
+    "INSERT INTO t_bl SELECT * FROM t_types;\n"
+    "INSERT INTO t_bl (id, tm, dec65, ts, dt6, d, f, bi, mi, si, ti, en, st, yr, bit1, ch) VALUES\n"
+    " (10, '-00:00:01.500000', -0.5, '2024-06-01 00:00:00.001', '1000-01-01 00:00:00.000001',\n"
+    "  -0.0, 1e38, 9223372036854775807, 8388607, 32767, 127, 'a', 'x,y,z', 2155, b'0', 'abcd'),\n"
+    " (11, '00:00:00', 0.000000000000000000000000000001, '1970-01-01 00:00:01.000',\n"
+    "  '9999-12-31 23:59:59.999999', 1.7976931348623157e308, -3.4e38, -1, -1, -1, -1, '', '', 0,\n"
+    "  b'1', ''),\n"
+    " (12, '838:59:59.999999', 12345678901234567890123456789012345.1, NULL, NULL, 2.5e-308,\n"
+    "  1.17549435e-38, 0, 0, 0, 0, 'b', 'y', 1999, NULL, 'a b');\n"
+    "BEGIN; INSERT INTO t_bdec SELECT * FROM t_dec;\n"
+    " INSERT INTO t_bdec VALUES (2, -1, -9999999999999999999, -1, 0, 0), (3, 0, 0, 0, 0, 0); COMMIT;\n";
+
+static const char *binlog_more_sql =
+    "UPDATE t_bl SET vc = 'upd' WHERE id = 1;\n"
+    "DELETE FROM t_bl WHERE id = 2;\n"
+    "BEGIN; UPDATE t_bl SET vc = 'rolled back' WHERE id = 1; ROLLBACK;\n"
+    "ALTER TABLE t_bl ADD COLUMN extra INT;\n"
+    "INSERT INTO t_bl (id, extra) VALUES (13, 5);\n"
+    "TRUNCATE TABLE t_bl;\n";
+
+static void test_binlog(void)
+{
+    char out[4096];
+    int st = root_sql("DROP TABLE IF EXISTS t_bl, t_bdec;\n"
+                      "CREATE TABLE t_bl LIKE t_types;\n"
+                      "CREATE TABLE t_bdec LIKE t_dec;\n", out, sizeof out);
+    T_CHECK(st == 0, "binlog: tables created");
+    diag *d = diag_new();
+    src_config cfg = base_cfg();
+    const char *tables[] = {"t_bl", "t_bdec"};
+    src_stream_opts o = {"sql2es_itest", NULL, 0, tables, 2, tables, 1, 1, 0};
+    src_stream *s = NULL;
+    char snap[300];
+    int rc = drv->stream_open(&cfg, &o, &s, snap, sizeof snap, d);
+    T_CHECK(rc == 0 && strchr(snap, ':'), "binlog: stream_open with a fresh start names a position");
+    if (rc) {
+        printf("# %s\n", diag_last(d));
+        diag_free(d);
+        return;
+    }
+    printf("# snapshot position %s\n", snap);
+    /* the snapshot's connection goes to the first open() naming it */
+    src_config sc = cfg;
+    sc.snapshot = snap;
+    src_conn *c = NULL;
+    rc = drv->open(&sc, &c, d);
+    root_sql("INSERT INTO t_bdec VALUES (100, 1, 1, 1, 1, 1);\n", out, sizeof out);
+    int n100 = -1;
+    src_scan *scan = NULL;
+    const src_value *row;
+    if (rc == 0 && scan_all(c, "SELECT COUNT(*) FROM t_bdec", NULL, 0, &scan, d) == 0 &&
+        drv->next(scan, &row, d) == 1)
+        n100 = (int)strtol(row[0].p, NULL, 10);
+    drv->end_scan(scan);
+    T_CHECK(n100 == 0, "binlog: the initial read's connection reads the snapshot (a later insert unseen)");
+    drv->close(c);
+    rc = drv->stream_start(s, NULL, d);
+    T_CHECK(rc == 0, "binlog: stream_start from the snapshot's position");
+    if (rc) printf("# %s\n", diag_last(d));
+    st = root_sql(binlog_rows_sql, out, sizeof out);
+    if (st) printf("# %s\n", out);
+    seen *v = NULL;
+    /* the insert after the snapshot, the t_types copy, the edge rows, the decimals */
+    int n = read_changes(s, 4, &v, d);
+    T_CHECK(count_kind(v, n, SRC_CHANGE_RELATION, NULL) == 2,
+            "binlog: the stream starts with each table's columns");
+    T_CHECK(count_kind(v, n, SRC_CHANGE_INSERT, "t_bdec") == 4 &&
+                count_kind(v, n, SRC_CHANGE_COMMIT, NULL) == 4,
+            "binlog: the change after the snapshot comes first, then 3 transactions (no gap)");
+    src_conn *q = NULL;
+    drv->open(&cfg, &q, d);
+    int cnt = 0, bad = inserts_match_scan(q, v, n, "t_bl", &cnt);
+    T_CHECK(cnt == 6 && bad == 0, "binlog: every type of 6 rows decodes as a scan yields it");
+    bad = inserts_match_scan(q, v, n, "t_bdec", &cnt);
+    T_CHECK(cnt == 4 && bad == 0, "binlog: DECIMAL(18..38, signed, unsigned) decodes as a scan yields it");
+    int pos_ok = 1;
+    for (int i = 0; i < n; i++)
+        if (v[i].kind == SRC_CHANGE_COMMIT) pos_ok &= strchr(v[i].pos, ':') != NULL;
+    T_CHECK(pos_ok, "binlog: each COMMIT carries a file:offset position");
+    char resume[300] = "";
+    for (int i = 0; i < n; i++)
+        if (v[i].kind == SRC_CHANGE_COMMIT) snprintf(resume, sizeof resume, "%s", v[i].pos);
+    seen_free(v, n);
+
+    st = root_sql(binlog_more_sql, out, sizeof out);
+    if (st) printf("# %s\n", out);
+    /* update, delete, (rollback: nothing), alter, insert, truncate */
+    n = read_changes(s, 5, &v, d);
+    int upd = -1, del = -1, rel = -1, trunc = -1, ins = -1;
+    for (int i = 0; i < n; i++) {
+        if (v[i].kind == SRC_CHANGE_UPDATE && upd < 0) upd = i;
+        if (v[i].kind == SRC_CHANGE_DELETE && del < 0) del = i;
+        if (v[i].kind == SRC_CHANGE_RELATION && rel < 0) rel = i;
+        if (v[i].kind == SRC_CHANGE_TRUNCATE && trunc < 0) trunc = i;
+        if (v[i].kind == SRC_CHANGE_INSERT && ins < 0) ins = i;
+    }
+    T_CHECK(upd >= 0 && v[upd].old && v[upd].old[25] && v[upd].row[25] &&
+                !strcmp(v[upd].row[25], "S:upd") && !strcmp(v[upd].old[25], "S:h\xC3\xA9llo") &&
+                !strcmp(v[upd].old[0], "#:1"),
+            "binlog: an UPDATE carries the old and the new row");
+    T_CHECK(del >= 0 && !strcmp(v[del].old[0], "#:2") && !v[del].row[0],
+            "binlog: a DELETE carries the old row");
+    T_CHECK(count_kind(v, n, SRC_CHANGE_UPDATE, NULL) == 1, "binlog: a rolled back UPDATE is not sent");
+    T_CHECK(rel >= 0 && v[rel].ncols == 31 && !strcmp(v[rel].names[30], "extra") && ins > rel &&
+                v[ins].ncols == 31 && v[ins].row[30] && !strcmp(v[ins].row[30], "#:5"),
+            "binlog: ALTER TABLE ADD COLUMN: the new columns, then rows with them");
+    T_CHECK(trunc > ins && !strcmp(v[trunc].table, "t_bl"), "binlog: TRUNCATE TABLE is a TRUNCATE");
+    seen_free(v, n);
+    drv->stream_close(s);
+
+    /* a saved position: the stream resumes after it (the table is read in
+     * full: its rows are from before the ALTER) */
+    o.fresh = 0;
+    rc = drv->stream_open(&cfg, &o, &s, snap, sizeof snap, d);
+    if (rc == 0) rc = drv->stream_start(s, resume, d);
+    T_CHECK(rc == 0 && snap[0] == 0, "binlog: a stream starts again from a saved position");
+    n = rc == 0 ? read_changes(s, 1, &v, d) : 0;
+    T_CHECK(n > 0 && count_kind(v, n, SRC_CHANGE_TRUNCATE, "t_bl") == 1 &&
+                count_kind(v, n, SRC_CHANGE_INSERT, NULL) == 0,
+            "binlog: rows logged before an ALTER: the table is read in full instead");
+    if (n) seen_free(v, n);
+    if (rc == 0) drv->stream_close(s);
+
+    /* MariaDB's compressed row events */
+    root_sql("SET GLOBAL log_bin_compress = ON; SET GLOBAL log_bin_compress_min_len = 10;\n", out,
+             sizeof out);
+    rc = drv->stream_open(&cfg, &o, &s, snap, sizeof snap, d);
+    if (rc == 0) rc = drv->stream_start(s, NULL, d); /* from the binlog's end */
+    st = root_sql("INSERT INTO t_bl SELECT t.*, 7 FROM t_types t;\n", out, sizeof out);
+    if (st) printf("# %s\n", out);
+    root_sql("SET GLOBAL log_bin_compress = OFF;\n", out, sizeof out);
+    if (rc == 0) {
+        n = read_changes(s, 2, &v, d);
+        bad = inserts_match_scan(q, v, n, "t_bl", &cnt);
+        T_CHECK(cnt == 3 && bad == 0, "binlog: compressed row events decode as a scan yields them");
+        seen_free(v, n);
+        drv->stream_close(s);
+    } else {
+        printf("# %s\n", diag_last(d));
+        T_CHECK(0, "binlog: compressed row events decode as a scan yields them");
+    }
+
+    /* binlog_format=STATEMENT: refused with what to set and why */
+    root_sql("SET GLOBAL binlog_format = 'STATEMENT';\n", out, sizeof out);
+    diag_clear(d);
+    rc = drv->stream_open(&cfg, &o, &s, snap, sizeof snap, d);
+    root_sql("SET GLOBAL binlog_format = 'ROW';\n", out, sizeof out);
+    T_CHECK(rc == DIAG_EINVAL && strstr(diag_last(d), "binlog_format is STATEMENT") &&
+                strstr(diag_last(d), "needs ROW"),
+            "binlog: binlog_format=STATEMENT is refused, saying to set ROW");
+    printf("# %s\n", diag_last(d));
+    if (rc == 0) drv->stream_close(s);
+    drv->close(q);
+    diag_free(d);
+}
+
 int main(void)
 {
-    T_PLAN(126);
+    T_PLAN(144);
     const char *vars[] = {"MYSQL_HOST", "MYSQL_PORT", "MYSQL_USER", "MYSQL_PASSWORD",
                           "MYSQL_DATABASE", "MYSQL_ROOT_SOCKET"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
@@ -548,6 +828,7 @@ int main(void)
         test_streaming(c);
         test_kill(c);
         drv->close(c);
+        test_binlog();
     } else {
         printf("# %s\n", diag_last(d));
     }
