@@ -1126,6 +1126,9 @@ typedef struct rpl_table {
     unsigned char *sem;       /* per column: S_* */
     const char ***labels;     /* ENUM and SET members */
     int *nlabels;
+    int stale;                /* column count of table maps not decodable with the
+                               * description, for which a full read was asked: the
+                               * read covers their later rows too (0: none) */
 } rpl_table;
 
 enum { S_TEXT, S_BINARY, S_JSON, S_UNSIGNED, S_ENUM, S_SET, S_GEOMETRY, S_SKIP };
@@ -1927,8 +1930,15 @@ static int on_table_map(src_stream *s, MARIADB_RPL_EVENT *e, diag *d)
         queue(s, SRC_CHANGE_RELATION, m->t, NULL);
         if (rc || m->ncols != m->t->t.ncols) m->bad = 1;
     }
-    if (m->bad) /* not decodable with what the table is now: read it in full */
+    if (!m->bad) {
+        m->t->stale = 0;
+    } else if (m->t->stale != m->ncols) {
+        /* not decodable with what the table is now (rows from before an
+         * ALTER): it is read in full at this commit, which covers the rows
+         * of the same shape that follow */
+        m->t->stale = m->ncols;
         queue(s, SRC_CHANGE_TRUNCATE, m->t, NULL);
+    }
     return 0;
 }
 

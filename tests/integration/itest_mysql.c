@@ -736,10 +736,12 @@ static void test_binlog(void)
     rc = drv->stream_open(&cfg, &o, &s, snap, sizeof snap, d);
     if (rc == 0) rc = drv->stream_start(s, resume, d);
     T_CHECK(rc == 0 && snap[0] == 0, "binlog: a stream starts again from a saved position");
-    n = rc == 0 ? read_changes(s, 1, &v, d) : 0;
+    /* the UPDATE's and the DELETE's transactions: one full read covers both */
+    n = rc == 0 ? read_changes(s, 2, &v, d) : 0;
     T_CHECK(n > 0 && count_kind(v, n, SRC_CHANGE_TRUNCATE, "t_bl") == 1 &&
-                count_kind(v, n, SRC_CHANGE_INSERT, NULL) == 0,
-            "binlog: rows logged before an ALTER: the table is read in full instead");
+                count_kind(v, n, SRC_CHANGE_UPDATE, NULL) == 0 &&
+                count_kind(v, n, SRC_CHANGE_DELETE, NULL) == 0,
+            "binlog: rows logged before an ALTER: the table is read in full once instead");
     if (n) seen_free(v, n);
     if (rc == 0) drv->stream_close(s);
 
