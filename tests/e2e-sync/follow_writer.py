@@ -9,7 +9,9 @@ batch, rollbacks, soft deletes (deleted_at), rows leaving and entering the
 mapping's `where` (active) and rule (names starting with "zz"), key updates
 of root rows, updates that leave a TOAST value unchanged, child rows moved
 to another parent, and pg_sleep pauses so the stream has quiet moments.
-Usage: follow_writer.py SEED TXNS. Standard library only.
+Usage: follow_writer.py SEED TXNS [--mysql]. --mysql writes MySQL/MariaDB
+SQL for tests/suites/68-follow-mariadb.sh (INSERT IGNORE, DO SLEEP), to be
+piped into `mariadb --force`. Standard library only.
 """
 import random
 import sys
@@ -17,6 +19,7 @@ import sys
 
 def main():
     seed, txns = int(sys.argv[1]), int(sys.argv[2])
+    mysql = "--mysql" in sys.argv[3:]
     rnd = random.Random(seed)
     out = sys.stdout
     # new ids of each seed in their own range
@@ -37,7 +40,10 @@ def main():
                 # many-to-many: the far table, then the link table
                 stmts.append(f"UPDATE fl_tags SET label = 'tag{t}' WHERE id = {rnd.randint(1, 30)}")
             elif k < 0.18:
-                stmts.append(f"INSERT INTO fl_customer_tags VALUES ({c}, {rnd.randint(1, 30)}) ON CONFLICT DO NOTHING")
+                if mysql:
+                    stmts.append(f"INSERT IGNORE INTO fl_customer_tags VALUES ({c}, {rnd.randint(1, 30)})")
+                else:
+                    stmts.append(f"INSERT INTO fl_customer_tags VALUES ({c}, {rnd.randint(1, 30)}) ON CONFLICT DO NOTHING")
             elif k < 0.20:
                 stmts.append(f"DELETE FROM fl_customer_tags WHERE customer_id = {c}")
             elif k < 0.24:
@@ -81,7 +87,8 @@ def main():
         end = "ROLLBACK" if rnd.random() < 0.08 else "COMMIT"
         out.write("BEGIN;\n" + ";\n".join(stmts) + f";\n{end};\n")
         if t % 50 == 0:
-            out.write(f"SELECT pg_sleep({rnd.randint(0, 20) / 100});\n")
+            pause = rnd.randint(0, 20) / 100
+            out.write(f"DO SLEEP({pause});\n" if mysql else f"SELECT pg_sleep({pause});\n")
 
 
 if __name__ == "__main__":
