@@ -16,7 +16,7 @@ static const char sync_usage[] =
     "usage: sql2es sync -c FILE [--connector ID] [--table T] [--full|--incremental]\n"
     "                   [--dry-run] [-o FILE] [--limit N] [--state-file F]\n"
     "                   [--lock-wait SECONDS] [-q] [-v]\n"
-    "       sql2es sync -c FILE [--connector ID] [--table T] --follow [--drop-slot]\n"
+    "       sql2es sync -c FILE [--connector ID] [--table T] --follow [--poll | --drop-slot]\n"
     "\n"
     "Read each connector's tables and index them. Tables with an incremental\n"
     "cursor are read incrementally (from the saved watermark, minus `lag`),\n"
@@ -39,8 +39,13 @@ static const char sync_usage[] =
     "  -f, --follow          keep the index current until stopped: PostgreSQL reads\n"
     "                        logical replication (slot `replication_slot`, default\n"
     "                        sql2es_<connector_id>; a new slot starts with a full\n"
-    "                        sync from its snapshot); SQLite and MySQL run an\n"
-    "                        incremental sync every `follow_interval` seconds\n"
+    "                        sync from its snapshot); MySQL/MariaDB reads the\n"
+    "                        row-based binlog (the position is saved in the\n"
+    "                        follow state file); SQLite runs an incremental sync\n"
+    "                        every `follow_interval` seconds\n"
+    "      --poll            with --follow: run an incremental sync every\n"
+    "                        `follow_interval` seconds instead of reading the\n"
+    "                        database's change stream\n"
     "      --drop-slot       with --follow: drop the connector's replication slot (and\n"
     "                        the publication sql2es made) and forget its position;\n"
     "                        the next --follow starts over with a full sync\n"
@@ -95,7 +100,7 @@ static void catch_stop_signals(void)
 
 int cli_sync(int argc, char **argv)
 {
-    enum { O_CONNECTOR = 256, O_FULL, O_INCR, O_LIMIT, O_STATE, O_LOCK_WAIT, O_DROP_SLOT };
+    enum { O_CONNECTOR = 256, O_FULL, O_INCR, O_LIMIT, O_STATE, O_LOCK_WAIT, O_DROP_SLOT, O_POLL };
     static const struct option opts[] = {{"config", required_argument, 0, 'c'},
                                          {"connector", required_argument, 0, O_CONNECTOR},
                                          {"table", required_argument, 0, 't'},
@@ -110,6 +115,7 @@ int cli_sync(int argc, char **argv)
                                          {"verbose", no_argument, 0, 'v'},
                                          {"follow", no_argument, 0, 'f'},
                                          {"drop-slot", no_argument, 0, O_DROP_SLOT},
+                                         {"poll", no_argument, 0, O_POLL},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *file = "config.yml", *output = NULL;
@@ -157,6 +163,7 @@ int cli_sync(int argc, char **argv)
         case 'v': o.verbose = 1; break;
         case 'f': follow = 1; break;
         case O_DROP_SLOT: drop_slot = 1; break;
+        case O_POLL: o.follow_poll = 1; break;
         case 'h': fputs(sync_usage, stdout); return 0;
         default: fputs(sync_usage, stderr); return 2;
         }
@@ -167,6 +174,10 @@ int cli_sync(int argc, char **argv)
     }
     if (drop_slot && !follow) {
         fputs("sql2es sync: --drop-slot goes with --follow\n", stderr);
+        return 2;
+    }
+    if (o.follow_poll && (!follow || drop_slot)) {
+        fputs("sql2es sync: --poll goes with --follow (not with --drop-slot)\n", stderr);
         return 2;
     }
     if (follow && (o.dry_run || o.limit || o.mode != ENG_MODE_AUTO)) {

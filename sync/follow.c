@@ -1,8 +1,9 @@
 /* follow.c - `sync --follow`: keep the index current after an initial read.
  *
  * With a change stream (a driver's stream_* slots: PostgreSQL logical
- * replication), a session is: open the stream (a new slot exports a
- * snapshot, which the initial full sync reads: no gap, no double apply),
+ * replication, the MySQL/MariaDB binlog), a session is: open the stream (a
+ * new slot exports a snapshot, which the initial full sync reads: no gap, no
+ * double apply),
  * then take changes in commit order and turn each into the lookups it
  * implies - the root rows whose key it names, or, for a table nested through
  * relations, the parent rows whose `on` columns match, climbed level by level
@@ -21,7 +22,7 @@
  * with the tables described anew. Errors end the session; the next one
  * resumes from the last acknowledged position (the slot holds the rest).
  *
- * Without a change stream (SQLite, MySQL/MariaDB), follow is a loop of
+ * Without a change stream (SQLite), or with --poll, follow is a loop of
  * incremental syncs every `follow_interval` seconds.
  *
  * Stage: sync. Reads through conn.c and scan.c, whole-table reads through
@@ -1151,7 +1152,7 @@ int eng_follow_run(const plan *p, const eng_sync_opts *o, eng_sync_stats *stats,
     if (!pc) return 2;
     int code;
     /* a change names a table and a row, not the rows of a query over it */
-    for (int i = 0; pc->driver->stream_open && i < pc->ntables; i++)
+    for (int i = 0; pc->driver->stream_open && !o->follow_poll && i < pc->ntables; i++)
         if (pc->tables[i].custom_query) {
             diag_error(d, pc->tables[i].loc,
                        "%s > %s: an advanced rule's custom query cannot be followed (a change "
@@ -1160,7 +1161,7 @@ int eng_follow_run(const plan *p, const eng_sync_opts *o, eng_sync_stats *stats,
                        pc->id, pc->tables[i].name);
             return 2;
         }
-    if (!pc->driver->stream_open) {
+    if (!pc->driver->stream_open || o->follow_poll) {
         code = follow_poll(&r, pc);
     } else {
         const char *state_path = o->state_file ? o->state_file : pc->state_file;

@@ -31,6 +31,7 @@ typedef struct eng_sync_opts {
     int tty;                 /* progress as a live bar */
     int verbose;             /* itemise every value warning, not only the first few */
     double lock_wait;        /* seconds to wait for another run's locks (0: fail at once) */
+    int follow_poll;         /* sync --follow --poll: incremental syncs, not the change stream */
     const volatile sig_atomic_t *stop; /* non-zero: stop reading, settle what was sent,
                                         * save what was acknowledged (NULL: never) */
     /* Where items go (NULL: the Elasticsearch bulk sink, or with dry_run the

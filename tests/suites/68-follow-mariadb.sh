@@ -15,7 +15,7 @@
 # while, and binlog_format=STATEMENT refused with what to set.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
-plan 16
+plan 17
 need opensearch
 need mariadb
 E2E_TMP=$SQL2ES_TEST_TMP/follow-mariadb
@@ -207,6 +207,20 @@ kill -TERM "$FPID"; wait "$FPID"
 # ---- 7. binlog_format=STATEMENT: refused, saying what to set ------------
 root -e "SET GLOBAL binlog_format = 'STATEMENT'"
 "$SQL2ES_BIN" sync -c my.yml --follow -q >stmt.out 2>&1; rc=$?
-root -e "SET GLOBAL binlog_format = 'ROW'"
 check "binlog_format=STATEMENT: sync --follow exits 1 saying to set ROW" \
     test "$rc" = 1 -a -n "$(grep 'binlog_format is STATEMENT.*needs ROW' stmt.out)"
+# --poll: incremental syncs instead of the binlog (what the user may ask for)
+sql -e "INSERT INTO fl_customers (id, name) VALUES (999999, 'polled')"
+"$SQL2ES_BIN" sync -c my.yml --follow --poll >poll.out 2>&1 &
+PPID_=$!; E2E_PIDS+=($PPID_)
+got=
+for i in $(seq 1 100); do
+    es POST "/$IX-customers/_refresh" >/dev/null
+    got=$(es GET "/$IX-customers/_doc/cust-999999" | jq -r '._source.name // empty')
+    [ "$got" = polled ] && break
+    sleep 0.2
+done
+kill -TERM "$PPID_"; wait "$PPID_"; rc=$?
+root -e "SET GLOBAL binlog_format = 'ROW'"
+check "--follow --poll follows by incremental syncs whatever binlog_format says (exit 143 on SIGTERM)" \
+    test "$got" = polled -a "$rc" = 143 -a -n "$(grep 'by reading its incremental cursors' poll.out)"
