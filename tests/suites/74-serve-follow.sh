@@ -8,12 +8,13 @@
 # index converges to a dry run of the final database; the owner SIGKILLed,
 # the other instance takes the follow over once its last_seen is stale and
 # goes on from the recorded position (the index converges again, with
-# changes made while nobody followed); /metrics and the status page show
+# changes made while nobody followed); a full job pauses the follow, which
+# then starts over with a new slot and its initial read; /metrics and the status page show
 # the follow; SIGTERM stops it cleanly (status stopped, the claim released,
 # the slot inactive).
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
-plan 14
+plan 17
 need opensearch
 need postgresql
 export PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE
@@ -146,6 +147,18 @@ writer 3 400 | psql -X -q -v ON_ERROR_STOP=0 >writer3.out 2>&1
 check "after the takeover the follow confirms every change" wait_caught_up
 sleep 1
 compare "after the takeover: the index equals a dry run of the final database"
+
+# ---- a job of the connector pauses the follow; it starts over after it ---------
+J2=$($KIB sync $CID full)
+$KIB wait "$J2" completed --timeout 120 >/dev/null
+check "a full job paused the follow (logged)" wait_for 30 grep -qs "follow paused: a sync job of the connector runs" "$T"/s?.log
+writer 4 300 | psql -X -q -v ON_ERROR_STOP=0 >writer4.out 2>&1
+check "after the job the follow starts again, from a new slot and an initial read" \
+    wait_for 90 bash -c '[ "$(cat "$1"/s?.log | grep -c "follow started (a new slot")" -ge 2 ]' _ "$T"
+wait_for 90 is_following
+wait_caught_up
+sleep 1
+compare "after the job and the new start: the index equals a dry run of the final database"
 
 # ---- SIGTERM stops it cleanly -------------------------------------------------
 kill -TERM "$OTHER"; wait "$OTHER"; rc=$?
