@@ -227,13 +227,30 @@ static int carry_push(sync_merge *m, const src_value *row)
     return 0;
 }
 
+/* After an error: close the scan and its connection and forget what was
+ * read ahead; the next chunk (or the same one again) opens it from its
+ * first parent's key. */
+static void merge_drop(sync_table_run *tr, sync_merge *m)
+{
+    const src_driver *drv = tr->cc->pc->driver;
+    if (m->s) drv->end_scan(m->s);
+    if (m->c) drv->close(m->c);
+    m->s = NULL;
+    m->c = NULL;
+    m->eof = 0;
+    m->pending = NULL;
+    arena_reset(m->pa);
+    m->ncarry = 0;
+    arena_reset(m->ca);
+}
+
 /* The children of the chunk's parents (registered in cs) from the ordered
  * scan: the carried rows when the chunk starts with their key, the pending
  * row, then rows up to the chunk's greatest key; the first row beyond it
  * waits for the next chunk. Rows of keys no parent of the chunk has are
  * dropped by cs. */
-static int read_merge(sync_table_run *tr, const eng_bound_relation *br, eng_child_set *cs,
-                      sync_merge *m)
+static int read_merge_rows(sync_table_run *tr, const eng_bound_relation *br, eng_child_set *cs,
+                           sync_merge *m)
 {
     sync_conn *cc = tr->cc;
     sync_run *r = cc->r;
@@ -291,6 +308,14 @@ static int read_merge(sync_table_run *tr, const eng_bound_relation *br, eng_chil
         if (rc < 0) return rc;
     }
     return 0;
+}
+
+static int read_merge(sync_table_run *tr, const eng_bound_relation *br, eng_child_set *cs,
+                      sync_merge *m)
+{
+    int rc = read_merge_rows(tr, br, cs, m);
+    if (rc < 0) merge_drop(tr, m);
+    return rc;
 }
 
 /* The children of cs's registered parents (by merge with m, else in a
