@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh [compile|sqlite|postgresql|mariadb|relations|rss|latency|e2e|serve|all] - benchmarks (not tests).
+# bench/run.sh [compile|sqlite|postgresql|mariadb|relations|rss|latency|nested|e2e|serve|all] - benchmarks (not tests).
 #
 # Prints a Markdown table of wall time, rows/s and peak RSS for sql2es and
 # for the baselines in the same run; copy the figures into bench/RESULTS.md.
@@ -313,6 +313,127 @@ SQL
     done
 }
 
+# ---- nested documents (issue 12, item 2) ----
+# NESTED_ROWS parents x 5 children, clustered (children stored in parent
+# order) and scattered (child parent_id spread: (i * 7919) % N + 1), on the
+# three databases: sql2es with the relation read by merge (the default), the
+# same with `read: batch` (IN batches: the before), and the database's own
+# nested JSON in one query (json_agg, JSON_ARRAYAGG, json_group_array).
+# Wall time best of NESTED_RUNS (the batch line: one run); ratio = the
+# database's own JSON / sql2es merge.
+NESTED_ROWS=${NESTED_ROWS:-100000}
+NESTED_RUNS=${NESTED_RUNS:-2}
+best_of() { # RUNS CMD...: NB_BEST gets the best wall time (empty on failure)
+    local runs=$1 t; shift
+    NB_BEST=""
+    for _ in $(seq "$runs"); do
+        /usr/bin/time -f '%e' -o "$work/time" "$@" >/dev/null 2>"$work/err" || { NB_BEST=""; return; }
+        t=$(cat "$work/time")
+        if [ -z "$NB_BEST" ] || awk "BEGIN{exit !($t < $NB_BEST)}"; then NB_BEST=$t; fi
+    done
+}
+bench_nested() {
+    need postgresql
+    need mariadb
+    local n=$NESTED_ROWS db lay
+    psql -q -v ON_ERROR_STOP=1 <<SQL
+DROP TABLE IF EXISTS n_items, n_cl, n_sc;
+CREATE TABLE n_items (id bigint PRIMARY KEY, name text, email text, price numeric(12,2), qty int,
+  created_at timestamptz, active boolean, score double precision, tags text[], meta jsonb);
+INSERT INTO n_items SELECT i, 'name ' || i, 'user' || i || '@example.com', (i % 10000) / 100.0, i % 97,
+  timestamptz '2024-01-01' + i * interval '1 second', i % 2 = 0, i * 0.5, ARRAY['a','b'],
+  jsonb_build_object('k', i) FROM generate_series(1, $n) i;
+CREATE TABLE n_cl (id bigint PRIMARY KEY, item_id bigint, sku text, qty int);
+INSERT INTO n_cl SELECT i, i / 5 + 1, 'sku-' || i, i % 7 FROM generate_series(0, $n * 5 - 1) i;
+CREATE INDEX ON n_cl (item_id);
+CREATE TABLE n_sc (id bigint PRIMARY KEY, item_id bigint, sku text, qty int);
+INSERT INTO n_sc SELECT i, (i::bigint * 7919) % $n + 1, 'sku-' || i, i % 7 FROM generate_series(0, $n * 5 - 1) i;
+CREATE INDEX ON n_sc (item_id);
+VACUUM ANALYZE n_items; VACUUM ANALYZE n_cl; VACUUM ANALYZE n_sc;
+SQL
+    mariadb -h "$MYSQL_HOST" -P "$MYSQL_PORT" -u "$MYSQL_USER" -p"$MYSQL_PASSWORD" "$MYSQL_DATABASE" >/dev/null <<SQL
+DROP TABLE IF EXISTS n_items, n_cl, n_sc;
+CREATE TABLE n_items (id BIGINT PRIMARY KEY, name VARCHAR(64), email VARCHAR(64), price DECIMAL(12,2),
+  qty INT, created_at DATETIME(6), active TINYINT(1), score DOUBLE, tags VARCHAR(32), meta JSON);
+INSERT INTO n_items SELECT seq, CONCAT('name ', seq), CONCAT('user', seq, '@example.com'), (seq % 10000) / 100,
+  seq % 97, '2024-01-01' + INTERVAL seq SECOND, seq % 2, seq * 0.5, 'a,b,c', JSON_OBJECT('k', seq)
+  FROM seq_1_to_$n;
+CREATE TABLE n_cl (id BIGINT PRIMARY KEY, item_id BIGINT, sku VARCHAR(32), qty INT, KEY (item_id));
+INSERT INTO n_cl SELECT seq, seq DIV 5 + 1, CONCAT('sku-', seq), seq % 7 FROM seq_0_to_$((n * 5 - 1));
+CREATE TABLE n_sc (id BIGINT PRIMARY KEY, item_id BIGINT, sku VARCHAR(32), qty INT, KEY (item_id));
+INSERT INTO n_sc SELECT seq, (seq * 7919) % $n + 1, CONCAT('sku-', seq), seq % 7 FROM seq_0_to_$((n * 5 - 1));
+ANALYZE TABLE n_items, n_cl, n_sc;
+SQL
+    rm -f "$work/n.db"
+    sqlite3 "$work/n.db" >/dev/null <<SQL
+PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;
+CREATE TABLE n_items (id INTEGER PRIMARY KEY, name TEXT, email TEXT, price NUMERIC, qty INTEGER,
+  created_at TEXT, active BOOLEAN, score REAL, tags TEXT, note TEXT);
+WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < $n)
+INSERT INTO n_items SELECT i, 'name ' || i, 'user' || i || '@example.com', (i % 10000) / 100.0, i % 97,
+  '2024-01-01T00:00:00Z', i % 2, i * 0.5, 'a,b,c', 'some text for row ' || i FROM s;
+CREATE TABLE n_cl (id INTEGER PRIMARY KEY, item_id INTEGER, sku TEXT, qty INTEGER);
+WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < $n * 5 - 1)
+INSERT INTO n_cl SELECT i, i / 5 + 1, 'sku-' || i, i % 7 FROM s;
+CREATE INDEX n_cl_item ON n_cl(item_id);
+CREATE TABLE n_sc (id INTEGER PRIMARY KEY, item_id INTEGER, sku TEXT, qty INTEGER);
+WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < $n * 5 - 1)
+INSERT INTO n_sc SELECT i, (i * 7919) % $n + 1, 'sku-' || i, i % 7 FROM s;
+CREATE INDEX n_sc_item ON n_sc(item_id);
+ANALYZE;
+SQL
+    nested_cfg() { # FILE DB LAYOUT READ
+        local conf
+        case $2 in
+        postgresql) conf="service_type: postgresql
+    configuration: { host: $PGHOST, port: $PGPORT, username: $PGUSER, password: \"\${PGPASSWORD}\", database: $PGDATABASE, tables: [n_items] }" ;;
+        mariadb) conf="service_type: mysql
+    configuration: { host: $MYSQL_HOST, port: $MYSQL_PORT, username: $MYSQL_USER, password: \"\${MYSQL_PASSWORD}\", database: $MYSQL_DATABASE, tables: [n_items] }" ;;
+        sqlite) conf="service_type: sqlite
+    configuration: { path: $work/n.db, tables: [n_items] }" ;;
+        esac
+        cat >"$1" <<YML
+connectors:
+  - connector_id: nested
+    index_name: nested
+    $conf
+    mappings:
+      n_items:
+        index: nested-items
+        relations:
+          lines: { table: n_$3, on: { item_id: id }, fields: { sku: sku, qty: qty }, order_by: id, read: $4 }
+YML
+    }
+    own_json() { # DB LAYOUT: a script printing the database's own nested JSON, one document per parent
+        local sql
+        case $1 in
+        postgresql) sql="COPY (SELECT row_to_json(t) FROM (SELECT i.*, (SELECT json_agg(json_build_object('sku', l.sku, 'qty', l.qty) ORDER BY l.id) FROM n_$2 l WHERE l.item_id = i.id) AS lines FROM n_items i ORDER BY i.id) t) TO STDOUT"
+            printf 'psql -c %q\n' "$sql" ;;
+        mariadb) sql="SELECT JSON_OBJECT('id', i.id, 'name', i.name, 'email', i.email, 'price', i.price, 'qty', i.qty, 'created_at', i.created_at, 'active', i.active, 'score', i.score, 'tags', i.tags, 'meta', i.meta, 'lines', (SELECT JSON_ARRAYAGG(JSON_OBJECT('sku', l.sku, 'qty', l.qty) ORDER BY l.id) FROM n_$2 l WHERE l.item_id = i.id)) FROM n_items i ORDER BY i.id"
+            printf 'mariadb -h %q -P %q -u %q -p%q %q --batch --raw --skip-column-names -e %q\n' "$MYSQL_HOST" "$MYSQL_PORT" "$MYSQL_USER" "$MYSQL_PASSWORD" "$MYSQL_DATABASE" "$sql" ;;
+        sqlite) sql="SELECT json_object('id', i.id, 'name', i.name, 'email', i.email, 'price', i.price, 'qty', i.qty, 'created_at', i.created_at, 'active', i.active, 'score', i.score, 'tags', i.tags, 'note', i.note, 'lines', (SELECT json_group_array(json_object('sku', l.sku, 'qty', l.qty)) FROM (SELECT sku, qty FROM n_$2 l WHERE l.item_id = i.id ORDER BY l.id) l)) FROM n_items i ORDER BY i.id"
+            printf 'sqlite3 %q %q\n' "$work/n.db" "$sql" ;;
+        esac >"$work/own-$1-$2.sh"
+    }
+    printf '\n### Nested documents: %s parents x 5 children (dry run; load average %s)\n\n' "$n" "$(cut -d' ' -f1-3 /proc/loadavg)"
+    printf '| database, children | sql2es, read by merge | sql2es, read: batch (before) | own nested JSON | own JSON / merge | goal 2x |\n|---|---|---|---|---|---|\n'
+    for db in postgresql mariadb sqlite; do
+        for lay in cl sc; do
+            nested_cfg "$work/n-$db-$lay-merge.yml" $db $lay merge
+            nested_cfg "$work/n-$db-$lay-batch.yml" $db $lay batch
+            local tm tb to
+            best_of "$NESTED_RUNS" "$bin" sync -q -c "$work/n-$db-$lay-merge.yml" --dry-run -o /dev/null; tm=$NB_BEST
+            best_of 1 "$bin" sync -q -c "$work/n-$db-$lay-batch.yml" --dry-run -o /dev/null; tb=$NB_BEST
+            own_json $db $lay
+            best_of "$NESTED_RUNS" bash "$work/own-$db-$lay.sh"; to=$NB_BEST
+            awk -v d="$db" -v l="$([ $lay = cl ] && echo clustered || echo scattered)" -v m="$tm" -v b="$tb" -v o="$to" 'BEGIN{
+                r = (m > 0 && o > 0) ? o / m : 0
+                printf "| %s, %s | %s s | %s s | %s s | %.2fx | %s |\n", d, l, m == "" ? "FAILED" : m, b == "" ? "FAILED" : b,
+                    o == "" ? "FAILED" : o, r, r >= 2 ? "met" : "missed" }'
+        done
+    done
+}
+
 bench_e2e() {
     bash "$root/bench/e2e.sh" "$work"
 }
@@ -329,10 +450,11 @@ mariadb) bench_mariadb ;;
 relations) bench_relations ;;
 rss) bench_rss ;;
 latency) bench_latency ;;
+nested) bench_nested ;;
 e2e) bench_e2e ;;
 serve) bench_serve ;;
-all) bench_compile; bench_sqlite; bench_postgresql; bench_mariadb; bench_relations; bench_rss; bench_latency
+all) bench_compile; bench_sqlite; bench_postgresql; bench_mariadb; bench_relations; bench_rss; bench_latency; bench_nested
      [ -f "$root/bench/e2e.sh" ] && bench_e2e
      bench_serve ;;
-*) echo "usage: bench/run.sh [compile|sqlite|postgresql|mariadb|relations|rss|latency|e2e|serve|all]" >&2; exit 2 ;;
+*) echo "usage: bench/run.sh [compile|sqlite|postgresql|mariadb|relations|rss|latency|nested|e2e|serve|all]" >&2; exit 2 ;;
 esac
