@@ -728,6 +728,21 @@ static void test_binlog(void)
             "binlog: ALTER TABLE ADD COLUMN: the new columns, then rows with them");
     T_CHECK(trunc > ins && !strcmp(v[trunc].table, "t_bl"), "binlog: TRUNCATE TABLE is a TRUNCATE");
     seen_free(v, n);
+
+    /* a new binlog file: the positions name it */
+    root_sql("FLUSH BINARY LOGS;\nINSERT INTO t_bdec VALUES (200, 0, 0, 0, 0, 0);\n", out, sizeof out);
+    char master[300] = "";
+    root_sql("SHOW MASTER STATUS;\n", master, sizeof master);
+    master[strcspn(master, "\t")] = 0;
+    n = read_changes(s, 1, &v, d);
+    char want[320];
+    snprintf(want, sizeof want, "%s:", master);
+    T_CHECK(n > 0 && v[n - 1].kind == SRC_CHANGE_COMMIT && master[0] &&
+                !strncmp(v[n - 1].pos, want, strlen(want)) &&
+                count_kind(v, n, SRC_CHANGE_INSERT, "t_bdec") == 1,
+            "binlog: after a ROTATE to a new file the positions name that file");
+    if (n) printf("# after FLUSH BINARY LOGS: %s (server: %s)\n", v[n - 1].pos, master);
+    if (n) seen_free(v, n);
     drv->stream_close(s);
 
     /* a saved position: the stream resumes after it (the table is read in
@@ -764,6 +779,22 @@ static void test_binlog(void)
         T_CHECK(0, "binlog: compressed row events decode as a scan yields them");
     }
 
+    /* an initial read that took the snapshot's connection (and closed it),
+     * then the stream closed before it started (the read failed) */
+    o.fresh = 1;
+    src_stream *s2 = NULL;
+    char snap2[300] = "";
+    rc = drv->stream_open(&cfg, &o, &s2, snap2, sizeof snap2, d);
+    src_config sc2 = cfg;
+    sc2.snapshot = snap2;
+    src_conn *c2 = NULL;
+    int rc2 = rc == 0 ? drv->open(&sc2, &c2, d) : rc;
+    drv->close(c2);
+    drv->stream_close(s2);
+    T_CHECK(rc == 0 && rc2 == 0,
+            "binlog: a stream closed after the initial read took and closed its connection");
+    o.fresh = 0;
+
     /* binlog_format=STATEMENT: refused with what to set and why */
     root_sql("SET GLOBAL binlog_format = 'STATEMENT';\n", out, sizeof out);
     diag_clear(d);
@@ -780,7 +811,7 @@ static void test_binlog(void)
 
 int main(void)
 {
-    T_PLAN(144);
+    T_PLAN(146);
     const char *vars[] = {"MYSQL_HOST", "MYSQL_PORT", "MYSQL_USER", "MYSQL_PASSWORD",
                           "MYSQL_DATABASE", "MYSQL_ROOT_SOCKET"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {

@@ -6,8 +6,8 @@
 # mixed changes (tests/e2e-sync/follow_writer.py --mysql: inserts, updates,
 # deletes, multi-row and large transactions, rollbacks, soft deletes, rows
 # leaving and entering `where` and a rule, key updates, child rows moved
-# between parents, both tables of a many-to-many relation), a column added
-# and a child table truncated mid-stream, while sql2es is SIGKILLed at random
+# between parents, both tables of a many-to-many relation), a new binlog file,
+# a column added and a child table truncated mid-stream, while sql2es is SIGKILLed at random
 # moments and restarted from its saved binlog position; at the end every
 # document equals what `sync --dry-run` writes from the final database and no
 # other document exists (tests/harness/compare_dryrun.py). Then latency,
@@ -15,7 +15,7 @@
 # while, and binlog_format=STATEMENT refused with what to set.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
-plan 17
+plan 18
 need opensearch
 need mariadb
 E2E_TMP=$SQL2ES_TEST_TMP/follow-mariadb
@@ -125,6 +125,7 @@ compare initial
 # ---- 2. thousands of changes, sql2es SIGKILLed and restarted -------------
 python3 "$E2E_DIR/follow_writer.py" 67 2500 --mysql >writer.sql
 ( sql --force <writer.sql >writer.out 2>writer.err
+  root -e "FLUSH BINARY LOGS" >>writer.out 2>&1   # a new binlog file mid-stream (ROTATE)
   sql -e "ALTER TABLE fl_customers ADD COLUMN note varchar(20) DEFAULT 'added'" >>writer.out 2>&1
   python3 "$E2E_DIR/follow_writer.py" 68 500 --mysql | sql --force >>writer.out 2>>writer.err
   sql >>writer.out 2>&1 <<'EOF'
@@ -169,6 +170,21 @@ for i in $(seq 1 40); do
 done
 echo "# a nested line's change seen in the root document after $(echo "$(date +%s.%N) - $t0" | bc) s"
 check "a change of a line reaches its customer's document within 2 s" test -n "$got"
+
+# the server ends the binlog connection (KILL of its dump thread): sql2es
+# connects again from the saved position and goes on
+dump=$(root -N -e "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'" | head -1)
+[ -n "$dump" ] && root -e "KILL $dump"
+sql -e "UPDATE fl_lines SET sku = 'after-kill' WHERE id = $lid"
+got=
+for i in $(seq 1 100); do
+    es POST "/$IX-customers/_refresh" >/dev/null
+    got=$(es GET "/$IX-customers/_doc/cust-$cid" | jq -r '[._source.orders[]?.lines[]?.sku] | index("after-kill") // empty')
+    [ -n "$got" ] && break
+    sleep 0.1
+done
+check "the binlog connection killed by the server: sql2es reconnects and the next change arrives" \
+    test -n "$dump" -a -n "$got" -a "$(sql -N -e "SHOW BINARY LOGS" | wc -l)" -ge 2
 
 # ---- 4. SIGTERM stops cleanly -------------------------------------------
 kill -TERM "$FPID"; wait "$FPID"; rc=$?
