@@ -39,7 +39,8 @@ typedef struct item {
     struct item *next;
     uint64_t seq;
     uint64_t pos;        /* absolute position in the ack ring */
-    char *data;          /* ends with '\n' */
+    char *data;          /* ends with '\n'; the item, data, id and context are one
+                          * allocation */
     size_t len;
     int nlines;
     int attempts;        /* item-level retries so far */
@@ -107,11 +108,17 @@ struct es_bulk {
     unsigned char *win;
     int win_pos, win_fill, win_errors;
     es_bulk_stats st;
+    unsigned adds;       /* items added (when to drive the transfers) */
 };
 
+/* What the sink reads of a reply: each item's operation (the key that
+ * filter_path keeps), _id and status (an item's place in "items" is its place
+ * in the request, so every item must stay in the list: `items.*.error` alone
+ * would leave out the items that succeeded), and for failed items the
+ * error's type and reason. `result` is not asked for: the status tells
+ * created (201) from updated or noop (200). */
 static const char *const BULK_FILTER =
-    "filter_path=errors,items.*._id,items.*.status,items.*.result,items.*.error.type,"
-    "items.*.error.reason";
+    "filter_path=errors,items.*._id,items.*.status,items.*.error.type,items.*.error.reason";
 
 /* ---- small helpers ----------------------------------------------------- */
 
@@ -156,14 +163,7 @@ static item *list_pop(ilist *l)
     return it;
 }
 
-static void item_free(item *it)
-{
-    if (!it) return;
-    free(it->data);
-    free(it->context);
-    free(it->id);
-    free(it);
-}
+static void item_free(item *it) { free(it); }
 
 static void list_clear(ilist *l)
 {
@@ -581,8 +581,10 @@ static void whole_retry(es_bulk *s, slot *sl, const char *why)
 static void item_done(es_bulk *s, item *it, const es_item_result *r, int ok)
 {
     if (ok) {
+        /* without `result` (filtered out) the status tells: 201 created */
         if (r->op == ES_OP_DELETE) s->st.deleted++;
-        else if (strcmp(r->result, "updated") == 0 || strcmp(r->result, "noop") == 0)
+        else if (r->result[0] ? strcmp(r->result, "updated") == 0 || strcmp(r->result, "noop") == 0
+                              : r->status == 200)
             s->st.updated++;
         else s->st.indexed++;
         monitor(s, 0, r, it);
@@ -788,34 +790,64 @@ static int idle(const es_bulk *s)
     return 1;
 }
 
+/* A free request slot and a full chunk: time to send. */
+static int can_start(const es_bulk *s)
+{
+    if (!chunk_ready(s)) return 0;
+    for (int i = 0; i < s->nslots; i++)
+        if (s->slots[i].state == SLOT_FREE) return 1;
+    return 0;
+}
+
 int es_bulk_add(es_bulk *s, const char *data, size_t len, const es_item_meta *meta)
 {
     if (s->failed) return s->failed;
     if (len == 0) return 0;
-    item *it = calloc(1, sizeof *it);
-    if (!it) return DIAG_ENOMEM;
+    /* what the reply item must say: its operation and _id */
+    es_op op;
+    int has_id;
+    char id[ES_ID_MAX + 1];
+    if (es_action_parse(data, len, &op, id, sizeof id, &has_id) != 0) {
+        diag_error(s->d, NOLOC, "bulk: not an action line: %.80s", data);
+        return DIAG_EINVAL;
+    }
+    /* one allocation: the item, its bytes (a newline added when missing),
+     * its _id and its context */
     int nl = data[len - 1] != '\n';
-    it->data = xmalloc(len + (size_t)nl + 1);
+    size_t idlen = has_id == 1 ? strlen(id) + 1 : 0;
+    const char *ctx = meta ? meta->context : NULL;
+    size_t ctxlen = ctx ? strlen(ctx) + 1 : 0;
+    item *it = malloc(sizeof *it + len + (size_t)nl + 1 + idlen + ctxlen);
+    if (!it) return DIAG_ENOMEM;
+    memset(it, 0, sizeof *it);
+    it->data = (char *)(it + 1);
     memcpy(it->data, data, len);
     if (nl) it->data[len] = '\n';
     it->len = len + (size_t)nl;
     it->data[it->len] = '\0';
-    for (size_t i = 0; i < it->len; i++) it->nlines += it->data[i] == '\n';
-    /* what the reply item must say: its operation and _id */
-    char id[ES_ID_MAX + 1];
-    if (es_action_parse(it->data, it->len, &it->op, id, sizeof id, &it->has_id) != 0) {
-        free(it->data);
-        free(it);
-        diag_error(s->d, NOLOC, "bulk: not an action line: %.80s", data);
-        return DIAG_EINVAL;
+    for (const char *p = it->data, *end = p + it->len; (p = memchr(p, '\n', (size_t)(end - p)));
+         p++)
+        it->nlines++;
+    it->op = op;
+    it->has_id = has_id;
+    char *tail = it->data + it->len + 1;
+    if (idlen) {
+        it->id = tail;
+        memcpy(it->id, id, idlen);
+        tail += idlen;
     }
-    if (it->has_id == 1) it->id = xstrdup(id);
+    if (ctxlen) {
+        it->context = tail;
+        memcpy(it->context, ctx, ctxlen);
+    }
     it->seq = meta ? meta->seq : s->next_seq;
     s->next_seq = it->seq + 1;
-    if (meta && meta->context) it->context = xstrdup(meta->context);
     ring_add(s, it);
     list_push(&s->queue, it);
-    pump(s, 0);
+    /* Drive the transfers when a chunk can go out, else every 64 items
+     * (replies, retries that came due): one curl step per item costs a poll
+     * of every connection. */
+    if (can_start(s) || ++s->adds % 64 == 0) pump(s, 0);
     while (!s->failed && queue_full(s)) pump(s, 1);
     return s->failed;
 }

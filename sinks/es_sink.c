@@ -26,9 +26,23 @@ static void to_stats(const es_bulk_stats *b, sink_stats *st)
 static int es_add(sink *s, const char *item, size_t len, const sink_meta *m)
 {
     char ctx[256];
-    if (!m->context)
-        snprintf(ctx, sizeof ctx, "%s > %s > %.*s", m->connector ? m->connector : "",
-                 m->table ? m->table : "", (int)(m->idlen > 100 ? 100 : m->idlen), m->id ? m->id : "");
+    if (!m->context) { /* "connector > table > id", each part cut (70, 70, 100 bytes) */
+        size_t n = 0;
+        const char *part[3] = {m->connector, m->table, m->id};
+        size_t plen[3] = {m->connector ? strlen(m->connector) : 0, m->table ? strlen(m->table) : 0,
+                         m->id ? m->idlen : 0};
+        static const size_t most[3] = {70, 70, 100}; /* 70 + 3 + 70 + 3 + 100 < sizeof ctx */
+        for (int i = 0; i < 3; i++) {
+            if (i) {
+                memcpy(ctx + n, " > ", 3);
+                n += 3;
+            }
+            size_t k = plen[i] < most[i] ? plen[i] : most[i];
+            if (k) memcpy(ctx + n, part[i], k);
+            n += k;
+        }
+        ctx[n] = '\0';
+    }
     es_item_meta meta = {m->seq, m->context ? m->context : ctx};
     return es_bulk_add(((es_sink *)s)->bulk, item, len, &meta);
 }
