@@ -24,6 +24,13 @@
 #   SKIP_PGSYNC=1            leave PGSync out
 #   CHUNK=500                elasticsearch.bulk.chunk_size (NDJSON lines per request;
 #                            the connectors' default 500 = 250 documents)
+#   BASE_BIN=path            another sql2es build (the commit before a change): run
+#                            in every round beside sql2es into bench-base, the same way
+#   RTT_MS=20                after the rounds, sql2es (and BASE_BIN) once more with
+#                            bench/latency_proxy.py in front of the database AND the
+#                            node, each holding every byte RTT_MS/2 each way (0: skip)
+# "client CPU" is user + system time of the client process only (sql2es; for the
+# limit xargs and its curl processes), also given per million documents.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$(realpath "${SQL2ES_BIN:-$root/build/sql2es}")
@@ -114,16 +121,16 @@ fill_items "$ROWS"
 say "load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
 
 # ---- 1 and 2. sql2es and the ingest limit, alternated ----------------------
-cfg() { # FILE INDEX
+cfg() { # FILE INDEX [PG_PORT ES_URL]: the database and the node, or proxies in front of them
     cat >"$1" <<YML
 elasticsearch:
-  host: $ES_URL
+  host: ${4:-$ES_URL}
   bulk: { chunk_size: $CHUNK, max_concurrency: 5 }
 connectors:
   - connector_id: bench
     service_type: postgresql
     index_name: bench
-    configuration: { host: $PGHOST, port: $PGPORT, username: $PGUSER, password: "\${PGPASSWORD}",
+    configuration: { host: $PGHOST, port: ${3:-$PGPORT}, username: $PGUSER, password: "\${PGPASSWORD}",
                      database: $PGDATABASE, tables: [items] }
     mappings:
       items: { index: $2 }
@@ -131,6 +138,8 @@ YML
 }
 cfg "$work/sql2es.yml" bench-sql2es
 cfg "$work/limit.yml" bench-limit
+base_bin=""
+if [ -n "${BASE_BIN:-}" ]; then base_bin=$(realpath "$BASE_BIN"); cfg "$work/base.yml" bench-base; fi
 
 say "ingest limit: generating the bulk files (sql2es sync --dry-run)"
 gen_note=""
@@ -157,21 +166,31 @@ fi
 # into a fresh index, each count checked; peak RSS is the maximum over runs.
 s_best="" s_rss=0 s_note="" s_cpu="" l_best="" l_rss=0 l_note="" l_cpu=""
 better() { [ -z "$2" ] || awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
-for round in $(seq 1 "$ROUNDS"); do
-    say "round $round/$ROUNDS: sql2es sync (load average $(cut -d' ' -f1-3 /proc/loadavg))"
-    curl -sf -o /dev/null -X DELETE "$ES_URL/bench-sql2es" 2>/dev/null || true
-    note=""
-    if ! (cd "$work" && /usr/bin/time -f '%e %M %U %S' -o "$work/time.sql2es" \
-            "$bin" sync -q -c "$work/sql2es.yml" >"$work/sql2es.out" 2>"$work/sql2es.err"); then
-        note="FAILED (exit): $(grep -v '^Command exited' "$work/sql2es.err" | tail -1)"
+declare -A best_wall best_cpu peak_rss run_note
+# sync_round NAME BIN CONFIG INDEX: one sql2es run into a fresh INDEX; keeps the
+# best wall time (and the CPU of that run) and the peak RSS under NAME.
+sync_round() {
+    local name=$1 b=$2 conf=$3 index=$4 note="" t m u sy n
+    say "round $round/$ROUNDS: $name sync (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+    curl -sf -o /dev/null -X DELETE "$ES_URL/$index" 2>/dev/null || true
+    if ! (cd "$work" && /usr/bin/time -f '%e %M %U %S' -o "$work/time.$name" \
+            "$b" sync -q -c "$conf" >"$work/$name.out" 2>"$work/$name.err"); then
+        note="FAILED (exit): $(grep -v '^Command exited' "$work/$name.err" | tail -1)"
     fi
-    read -r t m u sy < <(tail -1 "$work/time.sql2es")
-    n=$(count bench-sql2es)
+    read -r t m u sy < <(tail -1 "$work/time.$name")
+    n=$(count "$index")
     [ -z "$note" ] && [ "$n" != "$ROWS" ] && note="FAILED: _count $n, want $ROWS"
-    say "round $round: sql2es $t s, $((m / 1024)) MB, CPU $(cpu_of "$u" "$sy") s, _count $n${note:+; $note}"
-    if [ -n "$note" ]; then s_note=$note; elif better "$t" "$s_best"; then s_best=$t s_cpu=$(cpu_of "$u" "$sy"); fi
-    [ "$m" -gt "$s_rss" ] && s_rss=$m
+    say "round $round: $name $t s, $((m / 1024)) MB, CPU $(cpu_of "$u" "$sy") s, _count $n${note:+; $note}"
+    if [ -n "$note" ]; then run_note[$name]=$note
+    elif better "$t" "${best_wall[$name]:-}"; then best_wall[$name]=$t best_cpu[$name]=$(cpu_of "$u" "$sy"); fi
+    [ "$m" -gt "${peak_rss[$name]:-0}" ] && peak_rss[$name]=$m
+    return 0
+}
+for round in $(seq 1 "$ROUNDS"); do
+    sync_round sql2es "$bin" "$work/sql2es.yml" bench-sql2es
+    [ -n "$base_bin" ] && sync_round base "$base_bin" "$work/base.yml" bench-base
     if [ "$round" = 1 ]; then # the mapping and settings every other index gets
+        n=$(count bench-sql2es)
         if [ "$n" = none ]; then
             echo '{"settings":{"index":{"number_of_replicas":0}}}' >"$work/index.json"
         else
@@ -195,12 +214,56 @@ for round in $(seq 1 "$ROUNDS"); do
     [ "$m" -gt "$l_rss" ] && l_rss=$m
 done
 rm -rf "$work/chunks"
-result "sql2es sync (chunk_size $CHUNK lines, max_concurrency 5)" "${s_best:--}" "$ROWS" "$s_rss" "$s_note" "${s_cpu:--}"
+result "sql2es sync (chunk_size $CHUNK lines, max_concurrency 5)" "${best_wall[sql2es]:--}" "$ROWS" "${peak_rss[sql2es]:-0}" "${run_note[sql2es]:-}" "${best_cpu[sql2es]:--}"
+[ -n "$base_bin" ] && result "BASE_BIN sync (the build before, same settings)" "${best_wall[base]:--}" "$ROWS" "${peak_rss[base]:-0}" "${run_note[base]:-}" "${best_cpu[base]:--}"
+s_best=${best_wall[sql2es]:-}
 sql2es_wall=${s_best:-0}
 if [ -n "$gen_note" ]; then
     result "ingest limit" "-" "$ROWS" 0 "$gen_note"
 else
     result "ingest limit: curl, pre-generated files of $CHUNK lines, xargs -P 5" "${l_best:--}" "$ROWS" "$l_rss" "$l_note" "${l_cpu:--}"
+fi
+
+# ---- 1b. through the latency proxies ----------------------------------------
+# sql2es (and BASE_BIN) once more with bench/latency_proxy.py in front of the
+# database and of the node (RTT_MS round trip each); the proxies count the
+# connections opened to the node (one per _bulk request in flight).
+RTT_MS=${RTT_MS:-20}
+px_pids=()
+px_start() { # UPSTREAM(host:port) NAME: prints the proxy's port
+    python3 "$root/bench/latency_proxy.py" --upstream "$1" --rtt-ms "$RTT_MS" \
+        --stats "$work/px-$2.json" >"$work/px-$2.out" 2>&1 &
+    px_pids+=($!)
+    local port=""
+    for _ in $(seq 100); do
+        port=$(sed -n 's/^PROXY 127.0.0.1:\([0-9]*\)$/\1/p' "$work/px-$2.out")
+        [ -n "$port" ] && break
+        sleep 0.1
+    done
+    echo "$port"
+}
+px_conns() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["connections"])' "$1" 2>/dev/null || echo 0; }
+if [ "$RTT_MS" != 0 ] && [ -z "${s_note:-}" ]; then
+    es_hostport=${ES_URL#http://}
+    pg_px=$(px_start "127.0.0.1:$PGPORT" pg)
+    es_px=$(px_start "$es_hostport" es)
+    cfg "$work/lat.yml" bench-lat "$pg_px" "http://127.0.0.1:$es_px"
+    round=1 ROUNDS_=$ROUNDS
+    ROUNDS=1
+    c0=$(px_conns "$work/px-es.json")
+    sync_round "sql2es-lat" "$bin" "$work/lat.yml" bench-lat
+    sleep 0.5
+    lat_conns=$(( $(px_conns "$work/px-es.json") - c0 ))
+    result "sql2es sync, ${RTT_MS} ms round trip to the database and the node ($lat_conns connections to the node)" \
+        "${best_wall[sql2es-lat]:--}" "$ROWS" "${peak_rss[sql2es-lat]:-0}" "${run_note[sql2es-lat]:-}" "${best_cpu[sql2es-lat]:--}"
+    if [ -n "$base_bin" ]; then
+        cfg "$work/lat-base.yml" bench-lat "$pg_px" "http://127.0.0.1:$es_px"
+        sync_round "base-lat" "$base_bin" "$work/lat-base.yml" bench-lat
+        result "BASE_BIN sync, ${RTT_MS} ms round trip" "${best_wall[base-lat]:--}" "$ROWS" \
+            "${peak_rss[base-lat]:-0}" "${run_note[base-lat]:-}" "${best_cpu[base-lat]:--}"
+    fi
+    ROUNDS=$ROUNDS_
+    for p in "${px_pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
 fi
 
 # ---- 3. PGSync -------------------------------------------------------------
@@ -312,3 +375,18 @@ for i in "${!r_label[@]}"; do
     printf '| %s | %s | %s | %d MB | %s | %s%s |\n' "${r_label[$i]}" "${r_wall[$i]}" "$rate" $((r_rss[$i] / 1024)) "${r_cpu[$i]}" \
         "$ratio" "${r_note[$i]:+ ${r_note[$i]}}"
 done
+per_m() { awk -v c="$1" -v n="$ROWS" 'BEGIN { if (c != "" && c != "-") printf "%.1f", c * 1000000 / n; else print "-" }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2fx", a / b; else print "-" }'; }
+printf '\n| measure | value |\n|---|---|\n'
+printf '| sql2es CPU per million documents | %s s |\n' "$(per_m "${best_cpu[sql2es]:-}")"
+[ -n "$base_bin" ] && printf '| BASE_BIN CPU per million documents | %s s (sql2es uses %s of it) |\n' \
+    "$(per_m "${best_cpu[base]:-}")" "$(ratio "${best_cpu[sql2es]:-}" "${best_cpu[base]:-}")"
+printf '| sql2es throughput / ingest limit | %s |\n' "$(ratio "${l_best:-}" "${best_wall[sql2es]:-}")"
+[ -n "$base_bin" ] && printf '| BASE_BIN throughput / ingest limit | %s |\n' "$(ratio "${l_best:-}" "${best_wall[base]:-}")"
+if [ -n "${best_wall[sql2es-lat]:-}" ]; then
+    printf '| sql2es at %s ms / direct | %s |\n' "$RTT_MS" "$(ratio "${best_wall[sql2es]:-}" "${best_wall[sql2es-lat]:-}")"
+    printf '| sql2es at %s ms / ingest limit (direct) | %s |\n' "$RTT_MS" "$(ratio "${l_best:-}" "${best_wall[sql2es-lat]:-}")"
+fi
+if [ -n "${best_wall[base-lat]:-}" ]; then
+    printf '| BASE_BIN at %s ms / direct | %s |\n' "$RTT_MS" "$(ratio "${best_wall[base]:-}" "${best_wall[base-lat]:-}")"
+fi
