@@ -844,10 +844,11 @@ int es_bulk_add(es_bulk *s, const char *data, size_t len, const es_item_meta *me
     s->next_seq = it->seq + 1;
     ring_add(s, it);
     list_push(&s->queue, it);
-    /* Drive the transfers when a chunk can go out, else every 64 items
-     * (replies, retries that came due): one curl step per item costs a poll
-     * of every connection. */
-    if (can_start(s) || ++s->adds % 64 == 0) pump(s, 0);
+    /* Drive the transfers when a chunk can go out, else every 16 items
+     * (bodies still being sent, replies, retries that came due): one curl
+     * step per item cost a poll of every connection, a third of the
+     * client's CPU in a sync. */
+    if (can_start(s) || ++s->adds % 16 == 0) pump(s, 0);
     while (!s->failed && queue_full(s)) pump(s, 1);
     return s->failed;
 }
