@@ -110,7 +110,7 @@ create_like() {
 declare -a r_label r_wall r_docs r_rss r_note
 # result LABEL WALL DOCS RSS_KB NOTE [CPU_S]: one row of the table
 result() { r_label+=("$1"); r_wall+=("$2"); r_docs+=("$3"); r_rss+=("$4"); r_note+=("$5"); r_cpu+=("${6:--}"); }
-cpu_of() { awk -v u="$1" -v s="$2" 'BEGIN { printf "%.1f", u + s }'; } # user + system seconds
+cpu_of() { awk -v u="$1" -v s="$2" 'BEGIN { printf "%.2f", u + s }'; } # user + system seconds
 
 # ---- servers and data ------------------------------------------------------
 [ -x "$bin" ] || { say "no sql2es binary at $bin (make, or set SQL2ES_BIN)"; exit 1; }

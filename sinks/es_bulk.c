@@ -108,7 +108,7 @@ struct es_bulk {
     unsigned char *win;
     int win_pos, win_fill, win_errors;
     es_bulk_stats st;
-    unsigned adds;       /* items added (when to drive the transfers) */
+    double last_pump;    /* es_now() when the transfers were last driven */
 };
 
 /* What the sink reads of a reply: each item's operation (the key that
@@ -740,6 +740,7 @@ static void slot_done(es_bulk *s, slot *sl, const es_done *dn)
 static void pump(es_bulk *s, int block)
 {
     double now = es_now();
+    s->last_pump = now;
     double next_wake = now + 1.0;
     for (int i = 0; i < s->nslots && !s->failed; i++) {
         slot *sl = &s->slots[i];
@@ -844,11 +845,11 @@ int es_bulk_add(es_bulk *s, const char *data, size_t len, const es_item_meta *me
     s->next_seq = it->seq + 1;
     ring_add(s, it);
     list_push(&s->queue, it);
-    /* Drive the transfers when a chunk can go out, else every 16 items
-     * (bodies still being sent, replies, retries that came due): one curl
-     * step per item cost a poll of every connection, a third of the
-     * client's CPU in a sync. */
-    if (can_start(s) || ++s->adds % 16 == 0) pump(s, 0);
+    /* Drive the transfers when a chunk can go out, else when 100 us went by
+     * since the last step (bodies still being sent, replies, retries that
+     * came due): one curl step per item cost a poll of every connection, a
+     * third of the client's CPU in a sync. */
+    if (can_start(s) || es_now() - s->last_pump >= 100e-6) pump(s, 0);
     while (!s->failed && queue_full(s)) pump(s, 1);
     return s->failed;
 }
