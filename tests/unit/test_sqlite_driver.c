@@ -228,6 +228,36 @@ static const struct { const char *sql, *want; } date_cases[] = {
     {"'2000-02-29'", "S:2000-02-29"},                      /* leap: divisible by 400 */
     {"'1900-02-29'", "N:"},                                /* not leap: divisible by 100 */
     {"'2021-01-01' || char(10)", "N:"},                    /* a trailing newline is no blank */
+    /* each part of the forms checked on its own */
+    {"'2x21-01-01'", "N:"},                                /* year not digits */
+    {"'2021-0a-01'", "N:"},                                /* month not digits */
+    {"'2021-01-0b'", "N:"},                                /* day not digits */
+    {"'2021-00-10'", "N:"},                                /* month 0 */
+    {"'2021-01-00'", "N:"},                                /* day 0 */
+    {"'2021-04-31'", "N:"},                                /* day 31 of a 30-day month */
+    {"'2021-01-01t10:20'", "S:2021-01-01T10:20:00Z"},      /* lower-case t */
+    {"'2021-01-01 10:2'", "N:"},                           /* minutes cut short */
+    {"'10-20:00'", "N:"},                                  /* no colon after the hour */
+    {"'1a:20'", "N:"},                                     /* hour not digits */
+    {"'10:2b'", "N:"},                                     /* minutes not digits */
+    {"'10:20:'", "N:"},                                    /* seconds missing */
+    {"'10:20:5x'", "N:"},                                  /* seconds not digits */
+    {"'10:60'", "N:"},                                     /* minute 60 */
+    {"'24:00'", "N:"},                                     /* hour 24 */
+    {"'10:20:30Zx'", "N:"},                                /* something after Z */
+    {"'10:20:30 UTC'", "N:"},                              /* a zone name */
+    {"'10:20:30+05:3x'", "N:"},                            /* offset minutes not digits */
+    {"'10:20:30+0x:30'", "N:"},                            /* offset hours not digits */
+    {"'10:20:30-08x0'", "N:"},                             /* four-digit offset not digits */
+    {"'10:20:30-0x'", "N:"},                               /* two-digit offset not digits */
+    {"'10:20:30+05:60'", "N:"},                            /* offset minute 60 */
+    {"'10:20:30+0530'", "S:2000-01-01T10:20:30+05:30"},    /* four digits, time only */
+    {"-99999999999999", "N:"},                             /* epoch before year 0 */
+    {"253402300799", "S:9999-12-31T23:59:59Z"},            /* the last second of 9999 */
+    {"253402300800", "N:"},                                /* the first one after it */
+    {"1.5", "N:"},                                         /* Julian day before year 0 */
+    {"5373484.5", "N:"},                                   /* Julian day after 9999 */
+    {"9e999", "N:"},                                       /* infinite */
 };
 
 /* SQLite's date and time forms in DATE/DATETIME/TIMESTAMP columns become
@@ -256,7 +286,7 @@ static void test_dates(src_conn *c)
     }
     int warned = 0;
     for (size_t k = 0; k < diag_count(d); k++)
-        warned |= strstr(diag_get(d, k)->text, "column 'd' (DATE, mapped as date): 'yesterday' is not a "
+        warned |= strstr(diag_get(d, k)->text, "column 'd' (DATETIME, mapped as date): 'yesterday' is not a "
                                                "date SQLite knows; written as null") != NULL;
     T_CHECK(warned, "dates: a value that is no date is named in a warning");
     T_CHECK(diag_errors(d) == 0, "dates: no error");
@@ -483,9 +513,97 @@ static void test_more(void)
     diag_free(d);
 }
 
+/* Declared types: the mapping each derives (SQLite's affinity words), and the
+ * values a typed column keeps (number text, 'true'/'false', text in a BLOB
+ * column) or writes as null with a warning naming column and value; at most
+ * ten warnings a scan, every one counted. */
+static void test_types(void)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/types.db", dir);
+    int st = run_sqlite(path,
+                        "CREATE TABLE t (k INTEGER PRIMARY KEY, v VARCHAR(10), c CLOB, bo BOOL, jb JSONB,\n"
+                        "  bl BLOB, f FLOAT, big BIGINT, num DECIMAL(10,2));\n"
+                        "INSERT INTO t VALUES (1, 'abc', 'clob', 'true', '{\"a\":1}', 'text', '2.5', '12', '3.25');\n"
+                        "INSERT INTO t VALUES (2, 'x', 'y', 'yes', '[1,', 1, 'x', 'abc', X'01');\n"
+                        "INSERT INTO t VALUES (3, 'x', 'y', 'false', 'null', 2.5, 1e999, 7, '1e3');\n"
+                        "CREATE TABLE w (n INTEGER);\n"
+                        "INSERT INTO w VALUES ('a'),('b'),('c'),('d'),('e'),('f'),('g'),('h'),('i'),('j'),('k'),('l');\n");
+    T_CHECK(st == 0, "types: fixture written");
+    diag *d = diag_new();
+    src_config cfg = {0};
+    cfg.path = path;
+    src_conn *c = NULL;
+    if (drv->open(&cfg, &c, d) != 0) {
+        T_CHECK(0, "types: open");
+        printf("# %s\n", diag_last(d));
+        diag_free(d);
+        return;
+    }
+    arena *a = arena_new();
+    src_table t;
+    buf b = BUF_INIT, got = BUF_INIT;
+    int rc = drv->describe(c, NULL, "t", a, &t, d);
+    for (int i = 0; rc == 0 && i < t.ncols; i++) buf_printf(&got, "%s=%s ", t.cols[i].sql_type, t.cols[i].es_type);
+    T_STREQ(rc == 0 ? got.data : diag_last(d),
+            "INTEGER=long VARCHAR(10)=text CLOB=text BOOL=boolean JSONB=object BLOB=binary FLOAT=double "
+            "BIGINT=long DECIMAL(10,2)=double ",
+            "types: the mapping of each declared type");
+    src_scan *s = NULL;
+    src_query q = {"SELECT * FROM t ORDER BY k", NULL, 0, 0};
+    const src_value *row;
+    buf_reset(&got);
+    rc = drv->begin_scan(c, &q, &s, d);
+    int nc = 0;
+    const src_column *cols = NULL;
+    if (rc == 0) drv->scan_columns(s, &cols, &nc);
+    while (rc == 0 && drv->next(s, &row, d) == 1) {
+        for (int i = 1; i < nc; i++) buf_printf(&got, "%s%s", render(&b, &row[i]), i + 1 < nc ? " " : "|");
+    }
+    T_STREQ(got.data,
+            "S:abc S:clob S:true J:{\"a\":1} X:74657874 #:2.5 #:12 #:3.25|"
+            "S:x S:y N: S:[1, N: N: N: N:|"
+            "S:x S:y S:false J:null N: N: #:7 #:1000|",
+            "types: values kept, converted or nulled by their column's mapping");
+    T_CHECK(s && drv->stats(s)->warnings == 7, "types: each null written for an unfit value is counted");
+    drv->end_scan(s);
+    const char *const want[] = {
+        "sqlite: column 'bo' (BOOL, mapped as boolean): 'yes' is not a boolean (0, 1, 'true', 'false'); written as null",
+        "sqlite: column 'bl' (BLOB, mapped as binary): '1' is not a BLOB or text; written as null",
+        "sqlite: column 'f' (FLOAT, mapped as double): 'x' is not a number; written as null",
+        "sqlite: column 'big' (BIGINT, mapped as long): 'abc' is not a number; written as null",
+        "sqlite: column 'num' (DECIMAL(10,2), mapped as double): '(a BLOB)' is not a number; written as null",
+        "sqlite: column 'bl' (BLOB, mapped as binary): '2.5' is not a BLOB or text; written as null",
+    };
+    int found = 0;
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++)
+        for (size_t m = 0; m < diag_count(d); m++)
+            if (!strcmp(diag_get(d, m)->text, want[k])) {
+                found++;
+                break;
+            }
+    T_CHECK(found == 6 && diag_warnings(d) == 6 && diag_errors(d) == 0,
+            "types: one warning per unfit value with column, type, mapping and value (infinity counted only)");
+
+    diag_clear(d);
+    q.sql = "SELECT n FROM w";
+    s = NULL;
+    int rows = 0;
+    if (drv->begin_scan(c, &q, &s, d) == 0)
+        while (drv->next(s, &row, d) == 1) rows += row[0].kind == SRC_NULL;
+    T_CHECK(rows == 12 && s && drv->stats(s)->warnings == 12 && diag_warnings(d) == 10,
+            "types: twelve unfit values: all counted, ten warnings");
+    drv->end_scan(s);
+    buf_free(&b);
+    buf_free(&got);
+    arena_free(a);
+    drv->close(c);
+    diag_free(d);
+}
+
 int main(void)
 {
-    T_PLAN(242);
+    T_PLAN(335);
     setvbuf(stdout, NULL, _IOLBF, 0);
     snprintf(dir, sizeof dir, "%s/test_sqlite.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(dir)) {
@@ -529,6 +647,7 @@ int main(void)
     diag_free(d);
     test_open_errors();
     test_more();
+    test_types();
     test_speed();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
