@@ -305,6 +305,71 @@ static void test_decimal(src_conn *c)
     diag_free(d);
 }
 
+/* The column types t_types leaves out: their scan sql_type and es_type (from
+ * the result metadata), describe's es_type (from information_schema), their
+ * values, and a date with a zero month (null and a warning). */
+static void test_more_types(src_conn *c)
+{
+    char out[2048];
+    int st = root_sql("SET sql_mode = '';\n"
+                      "DROP TABLE IF EXISTS t_more;\n"
+                      "CREATE TABLE t_more (id INT PRIMARY KEY, su SMALLINT UNSIGNED, mu MEDIUMINT UNSIGNED,\n"
+                      " bn BINARY(3), yr YEAR, n52 NUMERIC(5,2), u52 DECIMAL(5,2) UNSIGNED, bit8 BIT(8),\n"
+                      " tt TINYTEXT, mb MEDIUMBLOB, rl REAL, dt3 DATETIME(3), da DATE, n9 DECIMAL(9,0))\n"
+                      " CHARACTER SET utf8mb4;\n"
+                      "INSERT INTO t_more VALUES (1, 65535, 16777215, 'ab', 2155, -123.45, 1.5, b'10000001',\n"
+                      " 'tiny', X'0102', 2.5, '2024-01-02 03:04:05.678', '2024-00-10', -123456789);\n",
+                      out, sizeof out);
+    T_CHECK(st == 0, "more types: fixture created as root");
+    if (st) printf("# %s\n", out);
+    diag *d = diag_new();
+    src_scan *s = NULL;
+    buf b = BUF_INIT, got = BUF_INIT, es = BUF_INIT, vals = BUF_INIT;
+    const src_column *cols;
+    const src_value *row;
+    int ncols = 0;
+    int rc = scan_all(c, "SELECT * FROM t_more", NULL, 0, &s, d);
+    if (rc == 0) {
+        drv->scan_columns(s, &cols, &ncols);
+        for (int i = 0; i < ncols; i++) {
+            buf_printf(&got, "%s%s", i ? "," : "", cols[i].sql_type);
+            buf_printf(&es, "%s%s", i ? "," : "", cols[i].es_type);
+        }
+        if (drv->next(s, &row, d) == 1)
+            for (int i = 0; i < ncols; i++) {
+                render(&b, &row[i]);
+                buf_printf(&vals, "%s%s", i ? " " : "", b.data);
+            }
+    }
+    T_STREQ(rc == 0 ? got.data : diag_last(d),
+            "int,smallint unsigned,mediumint unsigned,binary,year,decimal,decimal,bit,text,blob,double,"
+            "datetime,date,decimal",
+            "more types: scan sql_type of each column");
+    T_STREQ(es.data,
+            "integer,integer,integer,binary,short,double,double,long,text,binary,double,date,date,long",
+            "more types: scan es_type of each column");
+    T_STREQ(vals.data,
+            "#:1 #:65535 #:16777215 X:616200 #:2155 #:-123.45 #:1.50 #:129 S:tiny X:0102 #:2.5 "
+            "S:2024-01-02T03:04:05.678 N: #:-123456789",
+            "more types: the values (BINARY padded, a zero month null)");
+    T_CHECK(s && drv->stats(s)->warnings == 1, "more types: the zero-month date is one warning");
+    drv->end_scan(s);
+    arena *a = arena_new();
+    src_table t;
+    buf_reset(&es);
+    rc = drv->describe(c, NULL, "t_more", a, &t, d);
+    for (int i = 0; rc == 0 && i < t.ncols; i++) buf_printf(&es, "%s%s", i ? "," : "", t.cols[i].es_type);
+    T_STREQ(rc == 0 ? es.data : diag_last(d),
+            "integer,integer,integer,binary,short,double,double,long,text,binary,double,date,date,long",
+            "more types: describe es_type of each column");
+    arena_free(a);
+    buf_free(&b);
+    buf_free(&got);
+    buf_free(&es);
+    buf_free(&vals);
+    diag_free(d);
+}
+
 static void test_describe(src_conn *c)
 {
     diag *d = diag_new();
@@ -811,7 +876,7 @@ static void test_binlog(void)
 
 int main(void)
 {
-    T_PLAN(146);
+    T_PLAN(152);
     const char *vars[] = {"MYSQL_HOST", "MYSQL_PORT", "MYSQL_USER", "MYSQL_PASSWORD",
                           "MYSQL_DATABASE", "MYSQL_ROOT_SOCKET"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
@@ -858,6 +923,7 @@ int main(void)
         test_types(c);
         test_describe(c);
         test_decimal(c);
+        test_more_types(c);
         test_streaming(c);
         test_kill(c);
         drv->close(c);

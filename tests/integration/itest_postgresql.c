@@ -249,9 +249,30 @@ static const tcase cases[] = {
      "double"},
     {"n38", "numeric(38,0)", "99999999999999999999999999999999999999", SRC_NUMBER,
      "99999999999999999999999999999999999999", 0, "double"},
+    /* years of five digits, BC with a time zone */
+    {"d5", "date", "'12345-01-01'", SRC_STRING, "12345-01-01", 0, "date"},
+    {"ts5", "timestamp", "'10000-01-02 03:04:05'", SRC_STRING, "10000-01-02T03:04:05", 0, "date"},
+    {"tzbc", "timestamptz", "'0044-03-15 10:00:00+00 BC'", SRC_STRING, "-0043-03-15T10:00:00Z", 0,
+     "date"},
+    /* a point with a NaN coordinate: that coordinate null (a warning) */
+    {"ptn", "point", "point('NaN'::float8, 1)", SRC_JSON, "{\"x\":null,\"y\":1}", 0, "object"},
+    /* arrays of dates, timestamps, floats with infinities (each a warning), uuids */
+    {"ada", "date[]", "ARRAY['2024-01-02'::date, '0044-03-15 BC', 'infinity']", SRC_JSON,
+     "[\"2024-01-02\",\"-0043-03-15\",null]", 0, "date"},
+    {"ats2", "timestamp[]", "ARRAY['2024-01-02 03:04:05.5'::timestamp]", SRC_JSON,
+     "[\"2024-01-02T03:04:05.5\"]", 0, "date"},
+    {"afl", "float8[]", "'{1.5,Infinity,-Infinity}'", SRC_JSON, "[1.5,null,null]", 0, "double"},
+    {"auu", "uuid[]", "'{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}'", SRC_JSON,
+     "[\"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11\"]", 0, "keyword"},
+    /* a domain over a domain; an array of a domain over an array stays text */
+    {"dd", "posint2", "3", SRC_NUMBER, "3", 0, "integer"},
+    {"aad", "intarr[]", "ARRAY['{1,2}'::intarr]", SRC_STRING, "{\"{1,2}\"}", 0, "keyword"},
+    {"mo0", "money", "'0'", SRC_NUMBER, "0.00", 0, "double"},
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
-#define NWARN 9 /* n3 n4 f2 f3 f4, NaN in an, dinf, tzinf, infinity in ats */
+/* n3 n4 f2 f3 f4, NaN in an, dinf, tzinf, infinity in ats, NaN in ptn,
+ * infinity in ada, two in afl */
+#define NWARN 13
 
 static void test_types(src_conn *c, diag *d)
 {
@@ -260,6 +281,8 @@ static void test_types(src_conn *c, diag *d)
                    "CREATE TYPE mood AS ENUM ('happy', 'sad');\n"
                    "CREATE DOMAIN posint AS int4 CHECK (VALUE > 0);\n"
                    "CREATE DOMAIN price AS numeric(8,2);\n"
+                   "CREATE DOMAIN posint2 AS posint;\n"
+                   "CREATE DOMAIN intarr AS int4[];\n"
                    "CREATE TABLE tm (id int PRIMARY KEY");
     for (int i = 0; i < NCASES; i++) buf_printf(&sql, ", %s %s", cases[i].col, cases[i].type);
     buf_puts(&sql, ");\nINSERT INTO tm VALUES (1");
@@ -788,7 +811,7 @@ static void test_plan_defaults(diag *d)
 
 int main(void)
 {
-    T_PLAN(311);
+    T_PLAN(344);
     drv = src_driver_find("postgresql");
     T_CHECK(drv && drv->version == SRC_DRIVER_VERSION && drv->begin_scan,
             "driver registered as postgresql");
