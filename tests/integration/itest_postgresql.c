@@ -691,6 +691,21 @@ static void test_failures(diag *d)
             "killed backend: message gives the query");
     if (rc == 0) drv->end_scan(s);
     T_CHECK(drv->ping(c, d) == DIAG_ETRANSIENT, "ping on a dead connection: DIAG_ETRANSIENT");
+    {
+        arena *fa = arena_new();
+        const char **names = NULL;
+        int nn = 0;
+        src_table ft;
+        T_CHECK(drv->list_tables(c, NULL, fa, &names, &nn, d) == DIAG_ETRANSIENT &&
+                    strstr(diag_last(d), "postgresql: cannot list tables on ") &&
+                    strstr(diag_last(d), ": connection lost: "),
+                "list_tables on a dead connection: DIAG_ETRANSIENT, connection lost");
+        T_CHECK(drv->describe(c, NULL, "comp", fa, &ft, d) == DIAG_ETRANSIENT &&
+                    strstr(diag_last(d), "postgresql: cannot describe table on ") &&
+                    strstr(diag_last(d), ": connection lost: "),
+                "describe on a dead connection: DIAG_ETRANSIENT, connection lost");
+        arena_free(fa);
+    }
     drv->close(c); /* half-dead connection accepted */
 
     /* a table dropped between describe and scan */
@@ -811,7 +826,7 @@ static void test_plan_defaults(diag *d)
 
 int main(void)
 {
-    T_PLAN(344);
+    T_PLAN(346);
     drv = src_driver_find("postgresql");
     T_CHECK(drv && drv->version == SRC_DRIVER_VERSION && drv->begin_scan,
             "driver registered as postgresql");

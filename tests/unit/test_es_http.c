@@ -4,8 +4,12 @@
  * mapping, refresh, count, delete by query, scroll and the connector-index
  * calls (sinks/es_index.c, sinks/es_api.c); replies without the number or
  * the _id a call needs; the client's retries, start-up waits, product check,
- * authentication and gzip headers (sinks/es_client.c). Each case checks the
- * return code, the message, and the requests the client sent. */
+ * authentication and gzip headers (sinks/es_client.c); the bulk sink's
+ * answers to whole-request statuses (retry, split, fail), to reply items
+ * (mismatched, rejected and retried, a create found after a lost reply), its
+ * dead-letter records and error monitor (sinks/es_bulk.c), and the sink
+ * interface over it (sinks/es_sink.c). Each case checks the return code, the
+ * message, and the requests the client sent. */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +18,7 @@
 #include "base/diag.h"
 #include "sinks/es.h"
 #include "sinks/es_api.h"
+#include "sinks/sink.h"
 #include "http_script.h"
 #include "t.h"
 
@@ -563,9 +568,269 @@ static void client_calls(void)
     es_client_free(c);
 }
 
+static int list_cb(void *ctx, const char *id, size_t len)
+{
+    char *out = ctx;
+    size_t o = strlen(out);
+    snprintf(out + o, 64 - o, "%.*s,", (int)len, id);
+    return 0;
+}
+
+/* ---- es_bulk.c and es_sink.c ------------------------------------------- */
+
+static const char BULK_PATH[] =
+    "/_bulk?filter_path=errors,items.*._id,items.*.status,items.*.result,items.*.error.type,"
+    "items.*.error.reason";
+static const char IX1[] = "{\"index\":{\"_index\":\"ix\",\"_id\":\"1\"}}\n{\"a\":1}\n";
+static const char IX2[] = "{\"index\":{\"_index\":\"ix\",\"_id\":\"2\"}}\n{\"a\":2}\n";
+static const char CR1[] = "{\"create\":{\"_index\":\"ix\",\"_id\":\"1\"}}\n{\"a\":1}\n";
+static const char OK1[] = "{\"errors\":false,\"items\":[{\"index\":{\"_id\":\"1\",\"status\":201,\"result\":\"created\"}}]}";
+static const char BAD2[] =
+    "{\"errors\":true,\"items\":[{\"index\":{\"_id\":\"1\",\"status\":400,\"error\":{\"type\":\"mapper_parsing_exception\",\"reason\":\"bad\"}}},"
+    "{\"index\":{\"_id\":\"2\",\"status\":400,\"error\":{\"type\":\"mapper_parsing_exception\",\"reason\":\"bad\"}}}]}";
+
+static char dead_path[300];
+
+static es_bulk *bulk_new(es_client *c, plan_es *k)
+{
+    es_bulk *b = es_bulk_new(c, k, D);
+    es_bulk_set_dead_letter(b, dead_path);
+    remove(dead_path);
+    return b;
+}
+
+static int add(es_bulk *b, const char *item, const char *ctx)
+{
+    es_item_meta m = {0, ctx};
+    return es_bulk_add(b, item, strlen(item), &m);
+}
+
+static char *slurp(const char *path)
+{
+    static char text[4096];
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+    text[n] = '\0';
+    if (f) fclose(f);
+    return text;
+}
+
+static void bulk_calls(void)
+{
+    plan_es k = cfg();
+    k.max_retries = 1;
+    k.bulk_max_retries = 1;
+    es_client *c = es_client_new(&k, D);
+    es_bulk_stats st;
+
+    /* one request: index created, delete of a missing document, update noop; pipeline */
+    es_bulk *b = bulk_new(c, &k);
+    es_bulk_set_pipeline(b, "my pipe");
+    SCRIPT({200, "{\"errors\":false,\"items\":[{\"index\":{\"_id\":\"1\",\"status\":201,\"result\":\"created\"}},"
+                 "{\"delete\":{\"_id\":\"2\",\"status\":404,\"result\":\"not_found\"}},"
+                 "{\"update\":{\"_id\":\"3\",\"status\":200,\"result\":\"noop\"}}]}", NULL});
+    add(b, IX1, NULL);
+    add(b, "{\"delete\":{\"_index\":\"ix\",\"_id\":\"2\"}}", NULL);
+    add(b, "{\"update\":{\"_index\":\"ix\",\"_id\":\"3\"}}\n{\"doc\":{\"a\":3}}\n", NULL);
+    T_CHECK(es_bulk_finish(b, &st) == 0 && st.indexed == 1 && st.deleted == 1 && st.updated == 1 &&
+                st.failed == 0 && st.requests == 1 && hs_count() == 1,
+            "bulk: created, delete not_found and noop settle in one request");
+    {
+        char want[400];
+        snprintf(want, sizeof want, "POST %s&pipeline=my%%20pipe", BULK_PATH);
+        T_STREQ(hs_line(0), want, "bulk: the pipeline is percent-encoded in the path");
+    }
+    T_CHECK(hs_has_header(0, "Content-Type: application/x-ndjson") &&
+                strstr(hs_req(0)->body, "{\"delete\":{\"_index\":\"ix\",\"_id\":\"2\"}}\n{\"update\""),
+            "bulk: NDJSON body, a lone delete line gets its newline");
+    es_bulk_free(b);
+
+    /* 413: split in halves; the item refused alone is dead-lettered */
+    b = bulk_new(c, &k);
+    SCRIPT({413, "{\"error\":{\"type\":\"too_long\",\"reason\":\"big\"}}", NULL}, {200, OK1, NULL},
+           {400, "{\"error\":{\"type\":\"mapper_parsing_exception\",\"reason\":\"bad\"}}", NULL});
+    add(b, IX1, NULL);
+    add(b, IX2, "c > t > 2");
+    T_CHECK(es_bulk_finish(b, &st) == 0 && st.request_splits == 1 && st.indexed == 1 && st.failed == 1 &&
+                hs_count() == 3,
+            "bulk 413: split, one indexed, one dead-lettered");
+    T_STREQ(slurp(dead_path),
+            "{\"action\":{\"index\":{\"_index\":\"ix\",\"_id\":\"2\"}},\"document\":{\"a\":2},\"status\":400,"
+            "\"error\":{\"type\":\"request_refused\",\"reason\":\"mapper_parsing_exception: bad\"}}\n",
+            "bulk 413: the dead-letter record");
+    es_bulk_free(b);
+
+    /* 500 then 200: the request is sent again */
+    b = bulk_new(c, &k);
+    SCRIPT({500, ERR500, NULL}, {200, OK1, NULL});
+    add(b, IX1, NULL);
+    T_CHECK(es_bulk_finish(b, &st) == 0 && st.request_retries == 1 && st.indexed == 1 && hs_count() == 2,
+            "bulk 500: retried once, then indexed");
+    es_bulk_free(b);
+
+    /* 503 twice with max_retries 1: the sink fails */
+    b = bulk_new(c, &k);
+    SCRIPT({503, ERR500, NULL}, {503, ERR500, NULL});
+    add(b, IX1, NULL);
+    T_CHECK(es_bulk_finish(b, &st) == DIAG_EIO && st.indexed == 0, "bulk 503 twice: fails");
+    T_STREQ(msg(), "bulk: a _bulk request of 1 documents failed 2 times: HTTP 503 illegal_state_exception: broken",
+            "bulk 503 twice: message");
+    T_CHECK(add(b, IX2, NULL) == DIAG_EIO && hs_count() == 2, "bulk: a failed sink refuses more items");
+    es_bulk_free(b);
+
+    /* 401: not retried */
+    b = bulk_new(c, &k);
+    SCRIPT({401, "{\"error\":{\"type\":\"security_exception\",\"reason\":\"missing authentication\"}}", NULL});
+    add(b, IX1, NULL);
+    T_CHECK(es_bulk_finish(b, &st) == DIAG_EIO && hs_count() == 1, "bulk 401: fails at once");
+    T_STREQ(msg(), "bulk: elasticsearch HOST answered 401 to _bulk: security_exception: missing authentication",
+            "bulk 401: message");
+    es_bulk_free(b);
+
+    /* a reply with fewer items than sent: retried as a whole, then a failure */
+    b = bulk_new(c, &k);
+    SCRIPT({200, OK1, NULL}, {200, OK1, NULL});
+    add(b, IX1, NULL);
+    add(b, IX2, NULL);
+    T_CHECK(es_bulk_finish(b, &st) == DIAG_EIO && st.request_retries == 1 && hs_count() == 2,
+            "bulk: 1 reply item for 2 sent: retried, then fails");
+    T_STREQ(msg(), "bulk: a _bulk request of 2 documents failed 2 times: the reply has 1 items for 2 sent",
+            "bulk: item count mismatch message");
+    es_bulk_free(b);
+
+    /* a reply item for another _id: dead-lettered as a mismatch, never acknowledged */
+    b = bulk_new(c, &k);
+    SCRIPT({200, "{\"errors\":false,\"items\":[{\"index\":{\"_id\":\"9\",\"status\":201,\"result\":\"created\"}}]}", NULL});
+    add(b, IX1, NULL);
+    T_CHECK(es_bulk_finish(b, &st) == 0 && st.mismatched == 1 && st.failed == 1 && st.indexed == 0,
+            "bulk: a reply item for another _id is a mismatch");
+    T_CHECK(strstr(slurp(dead_path), "\"type\":\"reply_mismatch\",\"reason\":\"sent _id '1', the reply item is for _id '9'\"") != NULL,
+            "bulk: the mismatch in the dead-letter record");
+    es_bulk_free(b);
+
+    /* an item rejected with 429 inside a 200 reply is sent again alone */
+    b = bulk_new(c, &k);
+    SCRIPT({200, "{\"errors\":true,\"items\":[{\"index\":{\"_id\":\"1\",\"status\":429,\"error\":{\"type\":\"es_rejected_execution_exception\",\"reason\":\"queue\"}}}]}", NULL},
+           {200, OK1, NULL});
+    add(b, IX1, NULL);
+    T_CHECK(es_bulk_finish(b, &st) == 0 && st.item_retries == 1 && st.indexed == 1 && st.failed == 0 &&
+                hs_count() == 2,
+            "bulk: an item rejected with 429 is retried and indexed");
+    es_bulk_free(b);
+
+    /* a connection closed without a reply: sent again; a create answered 409 then is done */
+    b = bulk_new(c, &k);
+    SCRIPT({0, NULL, NULL},
+           {200, "{\"errors\":true,\"items\":[{\"create\":{\"_id\":\"1\",\"status\":409,\"error\":{\"type\":\"version_conflict_engine_exception\",\"reason\":\"exists\"}}}]}", NULL});
+    add(b, CR1, NULL);
+    T_CHECK(es_bulk_finish(b, &st) == 0 && st.request_retries == 1 && st.indexed == 1 && st.failed == 0,
+            "bulk: a create sent again after a lost reply and answered 409 is done");
+    es_bulk_free(b);
+    b = bulk_new(c, &k);
+    SCRIPT({200, "{\"errors\":true,\"items\":[{\"create\":{\"_id\":\"1\",\"status\":409,\"error\":{\"type\":\"version_conflict_engine_exception\",\"reason\":\"exists\"}}}]}", NULL});
+    add(b, CR1, NULL);
+    T_CHECK(es_bulk_finish(b, &st) == 0 && st.failed == 1 && st.indexed == 0,
+            "bulk: a create answered 409 on its first sending is a failure");
+    es_bulk_free(b);
+
+    /* closed connections until max_retries: the sink fails with curl's reason */
+    b = bulk_new(c, &k);
+    SCRIPT({0, NULL, NULL}, {0, NULL, NULL});
+    add(b, IX1, NULL);
+    T_CHECK(es_bulk_finish(b, &st) == DIAG_EIO, "bulk: two closed connections: fails");
+    T_STREQ(msg(), "bulk: a _bulk request of 1 documents failed 2 times: Empty reply from server",
+            "bulk: closed connection message");
+    es_bulk_free(b);
+
+    /* the error monitor: consecutive, total, ratio over a window */
+    b = bulk_new(c, &k);
+    es_bulk_set_error_limits(b, 1, 0, 0, 0);
+    SCRIPT({200, BAD2, NULL});
+    add(b, IX1, NULL);
+    add(b, IX2, "conn > tab > 2");
+    T_CHECK(es_bulk_finish(b, &st) == DIAG_EIO && st.failed == 2, "bulk: 2 consecutive errors over a limit of 1");
+    T_STREQ(msg(), "bulk: stopping: 2 consecutive document errors (last conn > tab > 2: 400 "
+                   "mapper_parsing_exception: bad)",
+            "bulk: consecutive errors message names the last item");
+    es_bulk_free(b);
+    b = bulk_new(c, &k);
+    es_bulk_set_error_limits(b, 0, 1, 0, 0);
+    SCRIPT({200, BAD2, NULL});
+    add(b, IX1, NULL);
+    add(b, IX2, NULL);
+    T_CHECK(es_bulk_finish(b, &st) == DIAG_EIO, "bulk: 2 errors over a total of 1");
+    T_STREQ(msg(), "bulk: stopping: 2 document errors in total (last: 400 mapper_parsing_exception: bad)",
+            "bulk: total errors message");
+    es_bulk_free(b);
+    b = bulk_new(c, &k);
+    es_bulk_set_error_limits(b, 0, 0, 0.5, 2);
+    SCRIPT({200, "{\"errors\":true,\"items\":[{\"index\":{\"_id\":\"1\",\"status\":201,\"result\":\"created\"}},"
+                 "{\"index\":{\"_id\":\"2\",\"status\":400,\"error\":{\"type\":\"x\",\"reason\":\"y\"}}},"
+                 "{\"index\":{\"_id\":\"3\",\"status\":400,\"error\":{\"type\":\"x\",\"reason\":\"y\"}}}]}", NULL});
+    add(b, IX1, NULL);
+    add(b, IX2, NULL);
+    add(b, "{\"index\":{\"_index\":\"ix\",\"_id\":\"3\"}}\n{}\n", NULL);
+    T_CHECK(es_bulk_finish(b, &st) == DIAG_EIO && st.indexed == 1 && st.failed == 2,
+            "bulk: ok, error, error over a ratio of 0.5 in a window of 2");
+    T_STREQ(msg(), "bulk: stopping: 2 errors in the last 2 operations (last: 400 x: y)", "bulk: ratio message");
+    es_bulk_free(b);
+
+    /* no dead-letter file: a failed document stops the sink */
+    b = es_bulk_new(c, &k, D);
+    SCRIPT({200, BAD2, NULL});
+    add(b, IX1, NULL);
+    add(b, IX2, NULL);
+    T_CHECK(es_bulk_finish(b, &st) == DIAG_EINVAL, "bulk: a failed document without a dead-letter file");
+    T_STREQ(msg(), "bulk: a document failed (400 mapper_parsing_exception: bad) and no dead-letter file is set",
+            "bulk: no dead-letter file message");
+    es_bulk_free(b);
+
+    /* a line that is no action */
+    b = bulk_new(c, &k);
+    SCRIPT({200, OK1, NULL});
+    T_CHECK(add(b, "{\"a\":1}\n", NULL) == DIAG_EINVAL && hs_count() == 0, "bulk: not an action line refused");
+    T_STREQ(msg(), "bulk: not an action line: {\"a\":1}\n", "bulk: not an action line message");
+    es_bulk_free(b);
+    es_client_free(c);
+
+    /* the sink interface over it: start-up check, context of an item, ids, index */
+    k = cfg();
+    k.max_wait_duration = 1;
+    k.dead_letter_file = dead_path;
+    remove(dead_path);
+    SCRIPT({200, OS_BANNER, NULL});
+    sink *s = sink_es_new(&k, "p", D);
+    T_CHECK(s && hs_count() == 1 && sink_acknowledges(s) && sink_has_indices(s) && sink_can_list(s),
+            "es sink: made after GET /; acknowledges, manages indices, lists ids");
+    if (!s) return;
+    sink_meta m = {.seq = 1, .connector = "conn", .table = "tab", .id = "2", .idlen = 1};
+    SCRIPT({200, "{\"errors\":true,\"items\":[{\"index\":{\"_id\":\"2\",\"status\":400,\"error\":{\"type\":\"x\",\"reason\":\"y\"}}}]}", NULL});
+    sink_add(s, IX2, strlen(IX2), &m);
+    sink_stats ss;
+    T_CHECK(sink_finish(s, &ss) == 0 && ss.failed == 1 && ss.indexed == 0, "es sink: the item's failure is counted");
+    T_CHECK(strstr(hs_line(0), "&pipeline=p") != NULL, "es sink: the pipeline is used");
+    SCRIPT({200, "{}", NULL}, {200, "{\"count\":2}", NULL},
+           {200, "{\"_scroll_id\":\"S\",\"hits\":{\"hits\":[{\"_id\":\"a\"},{\"_id\":\"b\"}]}}", NULL},
+           {200, "{\"_scroll_id\":\"S\",\"hits\":{\"hits\":[]}}", NULL}, {200, "{}", NULL});
+    char ids[64] = "";
+    int rc = s->ops->list_ids(s, "ix", list_cb, ids);
+    T_CHECK(rc == 0 && !strcmp(ids, "a,b,") && hs_count() == 5, "es sink: list refreshes, then scrolls the ids");
+    T_STREQ(hs_line(0), "POST /ix/_refresh", "es sink: list refreshes first");
+    SCRIPT({500, ERR500, NULL});
+    T_CHECK(s->ops->list_ids(s, "ix", list_cb, ids) == DIAG_EIO && hs_count() == 1,
+            "es sink: a failed refresh fails the list");
+    SCRIPT({200, NULL, NULL}, {200, "{\"ix\":{\"mappings\":{}}}", NULL}, {200, "{}", NULL});
+    T_CHECK(s->ops->ensure_index(s, "ix", "{\"properties\":{\"a\":{\"type\":\"long\"}}}", NULL) == 0 &&
+                hs_count() == 3,
+            "es sink: ensure adds the plan's field");
+    sink_free(s);
+    SCRIPT({401, "{}", NULL});
+    T_CHECK(sink_es_new(&k, NULL, D) == NULL && hs_count() == 1, "es sink: not made when GET / is refused");
+}
+
 int main(void)
 {
-    T_PLAN(162);
+    T_PLAN(200);
     D = diag_new();
     int port = hs_start();
     T_CHECK(port > 0, "scripted server started");
@@ -579,6 +844,9 @@ int main(void)
     api_calls(c);
     es_client_free(c);
     client_calls();
+    snprintf(dead_path, sizeof dead_path, "%s/test_es_http.%d.dead", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+    bulk_calls();
+    remove(dead_path);
     diag_free(D);
     return T_DONE();
 }
