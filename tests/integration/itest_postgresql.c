@@ -824,16 +824,81 @@ static void test_plan_defaults(diag *d)
     plan_free(p);
 }
 
+/* The change stream's checks before it streams: names, a publication that
+ * is missing or lacks a table, positions; a slot made, made again (fresh),
+ * and dropped with the publication sql2es owns. */
+static void test_streams(diag *d)
+{
+    src_config cfg = config();
+    src_stream *st = NULL;
+    char snap[128] = "";
+    static const char *const tabs[] = {"comp"};
+    src_stream_opts o = {.slot = "Bad-Name", .publication = "p", .tables = tabs, .ntables = 1};
+    T_CHECK(drv->stream_open(&cfg, &o, &st, snap, sizeof snap, d) == DIAG_EINVAL && !st &&
+                strstr(diag_last(d), "slot and publication names take lower-case letters, digits "
+                                     "and '_' (at most 63): 'Bad-Name', 'p'"),
+            "stream: a slot name with capitals and '-' is refused");
+    T_CHECK(drv->stream_drop(&cfg, &o, d) == DIAG_EINVAL &&
+                !strcmp(diag_last(d), "postgresql: invalid slot or publication name"),
+            "stream drop: the same name is refused");
+    o = (src_stream_opts){.slot = "itest_slot", .publication = "itest_nopub", .tables = tabs, .ntables = 1};
+    T_CHECK(drv->stream_open(&cfg, &o, &st, snap, sizeof snap, d) == DIAG_EINVAL && !st &&
+                strstr(diag_last(d), "publication 'itest_nopub' does not exist"),
+            "stream: a missing publication sql2es does not own is an error");
+    T_CHECK(psql("SET ROLE sql2es;\nCREATE TABLE pub_other (x int PRIMARY KEY);\n"
+                 "CREATE PUBLICATION itest_pub FOR TABLE pub_other;\n") == 0,
+            "stream: a publication without comp");
+    o = (src_stream_opts){.slot = "itest_slot", .publication = "itest_pub", .tables = tabs, .ntables = 1,
+                          .fresh = 1};
+    int w0 = diag_warnings(d);
+    int rc = drv->stream_open(&cfg, &o, &st, snap, sizeof snap, d);
+    int warned = 0;
+    for (size_t i = 0; i < diag_count(d); i++)
+        warned |= diag_get(d, i)->level == DIAG_WARNING &&
+                  strstr(diag_get(d, i)->text, "publication 'itest_pub' does not publish table 'comp'") != NULL;
+    T_CHECK(rc == 0 && st && snap[0] && diag_warnings(d) == w0 + 1 && warned,
+            "stream: a publication lacking a table: a warning, a slot and its snapshot");
+    if (rc) printf("# %s\n", diag_last(d));
+    T_CHECK(st && drv->stream_ack(st, "nonsense", d) == DIAG_EINVAL &&
+                strstr(diag_last(d), "'nonsense' is not a WAL position"),
+            "stream: ack of a position that is none");
+    T_CHECK(st && drv->stream_ack(st, "0/0", d) == 0, "stream: ack of a position already passed");
+    drv->stream_close(st);
+    st = NULL;
+    o.own_publication = 1; /* fresh again: the old slot is dropped, comp added */
+    rc = drv->stream_open(&cfg, &o, &st, snap, sizeof snap, d);
+    T_CHECK(rc == 0 && st, "stream: a fresh start over an existing slot");
+    if (rc) printf("# %s\n", diag_last(d));
+    drv->stream_close(st);
+    src_conn *c = connect_or_die(d);
+    char got[64];
+    one_value(c, "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'itest_pub' AND "
+                 "tablename = 'comp'", NULL, got, sizeof got, d);
+    T_STREQ(got, "1", "stream: the publication sql2es owns gains the table");
+    T_CHECK(drv->stream_drop(&cfg, &o, d) == 0, "stream drop: slot and publication");
+    one_value(c, "SELECT count(*) FROM pg_publication WHERE pubname = 'itest_pub'", NULL, got, sizeof got, d);
+    T_STREQ(got, "0", "stream drop: the publication is gone");
+    o.own_publication = 0;
+    T_CHECK(drv->stream_drop(&cfg, &o, d) == DIAG_ENOTFOUND, "stream drop: no such slot is DIAG_ENOTFOUND");
+    o.own_publication = 1;
+    T_CHECK(drv->stream_drop(&cfg, &o, d) == DIAG_ENOTFOUND,
+            "stream drop: no such slot, publication already gone: DIAG_ENOTFOUND");
+    drv->close(c);
+}
+
 int main(void)
 {
-    T_PLAN(346);
+    T_PLAN(359);
     drv = src_driver_find("postgresql");
     T_CHECK(drv && drv->version == SRC_DRIVER_VERSION && drv->begin_scan,
             "driver registered as postgresql");
     if (!drv || !drv->begin_scan) return T_DONE();
     T_CHECK((drv->caps & SRC_CAP_SCHEMA) && drv->text_match, "driver capabilities");
     /* a fresh database state for every run */
-    int rc = psql_db("postgres", "DROP DATABASE IF EXISTS " DBNAME " WITH (FORCE);\n"
+    /* a slot an earlier run left would keep the database from being dropped */
+    int rc = psql_db("postgres", "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                                 "WHERE database = '" DBNAME "' AND NOT active;\n"
+                                 "DROP DATABASE IF EXISTS " DBNAME " WITH (FORCE);\n"
                                  "CREATE DATABASE " DBNAME " OWNER sql2es;\n");
     rc = rc ? rc : psql("ALTER SCHEMA public OWNER TO sql2es;\n");
     T_CHECK(rc == 0, "create the test database " DBNAME);
@@ -847,6 +912,7 @@ int main(void)
     test_plan_defaults(d);
     test_connect_errors();
     test_failures(d);
+    test_streams(d);
     diag_free(d);
     return T_DONE();
 }
