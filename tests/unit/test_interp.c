@@ -1515,6 +1515,57 @@ static void test_escape_fast_path(void)
     }
 }
 
+/* The fast path's word test against the slow path (buf_json_str) for every
+ * byte it must not copy as is - each control byte, '"', '\\', and bytes
+ * >= 0x80 - at each position of a 15-byte string (the 8-byte word, then the
+ * tail loop), in a filler of each other printable ASCII byte: the bit tricks
+ * of the word test miss some bytes for some neighbours when one of their
+ * operators is wrong. */
+static void test_escape_every_byte(void)
+{
+    static const unsigned char bad[] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a,
+                                        0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15,
+                                        0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, '"',
+                                        '\\', 0x80, 0xc3, 0xff};
+    enum { LEN = 15, NBAD = sizeof bad };
+    int nrows = 0;
+    src_value *rows = arena_alloc(A, sizeof(src_value) * 2 * 95 * LEN * NBAD);
+    buf want = BUF_INIT;
+    for (int f = 0x20; f < 0x7f; f++) {
+        if (f == '"' || f == '\\') continue;
+        for (int pos = 0; pos < LEN; pos++)
+            for (int k = 0; k < NBAD; k++) {
+                char *s = arena_alloc(A, LEN);
+                memset(s, f, LEN);
+                s[pos] = (char)bad[k];
+                rows[2 * nrows] = N("1");
+                rows[2 * nrows + 1] = (src_value){SRC_STRING, s, LEN};
+                nrows++;
+                size_t rep = 0;
+                buf_puts(&want, "{\"index\":{\"_index\":\"search-shop\",\"_id\":\"1\"}}\n{\"id\":1,\"p\":");
+                buf_json_str(&want, s, LEN, &rep);
+                buf_puts(&want, "}\n");
+            }
+    }
+    plan_op ops[] = {OP(COPY_COLUMNS, .n = PLAN_COPY_EXCLUDE)};
+    plan_connector c = conn_base();
+    plan_table pt = ptable(ops, 1);
+    const src_table *st = table("t", NULL, "id:long:1,p:text");
+    const char *got = run_rows(&c, &pt, st, rows, nrows);
+    const char *w = want.data ? want.data : "";
+    size_t at = 0;
+    while (got[at] && got[at] == w[at]) at++;
+    if (got[at] != w[at]) {
+        size_t line = at;
+        while (line > 0 && w[line - 1] != '\n') line--;
+        printf("# first difference in the line: %.120s\n", w + line);
+    }
+    T_CHECK(nrows == 93 * LEN * NBAD && got[at] == w[at] && want.len > 0,
+            "escape: each byte to escape, at each position of a word and of the tail, between each "
+            "printable byte, as the slow path writes it");
+    buf_free(&want);
+}
+
 static void test_json(void)
 {
     static const char *const good[] = {"0", "-1.5e+3", "\"a\\u00e9\\n\"", "[]", "{}", " [1, {\"a\": null}] ",
@@ -1535,7 +1586,7 @@ static void test_json(void)
 
 int main(void)
 {
-    T_PLAN(263);
+    T_PLAN(264);
     A = arena_new();
     test_plain_copy();
     test_connectors_compat();
@@ -1555,6 +1606,7 @@ int main(void)
     test_limits_nested();
     test_json();
     test_escape_fast_path();
+    test_escape_every_byte();
     arena_free(A);
     return T_DONE();
 }
