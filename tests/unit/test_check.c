@@ -153,7 +153,7 @@ static void test_transforms_agree(void)
 
 int main(void)
 {
-    T_PLAN(160);
+    T_PLAN(161);
     A = arena_new();
     D = diag_new();
 
@@ -249,6 +249,15 @@ int main(void)
         T_CHECK(f && f->n == 2 && strcmp(f->keys[0]->str, "a.b") == 0, "dotted field name kept dotted");
         T_STREQ(val(out, "connectors/0/mappings/t/fields/c/transform/0"), "lower", "transform -> list");
         T_CHECK(path(out, "connectors/0/mappings/t/omit_nulls") == NULL, "no defaults inside mappings");
+    }
+    /* a single transform given as a map {name: argument} is a one-element
+     * list too: as_list wraps whatever is not a list, not only scalars */
+    {
+        const dsl_node *out = run(MAPPING "        fields:\n          c: { from: y, transform: { join: \"/\" } }\n");
+        const dsl_node *t = path(out, "connectors/0/mappings/t/fields/c/transform");
+        T_CHECK(t && t->kind == DSL_SEQ && t->n == 1 && t->items[0]->kind == DSL_MAP &&
+                    strcmp(val(out, "connectors/0/mappings/t/fields/c/transform/0/join"), "/") == 0,
+                "transform {join: /} -> a list of one map");
     }
 
     /* ---- error classes: exact text and location ---- */
