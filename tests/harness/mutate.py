@@ -16,6 +16,7 @@ non-zero, a plan is not met, or a suite runs past --timeout. Servers
   tests/harness/mutate.py [--per-folder N] [--seed S] [--folders a,b]
                           [--budget SECONDS] [--timeout SECONDS] [--report FILE]
                           [--work DIR]   (another DIR for a second run at the same time)
+                          [--jobs N]     (make -jN, default 2)
   tests/harness/mutate.py --smoke     one mutant of base/md5.c, must be killed
 
 Prints one line per mutant and a table per folder: score = killed / (killed
@@ -35,19 +36,30 @@ ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 WORK = os.path.join(ROOT, "build", "mutate")
 TREE = os.path.join(WORK, "tree")
 
-# folder -> (make targets, suites); "unit:NAME" runs one unit binary
+# folder -> (make targets, suites); "unit:NAME" runs one unit binary. The
+# targets are what the suites run (sql2es, the unit binaries, the suites'
+# integration binaries): relinking every test binary for each mutant cost
+# more than running the tests.
 UNIT = "unit:"
+SQL2ES = "build/sql2es"
+
+
+def T(*names):
+    return [SQL2ES] + ["build/tests/" + n for n in names]
+
+
 SUITES = {
-    "base": (["all", "unit"], [UNIT + "test_core", UNIT + "test_md5", UNIT + "test_interp",
-                               UNIT + "test_yaml", UNIT + "test_state", "golden"]),
-    "plan": (["all", "unit"], [UNIT + "test_lower", "golden"]),
-    "dsl": (["all", "unit"], [UNIT + "test_yaml", UNIT + "test_check", UNIT + "test_lower",
-                              "golden"]),
-    "engine": (["all", "unit"], [UNIT + "test_interp", UNIT + "test_lower", "golden"]),
-    "sources": (["all", "unit"], [UNIT + "test_sqlite_driver", UNIT + "test_source_util",
-                                  "postgresql", "mariadb"]),
-    "sinks": (["all", "unit"], [UNIT + "test_es_reply", UNIT + "test_es_client", UNIT + "test_sinks",
-                                "es-sink"]),
+    "base": (T("test_core", "test_md5", "test_interp", "test_yaml", "test_state"),
+             [UNIT + "test_core", UNIT + "test_md5", UNIT + "test_interp",
+              UNIT + "test_yaml", UNIT + "test_state", "golden"]),
+    "plan": (T("test_lower"), [UNIT + "test_lower", "golden"]),
+    "dsl": (T("test_yaml", "test_check", "test_lower"),
+            [UNIT + "test_yaml", UNIT + "test_check", UNIT + "test_lower", "golden"]),
+    "engine": (T("test_interp", "test_lower"), [UNIT + "test_interp", UNIT + "test_lower", "golden"]),
+    "sources": (T("test_sqlite_driver", "test_source_util", "itest_postgresql", "itest_mysql"),
+                [UNIT + "test_sqlite_driver", UNIT + "test_source_util", "postgresql", "mariadb"]),
+    "sinks": (T("test_es_reply", "test_es_client", "test_sinks", "itest_es"),
+              [UNIT + "test_es_reply", UNIT + "test_es_client", UNIT + "test_sinks", "es-sink"]),
     "sync": (["all", "unit"], [UNIT + "test_state", UNIT + "test_idset", "sync-sqlite"]),
     "cli": (["all"], ["golden", "examples"]),
 }
@@ -163,6 +175,7 @@ def main():
     ap.add_argument("--report", default=None, help="default: WORK/report.md")
     ap.add_argument("--work", default=WORK,
                     help="directory of the tree copy and the mutants (one per concurrent run)")
+    ap.add_argument("--jobs", type=int, default=2, help="make -j for the builds")
     ap.add_argument("--smoke", action="store_true")
     a = ap.parse_args()
     WORK = os.path.abspath(a.work)
@@ -181,7 +194,7 @@ def main():
     copy_tree()
     t0 = time.time()
     print(f"# building the tree copy ({TREE})", flush=True)
-    rc, out = sh(["make", "-s", "-j2", "all", "unit"], cwd=TREE)
+    rc, out = sh(["make", "-s", f"-j{a.jobs}", "all", "unit"], cwd=TREE)
     if rc:
         sys.exit("mutate: the unmutated tree does not build:\n" + out[-2000:])
 
@@ -235,7 +248,7 @@ def main():
                         print(f"equivalent (same object code)  {tag}", flush=True)
                         continue
                     done += 1
-                    rc, out = sh(["make", "-s", "-j2"] + SUITES[folder][0], cwd=TREE)
+                    rc, out = sh(["make", "-s", f"-j{a.jobs}"] + SUITES[folder][0], cwd=TREE)
                     why = f"build: {out.strip()[-100:]}" if rc else run_suites(folder, env, a.timeout)
                     if why:
                         res["killed"] += 1
@@ -248,7 +261,7 @@ def main():
                     open(orig, "wb").write(saved)
                     os.utime(orig)
             # back to the original objects
-            sh(["make", "-s", "-j2", "all", "unit"], cwd=TREE)
+            sh(["make", "-s", f"-j{a.jobs}"] + SUITES[folder][0], cwd=TREE)
     finally:
         sh(["bash", "tests/harness/services.sh", "stop"], cwd=TREE, env=env)
         shutil.rmtree(tmp, ignore_errors=True)
