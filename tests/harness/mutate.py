@@ -95,15 +95,16 @@ def copy_tree():
 
 
 def mutants_of(rel):
-    """Sorted list of mutant files of product file rel (generated once)."""
+    """Sorted list of mutant files of product file rel (generated once), made
+    from the tree copy: the working tree may change while a run lasts."""
     d = os.path.join(WORK, "mutants", rel.replace("/", "_"))
     stamp = os.path.join(d, ".source")
-    src = open(os.path.join(ROOT, rel), "rb").read()
+    src = open(os.path.join(TREE, rel), "rb").read()
     if not (os.path.exists(stamp) and open(stamp, "rb").read() == src):
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
         tmp = os.path.join(d, os.path.basename(rel))
-        shutil.copy2(os.path.join(ROOT, rel), tmp)
+        shutil.copy2(os.path.join(TREE, rel), tmp)
         rc, out = sh(["mutate", os.path.basename(rel), "c", "--noCheck", "--mutantDir", d], cwd=d)
         os.remove(tmp)
         if rc:
@@ -218,7 +219,7 @@ def main():
             res = results.setdefault(folder, {"killed": 0, "survived": 0, "invalid": 0,
                                               "equivalent": 0, "survivors": [], "skipped": 0})
             files = sorted(os.path.relpath(os.path.join(folder, f), ".")
-                           for f in os.listdir(os.path.join(ROOT, folder)) if f.endswith(".c"))
+                           for f in os.listdir(os.path.join(TREE, folder)) if f.endswith(".c"))
             if only_file:
                 files = [only_file]
             pool = [(rel, m) for rel in files for m in mutants_of(rel)]
@@ -235,7 +236,7 @@ def main():
                 saved = open(orig, "rb").read()
                 obj = os.path.join(TREE, obj_of(rel))
                 before = stripped(obj)
-                line, x, y = diff_line(os.path.join(ROOT, rel), m)
+                line, x, y = diff_line(orig, m)
                 tag = f"{rel}:{line} {os.path.basename(m)}"
                 try:
                     shutil.copy(m, orig)
@@ -247,9 +248,13 @@ def main():
                         res["equivalent"] += 1
                         print(f"equivalent (same object code)  {tag}", flush=True)
                         continue
-                    done += 1
                     rc, out = sh(["make", "-s", f"-j{a.jobs}"] + SUITES[folder][0], cwd=TREE)
-                    why = f"build: {out.strip()[-100:]}" if rc else run_suites(folder, env, a.timeout)
+                    if rc:  # the object compiled, the program does not link (put1 -> put0)
+                        res["invalid"] += 1
+                        print(f"invalid (does not link)  {tag}", flush=True)
+                        continue
+                    done += 1
+                    why = run_suites(folder, env, a.timeout)
                     if why:
                         res["killed"] += 1
                         print(f"killed    {tag}  ({why})", flush=True)
