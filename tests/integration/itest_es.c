@@ -36,6 +36,7 @@
 #include "dsl/dsl.h"
 #include "plan/plan.h"
 #include "sinks/es.h"
+#include "sinks/sink.h"
 #include "tests/unit/t.h"
 
 static const char *es_url, *tmpdir;
@@ -351,6 +352,19 @@ static void test_index(void)
     T_CHECK(es_index_ensure(c, "bad/name", MAPPING, NULL, NULL, d) == DIAG_EINVAL,
             "index: invalid name refused");
     es_index_delete(c, "it_index", d);
+    /* through the sink interface (es_sink.c): the plan's settings reach the new index */
+    sink *sk = sink_es_new(&cfg, NULL, d);
+    es_index_delete(c, "it_sink_index", d);
+    int erc = sk ? sk->ops->ensure_index(sk, "it_sink_index", MAPPING,
+                                         "{\"number_of_shards\":1,\"number_of_replicas\":0,"
+                                         "\"refresh_interval\":\"7s\"}")
+                 : -1;
+    T_CHECK(erc == 0 && es_request(c, "GET", "/it_sink_index/_settings", NULL, 0, NULL, &r, d) == 0 &&
+                r.status == 200 && contains(r.body, "\"refresh_interval\":\"7s\""),
+            "index through the sink: created with the plan's settings");
+    es_response_free(&r);
+    es_index_delete(c, "it_sink_index", d);
+    if (sk) sink_free(sk);
     es_client_free(c);
     diag_free(d);
 }
@@ -1342,7 +1356,7 @@ static int bench(int n)
 
 int main(int argc, char **argv)
 {
-    T_PLAN(115);
+    T_PLAN(116);
     diag *ld = diag_new();
     lang_plan = compile(MIN_CONFIG, ld);
     if (!lang_plan) {
