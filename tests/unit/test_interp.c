@@ -1395,6 +1395,19 @@ static void test_mapping(void)
             "{\"properties\":{\"id\":{\"type\":\"long\"},\"amount\":{\"type\":\"scaled_float\","
             "\"scaling_factor\":10000},\"rate\":{\"type\":\"scaled_float\",\"scaling_factor\":100}}}",
             "scaling factor from the SQL scale");
+    /* a scale that is no number, negative, or over 18 digits: the default 100 */
+    src_table *st3 = table("t3", NULL, "id:long:1,big:scaled_float,neg:scaled_float,odd:scaled_float");
+    st3->cols[1].sql_type = "numeric(40,20)";
+    st3->cols[2].sql_type = "numeric(5,-2)";
+    st3->cols[3].sql_type = "numeric(10,x)";
+    T_CHECK(eng_bind_table(A, &c, &pt2, st3, NULL, &bt, d) == 0, "bind scaled columns without a usable scale");
+    buf_reset(&m);
+    eng_mapping_json(bt, &m, d);
+    T_STREQ(m.data,
+            "{\"properties\":{\"id\":{\"type\":\"long\"},\"big\":{\"type\":\"scaled_float\","
+            "\"scaling_factor\":100},\"neg\":{\"type\":\"scaled_float\",\"scaling_factor\":100},"
+            "\"odd\":{\"type\":\"scaled_float\",\"scaling_factor\":100}}}",
+            "scaling factor 100 when the SQL scale is over 18, negative or not a number");
     buf_free(&m);
     diag_free(d);
 }
@@ -1586,7 +1599,7 @@ static void test_json(void)
 
 int main(void)
 {
-    T_PLAN(264);
+    T_PLAN(266);
     A = arena_new();
     test_plain_copy();
     test_connectors_compat();
