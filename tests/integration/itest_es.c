@@ -36,6 +36,7 @@
 #include "dsl/dsl.h"
 #include "plan/plan.h"
 #include "sinks/es.h"
+#include "sinks/es_api.h"
 #include "sinks/sink.h"
 #include "tests/unit/t.h"
 
@@ -362,6 +363,12 @@ static void test_index(void)
     T_CHECK(erc == 0 && es_request(c, "GET", "/it_sink_index/_settings", NULL, 0, NULL, &r, d) == 0 &&
                 r.status == 200 && contains(r.body, "\"refresh_interval\":\"7s\""),
             "index through the sink: created with the plan's settings");
+    es_response_free(&r);
+    /* es_api.c (the connector service's documents): created once, then 1 for the 409 */
+    T_CHECK(es_doc_create(c, "it_sink_index", "a/1", "{\"n\":1}", "true", d) == 0 &&
+                es_doc_create(c, "it_sink_index", "a/1", "{\"n\":2}", "true", d) == 1 &&
+                es_doc_get(c, "it_sink_index", "a/1", &r, d) == 1 && contains(r.body, "\"n\":1"),
+            "document create: 0 the first time, 1 (409) the second, the first body kept");
     es_response_free(&r);
     es_index_delete(c, "it_sink_index", d);
     if (sk) sink_free(sk);
@@ -1356,7 +1363,7 @@ static int bench(int n)
 
 int main(int argc, char **argv)
 {
-    T_PLAN(116);
+    T_PLAN(117);
     diag *ld = diag_new();
     lang_plan = compile(MIN_CONFIG, ld);
     if (!lang_plan) {
