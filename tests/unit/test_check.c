@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/buf.h"
 #include "dsl/dsl.h"
 #include "dsl/schema.h"
 #include "sources/source.h"
@@ -153,7 +154,7 @@ static void test_transforms_agree(void)
 
 int main(void)
 {
-    T_PLAN(161);
+    T_PLAN(162);
     A = arena_new();
     D = diag_new();
 
@@ -258,6 +259,22 @@ int main(void)
         T_CHECK(t && t->kind == DSL_SEQ && t->n == 1 && t->items[0]->kind == DSL_MAP &&
                     strcmp(val(out, "connectors/0/mappings/t/fields/c/transform/0/join"), "/") == 0,
                 "transform {join: /} -> a list of one map");
+    }
+
+    /* a chain found too deep through a template already walked (t1 ... t100
+     * is checked first and is 100 deep; top extends t1): the message says
+     * where the walked part goes on */
+    {
+        buf y = BUF_INIT;
+        buf_puts(&y, "templates:\n");
+        for (int i = 1; i < DSL_MAX_EXTENDS_DEPTH; i++) buf_printf(&y, "  t%d: { extends: t%d }\n", i, i + 1);
+        buf_printf(&y, "  t%d: { omit_nulls: true }\n  top: { extends: t1 }\n", DSL_MAX_EXTENDS_DEPTH);
+        buf_puts(&y, PG);
+        T_STREQ(err1(y.data),
+                "102:19: templates extend each other more than 100 levels deep: top -> t1 -> ... | "
+                "a chain of `extends` may hold 100 templates; merge some of them",
+                "extends too deep through a template already walked: top -> t1 -> ...");
+        buf_free(&y);
     }
 
     /* ---- error classes: exact text and location ---- */
