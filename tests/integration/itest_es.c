@@ -370,6 +370,11 @@ static void test_index(void)
                 es_doc_get(c, "it_sink_index", "a/1", &r, d) == 1 && contains(r.body, "\"n\":1"),
             "document create: 0 the first time, 1 (409) the second, the first body kept");
     es_response_free(&r);
+    /* an update without a sequence number (-1) is unconditional */
+    T_CHECK(es_doc_update(c, "it_sink_index", "a/1", "{\"m\":3}", -1, 0, "true", d) == 0 &&
+                es_doc_get(c, "it_sink_index", "a/1", &r, d) == 1 && contains(r.body, "\"m\":3"),
+            "document update without a sequence number: applied");
+    es_response_free(&r);
     es_index_delete(c, "it_sink_index", d);
     if (sk) sink_free(sk);
     es_client_free(c);
@@ -1363,7 +1368,7 @@ static int bench(int n)
 
 int main(int argc, char **argv)
 {
-    T_PLAN(117);
+    T_PLAN(118);
     diag *ld = diag_new();
     lang_plan = compile(MIN_CONFIG, ld);
     if (!lang_plan) {
