@@ -1156,8 +1156,8 @@ int eng_follow_run(const plan *p, const eng_sync_opts *o, eng_sync_stats *stats,
         if (pc->tables[i].custom_query) {
             diag_error(d, pc->tables[i].loc,
                        "%s > %s: an advanced rule's custom query cannot be followed (a change "
-                       "names a table's row, not the query's): remove the rule, or keep this "
-                       "connector on scheduled syncs",
+                       "names a table's row, not the query's): remove the rule, follow with "
+                       "--poll (incremental syncs), or keep this connector on scheduled syncs",
                        pc->id, pc->tables[i].name);
             return 2;
         }
