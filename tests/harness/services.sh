@@ -19,7 +19,9 @@ start)
     exec 9>"$base/$name.lock"
     flock 9
     if [ ! -f "$dir/$name.env" ]; then
-        bash "$here/$name.sh" start "$dir" >&2 || { echo "services: could not start $name" >&2; exit 1; }
+        # fd 9 closed for the server: a daemon holding the lock would keep
+        # every later start of the same service waiting for ever.
+        bash "$here/$name.sh" start "$dir" 9>&- >&2 || { echo "services: could not start $name" >&2; exit 1; }
     fi
     echo "$dir/$name.env"
     ;;

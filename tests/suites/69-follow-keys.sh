@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 68-follow-keys.sh - `sql2es sync --follow` on PostgreSQL with root keys that
+# 69-follow-keys.sh - `sql2es sync --follow` on PostgreSQL with root keys that
 # are not text: boolean, timestamp, timestamptz, date, numeric, float8,
 # bytea, uuid, money and a composite key. A deleted root row (and a row whose
 # key changed) must lose exactly the document a scan wrote for it: the
@@ -18,7 +18,7 @@ rm -rf "$E2E_TMP"; mkdir -p "$E2E_TMP"
 . "$SQL2ES_ROOT/tests/e2e-sync/lib.sh"
 cd "$E2E_TMP" || exit 1
 if [ ! -x "$SQL2ES_BIN" ]; then not_ok "sql2es is built ($SQL2ES_BIN)"; exit 0; fi
-IX=e2e68
+IX=e2e69
 es_drop "$IX-keys" "$IX-query"
 COMPARE="$SQL2ES_ROOT/tests/harness/compare_dryrun.py"
 TABLES="fk_bool fk_ts fk_tstz fk_date fk_num fk_float fk_bytea fk_uuid fk_money fk_comp"
