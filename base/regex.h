@@ -39,8 +39,9 @@ int eng_regex_extract(eng_regex *re, const char *s, size_t n, int group, buf *ou
 /* Append s with every match replaced by repl ($1, ${name} substitutions).
  * 0, or <0 error as eng_regex_match (out unchanged). */
 int eng_regex_replace(eng_regex *re, const char *s, size_t n, const char *repl, buf *out);
-/* The message of the last match error of re ("match limit exceeded"...),
- * "" when the last call succeeded. Valid until the next call on re. */
+/* The message of the calling thread's last match error ("match limit
+ * exceeded"...), "" when its last call succeeded. Valid until its next call.
+ * Patterns may be matched by several threads at once. */
 const char *eng_regex_error(const eng_regex *re);
 /* 1 when s is a pattern that matches everything (".*", "^.*$", "(.*)"...). */
 int eng_regex_is_match_all(const char *pattern);

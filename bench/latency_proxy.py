@@ -15,7 +15,8 @@ object after every closed connection and at exit: connections, bytes each way,
 and `bursts`: how many times data started flowing from the client after the
 server had spoken (a request sent after an answer was read; with one request
 in flight at a time that is the number of round trips; pipelined requests
-sent while answers stream back count once each). --reset-after-bytes N resets
+sent while answers stream back count once each), and `max_open`: the most
+connections open at once (a connection closes once both directions drained). --reset-after-bytes N resets
 (TCP RST) the first connection once N bytes went from the server to the
 client: a connection lost in the middle of a result, for tests.
 
@@ -39,12 +40,14 @@ class Stats:
     def __init__(self, path):
         self.path = path
         self.lock = threading.Lock()
-        self.d = {"connections": 0, "closed": 0, "bytes_up": 0, "bytes_down": 0, "bursts": 0}
+        self.d = {"connections": 0, "closed": 0, "bytes_up": 0, "bytes_down": 0, "bursts": 0,
+                  "max_open": 0}
 
     def add(self, **kw):
         with self.lock:
             for k, v in kw.items():
                 self.d[k] += v
+            self.d["max_open"] = max(self.d["max_open"], self.d["connections"] - self.d["closed"])
 
     def write(self):
         if not self.path:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh [compile|sqlite|postgresql|mariadb|relations|rss|latency|nested|e2e|serve|all] - benchmarks (not tests).
+# bench/run.sh [compile|sqlite|postgresql|mariadb|relations|rss|latency|nested|many|e2e|serve|all] - benchmarks (not tests).
 #
 # Prints a Markdown table of wall time, rows/s and peak RSS for sql2es and
 # for the baselines in the same run; copy the figures into bench/RESULTS.md.
@@ -434,6 +434,72 @@ YML
     done
 }
 
+# Many tables: a templated connector of MANY_TABLES tables of MANY_ROWS rows,
+# dry runs at RTT_MS round trip, max_concurrent_tables 1 (one table at a time)
+# against several settings, the runs interleaved (MANY_RUNS rounds, best of).
+MANY_TABLES=${MANY_TABLES:-200}
+MANY_ROWS=${MANY_ROWS:-50}
+MANY_RUNS=${MANY_RUNS:-2}
+MANY_SETTINGS=${MANY_SETTINGS:-1 2 4 8 16}
+bench_many() {
+    need postgresql
+    need mariadb
+    local t i sqlp="" sqlm=""
+    for i in $(seq 0 $((MANY_TABLES - 1))); do
+        printf -v t 'many_%03d' "$i"
+        sqlp+="DROP TABLE IF EXISTS $t; CREATE TABLE $t (id bigint PRIMARY KEY, name text, price numeric(12,2), created_at timestamptz);
+INSERT INTO $t SELECT g, 'name ' || g, g / 7.0, timestamptz '2024-01-01' + g * interval '1 minute' FROM generate_series(1, $MANY_ROWS) g;
+"
+        sqlm+="DROP TABLE IF EXISTS $t; CREATE TABLE $t (id BIGINT PRIMARY KEY, name VARCHAR(40), price DECIMAL(12,2), created_at DATETIME);
+INSERT INTO $t SELECT seq, CONCAT('name ', seq), seq / 7, '2024-01-01' + INTERVAL seq MINUTE FROM seq_1_to_$MANY_ROWS;
+"
+    done
+    PGOPTIONS="-c client_min_messages=warning" psql -q -v ON_ERROR_STOP=1 <<<"$sqlp" >/dev/null
+    mariadb -h "$MYSQL_HOST" -P "$MYSQL_PORT" -u "$MYSQL_USER" -p"$MYSQL_PASSWORD" "$MYSQL_DATABASE" <<<"$sqlm"
+    local rows=$((MANY_TABLES * MANY_ROWS))
+    printf '
+### Many tables: %s tables of %s rows, dry runs at %s ms round trip
+
+' "$MANY_TABLES" "$MANY_ROWS" "$RTT_MS"
+    printf '| what | max_concurrent_tables | wall (best of %s) | tables/s | vs one at a time | connections (most open) |
+|---|---|---|---|---|---|
+' "$MANY_RUNS"
+    local db port user pwvar dbname svc c r
+    for db in postgresql mariadb; do
+        case $db in
+        postgresql) svc=postgresql port=$PGPORT user=$PGUSER pwvar=PGPASSWORD dbname=$PGDATABASE ;;
+        mariadb) svc=mysql port=$MYSQL_PORT user=$MYSQL_USER pwvar=MYSQL_PASSWORD dbname=$MYSQL_DATABASE ;;
+        esac
+        declare -A best=() most=()
+        for c in $MANY_SETTINGS; do
+            {
+                printf 'connectors:\n  - connector_id: many\n    service_type: %s\n    index_name: many\n' "$svc"
+                printf '    max_concurrent_tables: %s\n' "$c"
+                printf '    configuration: { host: 127.0.0.1, port: PORT, username: %s, password: "${%s}", database: %s, tables: "many_*" }\n' "$user" "$pwvar" "$dbname"
+                printf '    mappings:\n      "many_*":\n        id: "{{ $table }}-{{ id }}"\n'
+            } >"$work/many-$db-$c.tpl"
+        done
+        for r in $(seq "$MANY_RUNS"); do
+            for c in $MANY_SETTINGS; do
+                px_start "$port" "$work/pxm-$db-$c.json"
+                sed "s/port: PORT/port: $PX_PORT/" "$work/many-$db-$c.tpl" >"$work/many-$db-$c.yml"
+                /usr/bin/time -f '%e' -o "$work/time" "$bin" sync -q -c "$work/many-$db-$c.yml" --dry-run \
+                    -o "$work/many-$db-$c.ndjson" 2>"$work/err" || { echo "| $db | $c | FAILED: $(tail -1 "$work/err") | | | |"; }
+                kill "$PX_PID" 2>/dev/null; wait "$PX_PID" 2>/dev/null || true
+                local tm; tm=$(cat "$work/time")
+                if [ -z "${best[$c]:-}" ] || awk "BEGIN{exit !($tm < ${best[$c]})}"; then best[$c]=$tm; fi
+                most[$c]=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["max_open"])' "$work/pxm-$db-$c.json")
+                cmp -s "$work/many-$db-1.ndjson" "$work/many-$db-$c.ndjson" || echo "| $db | $c | OUTPUT DIFFERS from one at a time | | | |"
+            done
+        done
+        for c in $MANY_SETTINGS; do
+            awk -v db="$db" -v c="$c" -v t="${best[$c]}" -v b="${best[1]:-}" -v n="$MANY_TABLES" -v m="${most[$c]}" -v rows="$rows" 'BEGIN{
+                printf "| %s, %d rows | %s | %s s | %.1f | %s | %s |\n", db, rows, c, t, n / t, b == "" ? "-" : sprintf("%.2fx", b / t), m }'
+        done
+        unset best most
+    done
+}
+
 bench_e2e() {
     bash "$root/bench/e2e.sh" "$work"
 }
@@ -451,10 +517,12 @@ relations) bench_relations ;;
 rss) bench_rss ;;
 latency) bench_latency ;;
 nested) bench_nested ;;
+many) bench_many ;;
 e2e) bench_e2e ;;
 serve) bench_serve ;;
 all) bench_compile; bench_sqlite; bench_postgresql; bench_mariadb; bench_relations; bench_rss; bench_latency; bench_nested
+     bench_many
      [ -f "$root/bench/e2e.sh" ] && bench_e2e
      bench_serve ;;
-*) echo "usage: bench/run.sh [compile|sqlite|postgresql|mariadb|relations|rss|latency|nested|e2e|serve|all]" >&2; exit 2 ;;
+*) echo "usage: bench/run.sh [compile|sqlite|postgresql|mariadb|relations|rss|latency|nested|many|e2e|serve|all]" >&2; exit 2 ;;
 esac

@@ -1278,6 +1278,7 @@ static int lower_connector(lw *w, const dsl_node *c, int idx, plan_connector *pc
     const dsl_node *pl = get(c, "pipeline");
     pc->pipeline = pl && pl->kind == DSL_MAP ? sget(w, pl, "name") : sget(w, c, "pipeline");
     pc->state_file = beside_config(w, sget(w, c, "state_file"));
+    pc->max_concurrent_tables = (int)iget(c, "max_concurrent_tables", 1);
     pc->follow_interval = dget(c, "follow_interval", 0);
     pc->slot = sget(w, c, "replication_slot");
     pc->publication = sget(w, c, "publication");

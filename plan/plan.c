@@ -300,6 +300,7 @@ static void plan_text(const plan *p, buf *b, const char *filter, plan_sql_fn sql
         if (c->pipeline) buf_printf(b, "  pipeline: %s\n", c->pipeline);
         if (c->api_key) buf_puts(b, "  api_key: ***\n");
         if (c->state_file) buf_printf(b, "  state_file: %s\n", c->state_file);
+        buf_printf(b, "  max_concurrent_tables: %d\n", c->max_concurrent_tables);
         buf_printf(b, "  follow: interval=%g replication_slot=%s publication=%s%s%s\n",
                    c->follow_interval, c->slot ? c->slot : "-",
                    c->publication ? c->publication : "-", c->own_publication ? " (sql2es's)" : "",
@@ -621,6 +622,7 @@ static void plan_json(const plan *p, buf *b, const char *filter, plan_sql_fn sql
         jstr(b, &g, "pipeline", c->pipeline);
         jstr(b, &g, "api_key", secret(c->api_key));
         jstr(b, &g, "state_file", c->state_file);
+        jint(b, &g, "max_concurrent_tables", c->max_concurrent_tables);
         jkey(b, &g, "follow");
         h = 1;
         buf_putc(b, '{');

@@ -218,6 +218,7 @@ typedef struct plan_connector {
     const plan_table *tables; /* exact names first, then globs in file order, then default */
     int ntables;
     const char *state_file;   /* incremental watermarks; NULL = engine default */
+    int max_concurrent_tables; /* tables read at the same time (connections) */
     double follow_interval;   /* sync --follow by polling: seconds between reads */
     const char *slot;         /* sync --follow, PostgreSQL: replication slot */
     const char *publication;  /* ... and publication */

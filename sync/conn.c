@@ -91,6 +91,17 @@ void sync_forward_diag(diag *to, const diag *from)
     }
 }
 
+void sync_forward_table_diag(diag *to, const diag *from, const char *connector, const char *table)
+{
+    for (size_t i = 0; i < diag_count(from); i++) {
+        const diag_msg *m = diag_get(from, i);
+        if (m->level == DIAG_ERROR) diag_error(to, m->loc, "%s > %s: %s", connector, table, m->text);
+        else if (m->level == DIAG_WARNING) diag_warning(to, m->loc, "%s", m->text);
+        else continue;
+        if (m->hint) diag_hint(to, "%s", m->hint);
+    }
+}
+
 static int cmp_name(const void *x, const void *y)
 {
     return strcmp(*(const char *const *)x, *(const char *const *)y);

@@ -12,9 +12,11 @@
  *   conn.c          connections, reconnections, describing tables
  *   follow.c        sync --follow: change streams applied as re-reads (or polls)
  *   resume.c        a served run's acknowledged position (resume, failover)
+ *   pool.c          tables read at the same time: jobs, the lock, the lanes
  * Calls point one way: run -> table, sweep, guard, resume; check_source ->
  * conn, select; follow -> run, scan, conn, select; table -> window, scan,
- * conn, resume; sweep -> select; scan -> conn, resume.
+ * conn, resume; sweep -> select; scan -> conn, resume; run, table, window,
+ * scan -> pool.
  */
 #ifndef SQL2ES_SYNC_INTERNAL_H
 #define SQL2ES_SYNC_INTERNAL_H
@@ -61,7 +63,15 @@ typedef struct sync_run {
     sync_seen *indices;       /* indices written by the current connector */
     int nindices;
     struct sync_pos *pos;     /* a served run's position (resume.c), else NULL */
+    int capindices;
+    /* a worker of a pool (pool.c): its own diag (one per table), stats,
+     * progress, item buffer and sink (a lane); the indices, the state and
+     * the sequence numbers are the top run's, under the pool's lock */
+    struct sync_pool *pool;   /* NULL: the tables are read one at a time */
+    struct sync_run *top;     /* the run that owns the indices (NULL: this one) */
 } sync_run;
+
+#define sync_top(r) ((r)->top ? (r)->top : (r))
 
 /* One connector's connections. */
 typedef struct sync_conn {
@@ -126,6 +136,27 @@ typedef struct sync_window {
     int empty;            /* a later run and no row has a cursor: nothing to read */
 } sync_window;
 
+/* ---- pool.c ---- */
+typedef struct sync_pool sync_pool;
+/* The lock of r's pool around what workers share (nothing without a pool). */
+void sync_lock(sync_run *r);
+void sync_unlock(sync_run *r);
+/* A pool for the njobs jobs of pc, whose items go to top->sink; ordered:
+ * items and messages in job order, as a sequential run writes them. */
+sync_pool *sync_pool_new(sync_run *top, const plan_connector *pc, const sync_job *jobs, int njobs,
+                         int ordered);
+/* A worker's sink (free it with sink_free). */
+sink *sync_pool_lane(sync_pool *p);
+/* The next job for the worker of lane, or -1 when none is left (or the pool stopped). */
+int sync_pool_take(sync_pool *p, sink *lane);
+/* No more jobs are handed out. */
+void sync_pool_stop(sync_pool *p);
+/* Job finished: its messages (d, taken over) go to the top run's diag. */
+void sync_pool_done(sync_pool *p, int job, diag *d);
+/* After the workers: what is still queued, in order; free. <0 when the
+ * connector's sink failed. */
+int sync_pool_free(sync_pool *p);
+
 /* ---- conn.c ---- */
 /* The driver's slots that can fail, called through the fault hook
  * (SQL2ES_FAULT=driver:N fails the N-th one as a transient error). */
@@ -149,6 +180,10 @@ int sync_open_source(const plan_connector *pc, src_conn **out, diag *d);
 void sync_reconnect(sync_conn *cc, src_conn **c);
 /* Copy the messages of `from` into `to` (levels, locations and hints kept). */
 void sync_forward_diag(diag *to, const diag *from);
+/* The same, the errors prefixed with "connector > table: " (a driver's
+ * message does not say which table's read failed; with tables read at the
+ * same time nothing else does). */
+void sync_forward_table_diag(diag *to, const diag *from, const char *connector, const char *table);
 /* Describe table `name` of entry pt (or the result columns of its custom
  * query) into st, allocated in a. DIAG_ENOTFOUND: no such table (no message). */
 int sync_describe(sync_conn *cc, const plan_table *pt, const char *name, arena *a,

@@ -1,16 +1,142 @@
 /* run.c - one sync run (see sync.h): for each selected connector, the
  * sink (sinks/sink.h: the cluster, the dry-run file or a test's), the state
- * file, the connector's locks (guard.c), its tables one after the other
- * (table.c), then the sweep of unseen documents (sweep.c). A stop request
+ * file, the connector's locks (guard.c), its tables (table.c) one after
+ * the other or max_concurrent_tables at a time (workers of a pool, pool.c),
+ * then the sweep of unseen documents (sweep.c). A stop request
  * (SIGINT/SIGTERM in the caller) ends the table loop: no sweep, the sink
  * settles what was sent.
  *
  * Stage: plan -> sync -> sinks. The control flow of a run lives here; what
  * happens to one table does not. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sync/internal.h"
+
+/* One worker of a pool: its own run (diag, stats, progress, item buffer,
+ * lane) and connections; the tables it reads come from the pool. */
+typedef struct worker {
+    sync_run r;
+    eng_sync_stats st;
+    sync_conn cc;
+    sync_pool *pool;
+    const sync_job *jobs;
+    int failed, cancel;
+    pthread_t th;
+} worker;
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    const plan_connector *pc = w->cc.pc;
+    for (int j;;) {
+        if (sync_stopped(&w->r)) { /* as the sequential loop: no table started after a stop */
+            w->cancel = 1;
+            sync_pool_stop(w->pool);
+            break;
+        }
+        if ((j = sync_pool_take(w->pool, w->r.sink)) < 0) break;
+        const sync_job *job = &w->jobs[j];
+        w->r.d = diag_new();
+        if (!w->cc.c) sync_open_source(pc, &w->cc.c, w->r.d);
+        int trc;
+        if (w->cc.c) {
+            trc = sync_table(&w->cc, job);
+        } else {
+            diag_error(w->r.d, job->pt->loc, "%s > %s: not read: no connection to the database",
+                       pc->id, job->name);
+            w->st.errors++;
+            trc = DIAG_ETRANSIENT;
+        }
+        if (trc == DIAG_ECANCEL) {
+            w->cancel = 1;
+            sync_pool_stop(w->pool);
+        } else if (trc) {
+            w->failed = 1; /* the connection may be gone with the table: the next one opens it */
+        }
+        sync_pool_done(w->pool, j, w->r.d);
+        w->r.d = NULL;
+    }
+    return NULL;
+}
+
+/* Read jobs with n workers. The first one reads over cc's connection, the
+ * others over their own; 0 or DIAG_ECANCEL (stopped); r->failed set when a
+ * table failed. */
+static int run_pool(sync_run *r, sync_conn *cc, const sync_job *jobs, int njobs, int n)
+{
+    /* the seen-id entries are pointed at by the workers: sized once */
+    if (r->capindices < r->nindices + njobs) {
+        r->capindices = r->nindices + njobs;
+        r->indices = realloc(r->indices, (size_t)r->capindices * sizeof *r->indices);
+        if (!r->indices) abort();
+    }
+    sync_pool *pool = sync_pool_new(r, cc->pc, jobs, njobs, r->o->dry_run);
+    worker *ws = calloc((size_t)n, sizeof *ws);
+    if (!ws) abort();
+    int started = 0;
+    for (int i = 0; i < n; i++) {
+        worker *w = &ws[i];
+        w->r = *r;
+        w->r.st = &w->st;
+        w->r.d = NULL;
+        w->r.pool = pool;
+        w->r.top = r;
+        w->r.indices = NULL;
+        w->r.nindices = w->r.capindices = 0;
+        w->r.prog = eng_progress_new(stderr, 0, (uint64_t)r->p->es.display_every, r->o->quiet);
+        buf_init(&w->r.item, 0);
+        w->r.sink = sync_pool_lane(pool);
+        w->cc = (sync_conn){&w->r, cc->pc, i == 0 ? cc->c : NULL, NULL};
+        w->pool = pool;
+        w->jobs = jobs;
+    }
+    /* every copy of r is made before a worker writes into r */
+    for (int i = 0; i < n; i++) {
+        if (pthread_create(&ws[i].th, NULL, worker_main, &ws[i]) != 0) break;
+        started++;
+    }
+    if (!started) worker_main(&ws[0]); /* no thread: read them here */
+    for (int i = 0; i < started; i++) pthread_join(ws[i].th, NULL);
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        worker *w = &ws[i];
+        eng_sync_stats *t = r->st;
+        t->tables += w->st.tables;
+        t->rows += w->st.rows;
+        t->docs += w->st.docs;
+        t->deletes += w->st.deletes;
+        t->filtered += w->st.filtered;
+        t->warnings += w->st.warnings;
+        t->errors += w->st.errors;
+        t->skipped_tables += w->st.skipped_tables;
+        if (w->failed) r->failed = 1;
+        if (w->cancel) rc = DIAG_ECANCEL;
+        if (i == 0) {
+            cc->c = w->cc.c; /* reopened, maybe: the sweep lists over it */
+        } else {
+            cc->pc->driver->close(w->cc.c);
+        }
+        cc->pc->driver->close(w->cc.c2);
+        sink_free(w->r.sink);
+        buf_free(&w->r.item);
+        eng_progress_free(w->r.prog);
+    }
+    free(ws);
+    if (sync_pool_free(pool) != 0) r->failed = 1;
+    if (!cc->c) sync_open_source(cc->pc, &cc->c, r->d);
+    return rc;
+}
+
+/* How many tables of pc are read at the same time: one for a served run
+ * (its position names one current table). */
+static int pool_size(const sync_run *r, const plan_connector *pc, int njobs)
+{
+    int n = pc->max_concurrent_tables;
+    if (r->pos || n < 1) n = 1;
+    return n < njobs ? n : njobs;
+}
 
 static int run_connector(sync_run *r, const plan_connector *pc)
 {
@@ -27,7 +153,9 @@ static int run_connector(sync_run *r, const plan_connector *pc)
     /* the locks, then the watermarks as the runs before this one left them */
     if (rc == 0) rc = sync_guard_take(r, pc, jobs, njobs, &guard);
     if (rc == 0) rc = eng_state_reload(r->state, r->d);
-    for (int i = 0; rc == 0 && i < njobs; i++) {
+    int nw = rc == 0 ? pool_size(r, pc, njobs) : 1;
+    if (nw > 1) rc = sync_stopped(r) ? DIAG_ECANCEL : run_pool(r, &cc, jobs, njobs, nw);
+    for (int i = 0; rc == 0 && nw <= 1 && i < njobs; i++) {
         if (sync_stopped(r)) {
             rc = DIAG_ECANCEL;
             break;
@@ -62,7 +190,7 @@ static int run_connector(sync_run *r, const plan_connector *pc)
     }
     free(r->indices);
     r->indices = NULL;
-    r->nindices = 0;
+    r->nindices = r->capindices = 0;
     r->failed |= failed_before;
     pc->driver->close(cc.c);
     pc->driver->close(cc.c2);

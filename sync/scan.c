@@ -54,7 +54,11 @@ static int emit(sync_run *r, const eng_bound_table *bt, const buf *item, const e
 {
     if (item->len == 0) return 0;
     /* a delete action settles the id too: the sweep must not delete it again */
-    if (si && si->seen && res->id) eng_idset_add(si->seen, res->id, res->idlen);
+    if (si && si->seen && res->id) {
+        sync_lock(r);
+        eng_idset_add(si->seen, res->id, res->idlen);
+        sync_unlock(r);
+    }
     sink_meta meta = {++r->seq, NULL, bt->conn->id, bt->st->name, res->id, res->idlen};
     return sink_add(r->sink, item->data, item->len, &meta);
 }
@@ -92,15 +96,22 @@ static int write_row(sync_table_run *tr, const src_value *row)
          * run saw it (a row that does not pass the rules is not), nothing
          * is sent */
         tr->replayed++;
-        if ((res.unjudged || !res.filtered) && tr->si && tr->si->seen && res.id)
+        if ((res.unjudged || !res.filtered) && tr->si && tr->si->seen && res.id) {
+            sync_lock(r);
             eng_idset_add(tr->si->seen, res.id, res.idlen);
+            sync_unlock(r);
+        }
         return 0;
     }
     if (res.unjudged) {
         /* an error of the row (in the diag, counted by the interpreter):
          * what could not be judged is not deleted by the sweep either */
         tr->unjudged++;
-        if (tr->si && tr->si->seen && res.id) eng_idset_add(tr->si->seen, res.id, res.idlen);
+        if (tr->si && tr->si->seen && res.id) {
+            sync_lock(r);
+            eng_idset_add(tr->si->seen, res.id, res.idlen);
+            sync_unlock(r);
+        }
         return 0;
     }
     if (res.filtered) {
@@ -477,7 +488,7 @@ static int scan_pass(sync_table_run *tr, const sync_window *w, const char *const
             stalled = tr->docs + tr->deletes + tr->filtered + tr->replayed > written_before ? 1 : stalled + 1;
         }
         if (rc >= 0 || rc != DIAG_ETRANSIENT || stalled > max_stalled) {
-            sync_forward_diag(r->d, tr->ad);
+            sync_forward_table_diag(r->d, tr->ad, cc->pc->id, bt->st->name);
             diag_free(tr->ad);
             tr->ad = NULL;
             break;

@@ -11,11 +11,13 @@
 
 #define TABLE_SKIPPED 1 /* bind found no primary key: skip with a warning */
 
+/* The seen-id entry of index (the top run's), or NULL. Under the lock. */
 static sync_seen *seen_for(sync_run *r, const char *index)
 {
+    sync_run *t = sync_top(r);
     sync_seen *si = NULL;
-    for (int i = 0; i < r->nindices && !si; i++)
-        if (!strcmp(r->indices[i].index, index)) si = &r->indices[i];
+    for (int i = 0; i < t->nindices && !si; i++)
+        if (!strcmp(t->indices[i].index, index)) si = &t->indices[i];
     return si;
 }
 
@@ -78,25 +80,34 @@ static void table_run_free(sync_table_run *tr)
 }
 
 /* The target index: created with the plan's mapping (conflicts reported)
- * the first time the connector writes into it, and its seen-id set. */
+ * the first time the connector writes into it, and its seen-id set. Under
+ * the lock, on the connector's own sink: with tables read at the same time,
+ * the first table into an index creates it (as the first one of a
+ * sequential run does) and the others find it made. */
 static int table_index(sync_table_run *tr)
 {
-    sync_run *r = tr->cc->r;
+    sync_run *r = tr->cc->r, *t = sync_top(r);
     const eng_bound_table *bt = tr->bt;
     int rc = 0;
+    sync_lock(r);
     tr->si = seen_for(r, bt->index);
-    if (!tr->si && sink_has_indices(r->sink)) {
+    if (!tr->si && sink_has_indices(t->sink)) {
         buf mapping = BUF_INIT;
         rc = eng_mapping_json(bt, &mapping, r->d);
         if (rc == 0)
-            rc = r->sink->ops->ensure_index(r->sink, bt->index, mapping.data,
+            rc = t->sink->ops->ensure_index(t->sink, bt->index, mapping.data,
                                             bt->pt->index_settings_json);
         buf_free(&mapping);
     }
     if (rc == 0 && !tr->si) {
-        r->indices = realloc(r->indices, (size_t)(r->nindices + 1) * sizeof *r->indices);
-        if (!r->indices) abort();
-        tr->si = &r->indices[r->nindices++];
+        /* a pool's workers hold pointers into the array: it was sized for
+         * every job before they started and does not move */
+        if (t->nindices == t->capindices) {
+            t->capindices = t->capindices ? 2 * t->capindices : 4;
+            t->indices = realloc(t->indices, (size_t)t->capindices * sizeof *t->indices);
+            if (!t->indices) abort();
+        }
+        tr->si = &t->indices[t->nindices++];
         tr->si->index = strdup(bt->index);
         tr->si->seen = NULL;
         tr->si->clean = 1;
@@ -104,6 +115,7 @@ static int table_index(sync_table_run *tr)
     if (rc == 0 && !tr->incremental && sink_can_list(r->sink) && !r->o->limit && !tr->si->seen)
         tr->si->seen = eng_idset_new(256u << 20 >> 4); /* ~16 MiB of ids in memory per run */
     if (rc == 0 && tr->incremental) tr->si->clean = 0; /* an incremental read does not see every document */
+    sync_unlock(r);
     return rc;
 }
 
@@ -132,7 +144,9 @@ static void table_account(sync_table_run *tr, int rc)
 {
     sync_run *r = tr->cc->r;
     if (rc) {
+        sync_lock(r);
         if (tr->si) tr->si->clean = 0;
+        sync_unlock(r);
         if (rc != DIAG_ECANCEL) r->st->errors++; /* stopped on request: not an error */
     } else {
         const eng_interp_stats *is = tr->it ? eng_interp_stats_get(tr->it) : NULL;

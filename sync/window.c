@@ -153,7 +153,14 @@ int sync_window_open(sync_table_run *tr, const char *name, arena *a, sync_window
         const char *const *saved;
         int nsaved;
         const char *scratch;
+        /* copied: workers of a pool save other tables' watermarks meanwhile */
+        sync_lock(tr->cc->r);
         eng_state_get(tr->cc->r->state, tr->cc->pc->id, name, &saved, &nsaved);
+        const char **copy = arena_alloc(a, (size_t)(nsaved + 1) * sizeof *copy);
+        for (int i = 0; i < nsaved; i++) copy[i] = saved[i] ? arena_strdup(a, saved[i]) : NULL;
+        copy[nsaved] = NULL;
+        saved = copy;
+        sync_unlock(tr->cc->r);
         if (tr->fixed_upper) /* resumed: the window of the run that began the read */
             w->upper = (const char **)tr->fixed_upper;
         else
@@ -190,8 +197,10 @@ static int save_acked(sync_table_run *tr, const char *name, const sync_window *w
             diag_warning(r->d, pt->loc, "%s > %s: %llu documents dead-lettered: watermark not saved",
                          tr->cc->pc->id, name, (unsigned long long)(b1.failed - dead_before));
         } else {
+            sync_lock(r);
             eng_state_set(r->state, tr->cc->pc->id, name, w->upper, tr->bt->ncursor);
             rc = eng_state_save(r->state, r->d);
+            sync_unlock(r);
         }
     }
     return rc;

@@ -1,6 +1,8 @@
 /* test_interp.c - binding and the row-to-document interpreter: hand-built
  * plans (in an arena), described tables and rows of src_value; asserts the
  * exact _bulk NDJSON bytes. */
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -797,6 +799,50 @@ static void test_regex_limits(void)
     T_CHECK(last_res.unjudged && last_stats.errors == 1 && strstr(got, "aaa!") == NULL,
             "regex_replace hitting the match limit: row unjudged, value not passed through");
     X1(S("aaab"), "{\"v\":\"aaab\"}", "regex_replace still works (no match)", OP(REGEX_REPLACE, .re = rx("(a|aa)+$", 0), .s = "x"));
+}
+
+/* One pattern of the plan matched by the tables of a connector read at the
+ * same time (max_concurrent_tables): each thread extracts its own values. */
+typedef struct rx_job {
+    eng_regex *re;
+    int k, wrong;
+} rx_job;
+
+static void *rx_worker(void *arg)
+{
+    rx_job *j = arg;
+    buf out = BUF_INIT;
+    char in[64], want[32];
+    for (int i = 0; i < 100000; i++) {
+        snprintf(in, sizeof in, "t%d-%06u", j->k, ((unsigned)i * 7919u + (unsigned)j->k * 104729u) % 1000000u);
+        snprintf(want, sizeof want, "%06u", ((unsigned)i * 7919u + (unsigned)j->k * 104729u) % 1000000u);
+        buf_reset(&out);
+        if (eng_regex_extract(j->re, in, strlen(in), 2, &out) != 1 || strcmp(out.data, want) != 0)
+            j->wrong++;
+        buf_reset(&out);
+        if (eng_regex_replace(j->re, in, strlen(in), "$2:$1", &out) != 0 ||
+            strncmp(out.data, want, strlen(want)) != 0)
+            j->wrong++;
+    }
+    buf_free(&out);
+    return NULL;
+}
+
+static void test_regex_threads(void)
+{
+    eng_regex *re = rx("([a-z]+\\d)-(\\d+)", 0);
+    rx_job jobs[4];
+    pthread_t th[4];
+    int wrong = 0;
+    for (int k = 0; k < 4; k++) {
+        jobs[k] = (rx_job){re, k, 0};
+        pthread_create(&th[k], NULL, rx_worker, &jobs[k]);
+    }
+    for (int k = 0; k < 4; k++) {
+        pthread_join(th[k], NULL);
+        wrong += jobs[k].wrong;
+    }
+    T_CHECK(re && wrong == 0, "regex: one pattern matched by 4 threads at once, each gets its own groups");
 }
 
 static void test_relations(void)
@@ -1599,7 +1645,7 @@ static void test_json(void)
 
 int main(void)
 {
-    T_PLAN(266);
+    T_PLAN(267);
     A = arena_new();
     test_plain_copy();
     test_connectors_compat();
@@ -1610,6 +1656,7 @@ int main(void)
     test_delete();
     test_rules();
     test_regex_limits();
+    test_regex_threads();
     test_relations();
     test_relation_on_swapped();
     test_through();
