@@ -54,15 +54,15 @@ else not_ok "200 tables on SQLite, PostgreSQL and MariaDB"; sed 's/^/#   /' load
 
 # a proxy in front of a database: counts the connections open at once
 PX_PIDS=()
-proxy() { # UPSTREAM_PORT STATS -> prints the port
-    local out=$E2E_TMP/px-$RANDOM.out i port=
+proxy() { # UPSTREAM_PORT STATS: the proxy's port in $port (not in a subshell: the exit trap stops it)
+    local out=$E2E_TMP/px-$RANDOM.out i
+    port=
     python3 "$SQL2ES_ROOT/bench/latency_proxy.py" --upstream "127.0.0.1:$1" --rtt-ms 4 \
         --stats "$2" --max-seconds 900 >"$out" 2>&1 &
     E2E_PIDS+=($!)
     for i in $(seq 1 100); do
         port=$(sed -n 's/^PROXY 127.0.0.1://p' "$out"); [ -n "$port" ] && break; sleep 0.1
     done
-    echo "$port"
 }
 max_open() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["max_open"])' "$1" 2>/dev/null; }
 
@@ -144,8 +144,8 @@ for db in sqlite postgresql mariadb; do
     es_drop "$IXS" "$IXC"
     port=
     case $db in
-        postgresql) port=$(proxy "$PGPORT" px-$db.json) ;;
-        mariadb) port=$(proxy "$MYSQL_PORT" px-$db.json) ;;
+        postgresql) proxy "$PGPORT" px-$db.json ;;
+        mariadb) proxy "$MYSQL_PORT" px-$db.json ;;
     esac
     config sseq-$db.yml $db 1 "$IXS"
     config sconc-$db.yml $db $CONC "$IXC" "$port"
