@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 69-many-tables.sh - a templated connector of 200 tables read
+# 56-many-tables.sh - a templated connector of 200 tables read
 # max_concurrent_tables at a time, on SQLite, PostgreSQL and MariaDB: the dry
 # run writes byte for byte what a sequential run writes (the sanitizer build
 # too); a sync into the test OpenSearch node makes the same documents as a
