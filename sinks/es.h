@@ -195,7 +195,7 @@ typedef struct es_bulk_stats {
 
 /* Called with upto: every item with seq <= upto is settled (acknowledged by
  * the cluster or written to the dead-letter file). Called from inside
- * es_bulk_add/flush/finish, at most once per _bulk reply, with increasing
+ * es_bulk_add/push/flush/finish, at most once per _bulk reply, with increasing
  * values. */
 typedef void (*es_ack_fn)(void *ctx, uint64_t upto);
 
@@ -236,6 +236,11 @@ void es_bulk_set_error_limits(es_bulk *s, int max_consecutive, int max_total,
 int es_bulk_add(es_bulk *s, const char *item, size_t len, const es_item_meta *meta);
 /* Send everything queued and wait until every item is settled. */
 int es_bulk_flush(es_bulk *s);
+/* Send everything queued so far without waiting: requests start as slots
+ * are free (now, or in later calls), finished ones are collected (the
+ * acknowledgement callback runs). Call it again to drive the requests in
+ * flight. 0, or the sink's negative code once it failed. */
+int es_bulk_push(es_bulk *s);
 /* Flush, then copy the statistics to stats (may be NULL). Returns the sink's
  * state: 0 when every item was acknowledged or dead-lettered. */
 int es_bulk_finish(es_bulk *s, es_bulk_stats *stats);

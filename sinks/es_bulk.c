@@ -85,6 +85,7 @@ struct es_bulk {
     int nslots;
     ilist queue, retry;
     int flushing;
+    uint64_t push_upto;  /* queued items with seq <= this go out without a full chunk */
     int failed;          /* sticky negative code */
     char *path;          /* "/_bulk?..." */
     char *cfg_dead;      /* dead_letter_file of the configuration (wins) */
@@ -753,7 +754,8 @@ static void pump(es_bulk *s, int block)
         slot *sl = &s->slots[i];
         if (sl->state != SLOT_FREE) continue;
         int want = retry_ready(s, now) ||
-                   (s->queue.n && (s->flushing || chunk_ready(s) || queue_full(s)));
+                   (s->queue.n && (s->flushing || chunk_ready(s) || queue_full(s) ||
+                                   s->queue.head->seq <= s->push_upto));
         if (!want) break;
         slot_fill(s, sl, now);
         if (sl->nitems == 0) break;
@@ -859,6 +861,14 @@ int es_bulk_flush(es_bulk *s)
     s->flushing = 1;
     while (!s->failed && !idle(s)) pump(s, 1);
     s->flushing = 0;
+    return s->failed;
+}
+
+int es_bulk_push(es_bulk *s)
+{
+    if (s->failed) return s->failed;
+    if (s->next_seq) s->push_upto = s->next_seq - 1;
+    pump(s, 0);
     return s->failed;
 }
 

@@ -48,6 +48,7 @@ static int es_add(sink *s, const char *item, size_t len, const sink_meta *m)
 }
 
 static int es_flush(sink *s) { return es_bulk_flush(((es_sink *)s)->bulk); }
+static int es_push(sink *s) { return es_bulk_push(((es_sink *)s)->bulk); }
 
 static int es_finish(sink *s, sink_stats *st)
 {
@@ -99,7 +100,7 @@ static int es_list(sink *s, const char *index, sink_id_fn fn, void *ctx)
 
 static const sink_ops es_ops = {
     SINK_VERSION, "elasticsearch", 1, es_add, es_flush, es_finish, es_stats, es_set_ack,
-    es_free, es_ensure, es_list,
+    es_free, es_ensure, es_list, es_push,
 };
 
 sink *sink_es_new(const plan_es *cfg, const char *pipeline, diag *d)

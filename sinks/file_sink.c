@@ -60,7 +60,7 @@ static void file_free(sink *s) { free(s); }
 
 static const sink_ops file_ops = {
     SINK_VERSION, "file", 0, file_add, file_flush, file_finish, file_stats, file_set_ack,
-    file_free, NULL, NULL,
+    file_free, NULL, NULL, NULL,
 };
 
 sink *sink_file_new(FILE *out, diag *d)

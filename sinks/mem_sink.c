@@ -216,7 +216,7 @@ static int mem_list(sink *s, const char *index, sink_id_fn fn, void *ctx)
 
 static const sink_ops mem_ops = {
     SINK_VERSION, "memory", 1, mem_add, mem_flush, mem_finish, mem_stats, mem_set_ack,
-    mem_free, mem_ensure, mem_list,
+    mem_free, mem_ensure, mem_list, NULL,
 };
 
 sink *sink_mem_new(sink_mem_store *st, diag *d)

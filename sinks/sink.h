@@ -69,6 +69,11 @@ typedef struct sink_ops {
                         const char *settings_json);
     /* Every id in index as a search sees it now (the sweep). */
     int (*list_ids)(sink *s, const char *index, sink_id_fn fn, void *ctx);
+    /* Optional (NULL: items go out at flush). Send what is queued without
+     * waiting for it; called again, drives the requests in flight (the
+     * acknowledgement callback reports what settled). 0, or <0 once the
+     * sink failed. */
+    int (*push)(sink *s);
 } sink_ops;
 
 /* The common head of every sink; messages go to d (given at creation). */
@@ -83,6 +88,8 @@ static inline int sink_add(sink *s, const char *item, size_t len, const sink_met
 }
 static inline int sink_flush(sink *s) { return s->ops->flush(s); }
 static inline int sink_finish(sink *s, sink_stats *st) { return s->ops->finish(s, st); }
+/* Send without waiting where the sink can; else flush (wait). */
+static inline int sink_push(sink *s) { return s->ops->push ? s->ops->push(s) : s->ops->flush(s); }
 static inline void sink_get_stats(const sink *s, sink_stats *st) { s->ops->stats(s, st); }
 static inline void sink_set_ack(sink *s, sink_ack_fn fn, void *ctx) { s->ops->set_ack(s, fn, ctx); }
 static inline void sink_free(sink *s)
@@ -91,6 +98,7 @@ static inline void sink_free(sink *s)
 }
 /* Whether the sink settles items (watermarks), manages indices, can sweep. */
 static inline int sink_acknowledges(const sink *s) { return s->ops->acknowledges; }
+static inline int sink_can_push(const sink *s) { return s->ops->push != NULL; }
 static inline int sink_has_indices(const sink *s) { return s->ops->ensure_index != NULL; }
 static inline int sink_can_list(const sink *s) { return s->ops->list_ids != NULL; }
 

@@ -7,17 +7,18 @@
  * then take changes in commit order and turn each into the lookups it
  * implies - the root rows whose key it names, or, for a table nested through
  * relations, the parent rows whose `on` columns match, climbed level by level
- * up to the root documents. Every LINGER_MS (or APPLY_AT pending tuples) the
- * lookups run, one query per batch of tuples per level, and the root rows
+ * up to the root documents. When the stream is idle (or, while documents are
+ * in flight, every LINGER_MS; or at APPLY_AT pending tuples) the lookups run, one query per batch of tuples per level, and the root rows
  * they find go through the scan's own row loop (scan.c: relation chunks,
  * the interpreter, rules, deleted_when; a row that stopped passing `where`
  * or a rule becomes a delete); root rows the stream says were deleted become
  * deletes. Rows are re-read, never rebuilt from the stream's images: a
  * document is always what a scan would write now (TOAST values the stream
  * did not send are read from the table), and applying a change twice is
- * harmless. After the sink acknowledged everything, the last commit position
- * before it is acknowledged to the stream and written to the follow state
- * file (the state file's name + "-follow"). A TRUNCATE or a changed column
+ * harmless. The documents go out at once (sink_push) and the stream is read on
+ * while they are in flight; a commit position is acknowledged to the stream
+ * and written to the follow state file (the state file's name + "-follow")
+ * once the sink reported every item written before it settled. A TRUNCATE or a changed column
  * list re-reads the tables concerned in full, then the session starts again
  * with the tables described anew. Errors end the session; the next one
  * resumes from the last acknowledged position (the slot holds the rest).
@@ -38,6 +39,7 @@
 #define BATCH 500             /* tuples per lookup query */
 #define APPLY_AT 4000         /* pending tuples that start an apply at once (a backlog) */
 #define LINGER_MS 100         /* a change waits at most this long to be applied */
+#define DRIVE_MS 2            /* requests in flight are driven at least this often */
 #define SAVE_EVERY_S 1.0      /* the follow state file is written at most this often */
 #define RETAINED_WARN (1ull << 30) /* a slot retaining more WAL bytes: a warning */
 #define MAX_FAILED_SESSIONS 8 /* sessions in a row that fail without progress: give up */
@@ -93,6 +95,13 @@ typedef struct seen_shape {
     char *cols;
 } seen_shape;
 
+/* A commit position, confirmable once every item up to seq is settled. */
+typedef struct confirm {
+    uint64_t seq;
+    char pos[64];
+    double time;                      /* its commit time (wall clock; 0: unknown) */
+} confirm;
+
 typedef struct follow {
     sync_run *r;
     sync_conn cc;
@@ -106,7 +115,10 @@ typedef struct follow {
     double commit_time;               /* its commit time (wall clock; 0: caught up, unknown) */
     double lag;                       /* commit to acknowledgement of the last one, seconds */
     char acked[64];
-    double last_save, last_ack;
+    confirm *confirms;                /* applied, sent, not yet settled: oldest first */
+    int nconfirms, confirms_cap;
+    uint64_t settled;                 /* every item with seq <= settled is settled */
+    double last_save, last_ack, last_push;
     int progress;                     /* something was acknowledged this session */
     seen_shape *shapes;
     int nshapes;
@@ -749,29 +761,79 @@ static int state_save(follow *f, eng_state *fs, const char *slot, int force)
     return eng_state_save(fs, f->r->d);
 }
 
-/* Settle what was sent, then acknowledge the last commit before it. */
-static int settle_ack(follow *f, const src_driver *drv, src_stream *s, eng_state *fs, int force)
+/* The sink's acknowledgement callback: every item up to upto is settled. */
+static void on_settled(void *ctx, uint64_t upto)
 {
-    sync_run *r = f->r;
-    if (sink_flush(r->sink) != 0) return DIAG_ETRANSIENT;
-    f->last_ack = eng_now();
-    if (!f->commit[0]) return 0;
-    /* saved first: a session cut short (a lost connection, a long full
-     * read that outlived the server's timeout) starts after it anyway */
-    snprintf(f->acked, sizeof f->acked, "%s", f->commit);
+    follow *f = ctx;
+    if (upto > f->settled) f->settled = upto;
+}
+
+/* The last commit read, whose changes are all applied (their items are in
+ * the sink): confirmable once the items sent so far are settled. */
+static void hold_commit(follow *f)
+{
+    if (!f->commit[0]) return;
+    uint64_t seq = f->r->seq;
+    confirm *c = f->nconfirms ? &f->confirms[f->nconfirms - 1] : NULL;
+    if (!c || c->seq != seq) {
+        if (f->nconfirms == f->confirms_cap) {
+            f->confirms_cap = f->confirms_cap ? 2 * f->confirms_cap : 64;
+            f->confirms = realloc(f->confirms, (size_t)f->confirms_cap * sizeof *f->confirms);
+            if (!f->confirms) abort();
+        }
+        c = &f->confirms[f->nconfirms++];
+        c->seq = seq;
+    }
+    snprintf(c->pos, sizeof c->pos, "%s", f->commit);
+    c->time = f->commit_time;
     f->commit[0] = 0;
-    f->progress = 1;
-    if (f->commit_time > 0) {
+}
+
+/* Send what the sink holds without waiting for it (a sink that cannot:
+ * flush), and collect what it acknowledged. */
+static int send_items(follow *f)
+{
+    sink *k = f->r->sink;
+    f->last_push = eng_now();
+    if (sink_push(k) != 0) return DIAG_ETRANSIENT;
+    if (!sink_can_push(k) || !sink_acknowledges(k)) f->settled = f->r->seq;
+    return 0;
+}
+
+/* Acknowledge the last held commit whose items are all settled (saved
+ * first: a session cut short, a lost connection or a long full read that
+ * outlived the server's timeout, starts after it anyway). */
+static int confirm_settled(follow *f, const src_driver *drv, src_stream *s, eng_state *fs,
+                           int force)
+{
+    int k = 0;
+    while (k < f->nconfirms && f->confirms[k].seq <= f->settled) k++;
+    if (k == 0) return force ? state_save(f, fs, f->cc.pc->slot, 1) : 0;
+    snprintf(f->acked, sizeof f->acked, "%s", f->confirms[k - 1].pos);
+    if (f->confirms[k - 1].time > 0) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        f->lag = (double)ts.tv_sec + ts.tv_nsec / 1e9 - f->commit_time;
+        f->lag = (double)ts.tv_sec + ts.tv_nsec / 1e9 - f->confirms[k - 1].time;
         if (f->lag < 0) f->lag = 0; /* the database's clock is ahead of this one */
     } else {
         f->lag = 0;
     }
+    f->nconfirms -= k;
+    memmove(f->confirms, f->confirms + k, (size_t)f->nconfirms * sizeof *f->confirms);
+    f->progress = 1;
+    f->last_ack = eng_now();
     int rc = state_save(f, fs, f->cc.pc->slot, force);
-    if (rc == 0) rc = drv->stream_ack(s, f->acked, r->d);
+    if (rc == 0) rc = drv->stream_ack(s, f->acked, f->r->d);
     return rc;
+}
+
+/* Settle everything sent, then acknowledge the last commit before it. */
+static int settle_ack(follow *f, const src_driver *drv, src_stream *s, eng_state *fs, int force)
+{
+    if (sink_flush(f->r->sink) != 0) return DIAG_ETRANSIENT;
+    f->settled = f->r->seq;
+    hold_commit(f);
+    return confirm_settled(f, drv, s, fs, force);
 }
 
 /* The options of a full sync inside a follow: a served follow's position is
@@ -840,6 +902,7 @@ static void session_free(follow *f)
     arena_free(f->a);
     arena_free(f->scratch);
     f->a = f->scratch = NULL;
+    if (f->r->sink) sink_set_ack(f->r->sink, NULL, NULL);
 }
 
 /* The initial read of a new slot: a full sync of the connector from the
@@ -888,6 +951,9 @@ static int session(follow *f, eng_state *fs, int *fresh)
     f->scratch = arena_new();
     f->commit[0] = 0;
     f->pending = 0;
+    f->nconfirms = 0;
+    f->settled = r->seq; /* what an earlier session sent is settled or lost */
+    if (r->sink) sink_set_ack(r->sink, on_settled, f);
     int rc = sync_open_source(pc, &f->cc.c, r->d);
     if (rc == 0) rc = bind_roots(f);
     src_stream_opts so = {pc->slot, pc->publication, pc->own_publication, NULL, 0, NULL, 0,
@@ -914,12 +980,16 @@ static int session(follow *f, eng_state *fs, int *fresh)
     if (rc == 0 && !r->o->quiet)
         fprintf(stderr, "sql2es: following %s (slot %s, publication %s)\n", pc->id, pc->slot,
                 pc->publication);
+    /* Changes are read on while the documents of earlier ones are in flight:
+     * each apply's items go out at once (sink_push), and a commit position
+     * is acknowledged when the sink reports every item before it settled. */
     while (rc == 0 && !sync_stopped(r)) {
         int wait = 1000;
         if (f->pending) {
             double left = f->first_pending + LINGER_MS / 1000.0 - eng_now();
             wait = left > 0 ? (int)(left * 1000) + 1 : 0;
         }
+        if (f->nconfirms && wait > DRIVE_MS) wait = DRIVE_MS;
         src_change c;
         int got = drv->stream_next(s, wait, &c, r->d);
         if (got < 0) {
@@ -936,6 +1006,8 @@ static int session(follow *f, eng_state *fs, int *fresh)
                  * read in full, then this commit is acknowledged */
                 for (int i = 0; i < f->nroots; i++)
                     if (f->roots[i].resync > whole) whole = f->roots[i].resync;
+                /* nothing waits to be applied: confirmable with what was sent */
+                if (!whole && !f->pending) hold_commit(f);
                 break;
             case SRC_CHANGE_IDLE:
                 if (!f->pending) {
@@ -960,18 +1032,31 @@ static int session(follow *f, eng_state *fs, int *fresh)
             }
             continue;
         }
-        if (got == 0 || due || f->pending >= APPLY_AT ||
-            (f->pending && eng_now() - f->first_pending >= LINGER_MS / 1000.0) ||
-            (f->commit[0] && eng_now() - f->last_ack > 1.0)) {
+        double now = eng_now();
+        /* an idle stream applies at once, unless documents are in flight:
+         * then changes gather for up to LINGER_MS (fewer, larger re-reads) */
+        if (f->pending && ((due && !f->nconfirms) || f->pending >= APPLY_AT ||
+                           now - f->first_pending >= LINGER_MS / 1000.0)) {
             rc = apply(f);
-            if (rc == 0) rc = settle_ack(f, drv, s, fs, 0);
+            if (rc == 0) {
+                hold_commit(f);
+                rc = send_items(f);
+            }
+        } else if (!f->pending && f->commit[0]) {
+            hold_commit(f);
         }
+        /* drive the requests in flight, at most every DRIVE_MS while reading */
+        if (rc == 0 && f->nconfirms && (got == 0 || now - f->last_push >= DRIVE_MS / 1000.0))
+            rc = send_items(f);
+        if (rc == 0 && f->nconfirms) rc = confirm_settled(f, drv, s, fs, 0);
     }
     if (rc == 0 && r->sink) {
         /* stopped: what was sent settles; what was read after it is read again */
-        if (sink_flush(r->sink) == 0 && f->commit[0] && !f->pending) {
-            if (drv->stream_ack(s, f->commit, r->d) == 0)
-                snprintf(f->acked, sizeof f->acked, "%s", f->commit);
+        if (sink_flush(r->sink) == 0) {
+            f->settled = r->seq;
+            if (f->pending) f->commit[0] = 0;
+            hold_commit(f);
+            confirm_settled(f, drv, s, fs, 0);
         }
         state_save(f, fs, pc->slot, 1);
     }
@@ -1077,6 +1162,7 @@ static int follow_stream(sync_run *r, const plan_connector *pc, const char *stat
             }
         }
     }
+    free(f.confirms);
     eng_state_free(fs);
     arena_free(pa);
     return code;

@@ -16,7 +16,7 @@
 # SQLite: --follow polls the cursor.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
-plan 23
+plan 26
 need opensearch
 need postgresql
 E2E_TMP=$SQL2ES_TEST_TMP/follow
@@ -232,7 +232,37 @@ check "the follow outlived the cluster's outage (still running)" kill -0 "$FPID"
 compare after-outage
 kill -TERM "$FPID"; wait "$FPID"
 
-# ---- 6. SQLite: --follow polls the incremental cursor --------------------
+# ---- 7. changes are read on while documents are in flight ----------------
+# The proxy holds every _bulk while the hold file exists: a second change
+# must go out in a second request while the first waits for its answer (the
+# stream is not stopped by a request in flight), and the slot must not
+# confirm either change before the node answered.
+start_proxy PH --hold-file "$E2E_TMP/hold"
+sed "s|host: $ES_URL|host: $PH|" pg.yml >ph.yml
+"$SQL2ES_BIN" sync -c ph.yml --follow -q >fph.out 2>&1 &
+FPID=$!; E2E_PIDS+=($FPID)
+sleep 2; wait_caught_up
+held() { curl -s "$PH/_faultproxy/stats" | jq -r '.held // 0'; }
+read -r c1 c2 < <(psql -XAtF' ' -c "SELECT min(id), max(id) FROM fl_customers WHERE active AND deleted_at IS NULL AND name NOT LIKE 'zz%'")
+touch "$E2E_TMP/hold"
+before=$(psql -XAtc "SELECT pg_current_wal_lsn()")
+psql -XAqc "UPDATE fl_customers SET score = 501 WHERE id = $c1"
+for i in $(seq 1 150); do [ "$(held)" -ge 1 ] && break; sleep 0.1; done
+psql -XAqc "UPDATE fl_customers SET score = 502 WHERE id = $c2"
+for i in $(seq 1 150); do [ "$(held)" -ge 2 ] && break; sleep 0.1; done
+check "a second _bulk request goes out while the first waits for its answer (held: $(held))" \
+    test "$(held)" -ge 2
+check_eq "the slot confirms nothing the node has not answered" \
+    "$(psql -XAtc "SELECT confirmed_flush_lsn <= '$before' FROM pg_replication_slots WHERE slot_name = 'sql2es_fl'")" t
+rm -f "$E2E_TMP/hold"
+wait_caught_up
+es POST "/$IX-customers/_refresh" >/dev/null
+check_eq "both changes reach the index once the node answers" \
+    "$(es GET "/$IX-customers/_doc/cust-$c1" | jq -r ._source.score) $(es GET "/$IX-customers/_doc/cust-$c2" | jq -r ._source.score)" \
+    "501 502"
+kill -TERM "$FPID"; wait "$FPID"
+
+# ---- 8. SQLite: --follow polls the incremental cursor --------------------
 rm -f lite.db
 sqlite3 lite.db <<'EOF'
 CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT, updated_at TEXT NOT NULL, deleted INTEGER DEFAULT 0);
