@@ -85,7 +85,7 @@ struct es_bulk {
     int nslots;
     ilist queue, retry;
     int flushing;
-    uint64_t push_upto;  /* queued items with seq <= this go out without a full chunk */
+    uint64_t push_below; /* queued items with seq < this go out without a full chunk */
     int failed;          /* sticky negative code */
     char *path;          /* "/_bulk?..." */
     char *cfg_dead;      /* dead_letter_file of the configuration (wins) */
@@ -755,7 +755,7 @@ static void pump(es_bulk *s, int block)
         if (sl->state != SLOT_FREE) continue;
         int want = retry_ready(s, now) ||
                    (s->queue.n && (s->flushing || chunk_ready(s) || queue_full(s) ||
-                                   s->queue.head->seq <= s->push_upto));
+                                   s->queue.head->seq < s->push_below));
         if (!want) break;
         slot_fill(s, sl, now);
         if (sl->nitems == 0) break;
@@ -867,7 +867,7 @@ int es_bulk_flush(es_bulk *s)
 int es_bulk_push(es_bulk *s)
 {
     if (s->failed) return s->failed;
-    if (s->next_seq) s->push_upto = s->next_seq - 1;
+    s->push_below = s->next_seq;
     pump(s, 0);
     return s->failed;
 }

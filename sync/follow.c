@@ -40,6 +40,7 @@
 #define APPLY_AT 4000         /* pending tuples that start an apply at once (a backlog) */
 #define LINGER_MS 100         /* a change waits at most this long to be applied */
 #define DRIVE_MS 2            /* requests in flight are driven at least this often */
+#define IN_FLIGHT 1000        /* documents sent, not settled, before re-reads wait */
 #define SAVE_EVERY_S 1.0      /* the follow state file is written at most this often */
 #define RETAINED_WARN (1ull << 30) /* a slot retaining more WAL bytes: a warning */
 #define MAX_FAILED_SESSIONS 8 /* sessions in a row that fail without progress: give up */
@@ -984,12 +985,17 @@ static int session(follow *f, eng_state *fs, int *fresh)
      * each apply's items go out at once (sink_push), and a commit position
      * is acknowledged when the sink reports every item before it settled. */
     while (rc == 0 && !sync_stopped(r)) {
+        /* documents sent and not yet settled; over IN_FLIGHT the next
+         * re-read waits (changes gather meanwhile, a row changed again is
+         * read once, and what goes out is fresh) unless APPLY_AT pend */
+        int busy = r->seq > f->settled;
+        int held_back = busy && r->seq - f->settled >= IN_FLIGHT && f->pending < APPLY_AT;
         int wait = 1000;
-        if (f->pending) {
+        if (f->pending && !held_back) {
             double left = f->first_pending + LINGER_MS / 1000.0 - eng_now();
             wait = left > 0 ? (int)(left * 1000) + 1 : 0;
         }
-        if (f->nconfirms && wait > DRIVE_MS) wait = DRIVE_MS;
+        if ((busy || f->nconfirms) && wait > DRIVE_MS) wait = DRIVE_MS;
         src_change c;
         int got = drv->stream_next(s, wait, &c, r->d);
         if (got < 0) {
@@ -1034,9 +1040,11 @@ static int session(follow *f, eng_state *fs, int *fresh)
         }
         double now = eng_now();
         /* an idle stream applies at once, unless documents are in flight:
-         * then changes gather for up to LINGER_MS (fewer, larger re-reads) */
-        if (f->pending && ((due && !f->nconfirms) || f->pending >= APPLY_AT ||
-                           now - f->first_pending >= LINGER_MS / 1000.0)) {
+         * then changes gather for up to LINGER_MS (fewer, larger re-reads),
+         * and on while IN_FLIGHT documents are unsettled */
+        if (f->pending && (f->pending >= APPLY_AT ||
+                           (!held_back && ((due && !busy) ||
+                                           now - f->first_pending >= LINGER_MS / 1000.0)))) {
             rc = apply(f);
             if (rc == 0) {
                 hold_commit(f);
@@ -1046,7 +1054,8 @@ static int session(follow *f, eng_state *fs, int *fresh)
             hold_commit(f);
         }
         /* drive the requests in flight, at most every DRIVE_MS while reading */
-        if (rc == 0 && f->nconfirms && (got == 0 || now - f->last_push >= DRIVE_MS / 1000.0))
+        if (rc == 0 && (busy || f->nconfirms) &&
+            (got == 0 || now - f->last_push >= DRIVE_MS / 1000.0))
             rc = send_items(f);
         if (rc == 0 && f->nconfirms) rc = confirm_settled(f, drv, s, fs, 0);
     }

@@ -463,6 +463,39 @@ static char *slurp(const char *path)
     return buf_detach(&b, NULL);
 }
 
+/* es_bulk_push sends fewer items than a chunk without a flush; called
+ * again it collects the answers and reports the acknowledgement. */
+static void test_push(void)
+{
+    diag *d = diag_new();
+    plan_es cfg = base_cfg(es_url);
+    es_client *c = es_client_new(&cfg, d);
+    fresh_index(c, "it_push", d);
+    es_bulk *s = es_bulk_new(c, &cfg, d);
+    acks a = {0, 0, 1, NULL, NULL, 0, 0};
+    es_bulk_set_ack_cb(s, on_ack, &a);
+    buf b = BUF_INIT;
+    int rc = 0;
+    for (int i = 1; i <= 10 && rc == 0; i++) {
+        doc_item(&b, "it_push", i);
+        es_item_meta m = {(uint64_t)i, NULL};
+        rc = es_bulk_add(s, b.data, b.len, &m);
+    }
+    T_CHECK(rc == 0 && a.calls == 0, "push: 10 items (less than a chunk) wait in the queue");
+    double until = es_now() + 60;
+    rc = es_bulk_push(s);
+    while (rc == 0 && a.last < 10 && es_now() < until) {
+        usleep(2000);
+        rc = es_bulk_push(s);
+    }
+    T_CHECK(rc == 0 && a.last == 10, "push: the items go out and are acknowledged without a flush");
+    T_CHECK(count_of(c, "it_push", d) == 10, "push: the 10 documents are in the index");
+    buf_free(&b);
+    es_bulk_free(s);
+    es_client_free(c);
+    diag_free(d);
+}
+
 static void test_dead_letters(void)
 {
     diag *d = diag_new();
@@ -1368,7 +1401,7 @@ static int bench(int n)
 
 int main(int argc, char **argv)
 {
-    T_PLAN(118);
+    T_PLAN(121);
     diag *ld = diag_new();
     lang_plan = compile(MIN_CONFIG, ld);
     if (!lang_plan) {
@@ -1396,6 +1429,7 @@ int main(int argc, char **argv)
     test_ready();
     test_index();
     test_bulk_10k();
+    test_push();
     test_dead_letters();
     test_monitor();
     test_gzip();
