@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh [compile|sqlite|postgresql|mariadb|relations|rss|latency|nested|many|e2e|serve|all] - benchmarks (not tests).
+# bench/run.sh [compile|sqlite|postgresql|mariadb|relations|rss|latency|nested|many|e2e|serve|follow|all] - benchmarks (not tests).
 #
 # Prints a Markdown table of wall time, rows/s and peak RSS for sql2es and
 # for the baselines in the same run; copy the figures into bench/RESULTS.md.
@@ -508,6 +508,13 @@ bench_serve() {
     bash "$root/bench/serve.sh" "$work"
 }
 
+# sync --follow (bench/follow.sh): latency at 1,000 and 5,000 changes/s, the
+# catch-up rate against the node's ingest limit, RSS over a 60 s stream
+# (LONG_SECONDS=600 for the 10-minute figure), PGSync with PGSYNC=1.
+bench_follow() {
+    BIN=$bin bash "$root/bench/follow.sh" all
+}
+
 case $what in
 compile) bench_compile ;;
 sqlite) bench_sqlite ;;
@@ -520,9 +527,11 @@ nested) bench_nested ;;
 many) bench_many ;;
 e2e) bench_e2e ;;
 serve) bench_serve ;;
+follow) bench_follow ;;
 all) bench_compile; bench_sqlite; bench_postgresql; bench_mariadb; bench_relations; bench_rss; bench_latency; bench_nested
      bench_many
      [ -f "$root/bench/e2e.sh" ] && bench_e2e
-     bench_serve ;;
-*) echo "usage: bench/run.sh [compile|sqlite|postgresql|mariadb|relations|rss|latency|nested|many|e2e|serve|all]" >&2; exit 2 ;;
+     bench_serve
+     bench_follow ;;
+*) echo "usage: bench/run.sh [compile|sqlite|postgresql|mariadb|relations|rss|latency|nested|many|e2e|serve|follow|all]" >&2; exit 2 ;;
 esac
