@@ -801,6 +801,16 @@ static int send_items(follow *f)
     return 0;
 }
 
+/* An apply that failed because the sink failed (the cluster unreachable:
+ * its requests went out at once and failed, the next add reports it) ends
+ * the session as a transient error: the next one waits for the cluster. */
+static int sink_transient(follow *f, int rc)
+{
+    if (rc && rc != DIAG_ETRANSIENT && f->r->sink && sink_push(f->r->sink) != 0)
+        return DIAG_ETRANSIENT;
+    return rc;
+}
+
 /* Acknowledge the last held commit whose items are all settled (saved
  * first: a session cut short, a lost connection or a long full read that
  * outlived the server's timeout, starts after it anyway). */
@@ -1029,7 +1039,7 @@ static int session(follow *f, eng_state *fs, int *fresh)
             }
         }
         if (whole) {
-            rc = apply(f);
+            rc = sink_transient(f, apply(f));
             if (rc == 0) rc = sink_flush(r->sink) ? DIAG_ETRANSIENT : resync(f);
             if (rc == 0) rc = settle_ack(f, drv, s, fs, 1);
             if (rc == 0 && whole == 2) {
@@ -1045,7 +1055,7 @@ static int session(follow *f, eng_state *fs, int *fresh)
         if (f->pending && (f->pending >= APPLY_AT ||
                            (!held_back && ((due && !busy) ||
                                            now - f->first_pending >= LINGER_MS / 1000.0)))) {
-            rc = apply(f);
+            rc = sink_transient(f, apply(f));
             if (rc == 0) {
                 hold_commit(f);
                 rc = send_items(f);
