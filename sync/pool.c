@@ -206,7 +206,7 @@ sink *sync_pool_lane(sync_pool *p)
     l->ops = (sink_ops){SINK_VERSION, "lane", real->acknowledges, lane_add, lane_flush, lane_finish,
                         lane_stats, lane_set_ack, lane_free,
                         real->ensure_index ? lane_ensure_index : NULL,
-                        real->list_ids ? lane_list_ids : NULL};
+                        real->list_ids ? lane_list_ids : NULL, NULL};
     l->base.ops = &l->ops;
     l->base.d = p->top->d;
     l->p = p;
