@@ -343,6 +343,10 @@ static void check(svc_follower *fl, fol *c, double now)
     int deleted = rc && svc_path(doc.src, "deleted") && svc_path(doc.src, "deleted")->kind == JSON_BOOL &&
                   !strncmp(svc_path(doc.src, "deleted")->raw, "true", 4);
     int busy = is(lss, "in_progress");
+    /* a job ran since this follow started, even one too short to be seen
+     * running: the follow starts over (see the header) */
+    const char *began = fs ? svc_str(fs, "synced") : NULL;
+    int ran = synced && began && strcmp(began, synced) != 0;
     if (c->own) {
         if (rc == 0) {
             stop_child(c, "stopped", "the connector document is gone");
@@ -352,9 +356,11 @@ static void check(svc_follower *fl, fol *c, double now)
             c->own = 0;
             if (c->pid > 0) kill(c->pid, SIGKILL);
             c->kill_at = now + 3600;
-        } else if (c->pid > 0 && c->kill_at == 0 && (deleted || busy)) {
+        } else if (c->pid > 0 && c->kill_at == 0 && (deleted || busy || ran)) {
             stop_child(c, deleted ? "stopped" : "paused",
-                       deleted ? "the connector was deleted" : "a sync job of the connector runs");
+                       deleted ? "the connector was deleted"
+                       : busy  ? "a sync job of the connector runs"
+                               : "a sync job of the connector ran");
         } else if (now - c->last_write >= fl->report_every || c->position_new) {
             write_state(fl, c, 0, NULL, doc.seq_no, doc.primary_term);
         }

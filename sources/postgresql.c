@@ -438,7 +438,7 @@ static int pg_connect(const src_config *cfg, const char *replication, src_conn *
     k = kv(keys, vals, k, "sslmode", sslmode);
     k = kv(keys, vals, k, "sslrootcert", ca.path);
     k = kv(keys, vals, k, "connect_timeout", cfg->connect_timeout > 0 ? timeout : NULL);
-    k = kv(keys, vals, k, "application_name", "sql2es");
+    k = kv(keys, vals, k, "fallback_application_name", "sql2es");
     k = kv(keys, vals, k, "client_encoding", "UTF8");
     k = kv(keys, vals, k, "keepalives", "1");
     k = kv(keys, vals, k, "keepalives_idle", "30");

@@ -679,7 +679,7 @@ static void test_failures(diag *d)
     long n = 0;
     while (rc == 0 && n < 1500 && drv->next(s, &row, d) == 1) n++;
     T_CHECK(psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                 "WHERE application_name = 'sql2es' AND datname = current_database() "
+                 "WHERE application_name = 'sql2es-itest' AND datname = current_database() "
                  "AND pid <> pg_backend_pid();") == 0,
             "pg_terminate_backend from another connection");
     int r2 = 1;
@@ -889,6 +889,9 @@ static void test_streams(diag *d)
 int main(void)
 {
     T_PLAN(359);
+    /* our sessions carry their own name (fallback_application_name yields to
+     * PGAPPNAME): the kill below leaves other suites' sessions alone */
+    setenv("PGAPPNAME", "sql2es-itest", 1);
     drv = src_driver_find("postgresql");
     T_CHECK(drv && drv->version == SRC_DRIVER_VERSION && drv->begin_scan,
             "driver registered as postgresql");

@@ -18,6 +18,9 @@ plan 35
 need postgresql
 need mariadb
 export PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE
+# the sessions of this suite carry their own name: the kills below leave
+# the other suites' sessions (run beside this one) alone
+export PGAPPNAME=sql2es-e2e53
 export MYSQL_HOST MYSQL_PORT MYSQL_USER MYSQL_PASSWORD MYSQL_DATABASE
 . "$SQL2ES_ROOT/tests/e2e/dryrun-lib.sh"
 FIX=$E2E/faults
@@ -147,7 +150,7 @@ stream() {
     RC=${st[0]}
     KRC=${st[1]}
 }
-echo "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = '$PGUSER' AND pid <> pg_backend_pid()" >"$W/pgkill.sql"
+echo "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = '$PGUSER' AND application_name = 'sql2es-e2e53' AND pid <> pg_backend_pid()" >"$W/pgkill.sql"
 echo "SELECT CONCAT('KILL ', id, ';') FROM information_schema.processlist WHERE user = '$MYSQL_USER'" >"$W/mykill.sql"
 cat >"$W/mykill.sh" <<SH
 #!/bin/sh

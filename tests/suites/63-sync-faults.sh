@@ -8,6 +8,9 @@
 # key (exit 0) and a wrong one (exit 1, a clear 401 message, the key never
 # printed).
 set -uo pipefail
+# the sessions of this suite carry their own name: the kill below leaves
+# the other suites' sessions (run beside this one) alone
+export PGAPPNAME=sql2es-e2e63
 . "$(dirname "$0")/../harness/lib.sh"
 plan 48
 need opensearch
@@ -160,7 +163,7 @@ try: print(json.load(sys.stdin).get("count", 0))
 except Exception: print(0)')
     if [ "${n:-0}" -gt 0 ]; then
         killed=$(psql -h "$PG_SUPERUSER_SOCKET" -U "$PG_SUPERUSER" -d "$PGDATABASE" -XAtc \
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = '$PGUSER' AND pid <> pg_backend_pid()" 2>>psql.log)
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = '$PGUSER' AND application_name = 'sql2es-e2e63' AND pid <> pg_backend_pid()" 2>>psql.log)
         break
     fi
     sleep 0.1

@@ -151,7 +151,7 @@ compare "after the takeover: the index equals a dry run of the final database"
 # ---- a job of the connector pauses the follow; it starts over after it ---------
 J2=$($KIB sync $CID full)
 $KIB wait "$J2" completed --timeout 120 >/dev/null
-check "a full job paused the follow (logged)" wait_for 30 grep -qs "follow paused: a sync job of the connector runs" "$T"/s?.log
+check "a full job paused the follow (logged)" wait_for 30 grep -Eqs "follow paused: a sync job of the connector (runs|ran)" "$T"/s?.log
 writer 4 300 | psql -X -q -v ON_ERROR_STOP=0 >writer4.out 2>&1
 check "after the job the follow starts again, from a new slot and an initial read" \
     wait_for 90 bash -c '[ "$(cat "$1"/s?.log | grep -c "follow started (a new slot")" -ge 2 ]' _ "$T"
