@@ -6,6 +6,7 @@
  */
 #include "service/svc.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,4 +295,31 @@ void svc_log(const svc_ctx *s, const char *level, const char *connector, const c
         fprintf(stderr, " %s\n", msg);
     }
     fflush(stderr);
+}
+
+void svc_drain_lines(int *fd, char *line, size_t cap, size_t *len,
+                     void (*fn)(void *arg, const char *line), void *arg)
+{
+    char chunk[4096];
+    while (*fd >= 0) {
+        ssize_t n = read(*fd, chunk, sizeof chunk);
+        if (n <= 0) {
+            if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+                close(*fd);
+                *fd = -1;
+            }
+            return;
+        }
+        for (ssize_t i = 0; i < n; i++) {
+            char ch = chunk[i];
+            if (ch == '\n' || *len == cap - 1) {
+                line[*len] = '\0';
+                if (*len) fn(arg, line);
+                *len = 0;
+                if (ch == '\n') continue;
+            }
+            if (ch == '\r') continue;
+            line[(*len)++] = ch;
+        }
+    }
 }

@@ -204,30 +204,17 @@ static void child_line(svc_follower *fl, fol *c, const char *l)
     svc_log(fl->s, e ? "ERROR" : "INFO", c->pc->id, NULL, "follow: %s", l);
 }
 
+struct line_to { svc_follower *fl; fol *c; };
+static void line_to_child(void *arg, const char *l)
+{
+    struct line_to *t = arg;
+    child_line(t->fl, t->c, l);
+}
+
 static void drain(svc_follower *fl, fol *c)
 {
-    char chunk[4096];
-    while (c->fd >= 0) {
-        ssize_t n = read(c->fd, chunk, sizeof chunk);
-        if (n <= 0) {
-            if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-                close(c->fd);
-                c->fd = -1;
-            }
-            return;
-        }
-        for (ssize_t i = 0; i < n; i++) {
-            char ch = chunk[i];
-            if (ch == '\n' || c->linelen == sizeof c->line - 1) {
-                c->line[c->linelen] = '\0';
-                if (c->linelen) child_line(fl, c, c->line);
-                c->linelen = 0;
-                if (ch == '\n') continue;
-            }
-            if (ch == '\r') continue;
-            c->line[c->linelen++] = ch;
-        }
-    }
+    struct line_to t = {fl, c};
+    svc_drain_lines(&c->fd, c->line, sizeof c->line, &c->linelen, line_to_child, &t);
 }
 
 /* The child of a claimed follow: the merged plan, fork. */

@@ -388,30 +388,17 @@ static void child_line(server *sv, run *r, const char *l)
     svc_log(&sv->s, e ? "ERROR" : "INFO", r->connector, r->job, "%s", l);
 }
 
+struct line_to { server *sv; run *r; };
+static void line_to_run(void *arg, const char *l)
+{
+    struct line_to *t = arg;
+    child_line(t->sv, t->r, l);
+}
+
 static void drain(server *sv, run *r)
 {
-    char chunk[4096];
-    for (;;) {
-        ssize_t n = read(r->fd, chunk, sizeof chunk);
-        if (n <= 0) {
-            if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-                close(r->fd);
-                r->fd = -1;
-            }
-            return;
-        }
-        for (ssize_t i = 0; i < n; i++) {
-            char ch = chunk[i];
-            if (ch == '\n' || r->linelen == sizeof r->line - 1) {
-                r->line[r->linelen] = '\0';
-                if (r->linelen) child_line(sv, r, r->line);
-                r->linelen = 0;
-                if (ch == '\n') continue;
-            }
-            if (ch == '\r') continue;
-            r->line[r->linelen++] = ch;
-        }
-    }
+    struct line_to t = {sv, r};
+    svc_drain_lines(&r->fd, r->line, sizeof r->line, &r->linelen, line_to_run, &t);
 }
 
 /* ---- claim and start --------------------------------------------------------- */

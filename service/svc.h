@@ -79,6 +79,14 @@ void svc_doc_free(svc_doc *doc);
 /* GET a document: 1 found, 0 missing, <0 error. */
 int svc_doc_get(svc_ctx *s, const char *index, const char *id, svc_doc *doc, diag *d);
 
+/* ---- child processes ------------------------------------------------------- */
+/* Read what a child wrote on the non-blocking *fd, line by line: each line
+ * (without '\r' and '\n'; one longer than cap-1 bytes comes in pieces) goes
+ * to fn. line/len hold the unfinished line between calls. At end of file or
+ * on an error *fd is closed and set to -1. */
+void svc_drain_lines(int *fd, char *line, size_t cap, size_t *len,
+                     void (*fn)(void *arg, const char *line), void *arg);
+
 /* ---- writing ---------------------------------------------------------------- */
 /* "2026-11-29T16:00:00.123456+00:00" (the Python service's iso_utc form). */
 void svc_iso_now(char *out, size_t cap);
