@@ -137,6 +137,14 @@ void diag_warning(diag *d, src_loc loc, const char *fmt, ...)
     va_end(ap);
 }
 
+void diag_note(diag *d, src_loc loc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    diag_verror(d, DIAG_NOTE, loc, fmt, ap);
+    va_end(ap);
+}
+
 void diag_hint(diag *d, const char *fmt, ...)
 {
     if (!d->last_kept || d->nmsgs == 0) return;

@@ -55,6 +55,7 @@ void diag_add_source(diag *d, const char *file, const char *text, size_t len);
 
 void diag_error(diag *d, src_loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void diag_warning(diag *d, src_loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void diag_note(diag *d, src_loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void diag_verror(diag *d, diag_level lv, src_loc loc, const char *fmt, va_list ap);
 /* Attach a hint to the last message added (no-op when it was not kept). */
 void diag_hint(diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -86,7 +86,7 @@ void sync_forward_diag(diag *to, const diag *from)
         const diag_msg *m = diag_get(from, i);
         if (m->level == DIAG_ERROR) diag_error(to, m->loc, "%s", m->text);
         else if (m->level == DIAG_WARNING) diag_warning(to, m->loc, "%s", m->text);
-        else continue;
+        else diag_note(to, m->loc, "%s", m->text);
         if (m->hint) diag_hint(to, "%s", m->hint);
     }
 }

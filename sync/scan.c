@@ -509,14 +509,6 @@ static int scan_pass(sync_table_run *tr, const sync_window *w, const char *const
     return rc < 0 ? rc : 0;
 }
 
-__attribute__((format(printf, 3, 4))) static void note(diag *d, src_loc loc, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    diag_verror(d, DIAG_NOTE, loc, fmt, ap);
-    va_end(ap);
-}
-
 /* With -v: how each relation of the table is read. */
 static void read_notes(sync_table_run *tr)
 {
@@ -525,10 +517,10 @@ static void read_notes(sync_table_run *tr)
     if (!r->o->verbose || !tr->chunk) return;
     for (int i = 0; i < d->doc->nrelations; i++) {
         const eng_bound_relation *br = &d->rels[i];
-        note(r->d, br->rel->loc, "%s > %s: relation '%s' is read %s%s%s", tr->cc->pc->id,
-             tr->bt->st->name, br->rel->key,
-             br->merge ? "by merge with the table's scan" : "in IN batches of parents",
-             br->merge_why ? ": " : "", br->merge_why ? br->merge_why : "");
+        diag_note(r->d, br->rel->loc, "%s > %s: relation '%s' is read %s%s%s", tr->cc->pc->id,
+                  tr->bt->st->name, br->rel->key,
+                  br->merge ? "by merge with the table's scan" : "in IN batches of parents",
+                  br->merge_why ? ": " : "", br->merge_why ? br->merge_why : "");
     }
 }
 
