@@ -58,8 +58,9 @@ SUITES = {
     "engine": (T("test_interp", "test_lower"), [UNIT + "test_interp", UNIT + "test_lower", "golden"]),
     "sources": (T("test_sqlite_driver", "test_source_util", "itest_postgresql", "itest_mysql"),
                 [UNIT + "test_sqlite_driver", UNIT + "test_source_util", "postgresql", "mariadb"]),
-    "sinks": (T("test_es_reply", "test_es_client", "test_sinks", "itest_es"),
-              [UNIT + "test_es_reply", UNIT + "test_es_client", UNIT + "test_sinks", "es-sink"]),
+    "sinks": (T("test_es_reply", "test_es_client", "test_es_http", "test_sinks", "itest_es"),
+              [UNIT + "test_es_reply", UNIT + "test_es_client", UNIT + "test_es_http",
+               UNIT + "test_sinks", "es-sink"]),
     "sync": (["all", "unit"], [UNIT + "test_state", UNIT + "test_idset", "sync-sqlite"]),
     "cli": (["all"], ["golden", "examples"]),
 }
