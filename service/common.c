@@ -7,11 +7,15 @@
 #include "service/svc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include "dsl/dsl.h"
 
@@ -295,6 +299,61 @@ void svc_log(const svc_ctx *s, const char *level, const char *connector, const c
         fprintf(stderr, " %s\n", msg);
     }
     fflush(stderr);
+}
+
+volatile sig_atomic_t svc_child_stop;
+
+static void on_child_term(int sig)
+{
+    (void)sig;
+    svc_child_stop = 1;
+}
+
+pid_t svc_spawn(int *fd)
+{
+    int fds[2];
+    if (pipe(fds) != 0) return -1;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(fds[0]);
+        close(fds[1]);
+        errno = e;
+        return -1;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+#ifdef __linux__
+        /* the service killed (SIGKILL): the child stops too, and the
+         * instance that takes its work over goes on from the recorded
+         * position */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
+        if (getppid() != parent) _exit(1); /* the parent died before prctl */
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_child_term;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, NULL);
+        signal(SIGINT, SIG_IGN);
+        signal(SIGPIPE, SIG_DFL);
+        dup2(fds[1], STDERR_FILENO);
+        close(fds[1]);
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0) {
+            dup2(devnull, STDIN_FILENO);
+            close(devnull);
+        }
+        return 0;
+    }
+    close(fds[1]);
+    fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
+    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+    *fd = fds[0];
+    return pid;
 }
 
 void svc_drain_lines(int *fd, char *line, size_t cap, size_t *len,

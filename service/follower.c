@@ -28,16 +28,12 @@
 #include "service/svc.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 #include <unistd.h>
 
 #include "sync/sync.h"
@@ -74,13 +70,6 @@ struct svc_follower {
     fol *f;
 };
 
-static volatile sig_atomic_t child_stop;
-static void on_child_signal(int sig)
-{
-    (void)sig;
-    child_stop = 1;
-}
-
 static void on_position(void *ctx, const char *json_text)
 {
     (void)ctx;
@@ -90,29 +79,15 @@ static void on_position(void *ctx, const char *json_text)
     }
 }
 
-/* The child: eng_follow_run until SIGTERM; its messages on the pipe. */
-static void child_main(const plan *p, const char *connector, const char *resume, int fd, pid_t parent)
+/* The child (svc_spawn): eng_follow_run until SIGTERM; its messages on the pipe. */
+static void child_main(const plan *p, const char *connector, const char *resume)
 {
-#ifdef __linux__
-    /* serve killed: its follow stops too (the slot is free for the next owner) */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-#endif
-    if (getppid() != parent) _exit(1);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_child_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGINT, SIG_IGN);
-    signal(SIGPIPE, SIG_DFL);
-    dup2(fd, STDERR_FILENO);
-    close(fd);
     eng_sync_opts o;
     memset(&o, 0, sizeof o);
     o.connector = connector;
     o.quiet = 1;
     o.lock_wait = 60;
-    o.stop = &child_stop;
+    o.stop = &svc_child_stop;
     o.resume_json = resume;
     o.on_position = on_position;
     eng_sync_stats st;
@@ -222,28 +197,20 @@ static void launch(svc_follower *fl, fol *c, const svc_doc *conn, const char *re
 {
     diag *cd = diag_new();
     plan *p = svc_merged_plan(fl->s, c->pc->id, conn->src, NULL, cd);
-    int fds[2] = {-1, -1};
     const char *why = NULL;
     if (!p) why = diag_last(cd);
     else if (p->nconnectors < 1 || !p->connectors[0].driver->stream_open)
         why = "serve_follow needs a change stream (PostgreSQL, MySQL/MariaDB): schedule "
               "incremental syncs for this connector instead";
-    else if (pipe(fds) != 0)
-        why = "cannot create a pipe for the follow process";
     pid_t pid = -1;
+    int fd = -1;
+    char err[160];
     if (!why) {
-        fflush(stdout);
-        fflush(stderr);
-        pid_t parent = getpid();
-        pid = fork();
-        if (pid == 0) {
-            close(fds[0]);
-            child_main(p, c->pc->id, resume, fds[1], parent);
-        }
-        close(fds[1]);
+        pid = svc_spawn(&fd);
+        if (pid == 0) child_main(p, c->pc->id, resume);
         if (pid < 0) {
-            close(fds[0]);
-            why = "cannot start the follow process";
+            snprintf(err, sizeof err, "cannot start the follow process: %s", strerror(errno));
+            why = err;
         }
     }
     if (why) {
@@ -253,10 +220,8 @@ static void launch(svc_follower *fl, fol *c, const svc_doc *conn, const char *re
         c->own = 0;
         c->retry_at = es_now() + RETRY_AFTER;
     } else {
-        fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
-        fcntl(fds[0], F_SETFD, FD_CLOEXEC);
         c->pid = pid;
-        c->fd = fds[0];
+        c->fd = fd;
         c->kill_at = 0;
         c->stop_status = NULL;
         svc_log(fl->s, "INFO", c->pc->id, NULL, "follow started (%s)",

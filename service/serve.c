@@ -46,7 +46,6 @@
 #include "service/svc.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
@@ -54,9 +53,6 @@
 #include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 #include <unistd.h>
 
 #include "sync/check_source.h"
@@ -408,13 +404,6 @@ static int is_status(const char *st, const char *a, const char *b)
     return st && (!strcmp(st, a) || (b && !strcmp(st, b)));
 }
 
-static volatile sig_atomic_t child_stop;
-static void on_child_signal(int sig)
-{
-    (void)sig;
-    child_stop = 1;
-}
-
 /* The child: one sync run, its messages on the pipe, the totals last.
  * SIGTERM asks the run to stop reading and settle what it sent (the
  * watermark of what was acknowledged is kept); the parent's SIGKILL ends
@@ -430,35 +419,15 @@ static void on_position(void *ctx, const char *json_text)
     }
 }
 
-static void child_main(const plan *p, const char *connector, int full, int fd, const char *resume,
-                       const char *cursor, pid_t parent)
+static void child_main(const plan *p, const char *connector, int full, const char *resume,
+                       const char *cursor)
 {
-#ifdef __linux__
-    /* the service killed (SIGKILL): its run stops too, and the instance that
-     * takes the job over goes on from the recorded position */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-#endif
-    if (getppid() != parent) _exit(1);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_child_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGINT, SIG_IGN);
-    signal(SIGPIPE, SIG_DFL);
-    dup2(fd, STDERR_FILENO);
-    close(fd);
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0) {
-        dup2(devnull, STDIN_FILENO);
-        close(devnull);
-    }
     eng_sync_opts o;
     memset(&o, 0, sizeof o);
     o.connector = connector;
     o.mode = full ? ENG_MODE_FULL : ENG_MODE_INCREMENTAL;
     o.lock_wait = 60; /* a `sync` of the same connector running beside the service */
-    o.stop = &child_stop;
+    o.stop = &svc_child_stop;
     /* the watermarks and the position live in the cluster's documents */
     o.cursor_json = cursor ? cursor : "{}";
     o.resume_json = resume;
@@ -478,30 +447,17 @@ static void child_main(const plan *p, const char *connector, int full, int fd, c
 
 static void start_child(server *sv, run *r, plan *p, const char *resume, const char *cursor)
 {
-    int fds[2];
-    if (pipe(fds) != 0) {
-        finish(sv, r, "error", "cannot create a pipe for the sync process");
-        return;
-    }
-    fflush(stdout);
-    fflush(stderr);
-    pid_t parent = getpid();
-    pid_t pid = fork();
+    int fd = -1;
+    pid_t pid = svc_spawn(&fd);
     if (pid < 0) {
-        close(fds[0]);
-        close(fds[1]);
-        finish(sv, r, "error", "cannot start the sync process");
+        char why[160];
+        snprintf(why, sizeof why, "cannot start the sync process: %s", strerror(errno));
+        finish(sv, r, "error", why);
         return;
     }
-    if (pid == 0) {
-        close(fds[0]);
-        child_main(p, r->connector, !strcmp(r->job_type, "full"), fds[1], resume, cursor, parent);
-    }
-    close(fds[1]);
-    fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
-    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+    if (pid == 0) child_main(p, r->connector, !strcmp(r->job_type, "full"), resume, cursor);
     r->pid = pid;
-    r->fd = fds[0];
+    r->fd = fd;
     r->last_stats = r->last_check = es_now();
 }
 

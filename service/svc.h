@@ -16,8 +16,10 @@
 #ifndef SQL2ES_SVC_H
 #define SQL2ES_SVC_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "base/arena.h"
 #include "base/buf.h"
@@ -80,6 +82,17 @@ void svc_doc_free(svc_doc *doc);
 int svc_doc_get(svc_ctx *s, const char *index, const char *id, svc_doc *doc, diag *d);
 
 /* ---- child processes ------------------------------------------------------- */
+/* Set in a child started by svc_spawn when it gets SIGTERM: the run it
+ * makes stops reading and settles (eng_sync_opts.stop). */
+extern volatile sig_atomic_t svc_child_stop;
+
+/* Fork a child whose stderr is a pipe to the parent. In the child (0 is
+ * returned): it dies with the parent (Linux), SIGTERM sets svc_child_stop,
+ * SIGINT is ignored, SIGPIPE default, stdin /dev/null; it must end with
+ * _exit. In the parent: the child's pid, and the pipe's read end
+ * (non-blocking, close-on-exec) in *fd. -1 when no pipe or no process could
+ * be made (errno says why). */
+pid_t svc_spawn(int *fd);
 /* Read what a child wrote on the non-blocking *fd, line by line: each line
  * (without '\r' and '\n'; one longer than cap-1 bytes comes in pieces) goes
  * to fn. line/len hold the unfinished line between calls. At end of file or
