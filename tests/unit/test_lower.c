@@ -539,11 +539,27 @@ static void test_unchecked(void)
             "unchecked tree: durations 250ms 2m 1h 1d 3s 7s as seconds; 5x and s are the default");
     free(m);
     if (p) plan_free(p);
+
+    /* no elasticsearch section at all: every setting is the default of
+     * schemas/language.yaml (the lowering's own fallback, not the checker's) */
+    const char *bare =
+        "connectors:\n"
+        "  - connector_id: shop\n"
+        "    service_type: sqlite\n"
+        "    index_name: i\n"
+        "    configuration: { path: x.db }\n";
+    m = lower_unchecked(bare, NULL, &p);
+    T_CHECK(p && p->es.host && !strcmp(p->es.host, "http://localhost:9200") &&
+                p->es.request_timeout == 240 && p->es.chunk_size == 500 && p->es.verify_certs == 1,
+            "unchecked tree without elasticsearch: host, request_timeout, chunk_size, verify_certs "
+            "are the language's defaults");
+    free(m);
+    if (p) plan_free(p);
 }
 
 int main(void)
 {
-    T_PLAN(57);
+    T_PLAN(58);
     test_mapped();
     test_compat();
     test_errors();
