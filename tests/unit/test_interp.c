@@ -10,6 +10,7 @@
 #include "engine/bind.h"
 #include "base/buf.h"
 #include "base/diag.h"
+#include "base/fault.h"
 #include "engine/interp.h"
 #include "engine/sql.h"
 #include "base/md5.h"
@@ -1552,6 +1553,45 @@ static void test_limits_nested(void)
 
 /* Strings without a byte to escape are copied in one go (8 bytes at a time,
  * then byte by byte); a backslash must leave that path in both loops. */
+/* Element-wise transforms (a chain of them: each writes the scratch buffer
+ * the one before did not) reuse their scratch buffers: once the first rows
+ * have sized the buffers, writing more rows allocates nothing (a scratch
+ * buffer that kept every row's elements would grow with the rows). The
+ * allocations are counted by the fault hook (base/fault.h). */
+static void test_steady_memory(void)
+{
+    const plan_op ops[] = {{.op = PLAN_OP_LOAD_COL, .s = "c"}, OP(SPLIT, .s = ","), O(LOWER), O(TRIM),
+                           O(UPPER), {.op = PLAN_OP_EMIT, .s = "v"}};
+    plan_connector c = conn_base();
+    plan_table pt = ptable(ops, 6);
+    const src_table *st = table("t", NULL, "id:long:1,c:text");
+    diag *d = diag_new();
+    eng_bound_table *bt = NULL;
+    eng_bind_opts o = {.timestamp = "2024-01-02T03:04:05Z"};
+    int rc = eng_bind_table(A, &c, &pt, st, &o, &bt, d);
+    eng_interp *it = rc ? NULL : eng_interp_new(bt, d);
+    char text[512];
+    memset(text, 'a', sizeof text - 1);
+    for (int i = 50; i < (int)sizeof text - 1; i += 50) text[i] = ',';
+    text[sizeof text - 1] = '\0';
+    src_value row[2] = {N("7"), {SRC_STRING, text, sizeof text - 1}};
+    buf out = BUF_INIT;
+    uint64_t at100 = 0;
+    fault_set(FAULT_ALLOC, 0, 0); /* count, never fail */
+    for (int r = 0; it && !rc && r < 2000; r++) {
+        if (r == 100) at100 = fault_count(FAULT_ALLOC);
+        buf_reset(&out);
+        rc = eng_write_doc(it, row, &out, &last_res);
+    }
+    uint64_t grown = fault_count(FAULT_ALLOC) - at100;
+    T_CHECK(it && !rc && out.len > 500 && strstr(out.data, "\"AAAA") && grown == 0,
+            "element-wise transform: rows 100 to 2000 allocate nothing (scratch buffer reused)");
+    if (grown) fprintf(stderr, "# %llu allocations after row 100\n", (unsigned long long)grown);
+    buf_free(&out);
+    eng_interp_free(it);
+    diag_free(d);
+}
+
 static void test_escape_fast_path(void)
 {
     static const char *const cases[][2] = {
@@ -1645,7 +1685,7 @@ static void test_json(void)
 
 int main(void)
 {
-    T_PLAN(267);
+    T_PLAN(268);
     A = arena_new();
     test_plain_copy();
     test_connectors_compat();
@@ -1665,6 +1705,7 @@ int main(void)
     test_mapping();
     test_limits_nested();
     test_json();
+    test_steady_memory();
     test_escape_fast_path();
     test_escape_every_byte();
     arena_free(A);
