@@ -35,7 +35,7 @@ void buf_reset(buf *b)
 
 int buf_reserve(buf *b, size_t extra)
 {
-    if (b->failed) return DIAG_ELIMIT;
+    if (b->failed) return b->failed == 2 ? DIAG_ENOMEM : DIAG_ELIMIT;
     size_t need = b->len + extra + 1;
     if (need < b->len) goto limit;
     if (b->max && need > b->max + 1) goto limit;
@@ -48,7 +48,7 @@ int buf_reserve(buf *b, size_t extra)
     if (b->max && cap > b->max + 1) cap = b->max + 1;
     char *p = fault_hit(FAULT_ALLOC) ? NULL : realloc(b->data, cap);
     if (!p) {
-        b->failed = 1;
+        b->failed = 2;
         return DIAG_ENOMEM;
     }
     b->data = p;

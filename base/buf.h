@@ -14,7 +14,8 @@ typedef struct buf {
     size_t len;
     size_t cap;
     size_t max;   /* 0 = unbounded; appends beyond max fail */
-    int failed;   /* sticky: an append hit max (or OOM) */
+    int failed;   /* sticky: 1 an append hit max, 2 out of memory; later appends
+                   * fail with the same code */
 } buf;
 
 #define BUF_INIT {NULL, 0, 0, 0, 0}
@@ -22,7 +23,7 @@ typedef struct buf {
 void buf_init(buf *b, size_t max);
 void buf_free(buf *b);          /* releases memory; b can be reused after buf_init */
 void buf_reset(buf *b);         /* len = 0, keeps memory, clears failed */
-int buf_reserve(buf *b, size_t extra); /* 0 or DIAG_ENOMEM/DIAG_ELIMIT */
+int buf_reserve(buf *b, size_t extra); /* 0 or DIAG_ENOMEM/DIAG_ELIMIT (the first failure's) */
 int buf_append(buf *b, const void *p, size_t n);
 int buf_puts(buf *b, const char *s);
 int buf_putc(buf *b, char c);

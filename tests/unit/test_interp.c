@@ -1589,6 +1589,36 @@ static void test_steady_memory(void)
     if (grown) fprintf(stderr, "# %llu allocations after row 100\n", (unsigned long long)grown);
     buf_free(&out);
     eng_interp_free(it);
+
+    /* the N-th allocation of writing one document fails, for every N: the
+     * document is written whole, or the row fails as out of memory (never
+     * "does not fit", which is a bound of the output buffer) */
+    buf want = BUF_INIT;
+    it = eng_interp_new(bt, d);
+    rc = it ? eng_write_doc(it, row, &want, &last_res) : -1;
+    eng_interp_free(it);
+    int ooms = 0, bad = 0, n;
+    for (n = 1; !rc && n < 500; n++) {
+        buf got = BUF_INIT;
+        diag *fd = diag_new();
+        it = eng_interp_new(bt, fd);
+        fault_set(FAULT_ALLOC, (uint64_t)n, 0);
+        int wrc = eng_write_doc(it, row, &got, &last_res);
+        int reached = fault_count(FAULT_ALLOC) >= (uint64_t)n;
+        fault_set(FAULT_ALLOC, 0, 0);
+        if (wrc == DIAG_ENOMEM && strstr(diag_last(fd), "out of memory")) ooms++;
+        else if (wrc || got.len != want.len || memcmp(got.data, want.data, want.len)) {
+            fprintf(stderr, "# allocation %d: rc %d: %s\n", n, wrc, diag_last(fd));
+            bad++;
+        }
+        eng_interp_free(it);
+        buf_free(&got);
+        diag_free(fd);
+        if (!reached) break;
+    }
+    T_CHECK(!rc && ooms >= 3 && !bad,
+            "each allocation of a document's writing failing in turn: out of memory or the whole document");
+    buf_free(&want);
     diag_free(d);
 }
 
@@ -1685,7 +1715,7 @@ static void test_json(void)
 
 int main(void)
 {
-    T_PLAN(268);
+    T_PLAN(269);
     A = arena_new();
     test_plain_copy();
     test_connectors_compat();
