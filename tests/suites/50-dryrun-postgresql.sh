@@ -155,7 +155,7 @@ if grep -q "nope" "$W/conn3.err"; then ok "--connector nope: names the connector
 
 # stdout when -o is absent; the NDJSON on stdout equals the file output
 "$bin" sync --dry-run -q -c "$FIX/rules.yml" >"$W/stdout.ndjson" 2>"$W/stdout.err"
-check_eq "-o absent: the body goes to stdout (exit 0)" "$?:$(cmp -s "$W/stdout.ndjson" "$W/plain-rules.ndjson" && echo same)" "0:same"
+check_eq "-o absent: the body goes to stdout (exit 0)" "$?:$(cmp -s "$W/stdout.ndjson" "$W/$(bin_tag "${bins[0]}")-rules.ndjson" && echo same)" "0:same"
 check_eq "-q: no progress, only the summary" \
     "$(wc -l <"$W/stdout.err")/$(grep -c '^sql2es: dry run done: ' "$W/stdout.err")" "1/1"
 

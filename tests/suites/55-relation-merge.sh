@@ -75,7 +75,8 @@ for db in postgresql mariadb sqlite; do
               grep -c "relation 'bycode' is read in IN batches of parents: its parent columns are not")
     check_eq "$db: five relations read by merge, the text-keyed one in batches" "$notes/$batched" "5/1"
     # independently of sql2es: every child of a parent is nested once
-    got="$(children "$W/$db-plain-merge.ndjson" scattered)/$(children "$W/$db-plain-merge.ndjson" bya)"
+    first=$W/$db-$(bin_tag "${bins[0]}")-merge.ndjson
+    got="$(children "$first" scattered)/$(children "$first" bya)"
     want="$(sql_count "$db" "SELECT count(*) FROM cs JOIN p ON cs.pid = p.id")/$(sql_count "$db" "SELECT count(*) FROM qc JOIN q ON qc.qa = q.a")"
     check_eq "$db: nested children counted by SQL (scattered / by leading key)" "$got" "$want"
 done
