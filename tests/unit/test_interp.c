@@ -395,6 +395,30 @@ static void test_transforms(void)
        "truncate: U+10FFFF is one character", OP(TRUNCATE, .n = 2));
     X1(S("\xf5\x80\x80\x80" "ab"), "{\"v\":\"\xef\xbf\xbd\xef\xbf\xbd\"}",
        "truncate: lead byte F5 is invalid (one replaced byte)", OP(TRUNCATE, .n = 2));
+    {
+        /* a byte that does not continue a sequence (classes 00, 40 and C0)
+         * at each continuation position: the lead byte is one invalid
+         * character, so truncating to 1 keeps one replacement character */
+        static const unsigned char seqs[][4] = {{0xe6, 0x97, 0xa5, 0}, {0xf0, 0x90, 0x80, 0x80}};
+        static const unsigned char bad[] = {0x31, 0x41, 0xc1};
+        const plan_op tr[] = {OP(TRUNCATE, .n = 1)};
+        int ok = 1;
+        for (int q = 0; q < 2; q++) {
+            int len = q ? 4 : 3;
+            for (int pos = 1; pos < len; pos++)
+                for (int k = 0; k < 3; k++) {
+                    char text[8];
+                    memcpy(text, seqs[q], (size_t)len);
+                    text[pos] = (char)bad[k];
+                    const char *got = xform1((src_value){SRC_STRING, text, (size_t)len}, tr, 1);
+                    if (strcmp(got, "{\"v\":\"\xef\xbf\xbd\"}") != 0) {
+                        fprintf(stderr, "# %d-byte sequence, byte %d = %02x: %s\n", len, pos, bad[k], got);
+                        ok = 0;
+                    }
+                }
+        }
+        T_CHECK(ok, "truncate: a 3- or 4-byte sequence with a non-continuation byte at any position is invalid");
+    }
     X1(S("  Hello World  "), "{\"v\":\"HELLO\"}", "chain trim upper truncate", O(TRIM), O(UPPER),
        OP(TRUNCATE, .n = 5));
     X1(S("AbC"), "{\"v\":\"abc-abc\"}", "lower then replace (ping-pong buffers)", O(LOWER),
@@ -1715,7 +1739,7 @@ static void test_json(void)
 
 int main(void)
 {
-    T_PLAN(269);
+    T_PLAN(270);
     A = arena_new();
     test_plain_copy();
     test_connectors_compat();
