@@ -924,6 +924,14 @@ static void test_relations(void)
     }
     T_CHECK(eng_child_set_nparents(orders) == 2 && eng_child_set_nparents(countries) == 2,
             "distinct parent keys, NULL skipped");
+    {
+        const char *const *k0 = eng_child_set_parent_key(orders, 0);
+        const char *const *k1 = eng_child_set_parent_key(orders, 1);
+        T_CHECK(k0 && k1 && !strcmp(k0[0], "1") && !strcmp(k1[0], "2") &&
+                    !eng_child_set_parent_key(orders, -1) && !eng_child_set_parent_key(orders, 2) &&
+                    !eng_child_set_parent_key(orders, 3) && !eng_child_set_parent_key(orders, 1000),
+                "parent keys: 1 and 2 in order; none before the first, at or past the count");
+    }
     src_query q;
     eng_child_set_query(orders, &q, d);
     T_STREQ(q.sql,
@@ -1739,7 +1747,7 @@ static void test_json(void)
 
 int main(void)
 {
-    T_PLAN(270);
+    T_PLAN(271);
     A = arena_new();
     test_plain_copy();
     test_connectors_compat();
