@@ -154,7 +154,7 @@ static void test_transforms_agree(void)
 
 int main(void)
 {
-    T_PLAN(162);
+    T_PLAN(163);
     A = arena_new();
     D = diag_new();
 
@@ -274,6 +274,23 @@ int main(void)
                 "102:19: templates extend each other more than 100 levels deep: top -> t1 -> ... | "
                 "a chain of `extends` may hold 100 templates; merge some of them",
                 "extends too deep through a template already walked: top -> t1 -> ...");
+        buf_free(&y);
+    }
+
+    /* the height of a template learnt from a walked one (mid extends the
+     * walked t1 ... t99, 99 deep: mid's chain is 100, allowed) counts for
+     * what extends it later (top -> mid: 101) */
+    {
+        buf y = BUF_INIT;
+        buf_puts(&y, "templates:\n");
+        for (int i = 1; i < DSL_MAX_EXTENDS_DEPTH - 1; i++) buf_printf(&y, "  t%d: { extends: t%d }\n", i, i + 1);
+        buf_printf(&y, "  t%d: { omit_nulls: true }\n  mid: { extends: t1 }\n  top: { extends: mid }\n",
+                   DSL_MAX_EXTENDS_DEPTH - 1);
+        buf_puts(&y, PG);
+        T_STREQ(err1(y.data),
+                "102:19: templates extend each other more than 100 levels deep: top -> mid -> ... | "
+                "a chain of `extends` may hold 100 templates; merge some of them",
+                "extends too deep through a template whose height came from a walked one: top -> mid -> ...");
         buf_free(&y);
     }
 
