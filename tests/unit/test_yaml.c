@@ -85,7 +85,7 @@ static void test_positions(void)
 static void test_scalars(void)
 {
     dsl_node *r = load("a: ~\nb: null\nc: NULL\nd:\ne: 'null'\nf: \"~\"\ng: |\n  lit\nh: >\n  fold\n"
-                       "i: Null\nj: nulls\nk: !!str 12\n");
+                       "i: Null\nj: nulls\nk: !!str 12\nl: NULx\nm: nulL\nn: Nul\no: nuLL\np: ~~\n");
     T_CHECK(r != NULL, "scalars load");
     const char *nulls[] = {"a", "b", "c", "d", "i"};
     for (size_t i = 0; i < 5; i++) {
@@ -96,6 +96,17 @@ static void test_scalars(void)
     T_CHECK(d && d->loc.line == 4 && d->loc.line > 0, "empty value null has a location");
     T_CHECK(dsl_map_get(r, "e")->kind == DSL_SCALAR && dsl_map_get(r, "e")->quoted, "'null' is a string");
     T_CHECK(dsl_map_get(r, "f")->kind == DSL_SCALAR, "\"~\" is a string");
+    {
+        /* only null, Null, NULL and ~ are null: a word that differs in one
+         * byte or its length is a string */
+        const char *words[] = {"j", "l", "m", "n", "o", "p"};
+        int strings = 0;
+        for (size_t i = 0; i < 6; i++) {
+            dsl_node *v = dsl_map_get(r, words[i]);
+            strings += v && v->kind == DSL_SCALAR;
+        }
+        T_CHECK(strings == 6, "nulls, NULx, nulL, Nul, nuLL, ~~ are strings");
+    }
     T_CHECK(dsl_map_get(r, "g")->quoted && strcmp(dsl_map_get(r, "g")->str, "lit\n") == 0, "literal quoted");
     T_CHECK(dsl_map_get(r, "h")->quoted && strcmp(dsl_map_get(r, "h")->str, "fold\n") == 0, "folded quoted");
     T_CHECK(dsl_map_get(r, "j")->kind == DSL_SCALAR, "'nulls' is a string");
@@ -549,7 +560,7 @@ static void test_perf(void)
 
 int main(void)
 {
-    T_PLAN(182);
+    T_PLAN(183);
     A = arena_new();
     D = diag_new();
     test_positions();
