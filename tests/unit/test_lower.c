@@ -12,6 +12,7 @@
 #include "dsl/template.h"
 #include "engine/sql.h"
 #include "plan/plan.h"
+#include "engine/interp.h"
 #include "t.h"
 
 static plan *compile(const char *text, diag *d)
@@ -230,6 +231,29 @@ static void test_sqlite_pushdown(void)
     arena_free(sa);
     T_CHECK(p && p->connectors[0].ntables == 2, "tables '*': a default entry after the mapping");
     plan_free(p);
+
+    /* a regex rule gets its compiled pattern, anchored at the start; the
+     * other kinds get none */
+    const char *rx = "connectors:\n"
+                     "  - connector_id: s\n"
+                     "    service_type: sqlite\n"
+                     "    index_name: i\n"
+                     "    configuration: { path: x.db }\n"
+                     "    sync_rules:\n"
+                     "      basic:\n"
+                     "        - { field: name, rule: regex, value: 'b+o', policy: include, order: 1 }\n"
+                     "        - { field: n, rule: '>', value: '5', policy: include, order: 2 }\n"
+                     "        - { field: n, rule: '<', value: '9', policy: include, order: 3 }\n"
+                     "    mappings:\n"
+                     "      t: {}\n";
+    p = compile(rx, d);
+    t = p ? table(p, 0, "t") : NULL;
+    src_value bob = {SRC_STRING, "bbob", 4}, ab = {SRC_STRING, "abbo", 4};
+    T_CHECK(t && t->nrules == 3 && t->rules[0].rule == PLAN_RULE_REGEX && t->rules[0].re &&
+                eng_rule_match(&t->rules[0], &bob) && !eng_rule_match(&t->rules[0], &ab) &&
+                !t->rules[1].re && !t->rules[2].re,
+            "a regex rule is compiled (anchored: bbob matches, abbo does not); > and < have no pattern");
+    if (p) plan_free(p);
     diag_free(d);
 }
 
@@ -559,7 +583,7 @@ static void test_unchecked(void)
 
 int main(void)
 {
-    T_PLAN(58);
+    T_PLAN(59);
     test_mapped();
     test_compat();
     test_errors();
