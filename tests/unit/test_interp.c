@@ -1461,6 +1461,35 @@ static void test_mapping(void)
     buf_reset(&m);
     T_CHECK(eng_mapping_json(bt, &m, d) == DIAG_EINVAL, "invalid user mapping rejected");
 
+    /* objects nested 64 deep (dotted names make them without YAML nesting):
+     * a field after the innermost closes is in the 63rd, the field after all
+     * close is back at the top */
+    {
+        plan_op deep[64 * 2 + 6];
+        int k = 0;
+        for (int i = 0; i < 64; i++) deep[k++] = (plan_op){.op = PLAN_OP_OBJ_BEGIN, .s = "o"};
+        deep[k++] = (plan_op){.op = PLAN_OP_LOAD_COL, .s = "id"};
+        deep[k++] = (plan_op){.op = PLAN_OP_EMIT, .s = "d"};
+        deep[k++] = (plan_op){.op = PLAN_OP_OBJ_END};
+        deep[k++] = (plan_op){.op = PLAN_OP_LOAD_COL, .s = "email"};
+        deep[k++] = (plan_op){.op = PLAN_OP_EMIT, .s = "e"};
+        for (int i = 1; i < 64; i++) deep[k++] = (plan_op){.op = PLAN_OP_OBJ_END};
+        deep[k++] = (plan_op){.op = PLAN_OP_LOAD_COL, .s = "email"};
+        deep[k++] = (plan_op){.op = PLAN_OP_EMIT, .s = "top"};
+        plan_table ptd = ptable(deep, k);
+        T_CHECK(eng_bind_table(A, &c, &ptd, st, NULL, &bt, d) == 0, "bind 64 nested objects");
+        buf want = BUF_INIT;
+        buf_puts(&want, "{\"properties\":{");
+        for (int i = 0; i < 64; i++) buf_puts(&want, "\"o\":{\"properties\":{");
+        buf_puts(&want, "\"d\":{\"type\":\"long\"}}},\"e\":{\"type\":\"keyword\"}");
+        for (int i = 1; i < 64; i++) buf_puts(&want, "}}");
+        buf_puts(&want, ",\"top\":{\"type\":\"keyword\"}}}");
+        buf_reset(&m);
+        eng_mapping_json(bt, &m, d);
+        T_STREQ(m.data, want.data, "mapping of objects nested 64 deep: e in the 63rd level, top at the top");
+        buf_free(&want);
+    }
+
     /* a scaled_float column keeps every digit of its SQL scale */
     src_table *st2 = table("t2", NULL, "id:long:1,amount:scaled_float,rate:scaled_float");
     st2->cols[1].sql_type = "numeric(10,4)";
@@ -1747,7 +1776,7 @@ static void test_json(void)
 
 int main(void)
 {
-    T_PLAN(271);
+    T_PLAN(273);
     A = arena_new();
     test_plain_copy();
     test_connectors_compat();
