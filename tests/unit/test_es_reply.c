@@ -7,6 +7,7 @@
 
 #include "base/diag.h"
 #include "sinks/es.h"
+#include "base/buf.h"
 #include "t.h"
 
 static es_item_result r[3];
@@ -15,7 +16,7 @@ static es_item_result r[3];
 
 int main(void)
 {
-    T_PLAN(44);
+    T_PLAN(45);
     diag *d = diag_new();
 
     T_CHECK(!strcmp(es_op_name(ES_OP_INDEX), "index") && !strcmp(es_op_name(ES_OP_CREATE), "create") &&
@@ -207,6 +208,27 @@ int main(void)
             strcmp(diag_last(d), "elasticsearch: scroll reply without _scroll_id or hits") != 0)
             all = 0;
     T_CHECK(all, "page: no scroll id, hits without hits, another key, empty: refused");
+    /* nesting: each level counts the same whether the hit is a bare value
+     * or an object: a hit that is an array nested 255 deep is read, 256
+     * refused; an array nested 254 deep in a hit's member is read, 255
+     * refused (the object is a level) */
+    {
+        int rcs[4];
+        for (int k = 0; k < 4; k++) {
+            int member = k >= 2, nest = (member ? 254 : 255) + (k & 1);
+            buf b = BUF_INIT;
+            buf_puts(&b, "{\"_scroll_id\":\"S3\",\"hits\":{\"hits\":[");
+            if (member) buf_puts(&b, "{\"_id\":\"z\",\"o\":");
+            for (int i = 0; i < nest; i++) buf_putc(&b, '[');
+            for (int i = 0; i < nest; i++) buf_putc(&b, ']');
+            if (member) buf_putc(&b, '}');
+            buf_puts(&b, "]}}");
+            rcs[k] = es_page_parse(b.data, b.len, &pg, d);
+            buf_free(&b);
+        }
+        T_CHECK(rcs[0] == 0 && rcs[1] == DIAG_EIO && rcs[2] == 0 && rcs[3] == DIAG_EIO,
+                "page: a hit nested 255 arrays deep is read, 256 refused; in a member 254 and 255");
+    }
     es_page_free(&pg);
     es_page_free(NULL);
     T_CHECK(pg.scroll_id == NULL && pg.n == 0, "page: freed");
