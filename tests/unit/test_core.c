@@ -13,7 +13,7 @@ static void on_free(void *p) { cleaned += *(int *)p; }
 
 int main(void)
 {
-    T_PLAN(28);
+    T_PLAN(29);
     arena *a = arena_new();
     char *s = arena_printf(a, "%s-%d", "x", 42);
     T_STREQ(s, "x-42", "arena_printf");
@@ -94,6 +94,17 @@ int main(void)
     T_CHECK(strstr(out, "c.yml:2:1: error: unknown key 'mapings'\n     2 | mapings: {}\n       | ^\n  hint: did you mean 'mappings'?") != NULL,
             "diag caret and hint");
     T_CHECK(strstr(out, "... and 11 more errors not shown\n31 errors\n") != NULL, "diag cap and count");
+    {
+        /* the edit distance: a letter more, a letter less, one changed, two
+         * swapped; too far: nothing */
+        const char *s1 = diag_suggest("mappingss", cands), *s2 = diag_suggest("templtes", cands),
+                   *s3 = diag_suggest("mappinga", cands), *s4 = diag_suggest("tempaltes", cands),
+                   *s5 = diag_suggest("xyz", cands), *s6 = diag_suggest("mmappings", cands);
+        T_CHECK(s1 && !strcmp(s1, "mappings") && s2 && !strcmp(s2, "templates") && s3 &&
+                    !strcmp(s3, "mappings") && s4 && !strcmp(s4, "templates") && !s5 && s6 &&
+                    !strcmp(s6, "mappings"),
+                "suggestions: mappingss, mmappings, templtes, mappinga, tempaltes; none for xyz");
+    }
     free(out);
     diag_free(d);
 
