@@ -393,6 +393,20 @@ static void test_print_null_templates(void)
                 !strstr(out, "\"name\":\"*\""),
             "plan JSON: missing index and id templates are null; the filter keeps table a only");
     free(out);
+    /* a constant and a default without a value (hand-made) print as null */
+    const plan_doc saved = t->doc;
+    static const plan_op nulls[] = {{.op = PLAN_OP_LOAD_CONST}, {.op = PLAN_OP_DEFAULT},
+                                    {.op = PLAN_OP_EMIT, .s = "v"}};
+    t->doc.ops = nulls;
+    t->doc.nops = 3;
+    f = open_memstream(&out, &n);
+    plan_print(p, f, PLAN_FMT_JSON, "a", NULL);
+    fclose(f);
+    T_CHECK(out && strstr(out, "{\"op\":\"load_const\",\"args\":\"null\",\"loc\":\"\"},"
+                              "{\"op\":\"default\",\"args\":\"null\",\"loc\":\"\"}"),
+            "plan JSON: a constant and a default without a value print null");
+    free(out);
+    t->doc = saved;
     t->index = index;
     t->id = id;
     plan_free(p);
@@ -583,7 +597,7 @@ static void test_unchecked(void)
 
 int main(void)
 {
-    T_PLAN(59);
+    T_PLAN(60);
     test_mapped();
     test_compat();
     test_errors();
