@@ -13,7 +13,7 @@ static void on_free(void *p) { cleaned += *(int *)p; }
 
 int main(void)
 {
-    T_PLAN(29);
+    T_PLAN(31);
     arena *a = arena_new();
     char *s = arena_printf(a, "%s-%d", "x", 42);
     T_STREQ(s, "x-42", "arena_printf");
@@ -94,6 +94,34 @@ int main(void)
     T_CHECK(strstr(out, "c.yml:2:1: error: unknown key 'mapings'\n     2 | mapings: {}\n       | ^\n  hint: did you mean 'mappings'?") != NULL,
             "diag caret and hint");
     T_CHECK(strstr(out, "... and 11 more errors not shown\n31 errors\n") != NULL, "diag cap and count");
+    {
+        /* warnings are counted, notes are not */
+        diag *dw = diag_new();
+        diag_warning(dw, (src_loc){0}, "w");
+        diag_note(dw, (src_loc){0}, "n");
+        diag_note(dw, (src_loc){0}, "n2");
+        T_CHECK(diag_warnings(dw) == 1, "diag: one warning and two notes count one warning");
+        diag_free(dw);
+    }
+    {
+        /* the shortest text that reads back, up to 17 significant digits;
+         * floats up to 9; -0 keeps its sign */
+        char t[40];
+        int okf = 1;
+        static const struct { double v; int single; const char *want; } fs[] = {
+            {0.1 + 0.2, 0, "0.30000000000000004"}, {1.0 / 3.0, 0, "0.3333333333333333"},
+            {1e300 * 1.2345678901234567, 0, "1.2345678901234567e+300"}, {2.5e-308, 0, "2.5e-308"},
+            {-0.0, 0, "-0.0"}, {12.5, 0, "12.5"}, {1e15, 0, "1e+15"}, {(float)0.1, 1, "0.1"},
+            {(float)16777217.0, 1, "16777216.0"}, {(float)3.4e38, 1, "3.4e+38"}};
+        for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) {
+            json_fmt_double(t, fs[i].v, fs[i].single);
+            if (strcmp(t, fs[i].want)) {
+                printf("# %.17g: got %s, want %s\n", fs[i].v, t, fs[i].want);
+                okf = 0;
+            }
+        }
+        T_CHECK(okf, "doubles and floats: the shortest text that reads back");
+    }
     {
         /* the edit distance: a letter more, a letter less, one changed, two
          * swapped; too far: nothing */
