@@ -11,9 +11,9 @@
 # sanitizer report or a hang. The cut points come from the fault-free run's
 # trace of message kinds: the first 12 messages, then every message that
 # starts a new step of the conversation (its kind with the kinds before and
-# after it not seen before), sampled evenly to at most 30 server and 16
-# client points (8 half-forwarded; 12 and 8 with the sanitizer binary) to
-# keep the suite near a minute. One proxy per database serves every run
+# after it not seen before), sampled evenly to at most 24 server and 12
+# client points (6 half-forwarded; 10 and 6 with the sanitizer binary) to
+# keep the suite under a minute. One proxy per database serves every run
 # (reconfigured by SIGHUP).
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
@@ -186,7 +186,7 @@ walk() {
         fi
     done
     echo "#   $tag: $runs cuts: $oks succeeded with the same output, $errs failed with a message"
-    check "$tag: every cut ($runs) ends in the fault-free output or exit 1 naming the loss" test "$bad" = 0 -a "$runs" -gt 6
+    check "$tag: every cut ($runs) ends in the fault-free output or exit 1 naming the loss" test "$bad" = 0 -a "$runs" -gt 5
 }
 # what a lost connection's message says (libpq, Connector/C, and the driver's own words)
 LOSS='server closed the connection|connection|lost|gone away|terminat|unexpected|EOF|Broken pipe|reset'
@@ -205,15 +205,15 @@ for db in pg my; do
         eval '[ "$rc" = 0 ] && grep -q "\"c-3\"" "$db.base.ndjson" && grep -q "wf-events" "$db.base.ndjson" && [ "${srv:-0}" -gt 20 ]'
     [ "$rc" = 0 ] || sed 's/^/#   /' "$db.base.ndjson.err" | tail -5
     srv=${srv:-0}; cli=${cli:-0}
-    sp=$(points server 30); cp=$(points client 16)
+    sp=$(points server 24); cp=$(points client 12)
     echo "#   $db: server cut points: $sp"
     echo "#   $db: client cut points: $cp"
     walk "$db" "$BIN" server "$sp"
-    walk "$db" "$BIN" server "$(points server 8)" --partial
+    walk "$db" "$BIN" server "$(points server 6)" --partial
     walk "$db" "$BIN" client "$cp"
     if [ -n "$SAN" ]; then
-        walk "$db" "$SAN" server "$(points server 12)"
-        walk "$db" "$SAN" client "$(points client 8)"
+        walk "$db" "$SAN" server "$(points server 10)"
+        walk "$db" "$SAN" client "$(points client 6)"
     else
         not_ok "$db: sanitizer server walk: ${SAN:-$SQL2ES_SAN_BIN} is not built (make SANITIZE=address,undefined)"
         not_ok "$db: sanitizer client walk: not built"
