@@ -16,7 +16,7 @@ static es_item_result r[3];
 
 int main(void)
 {
-    T_PLAN(45);
+    T_PLAN(47);
     diag *d = diag_new();
 
     T_CHECK(!strcmp(es_op_name(ES_OP_INDEX), "index") && !strcmp(es_op_name(ES_OP_CREATE), "create") &&
@@ -45,6 +45,25 @@ int main(void)
     T_CHECK(r[2].op == ES_OP_INDEX && r[2].has_id == 0 && r[2].status == 500 &&
                 !strcmp(r[2].err_type, "error") && !strcmp(r[2].err_reason, "boom"),
             "bulk: a numeric _id is no _id; an error without type is 'error'");
+    /* _id escapes: a surrogate pair is one 4-byte character; a reply with
+     * a lone high or low half, or a high half followed by another escape,
+     * is refused */
+    {
+        const char *pair = "{\"errors\":false,\"items\":[{\"index\":{\"_id\":"
+                           "\"a\\ud83d\\ude00b\\u00e9\",\"status\":201}}]}";
+        T_CHECK(PARSE(pair, 3, &errs) == 1 && r[0].has_id == 1 &&
+                    !strcmp(r[0].id, "a\xf0\x9f\x98\x80" "b\xc3\xa9"),
+                "bulk: an _id with a surrogate pair is its UTF-8 character");
+        const char *lone[] = {"\\ud83d\\u0041", "\\ude00", "\\ud83dx", "\\ud83d"};
+        int refused = 0;
+        for (int i = 0; i < 4; i++) {
+            char bad[200];
+            snprintf(bad, sizeof bad, "{\"errors\":false,\"items\":[{\"index\":{\"_id\":\"%s\",\"status\":201}}]}",
+                     lone[i]);
+            refused += PARSE(bad, 3, &errs) == DIAG_EIO;
+        }
+        T_CHECK(refused == 4, "bulk: lone or mismatched surrogate halves refuse the reply");
+    }
     es_item_result one[1];
     T_CHECK(es_bulk_parse_reply(reply, strlen(reply), one, 0, NULL, d) == 5,
             "bulk: no room and no errors flag wanted: items still counted");
