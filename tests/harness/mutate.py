@@ -10,8 +10,12 @@ the original's (the compiler proved it equivalent) is set aside and not
 counted. Each mutant is built in a copy of the tree (build/mutate/tree: the
 working tree is never touched) and the suites that matter for its folder are
 run (SUITES below); the mutant is killed when any check fails, a suite exits
-non-zero, a plan is not met, or a suite runs past --timeout. Servers
-(PostgreSQL, MariaDB, OpenSearch) are started once and shared by all mutants.
+non-zero, a plan is not met, or a suite runs past --timeout. A mutant the
+plain build lets through is judged again with the sanitizer build
+(AddressSanitizer, LeakSanitizer, UBSan: what `make test` also runs), so a
+leak or an out-of-bounds write counts as caught, and the report says which
+judgement caught it (--no-sanitize: plain only). Servers (PostgreSQL,
+MariaDB, OpenSearch) are started once and shared by all mutants.
 
   tests/harness/mutate.py [--per-folder N] [--seed S] [--folders a,b]
                           [--budget SECONDS] [--timeout SECONDS] [--report FILE]
@@ -137,12 +141,21 @@ def stripped(obj):
     return data
 
 
-def run_suites(folder, env, timeout):
+SAN = "address,undefined"
+
+
+def san_targets(targets):
+    """The sanitizer build's paths of plain-build targets (build/X -> build/san/X)."""
+    return [t.replace("build/", "build/san/", 1) if t.startswith("build/") else t for t in targets]
+
+
+def run_suites(folder, env, timeout, san=False):
     """None when every suite passed, else the reason the mutant is killed."""
     for s in SUITES[folder][1]:
         try:
             if s.startswith(UNIT):
-                rc, out = sh([os.path.join(TREE, "build", "tests", s[len(UNIT):])], cwd=TREE,
+                bdir = os.path.join(TREE, "build", "san") if san else os.path.join(TREE, "build")
+                rc, out = sh([os.path.join(bdir, "tests", s[len(UNIT):])], cwd=TREE,
                              timeout=timeout, env=env)
             else:
                 path = [f for f in os.listdir(os.path.join(TREE, "tests", "suites"))
@@ -179,6 +192,8 @@ def main():
                     help="directory of the tree copy and the mutants (one per concurrent run)")
     ap.add_argument("--jobs", type=int, default=2, help="make -j for the builds")
     ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--no-sanitize", action="store_true",
+                    help="judge with the plain build only (no second judgement of survivors)")
     a = ap.parse_args()
     WORK = os.path.abspath(a.work)
     TREE = os.path.join(WORK, "tree")
@@ -199,6 +214,10 @@ def main():
     rc, out = sh(["make", "-s", f"-j{a.jobs}", "all", "unit"], cwd=TREE)
     if rc:
         sys.exit("mutate: the unmutated tree does not build:\n" + out[-2000:])
+    if not a.no_sanitize:
+        rc, out = sh(["make", "-s", f"-j{a.jobs}", f"SANITIZE={SAN}", "all", "unit"], cwd=TREE)
+        if rc:
+            sys.exit("mutate: the unmutated tree's sanitizer build fails:\n" + out[-2000:])
 
     env = dict(os.environ)
     tmp = tempfile.mkdtemp(prefix="sql2es-mutate.")
@@ -208,16 +227,21 @@ def main():
                SQL2ES_SAN_BUILD=os.path.join(TREE, "build"),
                SQL2ES_SAN_BIN=os.path.join(TREE, "build", "sql2es"))
     env.pop("UPDATE_GOLDEN", None)
+    # the second judgement: the sanitizer build in both places
+    env_san = dict(env, SQL2ES_BIN=os.path.join(TREE, "build", "san", "sql2es"),
+                   SQL2ES_SAN_BUILD=os.path.join(TREE, "build", "san"),
+                   SQL2ES_SAN_BIN=os.path.join(TREE, "build", "san", "sql2es"))
     # the unmutated tree must pass every suite that will judge the mutants
     for f in folders:
-        why = run_suites(f, env, a.timeout)
+        why = run_suites(f, env, a.timeout) or (
+            None if a.no_sanitize else run_suites(f, env_san, a.timeout, san=True))
         if why:
             sh(["bash", "tests/harness/services.sh", "stop"], cwd=TREE, env=env)
             sys.exit(f"mutate: the unmutated tree fails ({f}): {why}")
     results = {}
     try:
         for folder in folders:
-            res = results.setdefault(folder, {"killed": 0, "survived": 0, "invalid": 0,
+            res = results.setdefault(folder, {"killed": 0, "killed_san": 0, "survived": 0, "invalid": 0,
                                               "equivalent": 0, "survivors": [], "skipped": 0})
             files = sorted(os.path.relpath(os.path.join(folder, f), ".")
                            for f in os.listdir(os.path.join(TREE, folder)) if f.endswith(".c"))
@@ -256,6 +280,14 @@ def main():
                         continue
                     done += 1
                     why = run_suites(folder, env, a.timeout)
+                    if not why and not a.no_sanitize:
+                        rc, out = sh(["make", "-s", f"-j{a.jobs}", f"SANITIZE={SAN}"] +
+                                     san_targets(SUITES[folder][0]), cwd=TREE)
+                        why = f"sanitizer build fails: {out[-200:]}" if rc else \
+                            run_suites(folder, env_san, a.timeout, san=True)
+                        if why:
+                            why = "sanitizer build: " + why
+                            res["killed_san"] += 1
                     if why:
                         res["killed"] += 1
                         print(f"killed    {tag}  ({why})", flush=True)
@@ -274,8 +306,8 @@ def main():
 
     lines = [f"Seed {a.seed}, {a.per_folder} mutants per folder, "
              f"{time.time() - t0:.0f} s.", "",
-             "| folder | run | killed | survived | score | not compiling | same object code |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| folder | run | killed | of which only by the sanitizer build | survived | score | not compiling | same object code |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     tk = ts = 0
     for f in folders:
         r = results.get(f)
@@ -284,10 +316,10 @@ def main():
         n = r["killed"] + r["survived"]
         tk, ts = tk + r["killed"], ts + r["survived"]
         score = f"{100.0 * r['killed'] / n:.0f} %" if n else "-"
-        lines.append(f"| {f} | {n} | {r['killed']} | {r['survived']} | {score} | "
+        lines.append(f"| {f} | {n} | {r['killed']} | {r['killed_san']} | {r['survived']} | {score} | "
                      f"{r['invalid']} | {r['equivalent']} |")
     n = tk + ts
-    lines.append(f"| total | {n} | {tk} | {ts} | {100.0 * tk / n:.0f} % | | |" if n else "| total | 0 | | | | | |")
+    lines.append(f"| total | {n} | {tk} | | {ts} | {100.0 * tk / n:.0f} % | | |" if n else "| total | 0 | | | | | | |")
     lines += ["", "Survivors:"]
     for f in folders:
         for s in results.get(f, {}).get("survivors", []):
