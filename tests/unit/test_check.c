@@ -76,6 +76,19 @@ static const char *val(const dsl_node *root, const char *p)
 }
 
 #define PG "connectors:\n  - connector_id: c\n    service_type: postgresql\n"
+
+/* The first error of templates t1 -> t2 -> ... -> tn (tn extends nothing),
+ * then the templates in tail. */
+static const char *chain_err(int n, const char *tail)
+{
+    buf y = BUF_INIT;
+    buf_puts(&y, "templates:\n");
+    for (int i = 1; i < n; i++) buf_printf(&y, "  t%d: { extends: t%d }\n", i, i + 1);
+    buf_printf(&y, "  t%d: { omit_nulls: true }\n%s" PG, n, tail);
+    const char *e = err1(y.data);
+    buf_free(&y);
+    return e;
+}
 #define MAPPING PG "    mappings:\n      t:\n"
 
 /* The language's service types and aliases are the registry's drivers and
@@ -264,35 +277,17 @@ int main(void)
     /* a chain found too deep through a template already walked (t1 ... t100
      * is checked first and is 100 deep; top extends t1): the message says
      * where the walked part goes on */
-    {
-        buf y = BUF_INIT;
-        buf_puts(&y, "templates:\n");
-        for (int i = 1; i < DSL_MAX_EXTENDS_DEPTH; i++) buf_printf(&y, "  t%d: { extends: t%d }\n", i, i + 1);
-        buf_printf(&y, "  t%d: { omit_nulls: true }\n  top: { extends: t1 }\n", DSL_MAX_EXTENDS_DEPTH);
-        buf_puts(&y, PG);
-        T_STREQ(err1(y.data),
-                "102:19: templates extend each other more than 100 levels deep: top -> t1 -> ... | "
-                "a chain of `extends` may hold 100 templates; merge some of them",
-                "extends too deep through a template already walked: top -> t1 -> ...");
-        buf_free(&y);
-    }
-
+    T_STREQ(chain_err(DSL_MAX_EXTENDS_DEPTH, "  top: { extends: t1 }\n"),
+            "102:19: templates extend each other more than 100 levels deep: top -> t1 -> ... | "
+            "a chain of `extends` may hold 100 templates; merge some of them",
+            "extends too deep through a template already walked: top -> t1 -> ...");
     /* the height of a template learnt from a walked one (mid extends the
      * walked t1 ... t99, 99 deep: mid's chain is 100, allowed) counts for
      * what extends it later (top -> mid: 101) */
-    {
-        buf y = BUF_INIT;
-        buf_puts(&y, "templates:\n");
-        for (int i = 1; i < DSL_MAX_EXTENDS_DEPTH - 1; i++) buf_printf(&y, "  t%d: { extends: t%d }\n", i, i + 1);
-        buf_printf(&y, "  t%d: { omit_nulls: true }\n  mid: { extends: t1 }\n  top: { extends: mid }\n",
-                   DSL_MAX_EXTENDS_DEPTH - 1);
-        buf_puts(&y, PG);
-        T_STREQ(err1(y.data),
-                "102:19: templates extend each other more than 100 levels deep: top -> mid -> ... | "
-                "a chain of `extends` may hold 100 templates; merge some of them",
-                "extends too deep through a template whose height came from a walked one: top -> mid -> ...");
-        buf_free(&y);
-    }
+    T_STREQ(chain_err(DSL_MAX_EXTENDS_DEPTH - 1, "  mid: { extends: t1 }\n  top: { extends: mid }\n"),
+            "102:19: templates extend each other more than 100 levels deep: top -> mid -> ... | "
+            "a chain of `extends` may hold 100 templates; merge some of them",
+            "extends too deep through a template whose height came from a walked one: top -> mid -> ...");
 
     /* ---- error classes: exact text and location ---- */
     T_STREQ(err1("elasticsearch:\n  bulk:\n    chunk_size: abc\n" PG),
