@@ -202,15 +202,14 @@ static void test_errors(void)
     arena_free(a);
 }
 
+/* a SQLite connector whose basic sync rules follow */
+#define SQLITE_RULES                                                                     \
+    "connectors:\n  - connector_id: s\n    service_type: sqlite\n    index_name: i\n" \
+    "    configuration: { path: x.db }\n    sync_rules:\n      basic:\n"
+
 static void test_sqlite_pushdown(void)
 {
-    const char *cfg = "connectors:\n"
-                      "  - connector_id: s\n"
-                      "    service_type: sqlite\n"
-                      "    index_name: i\n"
-                      "    configuration: { path: x.db }\n"
-                      "    sync_rules:\n"
-                      "      basic:\n"
+    const char *cfg = SQLITE_RULES
                       "        - { field: name, rule: ends_with, value: z, policy: exclude, order: 1 }\n"
                       "        - { field: name, rule: equals, value: y, policy: exclude, order: 2 }\n"
                       "        - { field: _, rule: regex, value: '.*', policy: include, order: 9 }\n"
@@ -234,13 +233,7 @@ static void test_sqlite_pushdown(void)
 
     /* a regex rule gets its compiled pattern, anchored at the start; the
      * other kinds get none */
-    const char *rx = "connectors:\n"
-                     "  - connector_id: s\n"
-                     "    service_type: sqlite\n"
-                     "    index_name: i\n"
-                     "    configuration: { path: x.db }\n"
-                     "    sync_rules:\n"
-                     "      basic:\n"
+    const char *rx = SQLITE_RULES
                      "        - { field: name, rule: regex, value: 'b+o', policy: include, order: 1 }\n"
                      "        - { field: n, rule: '>', value: '5', policy: include, order: 2 }\n"
                      "        - { field: n, rule: '<', value: '9', policy: include, order: 3 }\n"
