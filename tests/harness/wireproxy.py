@@ -13,7 +13,7 @@ GSSENCRequest with 'N' itself, and clears the SSL capability in a MariaDB
 server's handshake so the client does not ask for TLS).
 
   wireproxy.py --proto pg|mysql --upstream HOST:PORT [--listen-port 0]
-               [--cut-server N] [--cut-client N] [--partial]
+               [--cut-server N] [--cut-client N] [--partial] [--error-server N]
                [--corrupt K:trunc:BYTES | K:byte:OFFSET:VALUE]
                [--stats FILE] [--trace FILE] [--control FILE]
                [--max-seconds 300]
@@ -30,6 +30,12 @@ message cut short). --cut-client N: the same for the N-th client message.
 After the cut every later connection is relayed unchanged (a driver that
 reconnects gets through).
 
+--error-server N (PostgreSQL): a statement that fails on a live connection:
+the N-th server message is replaced by an ErrorResponse (SQLSTATE XX000,
+"wireproxy: injected error") and the messages after it up to the next
+ReadyForQuery are dropped, as the server does after an error until the
+client's Sync; the connection stays usable.
+
 --corrupt K:...: the K-th replication message of the run is changed before
 it is forwarded; the framing stays valid. For PostgreSQL a replication
 message is a CopyData ('d') holding XLogData ('w'); OFFSET counts from the
@@ -41,14 +47,14 @@ lengths are fixed up), `byte:OFFSET:VALUE` sets one byte.
 
 With --control FILE, SIGHUP starts a new run without a new process: the
 proxy reads the fault options (--cut-server, --cut-client, --partial,
---corrupt; others absent) from FILE, sets every count to 0, adds 1 to
+--error-server, --corrupt; others absent) from FILE, sets every count to 0, adds 1 to
 `generation` and writes --stats (a test waits for that generation). The
 connections still open keep relaying.
 
 When ready it prints `PROXY PORT` on stdout. On exit (SIGTERM, SIGINT,
 --max-seconds) it writes its counts to --stats as `key=value` lines:
 connections, server_messages, client_messages, replication_messages, cut,
-corrupted. --trace FILE gets one line per message: `server|client N KIND`
+corrupted, errors. --trace FILE gets one line per message: `server|client N KIND`
 (PostgreSQL: the type byte; MariaDB: ok, err, eof, data or fe with the
 packet's sequence number, 2 for any later one), from which a test picks the
 messages where the conversation changes step.
@@ -66,11 +72,14 @@ PG_SSL_REQUEST = 80877103
 PG_GSS_REQUEST = 80877104
 MY_CLIENT_SSL = 0x0800
 MY_COM_BINLOG_DUMP = 0x12
+_fields = b"SERROR\0VERROR\0CXX000\0Mwireproxy: injected error\0\0"
+PG_ERROR = b"E" + struct.pack("!I", 4 + len(_fields)) + _fields
 
 lock = threading.Lock()
 write_lock = threading.Lock()
 counts = {"connections": 0, "server_messages": 0, "client_messages": 0,
-          "replication_messages": 0, "cut": 0, "corrupted": 0, "generation": 0}
+          "replication_messages": 0, "cut": 0, "corrupted": 0, "errors": 0,
+          "generation": 0}
 args = None
 trace = None
 
@@ -83,6 +92,8 @@ class Conn:
         self.in_dump = False  # MariaDB: the client sent COM_BINLOG_DUMP
         self.first_server = True
         self.answered = 0  # PostgreSQL: SSL/GSS requests the proxy answered
+        self.fail_here = False  # the message counted last gets --error-server
+        self.swallow = False  # dropping messages up to ReadyForQuery
 
     def kill(self):
         with lock:
@@ -141,6 +152,8 @@ class Conn:
             cut = limit is not None and k == limit
             if cut:
                 counts["cut"] += 1
+            if side == "server":
+                self.fail_here = args.error_server == k
             return cut
 
     def cut(self, dst, msg):
@@ -207,6 +220,17 @@ class Conn:
                 if self.count("server", msg):
                     self.client.sendall(b"".join(out))
                     return self.cut(self.client, msg)
+                if args.proto == "pg" and (self.fail_here or self.swallow):
+                    # an injected statement error: ErrorResponse instead of
+                    # this message, the rest up to ReadyForQuery dropped
+                    if self.fail_here:
+                        with lock:
+                            counts["errors"] += 1
+                        out.append(PG_ERROR)
+                        self.swallow = True
+                    if msg[0:1] != b"Z":
+                        continue
+                    self.swallow = False
                 if args.proto == "pg":
                     if msg[0:1] == b"d" and len(msg) > 5 + 25 and msg[5:6] == b"w":
                         msg = self.corrupt(msg, 5 + 25, pg_fix_len)
@@ -320,6 +344,7 @@ def main():
     faults.add_argument("--cut-server", type=int)
     faults.add_argument("--cut-client", type=int)
     faults.add_argument("--partial", action="store_true")
+    faults.add_argument("--error-server", type=int)
     faults.add_argument("--corrupt", type=corrupt_spec)
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], parents=[faults])
     ap.add_argument("--proto", choices=("pg", "mysql"), required=True)
@@ -345,7 +370,7 @@ def main():
         with open(args.control) as f:
             new = faults.parse_args(f.read().split())
         with lock:
-            for k in ("cut_server", "cut_client", "partial", "corrupt"):
+            for k in ("cut_server", "cut_client", "partial", "corrupt", "error_server"):
                 setattr(args, k, getattr(new, k))
             for k in counts:
                 counts[k] = 0

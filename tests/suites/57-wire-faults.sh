@@ -13,11 +13,13 @@
 # starts a new step of the conversation (its kind with the kinds before and
 # after it not seen before), sampled evenly to at most 24 server and 12
 # client points (6 half-forwarded; 10 and 6 with the sanitizer binary) to
-# keep the suite under a minute. One proxy per database serves every run
+# keep the suite under a minute. For PostgreSQL also a statement that
+# fails on a live connection (--error-server: an ErrorResponse in place of
+# the N-th server message): exit 1 naming the error. One proxy per database serves every run
 # (reconfigured by SIGHUP).
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
-plan 14
+plan 16
 need postgresql
 need mariadb
 export PGUSER PGPASSWORD PGDATABASE MYSQL_USER MYSQL_PASSWORD MYSQL_DATABASE
@@ -171,7 +173,8 @@ walk() {
     local db=$1 bin=$2 side=$3 pts=$4 extra=${5:-} bad=0 errs=0 oks=0 runs=0 n rc tag
     tag="$db $(basename "$(dirname "$bin")") $side${extra:+ $extra}"
     for n in $pts; do
-        run "$db" "$bin" out.ndjson --cut-"$side" "$n" $extra
+        if [ "$side" = error ]; then run "$db" "$bin" out.ndjson --error-server "$n"
+        else run "$db" "$bin" out.ndjson --cut-"$side" "$n" $extra; fi
         rc=$?
         runs=$((runs + 1))
         if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error|UndefinedBehavior' out.ndjson.err; then
@@ -179,14 +182,14 @@ walk() {
         elif [ "$rc" -eq 0 ]; then
             if cmp -s out.ndjson "$db.base.ndjson"; then oks=$((oks + 1))
             else echo "#   $tag $n: exit 0 but the output differs"; bad=$((bad + 1)); fi
-        elif [ "$rc" -eq 1 ] && grep -qiE "$LOSS" out.ndjson.err; then
+        elif [ "$rc" -eq 1 ] && grep -qiE "${WANT:-$LOSS}" out.ndjson.err; then
             errs=$((errs + 1))
         else
             echo "#   $tag $n: exit $rc"; sed 's/^/#     /' out.ndjson.err | head -8; bad=$((bad + 1))
         fi
     done
     echo "#   $tag: $runs cuts: $oks succeeded with the same output, $errs failed with a message"
-    check "$tag: every cut ($runs) ends in the fault-free output or exit 1 naming the loss" test "$bad" = 0 -a "$runs" -gt 5
+    check "$tag: every fault ($runs) ends in the fault-free output or exit 1 naming it" test "$bad" = 0 -a "$runs" -gt 5
 }
 # what a lost connection's message says (libpq, Connector/C, and the driver's own words)
 LOSS='server closed the connection|connection|lost|gone away|terminat|unexpected|EOF|Broken pipe|reset'
@@ -211,6 +214,13 @@ for db in pg my; do
     walk "$db" "$BIN" server "$sp"
     walk "$db" "$BIN" server "$(points server 6)" --partial
     walk "$db" "$BIN" client "$cp"
+    if [ "$db" = pg ]; then
+        # a statement failing on a live connection: ErrorResponse for the
+        # N-th server message, the rest of that Sync dropped
+        WANT='injected error' walk "$db" "$BIN" error "$(points server 24)"
+        if [ -n "$SAN" ]; then WANT='injected error' walk "$db" "$SAN" error "$(points server 12)"
+        else not_ok "$db: sanitizer error walk: not built"; fi
+    fi
     if [ -n "$SAN" ]; then
         walk "$db" "$SAN" server "$(points server 10)"
         walk "$db" "$SAN" client "$(points client 6)"
