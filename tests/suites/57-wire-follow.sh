@@ -2,7 +2,9 @@
 # 57-wire-follow.sh - `sql2es sync --follow` reading a replication stream
 # that is corrupted on the wire (tests/harness/wireproxy.py --corrupt): a
 # pgoutput message inside XLogData (PostgreSQL logical replication: a
-# Relation, Insert, Update, Delete, Commit message cut short by a few bytes),
+# Relation, Insert, Update, Delete, Commit message cut short by a few bytes,
+# a Relation message turned into another kind, an Insert's tuple marker
+# changed; the table has an enum column, looked up on a second connection),
 # or the connection cut while a follow starts and streams (MariaDB). For each fault a follow is started through the proxy, a
 # change is made, and the follow must name the bad message (or the lost
 # connection) and either stop with exit 1 or start a new session - never
@@ -12,7 +14,7 @@
 # message was lost.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
-plan 13
+plan 15
 need opensearch
 need postgresql
 need mariadb
@@ -34,7 +36,10 @@ psql -v ON_ERROR_STOP=1 >fixture.log 2>&1 <<'EOF'
 SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'sql2es_wfp';
 DROP PUBLICATION IF EXISTS sql2es_wfp;
 DROP TABLE IF EXISTS wfl_items;
-CREATE TABLE wfl_items (id int PRIMARY KEY, name text, n numeric(8,2), at timestamptz);
+DROP TYPE IF EXISTS wfl_kind;
+CREATE TYPE wfl_kind AS ENUM ('a', 'b');
+CREATE TABLE wfl_items (id int PRIMARY KEY, name text, n numeric(8,2), at timestamptz,
+  kind wfl_kind NOT NULL DEFAULT 'b');
 INSERT INTO wfl_items SELECT g, 'i' || g, g * 1.5, '2024-01-01 00:00:00+00' FROM generate_series(1, 5) g;
 EOF
 pg_rc=$?
@@ -161,22 +166,30 @@ wait_for 60 following pg-initial >/dev/null
 wait_for 30 test "$(es_count "$IX-pg")" = 5
 check "pg: the initial read through the proxy indexes the 5 rows" test "$(es_count "$IX-pg")" = 5
 follow_stop
-# in a transaction: Begin, Relation, Insert, Commit (1, 2, 3, 4)
+# a transaction of a new session: Begin, Type (the enum), Relation, the
+# change, Commit (1 to 5)
 fault_case pg.yml pg-relation "malformed replication message \('R'" \
-    "INSERT INTO wfl_items VALUES (6, 'i6', 9, now())" --corrupt 2:trunc:3
+    "INSERT INTO wfl_items VALUES (6, 'i6', 9, now())" --corrupt 3:trunc:3
 fault_case pg.yml pg-insert "malformed replication message \('I'" \
-    "INSERT INTO wfl_items VALUES (7, 'i7', 10.5, now())" --corrupt 3:trunc:2
+    "INSERT INTO wfl_items VALUES (7, 'i7', 10.5, now())" --corrupt 4:trunc:2
 fault_case pg.yml pg-update "malformed replication message \('U'" \
-    "UPDATE wfl_items SET name = 'u1', n = NULL WHERE id = 1" --corrupt 3:trunc:4
+    "UPDATE wfl_items SET name = 'u1', n = NULL WHERE id = 1" --corrupt 4:trunc:4
 fault_case pg.yml pg-delete "malformed replication message \('D'" \
-    "DELETE FROM wfl_items WHERE id = 2" --corrupt 3:trunc:1
+    "DELETE FROM wfl_items WHERE id = 2" --corrupt 4:trunc:1
 fault_case pg.yml pg-commit "malformed replication message \('C'" \
-    "INSERT INTO wfl_items VALUES (8, 'i8', 1, now())" --corrupt 4:trunc:12
+    "INSERT INTO wfl_items VALUES (8, 'i8', 1, now())" --corrupt 5:trunc:12
+# the Relation message's type byte changed to Origin (skipped): the Insert
+# names a relation the stream never described
+fault_case pg.yml pg-norel "a change of a relation the stream did not describe" \
+    "INSERT INTO wfl_items VALUES (9, 'i9', 2, now(), 'a')" --corrupt 3:byte:0:0x4f
+# the Insert's new-tuple marker ('N') changed
+fault_case pg.yml pg-marker "malformed replication message \('I'" \
+    "INSERT INTO wfl_items VALUES (10, 'i10', 3, now())" --corrupt 4:byte:5:0x58
 proxy_faults
 follow_start pg-final pg.yml
-wait_for 60 test "$(es_count "$IX-pg")" = 7 >/dev/null
+wait_for 60 test "$(es_count "$IX-pg")" = 9 >/dev/null
 sleep 1
-check "pg: a follow without faults then holds every change (7 rows, as a dry run writes them)" compare pg pg.yml pg-final
+check "pg: a follow without faults then holds every change (9 rows, as a dry run writes them)" compare pg pg.yml pg-final
 follow_stop
 kill "$PPID_" 2>/dev/null; wait "$PPID_" 2>/dev/null
 
