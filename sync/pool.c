@@ -77,9 +77,15 @@ static int queue(slot *s, const char *item, size_t len)
     if (s->spill)
         return fwrite(&len, sizeof len, 1, s->spill) == 1 && fwrite(item, 1, len, s->spill) == len
                    ? 0 : DIAG_EIO;
-    buf_append(&s->mem, (const char *)&len, sizeof len);
-    buf_append(&s->mem, item, len);
-    return s->mem.failed ? DIAG_ENOMEM : 0;
+    /* the length and its bytes, or neither: a length without its item
+     * would make drain read past the end */
+    size_t start = s->mem.len;
+    if (buf_append(&s->mem, (const char *)&len, sizeof len) || buf_append(&s->mem, item, len)) {
+        s->mem.len = start;
+        if (s->mem.data) s->mem.data[start] = '\0';
+        return DIAG_ENOMEM;
+    }
+    return 0;
 }
 
 /* Hand the queued items of job j to the sink. */
@@ -108,6 +114,7 @@ static void drain(sync_pool *p, int j)
         size_t len;
         memcpy(&len, s->mem.data + off, sizeof len);
         off += sizeof len;
+        if (len > s->mem.len - off) break; /* never written whole (see queue) */
         put(p, s->mem.data + off, len, &m);
         off += len;
     }

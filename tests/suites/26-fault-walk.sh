@@ -8,7 +8,7 @@
 # hang. No server needed.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
-plan 5
+plan 7
 BIN=${SQL2ES_SAN_BIN:-}
 if [ ! -x "$BIN" ]; then not_ok "sanitizer build present ($BIN; make SANITIZE=address,undefined)"; exit 0; fi
 T=$SQL2ES_TEST_TMP/fault-walk
@@ -41,9 +41,10 @@ connectors:
 EOF2
 printf 'walk\tevents\t1\t2024-01-06T01:02:04Z\n' >state.base
 
+CFG=walk.yml
 run() { # FAULT OUT -> exit code; stderr in $OUT.err
     cp state.base state
-    SQL2ES_FAULT=$1 timeout 60 "$BIN" sync -q --dry-run -c walk.yml --state-file ./state -o "$2" 2>"$2.err"
+    SQL2ES_FAULT=$1 timeout 60 "$BIN" sync -q --dry-run -c $CFG --state-file ./state -o "$2" 2>"$2.err"
 }
 
 run count base.ndjson
@@ -55,20 +56,22 @@ drv=$(echo "$counts" | sed -n 's/.*driver=\([0-9]*\).*/\1/p')
 alloc=$(echo "$counts" | sed -n 's/.*alloc=\([0-9]*\).*/\1/p')
 check "the run counts its driver calls and allocations ($counts)" test "${drv:-0}" -gt 5 -a "${alloc:-0}" -gt 5
 
-walk() { # KIND COUNT
-    local kind=$1 n=$2 bad=0 errs=0 oks=0
+walk() { # KIND COUNT [ROUNDS-OF-PALLOC]: with a third word, N goes over 1..palloc+1 again and again
+    local kind=$1 n=$2 bad=0 errs=0 oks=0 f
     for ((i = 1; i <= n + 1; i++)); do
-        run "$kind:$i" out.ndjson
+        f=$i
+        [ -n "${3:-}" ] && f=$(( (i - 1) % (palloc + 1) + 1 ))
+        run "$kind:$f" out.ndjson
         rc=$?
         if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error|UndefinedBehavior' out.ndjson.err; then
-            echo "#   $kind:$i: sanitizer report"; sed 's/^/#     /' out.ndjson.err | head -15; bad=$((bad + 1))
+            echo "#   $kind:$f: sanitizer report"; sed 's/^/#     /' out.ndjson.err | head -15; bad=$((bad + 1))
         elif [ "$rc" -eq 0 ]; then
             if cmp -s out.ndjson base.ndjson; then oks=$((oks + 1))
-            else echo "#   $kind:$i: exit 0 but the output differs"; bad=$((bad + 1)); fi
+            else echo "#   $kind:$f: exit 0 but the output differs"; bad=$((bad + 1)); fi
         elif { [ "$rc" -eq 1 ] && [ -s out.ndjson.err ]; } || { [ "$rc" -eq 2 ] && grep -q "out of memory" out.ndjson.err; }; then
             errs=$((errs + 1))
         else
-            echo "#   $kind:$i: exit $rc"; sed 's/^/#     /' out.ndjson.err | head -8; bad=$((bad + 1))
+            echo "#   $kind:$f: exit $rc"; sed 's/^/#     /' out.ndjson.err | head -8; bad=$((bad + 1))
         fi
     done
     echo "#   $kind: $((n + 1)) runs: $oks succeeded with the same output, $errs failed cleanly"
@@ -76,3 +79,33 @@ walk() { # KIND COUNT
 }
 walk driver "$drv"
 walk alloc "$alloc"
+
+# Two tables read at once (an ordered pool: the second table's documents
+# wait in memory until the first is written), every allocation failing in
+# turn, three times over (the workers' timing moves which allocation is the
+# queue's growth): a length queued without its document made the writer
+# read past the queue.
+sqlite3 pool.db <<'SQL'
+CREATE TABLE pa (id INTEGER PRIMARY KEY, t TEXT);
+CREATE TABLE pb (id INTEGER PRIMARY KEY, t TEXT);
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300)
+INSERT INTO pa SELECT i, printf('%0*d', 40 + i % 90, i) FROM n;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 120)
+INSERT INTO pb SELECT i, printf('%0*d', 200 + i, i) FROM n;
+SQL
+cat >pool.yml <<'EOF2'
+connectors:
+  - connector_id: pool
+    service_type: sqlite
+    max_concurrent_tables: 2
+    configuration: { path: ./pool.db, tables: [pa, pb], retry_count: 0 }
+    mappings:
+      pa: { index: walk-pool }
+      pb: { index: walk-pool }
+EOF2
+CFG=pool.yml
+run count base.ndjson
+palloc=$(sed -n 's/^sql2es: fault counts: .*alloc=\([0-9]*\).*/\1/p' base.ndjson.err)
+check "two tables at once: the fault-free run writes both (${palloc:-?} allocations)" \
+    eval '[ "$(grep -c "walk-pool" base.ndjson)" = 420 ] && [ "${palloc:-0}" -gt 5 ]'
+walk alloc "$((3 * ${palloc:-0} + 2))" pool
