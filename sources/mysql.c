@@ -43,6 +43,7 @@
 #include <errmsg.h>
 #include <mysql.h>
 #include <mariadb_rpl.h>
+#include <zlib.h>
 
 #include "sources/source.h"
 
@@ -2353,6 +2354,20 @@ static int my_stream_next(src_stream *s, int timeout_ms, src_change *out, diag *
             return rpl_fail(s, "reading the binlog", d);
         }
         s->ev = e;
+        /* the event's CRC32 (binlog_checksum): a damaged event is named, never
+         * decoded nor counted in the position */
+        if (s->crc && e->raw_data_size >= e->raw_data_ofs + 19 + 4) {
+            const unsigned char *ev = e->raw_data + e->raw_data_ofs, *end = e->raw_data + e->raw_data_size - 4;
+            uLong want = (uLong)end[0] | (uLong)end[1] << 8 | (uLong)end[2] << 16 | (uLong)end[3] << 24;
+            if (crc32(0L, ev, (uInt)(end - ev)) != want) {
+                diag_error(d, (src_loc){0},
+                           "mysql: the binlog event after %s:%llu (type %d, %zu bytes) fails its "
+                           "checksum: it was damaged on the way or on disk, and is not applied "
+                           "(the saved position stays before it)",
+                           s->file, s->pos, (int)e->event_type, e->raw_data_size - e->raw_data_ofs);
+                return DIAG_EIO;
+            }
+        }
         int commit = 0, rc = 0, idle = 0;
         switch (e->event_type) {
         case ROTATE_EVENT:

@@ -14,7 +14,7 @@
 # message was lost.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
-plan 15
+plan 16
 need opensearch
 need postgresql
 need mariadb
@@ -210,6 +210,11 @@ fault_case my.yml my-rows "Lost connection|gone away" \
     "INSERT INTO wfl_items VALUES (7, 'i7', 10.5, NOW())" --cut-server 40
 fault_case my.yml my-cut "Lost connection|gone away" \
     "UPDATE wfl_items SET name = 'u1', n = NULL WHERE id = 1" --cut-server 12
+# the first binlog event of the stream (the server's ROTATE naming the file)
+# with a byte of the file name changed: its checksum no longer matches, the
+# event is named and not applied (the saved position keeps the right file)
+fault_case my.yml my-crc "fails its checksum" \
+    "UPDATE wfl_items SET name = 'u2' WHERE id = 1" --corrupt 1:byte:27:0x21
 proxy_faults
 follow_start my-final my.yml
 wait_for 60 test "$(es_count "$IX-my")" = 6 >/dev/null
