@@ -870,6 +870,59 @@ static void test_regex_threads(void)
     T_CHECK(re && wrong == 0, "regex: one pattern matched by 4 threads at once, each gets its own groups");
 }
 
+/* A relation read by merge: a child row of the merge query compares with a
+ * registered parent by the `on` key (less, equal, greater). */
+static void test_merge_cmp(void)
+{
+    plan_op child_ops[] = {OP(LOAD_COL, .s = "order_id"), OP(EMIT, .s = "id")};
+    static const char *const on_c[] = {"customer_id"}, *const on_p[] = {"id"};
+    plan_relation rel = {0};
+    rel.key = "orders";
+    rel.table = "orders";
+    rel.child_cols = on_c;
+    rel.parent_cols = on_p;
+    rel.non = 1;
+    rel.merge = 1;
+    rel.doc = (plan_doc){child_ops, 2, NULL, 0};
+    plan_op ops[] = {OP(LOAD_COL, .s = "name"), OP(EMIT, .s = "name"), OP(RELATION, .n = 0, .s = "orders")};
+    plan_connector c = conn_base();
+    plan_table pt = ptable(ops, 3);
+    pt.doc.relations = &rel;
+    pt.doc.nrelations = 1;
+    const src_table *st = table("customers", "public", "id:long:1,name:text");
+    child_tables[0] = table("orders", "public", "order_id:long:1,customer_id:long");
+    child_tables[1] = NULL;
+    diag *d = diag_new();
+    eng_bound_table *bt = NULL;
+    eng_bind_opts o = {.describe = describe_child};
+    int rc = eng_bind_table(A, &c, &pt, st, &o, &bt, d);
+    const eng_bound_relation *br = rc ? NULL : &bt->doc.rels[0];
+    int ok = br && br->merge_pos && br->nsel >= 1;
+    if (ok) {
+        eng_child_set *cs = eng_child_set_new(br);
+        src_value p1[] = {N("10"), S("a")}, p2[] = {N("20"), S("b")};
+        eng_child_set_add_parent(cs, p1);
+        eng_child_set_add_parent(cs, p2);
+        src_value row[8];
+        for (int i = 0; i < 8; i++) row[i] = NUL;
+        int at = br->merge_pos[0];
+        row[at] = N("10");
+        int eq = eng_child_set_cmp(cs, row, 0), last = eng_child_set_cmp(cs, row, -1);
+        row[at] = N("9");
+        int lt = eng_child_set_cmp(cs, row, 0);
+        row[at] = N("11");
+        int gt = eng_child_set_cmp(cs, row, 0);
+        ok = eq == 0 && last < 0 && lt < 0 && gt > 0;
+        if (!ok) printf("# cmp: eq %d last %d lt %d gt %d\n", eq, last, lt, gt);
+        eng_child_set_free(cs);
+    } else {
+        printf("# %s\n", rc ? diag_last(d) : "no merge");
+    }
+    T_CHECK(ok, "merge: a child key 10 equals parent 10, is below parent 20; 9 below, 11 above parent 10");
+    child_tables[0] = NULL;
+    diag_free(d);
+}
+
 static void test_relations(void)
 {
     plan_op child_ops[] = {OP(LOAD_COL, .s = "order_id"), OP(EMIT, .s = "id"),
@@ -1776,7 +1829,7 @@ static void test_json(void)
 
 int main(void)
 {
-    T_PLAN(273);
+    T_PLAN(274);
     A = arena_new();
     test_plain_copy();
     test_connectors_compat();
@@ -1789,6 +1842,7 @@ int main(void)
     test_regex_limits();
     test_regex_threads();
     test_relations();
+    test_merge_cmp();
     test_relation_on_swapped();
     test_through();
     test_bind_errors_sql();
