@@ -870,6 +870,14 @@ static void test_regex_threads(void)
     T_CHECK(re && wrong == 0, "regex: one pattern matched by 4 threads at once, each gets its own groups");
 }
 
+static int describe_invalid(void *ctx, const plan_relation *rel, const src_table **out, diag *d)
+{
+    (void)ctx;
+    (void)out;
+    diag_error(d, rel->loc, "the schema of %s is not valid here", rel->table);
+    return DIAG_EINVAL;
+}
+
 /* A relation read by merge: a child row of the merge query compares with a
  * registered parent by the `on` key (less, equal, greater). */
 static void test_merge_cmp(void)
@@ -919,6 +927,12 @@ static void test_merge_cmp(void)
         printf("# %s\n", rc ? diag_last(d) : "no merge");
     }
     T_CHECK(ok, "merge: a child key 10 equals parent 10, is below parent 20; 9 below, 11 above parent 10");
+    /* a child table that cannot be described: binding fails with the
+     * describer's own code (an invalid setting stays a usage error) */
+    eng_bind_opts oi = {.describe = describe_invalid};
+    T_CHECK(eng_bind_table(A, &c, &pt, st, &oi, &bt, d) == DIAG_EINVAL &&
+                strstr(diag_last(d), "the schema of orders is not valid here"),
+            "a relation whose table the describer refuses as invalid: DIAG_EINVAL, its message");
     child_tables[0] = NULL;
     diag_free(d);
 }
@@ -1829,7 +1843,7 @@ static void test_json(void)
 
 int main(void)
 {
-    T_PLAN(274);
+    T_PLAN(275);
     A = arena_new();
     test_plain_copy();
     test_connectors_compat();
