@@ -27,6 +27,7 @@ Prints one line per mutant and a table per folder: score = killed / (killed
 + survived); survivors are listed with their diff line to judge by hand.
 """
 import argparse
+import difflib
 import os
 import random
 import re
@@ -121,10 +122,16 @@ def mutants_of(rel):
 
 
 def diff_line(orig, mut):
+    """(line, before, after) of the mutant's change; an inserted line (a
+    statement added before line N) reads `(inserted)` -> the new line, a
+    deleted one the old line -> `(deleted)`."""
     a, b = open(orig).read().splitlines(), open(mut).read().splitlines()
-    for i, (x, y) in enumerate(zip(a, b)):
-        if x != y:
-            return i + 1, x.strip(), y.strip()
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op == "equal":
+            continue
+        before = " / ".join(x.strip() for x in a[i1:i2]) or "(inserted)"
+        after = " / ".join(y.strip() for y in b[j1:j2]) or "(deleted)"
+        return i1 + 1, before, after
     return 0, "", ""
 
 
