@@ -13,7 +13,7 @@ static void on_free(void *p) { cleaned += *(int *)p; }
 
 int main(void)
 {
-    T_PLAN(31);
+    T_PLAN(32);
     arena *a = arena_new();
     char *s = arena_printf(a, "%s-%d", "x", 42);
     T_STREQ(s, "x-42", "arena_printf");
@@ -46,6 +46,13 @@ int main(void)
     buf_json_str(&b, "\xf5\x80\x80\x80", 4, &rep);
     T_STREQ(b.data, "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"",
             "json: F5 80 80 80 is four replaced bytes");
+    /* C0 and C1 only ever lead overlong forms (C0 80 is a disguised NUL) */
+    buf_reset(&b);
+    rep = 0;
+    buf_json_str(&b, "\xc0\x80|\xc1\xbf|\xc2\x80", 8, &rep);
+    T_CHECK(!utf8_valid("\xc0\x80", 2) && !utf8_valid("\xc1\xbf", 2) && utf8_valid("\xc2\x80", 2) &&
+                !strcmp(b.data, "\"\xef\xbf\xbd\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd|\xc2\x80\"") && rep == 4,
+            "utf8: overlong C0 80 and C1 BF invalid (each byte replaced), C2 80 valid");
     buf_reset(&b);
     buf_json_base64(&b, "hello!?", 7);
     T_STREQ(b.data, "\"aGVsbG8hPw==\"", "base64");
