@@ -870,6 +870,20 @@ static void test_regex_threads(void)
     T_CHECK(re && wrong == 0, "regex: one pattern matched by 4 threads at once, each gets its own groups");
 }
 
+/* A relation "orders" on one column pair, its program child_ops[0..nops). */
+static plan_relation orders_rel(const char *const *child_col, const char *const *parent_col,
+                                const plan_op *child_ops, int nops)
+{
+    plan_relation rel = {0};
+    rel.key = "orders";
+    rel.table = "orders";
+    rel.child_cols = child_col;
+    rel.parent_cols = parent_col;
+    rel.non = 1;
+    rel.doc = (plan_doc){child_ops, nops, NULL, 0};
+    return rel;
+}
+
 static int describe_invalid(void *ctx, const plan_relation *rel, const src_table **out, diag *d)
 {
     (void)ctx;
@@ -884,14 +898,8 @@ static void test_merge_cmp(void)
 {
     plan_op child_ops[] = {OP(LOAD_COL, .s = "order_id"), OP(EMIT, .s = "id")};
     static const char *const on_c[] = {"customer_id"}, *const on_p[] = {"id"};
-    plan_relation rel = {0};
-    rel.key = "orders";
-    rel.table = "orders";
-    rel.child_cols = on_c;
-    rel.parent_cols = on_p;
-    rel.non = 1;
+    plan_relation rel = orders_rel(on_c, on_p, child_ops, 2);
     rel.merge = 1;
-    rel.doc = (plan_doc){child_ops, 2, NULL, 0};
     plan_op ops[] = {OP(LOAD_COL, .s = "name"), OP(EMIT, .s = "name"), OP(RELATION, .n = 0, .s = "orders")};
     plan_connector c = conn_base();
     plan_table pt = ptable(ops, 3);
@@ -1175,14 +1183,8 @@ static void test_relation_on_swapped(void)
 {
     plan_op child_ops[] = {OP(LOAD_COL, .s = "total"), OP(EMIT, .s = "total")};
     static const char *const on_c[] = {"id"}, *const on_p[] = {"customer_id"};
-    plan_relation rel = {0};
-    rel.key = "orders";
-    rel.table = "orders";
-    rel.child_cols = on_c;
-    rel.parent_cols = on_p;
-    rel.non = 1;
+    plan_relation rel = orders_rel(on_c, on_p, child_ops, 2);
     rel.loc = (src_loc){"config.yml", 12, 9};
-    rel.doc = (plan_doc){child_ops, 2, NULL, 0};
     plan_op ops[] = {OP(RELATION, .n = 0, .s = "orders")};
     plan_connector c = conn_base();
     plan_table pt = ptable(ops, 1);
