@@ -1954,7 +1954,15 @@ static int on_relation(src_stream *s, rd *r)
         free(old->types);
         free(old->ti);
     }
-    if (old) *old = nr;
+    if (old) {
+        *old = nr;
+    } else { /* malformed before it had a place: nothing keeps what was read */
+        free(nr.schema);
+        free(nr.name);
+        for (int j = 0; nr.names && j < nr.ncols; j++) free(nr.names[j]);
+        free(nr.names);
+        free(nr.types);
+    }
     if (r->bad || !old || !nr.schema || !nr.name || (nr.ncols && !nr.names) ||
         grow_vals(s, nr.ncols) < 0)
         return -1;
