@@ -25,7 +25,6 @@ need mariadb
 export PGUSER PGPASSWORD PGDATABASE MYSQL_USER MYSQL_PASSWORD MYSQL_DATABASE
 T=$SQL2ES_TEST_TMP/wire-faults
 rm -rf "$T"; mkdir -p "$T"; cd "$T" || exit 1
-PROXY="$SQL2ES_ROOT/tests/harness/wireproxy.py"
 abs() { case $1 in /*) echo "$1" ;; *) echo "$SQL2ES_ROOT/$1" ;; esac; }
 BIN=$(abs "$SQL2ES_BIN")
 SAN=$(abs "$SQL2ES_SAN_BIN")
@@ -110,33 +109,10 @@ config mysql "" wf_ >my.yml
 
 # one proxy per database for the whole suite; each run writes its faults to
 # the control file and sends SIGHUP (tests/harness/wireproxy.py --control)
-PPID_=
-GEN=0
 ALLP=()
 trap 'proxy_stop' EXIT
-proxy_start() { # PROTO UPSTREAM-PORT -> WF_PORT
-    rm -f proxy.out stats control; : >control
-    python3 "$PROXY" --proto "$1" --upstream "127.0.0.1:$2" --stats stats --trace trace \
-        --control control --max-seconds 600 >proxy.out 2>proxy.err &
-    PPID_=$!; GEN=0; ALLP+=("$PPID_")
-    local i
-    for i in $(seq 1 200); do
-        WF_PORT=$(sed -n 's/^PROXY //p' proxy.out 2>/dev/null)
-        [ -n "$WF_PORT" ] && break
-        sleep 0.05
-    done
-    export WF_PORT
-}
-proxy_stop() { [ -n "$PPID_" ] || return 0; kill "$PPID_" 2>/dev/null; wait "$PPID_" 2>/dev/null; PPID_=; }
-stat_of() { sed -n "s/^$1=//p" stats 2>/dev/null; }
-proxy_faults() { # ARGS...: the next run's faults; waits until the proxy took them
-    local i
-    echo "$*" >control
-    GEN=$((GEN + 1))
-    kill -HUP "$PPID_"
-    for i in $(seq 1 200); do [ "$(stat_of generation)" = "$GEN" ] && return 0; sleep 0.02; done
-    echo "#   the proxy did not take the faults $*"
-}
+WIRE_PIDS=ALLP
+. "$SQL2ES_ROOT/tests/harness/wire.sh"
 
 run() { # DB BIN OUT PROXY-ARGS... -> exit code; stderr in OUT.err
     local db=$1 bin=$2 out=$3 rc; shift 3
@@ -196,9 +172,9 @@ LOSS='server closed the connection|connection|lost|gone away|terminat|unexpected
 
 for db in pg my; do
     if [ "$db" = pg ]; then
-        proxy_start pg "$PGPORT"; export WF_USER=$PGUSER WF_PASSWORD=$PGPASSWORD WF_DB=$PGDATABASE
+        proxy_start pg "$PGPORT" --trace trace; export WF_USER=$PGUSER WF_PASSWORD=$PGPASSWORD WF_DB=$PGDATABASE
     else
-        proxy_start mysql "$MYSQL_PORT"; export WF_USER=$MYSQL_USER WF_PASSWORD=$MYSQL_PASSWORD WF_DB=$MYSQL_DATABASE
+        proxy_start mysql "$MYSQL_PORT" --trace trace; export WF_USER=$MYSQL_USER WF_PASSWORD=$MYSQL_PASSWORD WF_DB=$MYSQL_DATABASE
     fi
     run "$db" "$BIN" "$db.base.ndjson"
     rc=$?

@@ -25,7 +25,6 @@ cd "$E2E_TMP" || exit 1
 abs() { case $1 in /*) echo "$1" ;; *) echo "$SQL2ES_ROOT/$1" ;; esac; }
 BIN=$(abs "$SQL2ES_BIN")
 [ -x "$BIN" ] || { not_ok "sql2es is built ($BIN)"; exit 1; }
-PROXY="$SQL2ES_ROOT/tests/harness/wireproxy.py"
 COMPARE="$SQL2ES_ROOT/tests/harness/compare_dryrun.py"
 IX=e2e57
 es_drop "$IX-pg" "$IX-my"
@@ -77,29 +76,7 @@ EOF
 config postgresql pg wfp >pg.yml
 config mysql my wfm >my.yml
 
-PPID_=
-GEN=0
-proxy_start() { # PROTO UPSTREAM-PORT -> WF_PORT
-    : >control
-    python3 "$PROXY" --proto "$1" --upstream "127.0.0.1:$2" --stats stats --control control \
-        --max-seconds 600 >proxy.out 2>proxy.err &
-    PPID_=$!; GEN=0; E2E_PIDS+=("$PPID_")
-    local i
-    for i in $(seq 1 200); do
-        WF_PORT=$(sed -n 's/^PROXY //p' proxy.out 2>/dev/null)
-        [ -n "$WF_PORT" ] && break
-        sleep 0.05
-    done
-    export WF_PORT
-}
-stat_of() { sed -n "s/^$1=//p" stats 2>/dev/null; }
-proxy_faults() { # ARGS...: the faults from now on (the counts start again)
-    local i
-    echo "$*" >control
-    GEN=$((GEN + 1))
-    kill -HUP "$PPID_"
-    for i in $(seq 1 200); do [ "$(stat_of generation)" = "$GEN" ] && return 0; sleep 0.02; done
-}
+. "$SQL2ES_ROOT/tests/harness/wire.sh"
 FPID=
 follow_start() { # NAME CONFIG
     "$BIN" sync -c "$2" --follow >"$1.out" 2>&1 &

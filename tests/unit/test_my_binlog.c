@@ -35,7 +35,7 @@ static const char *dec(const unsigned char *p, int prec, int scale)
 
 int main(void)
 {
-    T_PLAN(19);
+    T_PLAN(20);
     /* words and names */
     T_CHECK(word_is("  begin", 7, "BEGIN") && word_is("\tCOMMIT;", 8, "COMMIT") &&
                 !word_is("BEGINNING", 9, "BEGIN") && !word_is("BEG", 3, "BEGIN") && !word_is("", 0, "XA"),
@@ -74,6 +74,42 @@ int main(void)
     T_STREQ(dec(d4, 10, 2), "0.05", "decimal(10,2) 0.05");
     T_STREQ(dec(d5, 19, 9), "1000000002.000000003", "decimal(19,9): a lead digit, then 9-digit groups on both sides");
     T_STREQ(dec(d3, 5, 0), "0", "decimal(5,0) 0");
+
+    /* value sizes by the table map's type and metadata */
+    {
+        unsigned char types[] = {MYSQL_TYPE_NEWDECIMAL, MYSQL_TYPE_NEWDECIMAL, MYSQL_TYPE_BLOB, MYSQL_TYPE_BLOB,
+                                 MYSQL_TYPE_VARCHAR, MYSQL_TYPE_VARCHAR, MYSQL_TYPE_STRING, MYSQL_TYPE_STRING,
+                                 MYSQL_TYPE_STRING, MYSQL_TYPE_BIT, MYSQL_TYPE_TIME2, MYSQL_TYPE_GEOMETRY, 250,
+                                 MYSQL_TYPE_NULL};
+        unsigned char meta[][2] = {{10, 2}, {2, 10}, {0, 0}, {3, 0}, {0x2c, 0x01}, {10, 0},
+                                   {MYSQL_TYPE_STRING, 10}, {0xce, 0x2c} /* CHAR(300): the length's high bits */,
+                                   {MYSQL_TYPE_ENUM, 2}, {3, 1}, {4, 0}, {4, 0}, {0, 0}, {0, 0}};
+        rpl_map m = {0};
+        m.types = types;
+        m.meta = meta;
+        m.ncols = (int)sizeof types;
+        const unsigned char two[] = {0x05, 0x01, 0, 0}, one[] = {0x07};
+        long sz[14];
+        sz[0] = value_size(&m, 0, two, two + 4);
+        sz[1] = value_size(&m, 1, two, two + 4);
+        sz[2] = value_size(&m, 2, two, two + 4);
+        sz[3] = value_size(&m, 3, two, two + 4);
+        sz[4] = value_size(&m, 4, one, one + 1);   /* a 2-byte length with 1 byte left */
+        sz[5] = value_size(&m, 5, one, one + 1);
+        sz[6] = value_size(&m, 6, one, one + 1);
+        sz[7] = value_size(&m, 7, two, two + 4);
+        sz[8] = value_size(&m, 8, two, two + 4);
+        sz[9] = value_size(&m, 9, two, two + 4);
+        sz[10] = value_size(&m, 10, two, two + 4);
+        sz[11] = value_size(&m, 11, two, two + 1);  /* a 4-byte length with 1 byte left */
+        sz[12] = value_size(&m, 12, two, two + 4);
+        sz[13] = value_size(&m, 13, two, two + 4);
+        T_CHECK(sz[0] == 5 && sz[1] == -1 && sz[2] == -1 && sz[3] == 3 + 0x105 && sz[4] == -1 &&
+                    sz[5] == 1 + 7 && sz[6] == 1 + 7 && sz[7] == 2 + 0x105 && sz[8] == 2 && sz[9] == 2 &&
+                    sz[10] == 5 && sz[11] == -1 && sz[12] == -1 && sz[13] == 0,
+                "value sizes: decimal, bad decimal metadata, blob length bytes 0 and 3, varchar and char "
+                "lengths (one or two bytes, cut short), enum, bit, time(4), an unknown type");
+    }
 
     /* statements of QUERY events */
     src_stream s;
