@@ -104,7 +104,10 @@ fi
 # beside the rest, which also run one after the other; the servers they
 # share are started once (tests/harness/services.sh takes a lock). The
 # service lane's output is printed when both lanes are done, and its counts
-# are added. SQL2ES_TEST_LANES=1 runs everything in one lane.
+# are added. The wire-fault suites and 67-follow (their own slots, sessions
+# and proxies; about three minutes together) run in the service lane too, so
+# that both lanes take about as long. SQL2ES_TEST_LANES=1 runs everything in
+# one lane.
 LANE2=()
 LANE1=()
 for s in "${SQL2ES_SUITES:-tests/suites}"/*.sh; do
@@ -112,7 +115,7 @@ for s in "${SQL2ES_SUITES:-tests/suites}"/*.sh; do
     n=$(basename "$s" .sh); n=${n#[0-9][0-9]-}
     sel "$n" || continue
     case $(basename "$s") in
-    7[0-9]-*) [ "${SQL2ES_TEST_LANES:-2}" = 1 ] && LANE1+=("$s") || LANE2+=("$s") ;;
+    7[0-9]-* | 57-wire-* | 67-follow.sh) [ "${SQL2ES_TEST_LANES:-2}" = 1 ] && LANE1+=("$s") || LANE2+=("$s") ;;
     *) LANE1+=("$s") ;;
     esac
 done
