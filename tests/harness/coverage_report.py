@@ -17,23 +17,28 @@ FOLDERS = ["base", "sources", "plan", "dsl", "engine", "sinks", "sync", "service
 
 def read(path):
     """{source file: {LF, LH, BRF, BRH}} counted from the DA and BRDA records
-    (lcov does not always write the LF/LH summaries)."""
-    files, cur = {}, None
+    (lcov does not always write the LF/LH summaries). A file that comes in
+    more than one record (a unit test that compiles a driver file into
+    itself, to reach its static functions) counts each line and each branch
+    once: covered when any record covers it."""
+    da, br, cur = {}, {}, None
     for line in open(path, encoding="utf-8", errors="replace"):
         line = line.strip()
         if line.startswith("SF:"):
-            cur = files.setdefault(line[3:], {"LF": 0, "LH": 0, "BRF": 0, "BRH": 0})
+            cur = os.path.normpath(line[3:])
+            da.setdefault(cur, {})
+            br.setdefault(cur, {})
         elif cur is not None and line.startswith("DA:"):
-            hits = line[3:].split(",")[1]
-            cur["LF"] += 1
-            cur["LH"] += hits not in ("0", "-")
+            ln, hits = line[3:].split(",")[:2]
+            da[cur][ln] = da[cur].get(ln, False) or hits not in ("0", "-")
         elif cur is not None and line.startswith("BRDA:"):
-            taken = line[5:].split(",")[3]
-            cur["BRF"] += 1
-            cur["BRH"] += taken not in ("0", "-")
+            ln, block, branch, taken = line[5:].split(",")
+            key = (ln, block, branch)
+            br[cur][key] = br[cur].get(key, False) or taken not in ("0", "-")
         elif line == "end_of_record":
             cur = None
-    return files
+    return {f: {"LF": len(da[f]), "LH": sum(da[f].values()), "BRF": len(br[f]), "BRH": sum(br[f].values())}
+            for f in da}
 
 
 def pct(h, f):
