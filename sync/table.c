@@ -79,11 +79,12 @@ static void table_run_free(sync_table_run *tr)
     buf_free(&tr->key.bytes);
 }
 
-/* The target index: created with the plan's mapping (conflicts reported)
- * the first time the connector writes into it, and its seen-id set. Under
- * the lock, on the connector's own sink: with tables read at the same time,
- * the first table into an index creates it (as the first one of a
- * sequential run does) and the others find it made. */
+/* The target index: created with the plan's mapping (conflicts reported),
+ * and its seen-id set. Every table into an index checks its own mapping
+ * against it: the first creates the index, the others add their fields (a
+ * table sharing the index would otherwise get its fields mapped by the
+ * cluster's guesses, a float for a double). Under the lock, on the
+ * connector's own sink. */
 static int table_index(sync_table_run *tr)
 {
     sync_run *r = tr->cc->r, *t = sync_top(r);
@@ -91,7 +92,7 @@ static int table_index(sync_table_run *tr)
     int rc = 0;
     sync_lock(r);
     tr->si = seen_for(r, bt->index);
-    if (!tr->si && sink_has_indices(t->sink)) {
+    if (sink_has_indices(t->sink)) {
         buf mapping = BUF_INIT;
         rc = eng_mapping_json(bt, &mapping, r->d);
         if (rc == 0)

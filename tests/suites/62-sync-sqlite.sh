@@ -8,7 +8,7 @@
 # Fixture: tests/e2e-sync/sqlite-fixture.sql.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
-plan 48
+plan 49
 need opensearch
 E2E_TMP=$SQL2ES_TEST_TMP/e2e-sync-sqlite
 rm -rf "$E2E_TMP"; mkdir -p "$E2E_TMP"
@@ -114,6 +114,8 @@ connectors:
 EOF
 run_sync shared1 -c shared.yml
 check_sync shared1 0 "two tables into one index"
+check_eq "shared index: the second table's fields have the plan's types (orders.total double)" \
+    "$(es GET "/$IX-shared/_mapping" | jq -r '.[].mappings.properties.total.type')" double
 check_eq "shared index: countries + orders" "$(es_count $IX-shared)" \
     "$(( $(sqlite3 shop.db 'SELECT count(*) FROM countries') + $(sqlite3 shop.db 'SELECT count(*) FROM orders') ))"
 sqlite3 shop.db "DELETE FROM countries WHERE code = 'US'" >>sqlite.log 2>&1
