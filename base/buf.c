@@ -33,9 +33,16 @@ void buf_reset(buf *b)
     if (b->data) b->data[0] = '\0';
 }
 
+enum { FAILED_LIMIT = 1, FAILED_NOMEM = 2 }; /* buf.failed */
+
+int buf_error(const buf *b)
+{
+    return !b->failed ? 0 : b->failed == FAILED_NOMEM ? DIAG_ENOMEM : DIAG_ELIMIT;
+}
+
 int buf_reserve(buf *b, size_t extra)
 {
-    if (b->failed) return b->failed == 2 ? DIAG_ENOMEM : DIAG_ELIMIT;
+    if (b->failed) return buf_error(b);
     size_t need = b->len + extra + 1;
     if (need < b->len) goto limit;
     if (b->max && need > b->max + 1) goto limit;
@@ -48,14 +55,14 @@ int buf_reserve(buf *b, size_t extra)
     if (b->max && cap > b->max + 1) cap = b->max + 1;
     char *p = fault_hit(FAULT_ALLOC) ? NULL : realloc(b->data, cap);
     if (!p) {
-        b->failed = 2;
+        b->failed = FAILED_NOMEM;
         return DIAG_ENOMEM;
     }
     b->data = p;
     b->cap = cap;
     return 0;
 limit:
-    b->failed = 1;
+    b->failed = FAILED_LIMIT;
     return DIAG_ELIMIT;
 }
 

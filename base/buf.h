@@ -24,6 +24,7 @@ void buf_init(buf *b, size_t max);
 void buf_free(buf *b);          /* releases memory; b can be reused after buf_init */
 void buf_reset(buf *b);         /* len = 0, keeps memory, clears failed */
 int buf_reserve(buf *b, size_t extra); /* 0 or DIAG_ENOMEM/DIAG_ELIMIT (the first failure's) */
+int buf_error(const buf *b);    /* 0, or the code of its first failure: DIAG_ELIMIT, DIAG_ENOMEM */
 int buf_append(buf *b, const void *p, size_t n);
 int buf_puts(buf *b, const char *s);
 int buf_putc(buf *b, char c);

@@ -883,7 +883,7 @@ static int run_doc(eng_interp *it, const eng_bound_doc *bd, const src_value *row
         }
     }
     if (!rc) rc = put1(out, '}');
-    if (!rc && out->failed) rc = out->failed == 2 ? DIAG_ENOMEM : DIAG_ELIMIT;
+    if (!rc) rc = buf_error(out);
     return rc;
 }
 
@@ -959,9 +959,9 @@ static int write_action(eng_interp *it, buf *out, const char *head)
 
 /* A document (or delete) that could not be written: out of memory, or
  * beyond the output buffer's bound. */
-static int fail_write(eng_interp *it, int rc, int failed)
+static int fail_write(eng_interp *it, int rc, int buf_rc)
 {
-    if (!rc) rc = failed == 2 ? DIAG_ENOMEM : DIAG_ELIMIT;
+    if (!rc) rc = buf_rc;
     return fail(it, rc, rc == DIAG_ENOMEM ? "out of memory while writing the document"
                                           : "document does not fit in the output buffer");
 }
@@ -977,11 +977,11 @@ int eng_write_delete(eng_interp *it, const src_value *row, buf *out, eng_doc_res
     if (rc) return rc;
     rc = write_action(it, out, it->bt->delete_head);
     if (rc || out->failed) {
-        int failed = out->failed;
+        int buf_rc = buf_error(out);
         out->len = start;
         if (out->data) out->data[start] = '\0';
         out->failed = 0;
-        return fail_write(it, rc, failed);
+        return fail_write(it, rc, buf_rc);
     }
     it->st.deletes++;
     res->deleted = 1;
@@ -1026,11 +1026,11 @@ int eng_write_doc(eng_interp *it, const src_value *row, buf *out, eng_doc_result
     if (!rc) rc = buf_putc(out, '\n');
     if (rc && it->unjudged) return not_judged(it, out, start, res);
     if (rc || out->failed) {
-        int failed = out->failed;
+        int buf_rc = buf_error(out);
         out->len = start;
         if (out->data) out->data[start] = '\0';
         out->failed = 0;
-        return fail_write(it, rc, failed);
+        return fail_write(it, rc, buf_rc);
     }
     if (bt->nrules) {
         for (int r = 0; r < bt->nrules; r++) {

@@ -2358,8 +2358,7 @@ static int my_stream_next(src_stream *s, int timeout_ms, src_change *out, diag *
          * decoded nor counted in the position */
         if (s->crc && e->raw_data_size >= e->raw_data_ofs + 19 + 4) {
             const unsigned char *ev = e->raw_data + e->raw_data_ofs, *end = e->raw_data + e->raw_data_size - 4;
-            uLong want = (uLong)end[0] | (uLong)end[1] << 8 | (uLong)end[2] << 16 | (uLong)end[3] << 24;
-            if (crc32(0L, ev, (uInt)(end - ev)) != want) {
+            if (crc32(0L, ev, (uInt)(end - ev)) != le(end, 4)) {
                 diag_error(d, (src_loc){0},
                            "mysql: the binlog event after %s:%llu (type %d, %zu bytes) fails its "
                            "checksum: it was damaged on the way or on disk, and is not applied "

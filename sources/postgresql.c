@@ -1493,6 +1493,16 @@ typedef struct stream_rel {
     tinfo *ti;         /* resolved when an old tuple first needs them, or NULL */
 } stream_rel;
 
+static void rel_clear(stream_rel *r)
+{
+    free(r->schema);
+    free(r->name);
+    for (int j = 0; r->names && j < r->ncols; j++) free(r->names[j]);
+    free(r->names);
+    free(r->types);
+    free(r->ti);
+}
+
 struct src_stream {
     src_conn *c;
     char *slot, *pub;
@@ -1613,14 +1623,7 @@ static void stream_free(src_stream *s)
     buf_free(&s->conv.rowbuf);
     buf_free(&s->conv.tmp);
     buf_free(&s->conv.tmp2);
-    for (int i = 0; i < s->nrels; i++) {
-        free(s->rels[i].schema);
-        free(s->rels[i].name);
-        for (int j = 0; j < s->rels[i].ncols; j++) free(s->rels[i].names[j]);
-        free(s->rels[i].names);
-        free(s->rels[i].types);
-        free(s->rels[i].ti);
-    }
+    for (int i = 0; i < s->nrels; i++) rel_clear(&s->rels[i]);
     free(s->rels);
     free(s->row);
     free(s->old);
@@ -1947,22 +1950,10 @@ static int on_relation(src_stream *s, rd *r)
         }
         if (!r->bad) old = &s->rels[s->nrels++];
     } else {
-        free(old->schema);
-        free(old->name);
-        for (int j = 0; j < old->ncols; j++) free(old->names[j]);
-        free(old->names);
-        free(old->types);
-        free(old->ti);
+        rel_clear(old);
     }
-    if (old) {
-        *old = nr;
-    } else { /* malformed before it had a place: nothing keeps what was read */
-        free(nr.schema);
-        free(nr.name);
-        for (int j = 0; nr.names && j < nr.ncols; j++) free(nr.names[j]);
-        free(nr.names);
-        free(nr.types);
-    }
+    if (old) *old = nr;
+    else rel_clear(&nr); /* malformed before it had a place: nothing keeps what was read */
     if (r->bad || !old || !nr.schema || !nr.name || (nr.ncols && !nr.names) ||
         grow_vals(s, nr.ncols) < 0)
         return -1;

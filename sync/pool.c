@@ -114,7 +114,6 @@ static void drain(sync_pool *p, int j)
         size_t len;
         memcpy(&len, s->mem.data + off, sizeof len);
         off += sizeof len;
-        if (len > s->mem.len - off) break; /* never written whole (see queue) */
         put(p, s->mem.data + off, len, &m);
         off += len;
     }
