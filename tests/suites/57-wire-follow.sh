@@ -134,15 +134,31 @@ fault_case() {
     follow_stop
 }
 
+# initial_read DB: a follow through the proxy indexes the 5 fixture rows
+initial_read() {
+    follow_start "$1-initial" "$1.yml"
+    wait_for 60 following "$1-initial" >/dev/null
+    wait_for 30 test "$(es_count "$IX-$1")" = 5
+    check "$1: the initial read through the proxy indexes the 5 rows" test "$(es_count "$IX-$1")" = 5
+    follow_stop
+}
+# final_read DB ROWS: without faults, a follow then holds every change
+final_read() {
+    proxy_faults
+    follow_start "$1-final" "$1.yml"
+    wait_for 60 test "$(es_count "$IX-$1")" = "$2" >/dev/null
+    sleep 1
+    check "$1: a follow without faults then holds every change ($2 rows, as a dry run writes them)" \
+        compare "$1" "$1.yml" "$1-final"
+    follow_stop
+    proxy_stop
+}
+
 # ---- PostgreSQL: pgoutput messages in XLogData ---------------------------
 export WF_USER=$PGUSER WF_PASSWORD=$PGPASSWORD WF_DB=$PGDATABASE
 proxy_start pg "$PGPORT"
 CHANGE=psql_c; psql_c() { psql -v ON_ERROR_STOP=1 -c "$1"; }
-follow_start pg-initial pg.yml
-wait_for 60 following pg-initial >/dev/null
-wait_for 30 test "$(es_count "$IX-pg")" = 5
-check "pg: the initial read through the proxy indexes the 5 rows" test "$(es_count "$IX-pg")" = 5
-follow_stop
+initial_read pg
 # a transaction of a new session: Begin, Type (the enum), Relation, the
 # change, Commit (1 to 5)
 fault_case pg.yml pg-relation "malformed replication message \('R'" \
@@ -162,13 +178,7 @@ fault_case pg.yml pg-norel "a change of a relation the stream did not describe" 
 # the Insert's new-tuple marker ('N') changed
 fault_case pg.yml pg-marker "malformed replication message \('I'" \
     "INSERT INTO wfl_items VALUES (10, 'i10', 3, now())" --corrupt 4:byte:5:0x58
-proxy_faults
-follow_start pg-final pg.yml
-wait_for 60 test "$(es_count "$IX-pg")" = 9 >/dev/null
-sleep 1
-check "pg: a follow without faults then holds every change (9 rows, as a dry run writes them)" compare pg pg.yml pg-final
-follow_stop
-kill "$PPID_" 2>/dev/null; wait "$PPID_" 2>/dev/null
+final_read pg 9
 
 # ---- MariaDB: binlog events ----------------------------------------------
 export WF_USER=$MYSQL_USER WF_PASSWORD=$MYSQL_PASSWORD WF_DB=$MYSQL_DATABASE
@@ -176,11 +186,7 @@ export WF_USER=$MYSQL_USER WF_PASSWORD=$MYSQL_PASSWORD WF_DB=$MYSQL_DATABASE
 WF_PORT=$MYSQL_PORT "$BIN" sync -c my.yml --follow --drop-slot >drop.out 2>&1
 proxy_start mysql "$MYSQL_PORT"
 CHANGE=my_c; my_c() { my -e "$1"; }
-follow_start my-initial my.yml
-wait_for 60 following my-initial >/dev/null
-wait_for 30 test "$(es_count "$IX-my")" = 5
-check "my: the initial read through the proxy indexes the 5 rows" test "$(es_count "$IX-my")" = 5
-follow_stop
+initial_read my
 # the connection cut while the follow starts (catalog, position) and while
 # it streams (the server's 40th message: the binlog dump)
 fault_case my.yml my-rows "Lost connection|gone away" \
@@ -192,11 +198,5 @@ fault_case my.yml my-cut "Lost connection|gone away" \
 # event is named and not applied (the saved position keeps the right file)
 fault_case my.yml my-crc "fails its checksum" \
     "UPDATE wfl_items SET name = 'u2' WHERE id = 1" --corrupt 1:byte:27:0x21
-proxy_faults
-follow_start my-final my.yml
-wait_for 60 test "$(es_count "$IX-my")" = 6 >/dev/null
-sleep 1
-check "my: a follow without faults then holds every change (6 rows, as a dry run writes them)" compare my my.yml my-final
-follow_stop
-kill "$PPID_" 2>/dev/null; wait "$PPID_" 2>/dev/null
+final_read my 6
 check "no follow left running" eval '! kill -0 "$FPID" 2>/dev/null'

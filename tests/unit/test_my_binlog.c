@@ -89,21 +89,15 @@ int main(void)
         m.meta = meta;
         m.ncols = (int)sizeof types;
         const unsigned char two[] = {0x05, 0x01, 0, 0}, one[] = {0x07};
+        /* the bytes each column's value starts with, and how many are left:
+         * column 4 has a 2-byte length with 1 byte left, column 11 a 4-byte
+         * one with 1 byte left */
+        static const int left[14] = {4, 4, 4, 4, 1, 1, 1, 4, 4, 4, 4, 1, 4, 4};
         long sz[14];
-        sz[0] = value_size(&m, 0, two, two + 4);
-        sz[1] = value_size(&m, 1, two, two + 4);
-        sz[2] = value_size(&m, 2, two, two + 4);
-        sz[3] = value_size(&m, 3, two, two + 4);
-        sz[4] = value_size(&m, 4, one, one + 1);   /* a 2-byte length with 1 byte left */
-        sz[5] = value_size(&m, 5, one, one + 1);
-        sz[6] = value_size(&m, 6, one, one + 1);
-        sz[7] = value_size(&m, 7, two, two + 4);
-        sz[8] = value_size(&m, 8, two, two + 4);
-        sz[9] = value_size(&m, 9, two, two + 4);
-        sz[10] = value_size(&m, 10, two, two + 4);
-        sz[11] = value_size(&m, 11, two, two + 1);  /* a 4-byte length with 1 byte left */
-        sz[12] = value_size(&m, 12, two, two + 4);
-        sz[13] = value_size(&m, 13, two, two + 4);
+        for (int i = 0; i < 14; i++) {
+            const unsigned char *at = i >= 4 && i <= 6 ? one : two;
+            sz[i] = value_size(&m, i, at, at + left[i]);
+        }
         T_CHECK(sz[0] == 5 && sz[1] == -1 && sz[2] == -1 && sz[3] == 3 + 0x105 && sz[4] == -1 &&
                     sz[5] == 1 + 7 && sz[6] == 1 + 7 && sz[7] == 2 + 0x105 && sz[8] == 2 && sz[9] == 2 &&
                     sz[10] == 5 && sz[11] == -1 && sz[12] == -1 && sz[13] == 0,
