@@ -1,0 +1,706 @@
+/* test_my_rows.c - the MariaDB driver's row events without a server: every
+ * binlog column type decoded to the value a scan of the row yields (integers
+ * by signedness, floats, DECIMAL, the temporal types with their fractions,
+ * YEAR, BIT, ENUM/SET, strings, blobs, geometry, JSON), TABLE_MAP events of
+ * followed and other tables and malformed ones, WRITE/UPDATE/DELETE rows
+ * events (v1, v2, MariaDB's compressed v1) walked into changes with their
+ * before and after images, partial column bitmaps and NULLs, rows cut short;
+ * the binlog positions and ENUM labels the stream parses, its error
+ * messages, the scan's column types and the binary protocol's conversions.
+ * The driver file is compiled into this test (these functions are static). */
+#include "sources/mysql.c"
+
+#include <math.h>
+
+#include "t.h"
+
+/* ------------------------------------------------------------ value_of */
+
+static src_stream S;
+static rpl_table T;
+static const char *labels[] = {"a", "b", "c"};
+
+/* The value of one column of type ty (metadata m0 m1, column semantics sem)
+ * at p: its text as "KIND:text", "NULL" or "ABSENT". */
+static const char *val(unsigned ty, unsigned m0, unsigned m1, unsigned sem, const void *p, long sz)
+{
+    static char ring[8][200]; /* several results in one expression */
+    static int next;
+    char *out = ring[next++ % 8];
+    unsigned char types[1] = {(unsigned char)ty}, meta[1][2] = {{(unsigned char)m0, (unsigned char)m1}},
+                  sems[1] = {(unsigned char)sem};
+    const char **lab[1] = {labels};
+    int nlab[1] = {3};
+    T.sem = sems;
+    T.labels = lab;
+    T.nlabels = nlab;
+    rpl_map m = {0};
+    m.t = &T;
+    m.ncols = 1;
+    m.types = types;
+    m.meta = meta;
+    src_value v = {0};
+    v.kind = SRC_NUMBER;
+    int rc = value_of(&S, &m, 0, p, sz, &v);
+    if (rc == 1) return "ABSENT";
+    if (v.kind == SRC_NULL) return "NULL";
+    const char *k = v.kind == SRC_NUMBER ? "N" : v.kind == SRC_STRING ? "S" : v.kind == SRC_BINARY ? "B"
+                    : v.kind == SRC_JSON ? "J" : "?";
+    snprintf(out, sizeof ring[0], "%s:%.*s", k, (int)v.n, v.p ? v.p : "");
+    return out;
+}
+
+static void be_put(unsigned char *p, uint64_t x, int n)
+{
+    for (int i = n - 1; i >= 0; i--, x >>= 8) p[i] = (unsigned char)x;
+}
+
+static void le_put(unsigned char *p, uint64_t x, int n)
+{
+    for (int i = 0; i < n; i++, x >>= 8) p[i] = (unsigned char)x;
+}
+
+/* DATETIME2 of fsp digits: 5 bytes of date and time, then the fraction. */
+static const char *dt2(unsigned y, unsigned mo, unsigned d, unsigned h, unsigned mi, unsigned s,
+                       unsigned fsp, uint64_t frac)
+{
+    unsigned char b[8];
+    uint64_t ym = (uint64_t)y * 13 + mo, ymd = ym << 5 | d, hms = (uint64_t)h << 12 | mi << 6 | s;
+    be_put(b, (ymd << 17 | hms) + 0x8000000000ULL, 5);
+    be_put(b + 5, frac, (int)(fsp + 1) / 2);
+    return val(MYSQL_TYPE_DATETIME2, fsp, 0, S_TEXT, b, 5 + (fsp + 1) / 2);
+}
+
+/* TIME2 of fsp digits from the packed value MySQL stores for it. */
+static const char *time2(int neg, unsigned h, unsigned mi, unsigned s, unsigned long us, unsigned fsp)
+{
+    unsigned char b[8];
+    int64_t packed = ((int64_t)((uint64_t)h << 12 | mi << 6 | s) << 24) + (int64_t)us;
+    if (neg) packed = -packed;
+    switch ((fsp + 1) / 2) {
+    case 0: be_put(b, (uint64_t)((packed >> 24) + 0x800000), 3); break;
+    case 1:
+        be_put(b, (uint64_t)((packed >> 24) + 0x800000), 3);
+        b[3] = (unsigned char)(int8_t)((packed % (1LL << 24)) / 10000);
+        break;
+    case 2:
+        be_put(b, (uint64_t)((packed >> 24) + 0x800000), 3);
+        be_put(b + 3, (uint64_t)(int16_t)((packed % (1LL << 24)) / 100), 2);
+        break;
+    default: be_put(b, (uint64_t)(packed + 0x800000000000LL), 6); break;
+    }
+    return val(MYSQL_TYPE_TIME2, fsp, 0, S_TEXT, b, 3 + (fsp + 1) / 2);
+}
+
+static void test_values(void)
+{
+    const unsigned char ff[9] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    const unsigned char s8000[2] = {0x00, 0x80};
+    char a[300];
+    snprintf(a, sizeof a, "%s|%s|%s|%s|%s|%s|%s|%s", val(MYSQL_TYPE_TINY, 0, 0, S_TEXT, ff, 1),
+             val(MYSQL_TYPE_TINY, 0, 0, S_UNSIGNED, ff, 1), val(MYSQL_TYPE_SHORT, 0, 0, S_TEXT, s8000, 2),
+             val(MYSQL_TYPE_INT24, 0, 0, S_TEXT, ff, 3), val(MYSQL_TYPE_INT24, 0, 0, S_UNSIGNED, ff, 3),
+             val(MYSQL_TYPE_LONG, 0, 0, S_TEXT, ff, 4), val(MYSQL_TYPE_LONGLONG, 0, 0, S_TEXT, ff, 8),
+             val(MYSQL_TYPE_LONGLONG, 0, 0, S_UNSIGNED, ff, 8));
+    T_STREQ(a, "N:-1|N:255|N:-32768|N:-1|N:16777215|N:-1|N:-1|N:18446744073709551615",
+            "integers: sign-extended by width, UNSIGNED (by the table's description) as is");
+
+    const unsigned char y124[1] = {124}, y0[1] = {0};
+    snprintf(a, sizeof a, "%s|%s", val(MYSQL_TYPE_YEAR, 0, 0, S_TEXT, y124, 1),
+             val(MYSQL_TYPE_YEAR, 0, 0, S_TEXT, y0, 1));
+    T_STREQ(a, "N:2024|N:0", "YEAR: 1900 + the byte, the zero year 0");
+
+    unsigned char f[4], d[8];
+    float fv = 1.5f, f3 = 3.0f, fn = NAN;
+    double dv = 0.1, di = INFINITY;
+    uint32_t bits;
+    uint64_t bits8;
+    char b1[40], b2[40], b3[40], b4[40];
+    memcpy(&bits, &fv, 4), le_put(f, bits, 4), snprintf(b1, sizeof b1, "%s", val(MYSQL_TYPE_FLOAT, 4, 0, S_TEXT, f, 4));
+    memcpy(&bits, &f3, 4), le_put(f, bits, 4), snprintf(b2, sizeof b2, "%s", val(MYSQL_TYPE_FLOAT, 4, 0, S_TEXT, f, 4));
+    memcpy(&bits, &fn, 4), le_put(f, bits, 4), snprintf(b3, sizeof b3, "%s", val(MYSQL_TYPE_FLOAT, 4, 0, S_TEXT, f, 4));
+    memcpy(&bits8, &dv, 8), le_put(d, bits8, 8), snprintf(b4, sizeof b4, "%s", val(MYSQL_TYPE_DOUBLE, 8, 0, S_TEXT, d, 8));
+    memcpy(&bits8, &di, 8), le_put(d, bits8, 8);
+    snprintf(a, sizeof a, "%s|%s|%s|%s|%s", b1, b2, b3, b4, val(MYSQL_TYPE_DOUBLE, 8, 0, S_TEXT, d, 8));
+    T_STREQ(a, "N:1.5|N:3.0|NULL|N:0.1|NULL",
+            "FLOAT and DOUBLE: shortest text, integral ones with .0, NaN and infinity NULL");
+
+    const unsigned char dneg[] = {0x7f, 0xff, 0xfb, 0x2d, 0xc7};
+    const unsigned char bits2[9] = {0x01, 0x02, 0, 0, 0, 0, 0, 0, 0x09};
+    snprintf(a, sizeof a, "%s|%s|%s", val(MYSQL_TYPE_NEWDECIMAL, 10, 2, S_TEXT, dneg, 5),
+             val(MYSQL_TYPE_BIT, 3, 1, S_TEXT, bits2, 2), val(MYSQL_TYPE_BIT, 0, 9, S_TEXT, bits2, 9));
+    T_STREQ(a, "N:-1234.56|N:258|N:72620543991349248",
+            "DECIMAL as the server prints it; BIT big-endian, its first 8 bytes when longer");
+
+    unsigned char dt[8];
+    le_put(dt, 2024u << 9 | 1 << 5 | 2, 3);
+    snprintf(b1, sizeof b1, "%s", val(MYSQL_TYPE_DATE, 0, 0, S_TEXT, dt, 3));
+    le_put(dt, 2024u << 9 | 0 << 5 | 2, 3);
+    snprintf(b2, sizeof b2, "%s", val(MYSQL_TYPE_NEWDATE, 0, 0, S_TEXT, dt, 3));
+    le_put(dt, 20240102030405ULL, 8);
+    snprintf(b3, sizeof b3, "%s", val(MYSQL_TYPE_DATETIME, 0, 0, S_TEXT, dt, 8));
+    le_put(dt, 20240100030405ULL, 8);
+    snprintf(a, sizeof a, "%s|%s|%s|%s", b1, b2, b3, val(MYSQL_TYPE_DATETIME, 0, 0, S_TEXT, dt, 8));
+    T_STREQ(a, "S:2024-01-02|NULL|S:2024-01-02T03:04:05|NULL",
+            "DATE and the old DATETIME; a zero month or day is NULL");
+
+    snprintf(b1, sizeof b1, "%s", dt2(2024, 12, 31, 23, 59, 58, 0, 0));
+    snprintf(b2, sizeof b2, "%s", dt2(2024, 1, 2, 3, 4, 5, 1, 50));
+    snprintf(b3, sizeof b3, "%s", dt2(2024, 1, 2, 3, 4, 5, 3, 1230));
+    snprintf(b4, sizeof b4, "%s", dt2(2024, 1, 2, 3, 4, 5, 6, 123456));
+    snprintf(a, sizeof a, "%s|%s|%s|%s|%s", b1, b2, b3, b4, dt2(0, 0, 0, 0, 0, 0, 0, 0));
+    T_STREQ(a, "S:2024-12-31T23:59:58|S:2024-01-02T03:04:05.5|S:2024-01-02T03:04:05.123|"
+               "S:2024-01-02T03:04:05.123456|NULL",
+            "DATETIME2 with 0, 1, 3 and 6 fraction digits; the zero datetime NULL");
+
+    unsigned char ts[8];
+    le_put(ts, 1704164645u, 4);
+    snprintf(b1, sizeof b1, "%s", val(MYSQL_TYPE_TIMESTAMP, 0, 0, S_TEXT, ts, 4));
+    le_put(ts, 0, 4);
+    snprintf(b2, sizeof b2, "%s", val(MYSQL_TYPE_TIMESTAMP, 0, 0, S_TEXT, ts, 4));
+    be_put(ts, 1704164645u, 4), be_put(ts + 4, 654321, 3);
+    snprintf(b3, sizeof b3, "%s", val(MYSQL_TYPE_TIMESTAMP2, 6, 0, S_TEXT, ts, 7));
+    be_put(ts, 0, 4);
+    snprintf(a, sizeof a, "%s|%s|%s|%s", b1, b2, b3, val(MYSQL_TYPE_TIMESTAMP2, 0, 0, S_TEXT, ts, 4));
+    T_STREQ(a, "S:2024-01-02T03:04:05Z|NULL|S:2024-01-02T03:04:05.654321Z|NULL",
+            "TIMESTAMP and TIMESTAMP2 (6 digits) in UTC with Z; the zero timestamp NULL");
+
+    unsigned char tm[3];
+    le_put(tm, 123456, 3);
+    snprintf(b1, sizeof b1, "%s", val(MYSQL_TYPE_TIME, 0, 0, S_TEXT, tm, 3));
+    le_put(tm, (uint32_t)-8385959 & 0xffffff, 3);
+    snprintf(a, sizeof a, "%s|%s", b1, val(MYSQL_TYPE_TIME, 0, 0, S_TEXT, tm, 3));
+    T_STREQ(a, "S:12:34:56|S:-838:59:59", "the old TIME, negative and beyond 99 hours");
+
+    char t0[40], t1[40], t2[40], t3[40], t4[40], t5[40];
+    snprintf(t0, sizeof t0, "%s", time2(0, 12, 34, 56, 0, 0));
+    snprintf(t1, sizeof t1, "%s", time2(1, 1, 0, 0, 0, 0));
+    snprintf(t2, sizeof t2, "%s", time2(0, 0, 0, 1, 500000, 2));
+    snprintf(t3, sizeof t3, "%s", time2(1, 0, 0, 1, 500000, 2));
+    snprintf(t4, sizeof t4, "%s", time2(1, 0, 0, 1, 123400, 4));
+    snprintf(t5, sizeof t5, "%s", time2(0, 838, 59, 59, 0, 0));
+    snprintf(a, sizeof a, "%s|%s|%s|%s|%s|%s|%s", t0, t1, t2, t3, t4, t5, time2(1, 12, 34, 56, 123456, 6));
+    T_STREQ(a, "S:12:34:56|S:-01:00:00|S:00:00:01.50|S:-00:00:01.50|S:-00:00:01.1234|S:838:59:59|"
+               "S:-12:34:56.123456",
+            "TIME2 with 0, 2, 4 and 6 fraction digits, negative ones with a fraction borrowed");
+
+    const unsigned char e2[1] = {2}, e0[1] = {0}, e9[2] = {9, 0}, set5[1] = {5}, set0[1] = {0};
+    snprintf(a, sizeof a, "%s|%s|%s|%s|%s", val(MYSQL_TYPE_STRING, MYSQL_TYPE_ENUM, 1, S_ENUM, e2, 1),
+             val(MYSQL_TYPE_STRING, MYSQL_TYPE_ENUM, 1, S_ENUM, e0, 1),
+             val(MYSQL_TYPE_STRING, MYSQL_TYPE_ENUM, 2, S_ENUM, e9, 2),
+             val(MYSQL_TYPE_STRING, MYSQL_TYPE_SET, 1, S_SET, set5, 1),
+             val(MYSQL_TYPE_STRING, MYSQL_TYPE_SET, 1, S_SET, set0, 1));
+    T_STREQ(a, "S:b|S:|S:|J:[\"a\",\"c\"]|J:[]",
+            "ENUM by its index (0 and unknown indexes empty), SET as a JSON array of its members");
+
+    const unsigned char blob[] = {3, 0, 'a', 'b', 'c'}, js[] = {2, 0, '{', '}'};
+    const unsigned char geo[] = {9, 0, 0, 0, 0xE6, 0x10, 0, 0, 1, 2, 3, 4, 5}, geo2[] = {2, 0, 0, 0, 1, 2};
+    snprintf(a, sizeof a, "%s|%s|%s|%s|%s|%s", val(MYSQL_TYPE_BLOB, 2, 0, S_TEXT, blob, 5),
+             val(MYSQL_TYPE_BLOB, 2, 0, S_BINARY, blob, 5), val(MYSQL_TYPE_BLOB, 2, 0, S_JSON, js, 4),
+             val(MYSQL_TYPE_GEOMETRY, 4, 0, S_GEOMETRY, geo, 13),
+             val(MYSQL_TYPE_GEOMETRY, 4, 0, S_GEOMETRY, geo2, 6), val(MYSQL_TYPE_JSON, 4, 0, S_JSON, blob, 5));
+    T_STREQ(a, "S:abc|B:abc|J:{}|B:\x01\x02\x03\x04\x05|B:\x01\x02|ABSENT",
+            "TEXT, BLOB and MariaDB's JSON by their length prefix; GEOMETRY without its SRID; "
+            "MySQL's binary JSON has no text here");
+
+    const unsigned char c1[] = {3, 'x', 'y', 'z'}, c2[] = {3, 0, 'x', 'y', 'z'};
+    snprintf(a, sizeof a, "%s|%s|%s|%s|%s", val(MYSQL_TYPE_STRING, MYSQL_TYPE_STRING, 10, S_TEXT, c1, 4),
+             val(MYSQL_TYPE_STRING, 0xce, 0x2c, S_TEXT, c2, 5), val(MYSQL_TYPE_VARCHAR, 10, 0, S_TEXT, c1, 4),
+             val(MYSQL_TYPE_VARCHAR, 0x2c, 0x01, S_BINARY, c2, 5), val(MYSQL_TYPE_VARCHAR, 10, 0, S_SKIP, c1, 4));
+    T_STREQ(a, "S:xyz|S:xyz|S:xyz|B:xyz|ABSENT",
+            "CHAR(10), CHAR(300) (two length bytes), VARCHAR(10) and VARBINARY(300); a UUID/INET "
+            "column has no text here");
+}
+
+/* ------------------------------------------------------------ events */
+
+static MARIADB_RPL rpl;
+static unsigned char raw[512];
+
+/* A TABLE_MAP event for db.name with the given column types and metadata. */
+static int table_map(uint64_t id, const char *db, const char *name, const char *types, int ncols,
+                     const char *meta, size_t metan, diag *d)
+{
+    MARIADB_RPL_EVENT e;
+    memset(&e, 0, sizeof e);
+    e.event_type = TABLE_MAP_EVENT;
+    e.event.table_map.table_id = id;
+    e.event.table_map.database.str = (char *)db;
+    e.event.table_map.database.length = strlen(db);
+    e.event.table_map.table.str = (char *)name;
+    e.event.table_map.table.length = strlen(name);
+    e.event.table_map.column_count = (uint32_t)ncols;
+    e.event.table_map.column_types.str = (char *)types;
+    e.event.table_map.column_types.length = (size_t)ncols;
+    e.event.table_map.metadata.str = (char *)meta;
+    e.event.table_map.metadata.length = metan;
+    return on_table_map(&S, &e, d);
+}
+
+/* A rows event of type ty: the 19-byte header, then body (n bytes), then
+ * (with S.crc) a checksum's 4 bytes. */
+static int rows(unsigned ty, const unsigned char *body, size_t n, diag *d)
+{
+    MARIADB_RPL_EVENT e;
+    memset(&e, 0, sizeof e);
+    memset(raw, 0, sizeof raw);
+    memcpy(raw + 19, body, n);
+    e.event_type = (enum mariadb_rpl_event)ty;
+    e.raw_data = raw;
+    e.raw_data_size = 19 + n + (S.crc ? 4 : 0);
+    return on_rows(&S, &e, d);
+}
+
+/* The changes of the rows event being walked, as text:
+ * "I(v,v) U(v,v>v,v) D(v,v)" with NULL as -, an unchanged column as ~. */
+static const char *walk(diag *d, int *rc)
+{
+    static char out[400];
+    size_t k = 0;
+    src_change c;
+    out[0] = 0;
+    while ((*rc = next_change(&S, &c, d)) == 1) {
+        const char *kind = c.kind == SRC_CHANGE_INSERT ? "I" : c.kind == SRC_CHANGE_UPDATE ? "U" : "D";
+        k += (size_t)snprintf(out + k, sizeof out - k, "%s%s(", k ? " " : "", kind);
+        for (int img = 0; img < 2; img++) {
+            const src_value *row = img == 0 ? c.old : c.row;
+            if (!row) continue;
+            if (img == 1 && c.old) k += (size_t)snprintf(out + k, sizeof out - k, ">");
+            for (int i = 0; i < c.ncols; i++) {
+                const char *sep = i ? "," : "";
+                if (img == 1 && c.unchanged && c.unchanged[i])
+                    k += (size_t)snprintf(out + k, sizeof out - k, "%s~", sep);
+                else if (row[i].kind == SRC_NULL)
+                    k += (size_t)snprintf(out + k, sizeof out - k, "%s-", sep);
+                else
+                    k += (size_t)snprintf(out + k, sizeof out - k, "%s%.*s", sep, (int)row[i].n, row[i].p);
+            }
+        }
+        k += (size_t)snprintf(out + k, sizeof out - k, ")");
+        if (strcmp(c.table, "orders") || c.names != T.names) return "wrong table";
+    }
+    return out;
+}
+
+static void test_events(void)
+{
+    diag *d = diag_new();
+    char a[400];
+    int rc;
+    /* orders(id INT, name VARCHAR(20), qty SMALLINT UNSIGNED) in database shop */
+    static const char *names[] = {"id", "name", "qty"};
+    static unsigned char sems[] = {S_TEXT, S_TEXT, S_UNSIGNED};
+    static const char **lab[3];
+    static int nlab[3];
+    static char oname[] = "orders";
+    T.name = oname;
+    T.t.ncols = 3;
+    T.names = names;
+    T.sem = sems;
+    T.labels = lab;
+    T.nlabels = nlab;
+    S.tables = &T;
+    S.ntables = 1;
+    S.cfg.database = "shop";
+    S.rpl = &rpl;
+    snprintf(S.file, sizeof S.file, "mysql-bin.000007");
+    S.pos = 1234;
+    const char types[] = {MYSQL_TYPE_LONG, MYSQL_TYPE_VARCHAR, MYSQL_TYPE_SHORT};
+    const char meta[] = {20, 0};
+
+    rc = table_map(7, "shop", "orders", types, 3, meta, 2, d);
+    T_CHECK(rc == 0 && S.nmaps == 1 && S.maps[0].t == &T && !S.maps[0].bad && S.maps[0].ncols == 3 &&
+                S.maps[0].meta[1][0] == 20 && S.maps[0].types[2] == MYSQL_TYPE_SHORT && S.nq == 0,
+            "TABLE_MAP of a followed table: its types and metadata kept, nothing queued");
+    rc = table_map(8, "shop", "audit", types, 3, meta, 2, d) |
+         table_map(9, "other", "orders", types, 3, meta, 2, d);
+    T_CHECK(rc == 0 && S.nmaps == 3 && !S.maps[1].t && !S.maps[1].types && !S.maps[2].t && S.nq == 0,
+            "TABLE_MAP of a table not followed, and of orders in another database: ignored");
+
+    /* WRITE_ROWS v2: id 7, flags, extra-data length 2, 3 columns, all present;
+     * (1,'ab',65535) and (-2,NULL,7) */
+    const unsigned char w2[] = {7, 0, 0, 0, 0, 0, 1, 0, 2, 0, 3, 0x07,
+                                0x00, 1, 0, 0, 0, 2, 'a', 'b', 0xff, 0xff,
+                                0x02, 0xfe, 0xff, 0xff, 0xff, 7, 0};
+    rc = rows(WRITE_ROWS_EVENT, w2, sizeof w2, d);
+    snprintf(a, sizeof a, "%d %s", rc, walk(d, &rc));
+    T_STREQ(a, "0 I(1,ab,65535) I(-2,-,7)", "WRITE_ROWS v2: two inserts, a NULL, an UNSIGNED column");
+    T_CHECK(rc == 0 && !S.walking, "the walk ends with the event");
+
+    /* UPDATE_ROWS v1 with a checksum: before image all columns, after image
+     * only id and qty (MINIMAL): name is unchanged */
+    S.crc = 1;
+    const unsigned char u1[] = {7, 0, 0, 0, 0, 0, 1, 0, 3, 0x07, 0x05,
+                                0x00, 1, 0, 0, 0, 2, 'a', 'b', 0xff, 0xff,
+                                0x00, 1, 0, 0, 0, 8, 0};
+    rc = rows(UPDATE_ROWS_EVENT_V1, u1, sizeof u1, d);
+    snprintf(a, sizeof a, "%d %s", rc, walk(d, &rc));
+    T_STREQ(a, "0 U(1,ab,65535>1,~,8)", "UPDATE_ROWS v1 (checksummed): old image, new image with a column left out");
+
+    /* DELETE_ROWS v1 without the name column in the image */
+    S.crc = 0;
+    const unsigned char d1[] = {7, 0, 0, 0, 0, 0, 1, 0, 3, 0x05, 0x00, 1, 0, 0, 0, 9, 0};
+    rc = rows(DELETE_ROWS_EVENT_V1, d1, sizeof d1, d);
+    snprintf(a, sizeof a, "%d %s", rc, walk(d, &rc));
+    T_STREQ(a, "0 D(1,-,9)", "DELETE_ROWS v1: the old image, a NULL and a column not in the image");
+
+    /* a row cut short: the string's length runs past the event */
+    const unsigned char cut[] = {7, 0, 0, 0, 0, 0, 1, 0, 3, 0x07, 0x00, 1, 0, 0, 0, 9, 'a'};
+    diag_clear(d);
+    rc = rows(WRITE_ROWS_EVENT_V1, cut, sizeof cut, d);
+    src_change c;
+    int r2 = next_change(&S, &c, d);
+    T_CHECK(rc == 0 && r2 == DIAG_EIO && !S.walking && diag_count(d) == 1 &&
+                strstr(diag_last(d), "binlog mysql-bin.000007:1234: a row of orders could not be decoded"),
+            "a row cut short: an error naming the position and the table");
+    /* an event with no rows after its bitmap: no change */
+    const unsigned char none[] = {7, 0, 0, 0, 0, 0, 1, 0, 3, 0x07};
+    diag_clear(d);
+    rc = rows(WRITE_ROWS_EVENT_V1, none, sizeof none, d);
+    r2 = next_change(&S, &c, d);
+    T_CHECK(rc == 0 && r2 == 0 && !S.walking && diag_count(d) == 0, "a rows event without rows: no change");
+
+    /* malformed events: each names the position */
+    const unsigned char short_[] = {7, 0, 0};
+    const unsigned char extra1[] = {7, 0, 0, 0, 0, 0, 1, 0, 1, 0};
+    const unsigned char extra9[] = {7, 0, 0, 0, 0, 0, 1, 0, 9, 0, 3};
+    const unsigned char badn[] = {7, 0, 0, 0, 0, 0, 1, 0, 0xff};
+    const unsigned char nobm[] = {7, 0, 0, 0, 0, 0, 1, 0, 20};
+    const unsigned char nobm2[] = {7, 0, 0, 0, 0, 0, 1, 0, 3, 0x07};
+    const unsigned char twocols[] = {7, 0, 0, 0, 0, 0, 1, 0, 2, 0x03, 0x00, 1, 0, 0, 0, 2, 'a', 'b'};
+    const unsigned char nov2len[] = {7, 0, 0, 0, 0, 0, 1, 0, 3};
+    int bad = 0;
+    struct { unsigned ty; const unsigned char *b; size_t n; } mal[] = {
+        {WRITE_ROWS_EVENT_V1, short_, sizeof short_}, {WRITE_ROWS_EVENT, extra1, sizeof extra1},
+        {WRITE_ROWS_EVENT, extra9, sizeof extra9},    {WRITE_ROWS_EVENT_V1, badn, sizeof badn},
+        {WRITE_ROWS_EVENT_V1, nobm, sizeof nobm},     {UPDATE_ROWS_EVENT_V1, nobm2, sizeof nobm2},
+        {WRITE_ROWS_EVENT_V1, twocols, sizeof twocols}, {WRITE_ROWS_EVENT, nov2len, sizeof nov2len},
+    };
+    for (size_t i = 0; i < sizeof mal / sizeof mal[0]; i++) {
+        diag_clear(d);
+        S.walking = 0;
+        rc = rows(mal[i].ty, mal[i].b, mal[i].n, d);
+        bad += rc == DIAG_EIO && !S.walking && diag_count(d) == 1 &&
+               strstr(diag_last(d), "mysql: binlog mysql-bin.000007:1234: a malformed rows event") != NULL;
+    }
+    T_CHECK(bad == 8, "malformed rows events (cut header, bad extra data, column count, bitmaps, a column "
+                      "count other than the table map's): refused by name");
+
+    /* rows of a table not followed, or of an unknown table id: skipped */
+    const unsigned char other[] = {8, 0, 0, 0, 0, 0, 1, 0, 3, 0x07, 0x00, 1, 0, 0, 0, 0, 1, 0};
+    const unsigned char unknown[] = {42, 0, 0, 0, 0, 0, 1, 0, 3, 0x07, 0x00, 1, 0, 0, 0, 0, 1, 0};
+    diag_clear(d);
+    rc = rows(WRITE_ROWS_EVENT_V1, other, sizeof other, d) | rows(WRITE_ROWS_EVENT_V1, unknown, sizeof unknown, d);
+    T_CHECK(rc == 0 && !S.walking && diag_count(d) == 0, "rows of a table not followed or an unknown id: skipped");
+
+    /* MariaDB's compressed v1 rows: the library's uncompressed row data */
+    unsigned char cbm[1] = {0x07}, cdata[] = {0x00, 5, 0, 0, 0, 1, 'z', 3, 0};
+    MARIADB_RPL_EVENT e;
+    memset(&e, 0, sizeof e);
+    e.event_type = WRITE_ROWS_COMPRESSED_EVENT_V1;
+    e.event.rows.table_id = 7;
+    e.event.rows.column_count = 3;
+    e.event.rows.column_bitmap = cbm;
+    e.event.rows.row_data = cdata;
+    e.event.rows.row_data_size = sizeof cdata;
+    rc = on_rows(&S, &e, d);
+    snprintf(a, sizeof a, "%d %s", rc, walk(d, &rc));
+    T_STREQ(a, "0 I(5,z,3)", "a compressed v1 WRITE_ROWS: decoded from the library's row data");
+    e.event_type = UPDATE_ROWS_COMPRESSED_EVENT_V1; /* no second bitmap */
+    diag_clear(d);
+    rc = on_rows(&S, &e, d);
+    int rc2;
+    e.event_type = WRITE_ROWS_COMPRESSED_EVENT_V1;
+    e.event.rows.row_data = NULL;
+    diag_clear(d);
+    rc2 = on_rows(&S, &e, d);
+    T_CHECK(rc == DIAG_EIO && rc2 == DIAG_EIO && diag_count(d) == 1 &&
+                strstr(diag_last(d), "compressed rows event 166 is not supported by this client library"),
+            "compressed rows: an UPDATE without its second bitmap malformed, no row data not supported");
+    e.event_type = WRITE_ROWS_COMPRESSED_EVENT;
+    diag_clear(d);
+    rc = on_rows(&S, &e, d);
+    T_CHECK(rc == DIAG_EIO && strstr(diag_last(d), "compressed rows event 169 is not"),
+            "compressed v2 rows: not supported, named by number");
+
+    /* a TABLE_MAP with its metadata cut short: the table is read in full,
+     * once for rows of that shape, and its rows are skipped */
+    S.nq = S.qhead = 0;
+    diag_clear(d);
+    rc = table_map(7, "shop", "orders", types, 3, meta, 1, d);
+    int q1 = S.nq;
+    rc |= table_map(7, "shop", "orders", types, 3, meta, 1, d);
+    rc |= rows(WRITE_ROWS_EVENT, w2, sizeof w2, d);
+    T_CHECK(rc == 0 && q1 == 1 && S.nq == 1 && S.q[0].kind == SRC_CHANGE_TRUNCATE && S.q[0].t == &T &&
+                T.stale == 3 && S.maps[0].bad && !S.walking && S.nmaps == 3,
+            "TABLE_MAP with short metadata: one full read of the table, its rows skipped");
+    rc = table_map(7, "shop", "orders", types, 3, meta, 2, d);
+    T_CHECK(rc == 0 && !S.maps[0].bad && T.stale == 0 && S.nq == 1, "a good TABLE_MAP again: decodable, no full read");
+
+    /* every metadata width: FLOAT/BLOB 1 byte, BIT/DECIMAL/STRING/ENUM 2, others none */
+    const char types2[] = {(char)MYSQL_TYPE_FLOAT, (char)MYSQL_TYPE_NEWDECIMAL, (char)MYSQL_TYPE_DATE};
+    const char meta2[] = {4, 10, 2};
+    T.t.ncols = 3;
+    rc = table_map(10, "shop", "orders", types2, 3, meta2, 3, d);
+    T_CHECK(rc == 0 && !S.maps[3].bad && S.maps[3].meta[0][0] == 4 && S.maps[3].meta[1][0] == 10 &&
+                S.maps[3].meta[1][1] == 2 && S.maps[3].meta[2][0] == 0,
+            "TABLE_MAP metadata: one byte for FLOAT, two for DECIMAL, none for DATE");
+
+    diag_free(d);
+    for (int i = 0; i < S.nmaps; i++) {
+        free(S.maps[i].types);
+        free(S.maps[i].meta);
+    }
+    free(S.maps);
+    free(S.q);
+    free(S.row);
+    free(S.old);
+    free(S.absent);
+    S.maps = NULL;
+    S.q = NULL;
+    S.row = S.old = NULL;
+    S.absent = NULL;
+}
+
+/* ------------------------------------------------------------ positions, labels, errors */
+
+static void test_text(void)
+{
+    char file[17];
+    unsigned long long pos = 0;
+    T_CHECK(parse_position("mysql-bin.000003:4567", file, sizeof file, &pos) == 0 &&
+                !strcmp(file, "mysql-bin.000003") && pos == 4567 &&
+                parse_position("a:b:120", file, sizeof file, &pos) == 0 && !strcmp(file, "a:b") && pos == 120,
+            "parse_position: file and offset, split at the last colon");
+    T_CHECK(parse_position(NULL, file, sizeof file, &pos) < 0 && parse_position("bin.1", file, sizeof file, &pos) < 0 &&
+                parse_position(":120", file, sizeof file, &pos) < 0 &&
+                parse_position("bin.1:", file, sizeof file, &pos) < 0 &&
+                parse_position("bin.1:12x", file, sizeof file, &pos) < 0 &&
+                parse_position("bin.1:3", file, sizeof file, &pos) < 0 &&
+                parse_position("a-very-long-binlog-name.000001:120", file, sizeof file, &pos) < 0,
+            "parse_position refuses: none, no colon, no file, no offset, trailing text, an offset "
+            "before the first event, a file name too long");
+
+    arena *a = arena_new();
+    const char **l = NULL;
+    int n = parse_labels(a, "enum('a','it''s','back\\\\slash','')", &l);
+    T_CHECK(n == 4 && !strcmp(l[0], "a") && !strcmp(l[1], "it's") && !strcmp(l[2], "back\\slash") && !strcmp(l[3], ""),
+            "parse_labels: quoted members, a doubled quote, a backslash escape, an empty one");
+    l = NULL;
+    int n0 = parse_labels(a, "enum", &l);
+    const char **l9 = NULL;
+    int n9 = parse_labels(a, "set('1','2','3','4','5','6','7','8','9','10')", &l9);
+    int n1 = parse_labels(a, "enum('cut", &l);
+    T_CHECK(n0 == 0 && n9 == 10 && !strcmp(l9[8], "9") && !strcmp(l9[9], "10") && n1 == 1 && !strcmp(l[0], "cut"),
+            "parse_labels: no list, more than 8 members, an unterminated one");
+    arena_free(a);
+
+    T_CHECK(is_conn_error(CR_SERVER_GONE_ERROR) && is_conn_error(CR_SERVER_LOST) &&
+                is_conn_error(CR_SERVER_LOST_EXTENDED) && is_conn_error(ER_CONNECTION_KILLED_) &&
+                is_conn_error(ER_SERVER_SHUTDOWN_) && is_conn_error(CR_CONNECTION_ERROR) &&
+                is_conn_error(CR_CONN_HOST_ERROR) && !is_conn_error(1064) && !is_conn_error(0),
+            "is_conn_error: the lost-connection codes only");
+    T_CHECK(map_errno(CR_SERVER_LOST) == DIAG_ETRANSIENT && map_errno(ER_LOCK_DEADLOCK_) == DIAG_ETRANSIENT &&
+                map_errno(ER_LOCK_WAIT_TIMEOUT_) == DIAG_ETRANSIENT &&
+                map_errno(ER_QUERY_INTERRUPTED_) == DIAG_ETRANSIENT && map_errno(1146) == DIAG_EIO,
+            "map_errno: lost connections, deadlocks, lock waits and interrupts are transient");
+
+    /* rpl_fail: the error of the connection, else of the replication handle */
+    src_stream s;
+    memset(&s, 0, sizeof s);
+    snprintf(s.file, sizeof s.file, "bin.000002");
+    s.pos = 99;
+    s.my = mysql_init(NULL);
+    MARIADB_RPL r;
+    memset(&r, 0, sizeof r);
+    diag *d = diag_new();
+    int rc0 = rpl_fail(&s, "reading", d);
+    int ok0 = rc0 == DIAG_ETRANSIENT && !strcmp(diag_last(d), "mysql: reading: connection lost (error 0)");
+    s.rpl = &r;
+    r.error_no = ER_MASTER_FATAL_READING_BINLOG_;
+    snprintf(r.error_msg, sizeof r.error_msg, "Could not find first log file name");
+    diag_clear(d);
+    int rc1 = rpl_fail(&s, "reading the binlog", d);
+    int ok1 = rc1 == DIAG_EIO &&
+              strstr(diag_last(d), "mysql: reading the binlog at bin.000002:99: Could not find first log "
+                                        "file name (error 1236). If the binlog file was purged") != NULL;
+    s.my->net.last_errno = ER_SPECIFIC_ACCESS_DENIED_;
+    snprintf(s.my->net.last_error, sizeof s.my->net.last_error, "Access denied");
+    diag_clear(d);
+    int rc2 = rpl_fail(&s, "open", d);
+    int ok2 = rc2 == DIAG_EINVAL && strstr(diag_last(d), "mysql: open: Access denied (error 1227): reading "
+                                                              "the binlog needs the REPLICATION SLAVE privilege");
+    s.my->net.last_errno = CR_SERVER_LOST;
+    snprintf(s.my->net.last_error, sizeof s.my->net.last_error, "Lost connection");
+    diag_clear(d);
+    int rc3 = rpl_fail(&s, "read", d);
+    int ok3 = rc3 == DIAG_ETRANSIENT && !strcmp(diag_last(d), "mysql: read: Lost connection (error 2013)");
+    T_CHECK(ok0 && ok1 && ok2 && ok3,
+            "rpl_fail: no error (lost), a purged binlog (from the replication handle), a missing "
+            "privilege, a lost connection");
+    mysql_close(s.my);
+    diag_free(d);
+}
+
+/* ------------------------------------------------------------ scans */
+
+static const char *ftype(enum enum_field_types t, unsigned flags, unsigned cs, unsigned long len)
+{
+    MYSQL_FIELD f;
+    memset(&f, 0, sizeof f);
+    f.type = t;
+    f.flags = flags;
+    f.charsetnr = cs;
+    f.length = len;
+    return field_sql_type(&f, 0);
+}
+
+static void test_scan_types(void)
+{
+    char a[600];
+    snprintf(a, sizeof a, "%s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s",
+             ftype(MYSQL_TYPE_TINY, 0, 63, 1), ftype(MYSQL_TYPE_TINY, UNSIGNED_FLAG, 63, 3),
+             ftype(MYSQL_TYPE_TINY, 0, 63, 4), ftype(MYSQL_TYPE_SHORT, UNSIGNED_FLAG, 63, 5),
+             ftype(MYSQL_TYPE_INT24, 0, 63, 8), ftype(MYSQL_TYPE_INT24, UNSIGNED_FLAG, 63, 8),
+             ftype(MYSQL_TYPE_LONG, UNSIGNED_FLAG, 63, 10), ftype(MYSQL_TYPE_LONGLONG, 0, 63, 20),
+             ftype(MYSQL_TYPE_LONGLONG, UNSIGNED_FLAG, 63, 20), ftype(MYSQL_TYPE_DECIMAL, 0, 63, 5),
+             ftype(MYSQL_TYPE_NEWDATE, 0, 63, 10), ftype(MYSQL_TYPE_DATETIME, 0, 63, 19),
+             ftype(MYSQL_TYPE_TIMESTAMP, 0, 63, 19), ftype(MYSQL_TYPE_TIME, 0, 63, 10),
+             ftype(MYSQL_TYPE_YEAR, 0, 63, 4), ftype(MYSQL_TYPE_BIT, 0, 63, 3), ftype(MYSQL_TYPE_JSON, 0, 45, 0),
+             ftype(MYSQL_TYPE_GEOMETRY, 0, 63, 0), ftype(MYSQL_TYPE_NULL, 0, 63, 0),
+             ftype(MYSQL_TYPE_ENUM, 0, 45, 1), ftype(MYSQL_TYPE_SET, 0, 45, 1),
+             ftype(MYSQL_TYPE_VAR_STRING, ENUM_FLAG, 45, 4), ftype(MYSQL_TYPE_VARCHAR, SET_FLAG, 45, 4),
+             ftype(MYSQL_TYPE_VAR_STRING, 0, 63, 4), ftype(MYSQL_TYPE_STRING, ENUM_FLAG, 45, 4),
+             ftype(MYSQL_TYPE_STRING, SET_FLAG, 45, 4), ftype(MYSQL_TYPE_STRING, 0, 63, 4),
+             ftype(MYSQL_TYPE_MEDIUM_BLOB, 0, 45, 4), ftype(MYSQL_TYPE_TINY_BLOB, 0, 63, 4));
+    T_STREQ(a, "tinyint(1) tinyint unsigned tinyint smallint unsigned mediumint mediumint unsigned int unsigned "
+               "bigint bigint unsigned decimal date datetime timestamp time year bit json geometry null enum set "
+               "enum set varbinary enum set binary text blob",
+            "field_sql_type: every type a scan column reports, UNSIGNED, ENUM/SET flags, binary charset");
+    MYSQL_FIELD f;
+    memset(&f, 0, sizeof f);
+    f.type = MYSQL_TYPE_BLOB;
+    T_CHECK(!strcmp(field_sql_type(&f, 1), "json") && !strcmp(ftype((enum enum_field_types)200, 0, 45, 0), "unknown"),
+            "field_sql_type: MariaDB's JSON (a format attribute), an unknown type");
+
+    /* the binary protocol's values as a scan yields them */
+    src_scan s;
+    col_state cs[14];
+    unsigned long len[14];
+    memset(&s, 0, sizeof s);
+    memset(cs, 0, sizeof cs);
+    memset(len, 0, sizeof len);
+    s.cs = cs;
+    s.len = len;
+    cs[0].kind = K_INT, cs[0].width = 1, cs[0].u.i = 0;
+    int8_t i8 = -5;
+    uint16_t u16 = 65535;
+    int32_t i32 = -70000;
+    memcpy(&cs[0].u.i, &i8, 1);
+    cs[1].kind = K_INT, cs[1].width = 2, cs[1].is_unsigned = 1, cs[1].u.i = 0;
+    memcpy(&cs[1].u.i, &u16, 2);
+    cs[2].kind = K_INT, cs[2].width = 4, cs[2].u.i = 0;
+    memcpy(&cs[2].u.i, &i32, 4);
+    cs[3].kind = K_INT, cs[3].width = 8, cs[3].is_unsigned = 1, cs[3].u.i = -1;
+    cs[4].kind = K_FLOAT, cs[4].u.f4 = NAN;
+    cs[5].kind = K_DOUBLE, cs[5].u.f = 2.0;
+    cs[6].kind = K_BIT, memcpy(cs[6].u.small, "\x01\x00", 2), len[6] = 2;
+    cs[7].kind = K_DATETIME, cs[7].decimals = 3, cs[7].u.t.year = 2024, cs[7].u.t.month = 2, cs[7].u.t.day = 29,
+    cs[7].u.t.hour = 23, cs[7].u.t.second_part = 5000;
+    cs[8].kind = K_TIMESTAMP, cs[8].decimals = 0, cs[8].u.t.year = 2024, cs[8].u.t.month = 0, cs[8].u.t.day = 1;
+    cs[9].kind = K_TIME, cs[9].decimals = 31, cs[9].u.t.neg = 1, cs[9].u.t.day = 2, cs[9].u.t.hour = 3,
+    cs[9].u.t.second_part = 250000;
+    cs[10].kind = K_GEOMETRY, cs[10].var = (char *)"\0\0\0\0WKB", len[10] = 7;
+    cs[11].kind = K_SET, cs[11].var = (char *)"x,,y", len[11] = 4;
+    buf_init(&cs[11].set, 0);
+    cs[12].kind = K_DECIMAL, memcpy(cs[12].u.small, "-12.50", 6), len[12] = 6;
+    cs[13].kind = K_JSON, cs[13].var = (char *)"{\"a\":1}", len[13] = 7;
+    char out[400];
+    size_t k = 0;
+    for (int i = 0; i < 14; i++) {
+        src_value v;
+        convert(&s, i, &v);
+        k += (size_t)snprintf(out + k, sizeof out - k, "%s%d:%.*s", i ? "|" : "", (int)v.kind, (int)v.n,
+                              v.p ? v.p : "");
+    }
+    char want[200];
+    snprintf(want, sizeof want, "%d:-5|%d:65535|%d:-70000|%d:18446744073709551615|%d:|%d:2.0|%d:256|"
+                                "%d:2024-02-29T23:00:00.005|%d:|%d:-51:00:00.250000|%d:WKB|%d:[\"x\",\"\",\"y\"]|%d:-12.50|%d:{\"a\":1}",
+             SRC_NUMBER, SRC_NUMBER, SRC_NUMBER, SRC_NUMBER, SRC_NULL, SRC_NUMBER, SRC_NUMBER, SRC_STRING,
+             SRC_NULL, SRC_STRING, SRC_BINARY, SRC_JSON, SRC_NUMBER, SRC_JSON);
+    T_STREQ(out, want, "convert: integers by width and sign, NaN and a zero month NULL, BIT, fractions by the "
+                       "declared digits (unknown: six), TIME beyond a day, GEOMETRY without SRID, SET as an array");
+    T_CHECK(s.stats.warnings == 2, "convert: a warning for the NaN and for the zero date");
+    buf_free(&cs[11].set);
+}
+
+/* ------------------------------------------------------------ connections */
+
+static void test_connect(void)
+{
+    diag *d = diag_new();
+    src_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.host = "127.0.0.1";
+    cfg.port = 1; /* nothing listens there */
+    cfg.username = "u";
+    cfg.password = "p";
+    cfg.database = "shop";
+    cfg.connect_timeout = 5;
+    src_conn *c = (src_conn *)1;
+    int rc = open_conn(&cfg, &c, d);
+    T_CHECK(rc == DIAG_EIO && c == NULL && diag_count(d) == 1 &&
+                strstr(diag_last(d), "mysql: cannot connect to 127.0.0.1:1 as u: "),
+            "open_conn: a refused connection named with host, port and user");
+    diag_clear(d);
+    cfg.ssl_enabled = 1;
+    cfg.ssl_ca = "/nonexistent/ca.pem";
+    rc = open_conn(&cfg, &c, d);
+    T_CHECK(rc == DIAG_EIO && c == NULL && strstr(diag_last(d), "mysql: ssl_ca: cannot read '/nonexistent/ca.pem'"),
+            "open_conn: an unreadable ssl_ca refused before connecting");
+
+    diag_clear(d);
+    src_stream_opts o;
+    memset(&o, 0, sizeof o);
+    src_stream *st = (src_stream *)1;
+    char snap[64] = "x";
+    cfg.ssl_enabled = 0;
+    cfg.ssl_ca = NULL;
+    rc = my_stream_open(&cfg, &o, &st, snap, sizeof snap, d);
+    T_CHECK(rc == DIAG_EIO && st == NULL && snap[0] == 0 && strstr(diag_last(d), "cannot connect to 127.0.0.1:1"),
+            "stream open: a server that cannot be reached, nothing opened");
+
+    /* stream start from a position that is not one */
+    src_stream *s = calloc(1, sizeof *s);
+    static char oname[] = "orders";
+    s->tables = calloc(1, sizeof *s->tables);
+    s->tables[0].name = strdup(oname);
+    s->ntables = 1;
+    diag_clear(d);
+    rc = my_stream_start(s, "no-offset", d);
+    T_CHECK(rc == DIAG_EINVAL && !strcmp(diag_last(d), "mysql: 'no-offset' is not a binlog position (file:offset)"),
+            "stream start: a saved position without an offset refused by name");
+    diag_clear(d);
+    s->conn = calloc(1, sizeof *s->conn);
+    s->conn->host = strdup("127.0.0.1");
+    s->conn->port = 1;
+    rc = my_stream_start(s, "bin.000001:4", d);
+    T_CHECK(rc == DIAG_ETRANSIENT && s->nq == 1 && s->q[0].kind == SRC_CHANGE_RELATION && !s->my &&
+                strstr(diag_last(d), "cannot connect to 127.0.0.1:1 as (current user)"),
+            "stream start: each table's columns queued, then the replication connection refused");
+    stream_free(s);
+    diag_free(d);
+}
+
+int main(void)
+{
+    T_PLAN(44);
+    S.ca = arena_new();
+    test_values();
+    test_events();
+    test_text();
+    test_scan_types();
+    test_connect();
+    arena_free(S.ca);
+    return T_DONE();
+}
