@@ -634,6 +634,348 @@ static void test_scan_types(void)
     buf_free(&cs[11].set);
 }
 
+
+/* ------------------------------------------------------------ more edges */
+
+static int query(src_stream *s, const char *db, const char *stmt, int *commit)
+{
+    MARIADB_RPL_EVENT e;
+    memset(&e, 0, sizeof e);
+    e.event.query.statement.str = (char *)stmt;
+    e.event.query.statement.length = strlen(stmt);
+    e.event.query.database.str = (char *)db;
+    e.event.query.database.length = strlen(db);
+    *commit = 0;
+    diag *d = diag_new();
+    int rc = on_query(s, &e, commit, d);
+    diag_free(d);
+    return rc;
+}
+
+static void on_row_fn(void *ctx, char **row, int nf)
+{
+    on_snapshot_status(ctx, row, nf);
+}
+
+static void test_edges(void)
+{
+    diag *d = diag_new();
+    /* value sizes the table map cannot give */
+    {
+        unsigned char types[] = {MYSQL_TYPE_NEWDECIMAL, MYSQL_TYPE_ENUM, MYSQL_TYPE_SET, MYSQL_TYPE_STRING,
+                                 MYSQL_TYPE_BLOB, MYSQL_TYPE_JSON, MYSQL_TYPE_VAR_STRING};
+        unsigned char meta[][2] = {{66, 2}, {0, 2}, {0, 8}, {MYSQL_TYPE_STRING, 10}, {5, 0}, {4, 0}, {10, 0}};
+        rpl_map m = {0};
+        m.types = types;
+        m.meta = meta;
+        m.ncols = (int)sizeof types;
+        const unsigned char b[] = {3, 0, 0, 0, 'a', 'b', 'c'};
+        T_CHECK(value_size(&m, 0, b, b + 7) == -1 && value_size(&m, 1, b, b + 7) == 2 &&
+                    value_size(&m, 2, b, b + 7) == 8 && value_size(&m, 3, b, b) == -1 &&
+                    value_size(&m, 4, b, b + 7) == -1 && value_size(&m, 5, b, b + 7) == 7 &&
+                    value_size(&m, 5, b, b + 3) == -1 && value_size(&m, 6, b, b + 7) == 4,
+                "value sizes: DECIMAL beyond 65 digits, ENUM and SET by their byte count, a CHAR "
+                "with no length byte left, a 5-byte blob length, JSON with a 4-byte length cut short");
+    }
+
+    /* a row image: the null bitmap missing, columns without a text here */
+    {
+        unsigned char types[] = {MYSQL_TYPE_LONG, MYSQL_TYPE_JSON};
+        unsigned char meta[][2] = {{0, 0}, {4, 0}};
+        unsigned char sems[] = {S_TEXT, S_JSON};
+        static char tname[] = "docs";
+        rpl_table t = {0};
+        t.name = tname;
+        t.sem = sems;
+        rpl_map m = {0};
+        m.t = &t;
+        m.types = types;
+        m.meta = meta;
+        m.ncols = 2;
+        src_stream s;
+        memset(&s, 0, sizeof s);
+        s.ca = S.ca;
+        s.rmap = &m;
+        snprintf(s.file, sizeof s.file, "b.1");
+        s.pos = 4;
+        const unsigned char present[] = {0x03};
+        const unsigned char img[] = {0x00, 7, 0, 0, 0, 2, 0, 0, 0, '{', '}'};
+        src_value out[2];
+        unsigned char absent[2] = {9, 9};
+        s.rp = img;
+        s.rend = img + sizeof img;
+        int rc1 = decode_image(&s, present, out, absent, d);
+        int ok1 = rc1 == 0 && s.rp == img + sizeof img && out[0].kind == SRC_NUMBER && out[0].n == 1 &&
+                  out[0].p[0] == '7' && out[1].kind == SRC_NULL && absent[0] == 0 && absent[1] == 1;
+        s.rp = img;
+        int rc2 = decode_image(&s, present, out, NULL, d);
+        int ok2 = rc2 == 0 && out[1].kind == SRC_NULL;
+        s.rp = s.rend = img; /* not even the null bitmap */
+        diag_clear(d);
+        int rc3 = decode_image(&s, present, out, absent, d);
+        T_CHECK(ok1 && ok2 && rc3 == DIAG_EIO &&
+                    !strcmp(diag_last(d), "mysql: binlog b.1:4: a row of docs could not be decoded"),
+                "a row image: MySQL's binary JSON marked absent (unchanged), a row without its null "
+                "bitmap refused");
+        /* an UPDATE whose before image is cut short */
+        const unsigned char bm[] = {0x03};
+        const unsigned char cut[] = {0x00, 7, 0};
+        s.rp = cut;
+        s.rend = cut + sizeof cut;
+        s.bm1 = s.bm2 = bm;
+        s.rows_type = UPDATE_ROWS;
+        s.walking = 1;
+        src_change c;
+        diag_clear(d);
+        int rc4 = next_change(&s, &c, d);
+        T_CHECK(rc4 == DIAG_EIO && !s.walking && c.kind == SRC_CHANGE_UPDATE && diag_count(d) == 1,
+                "an UPDATE whose before image is cut short: an error, the walk ends");
+        free(s.row);
+        free(s.old);
+        free(s.absent);
+    }
+
+    /* ROTATE events: the next file and position from the bytes */
+    {
+        src_stream s;
+        memset(&s, 0, sizeof s);
+        MARIADB_RPL r;
+        memset(&r, 0, sizeof r);
+        r.fd_header_len = 19;
+        s.rpl = &r;
+        snprintf(s.file, sizeof s.file, "bin.000001");
+        s.pos = 500;
+        unsigned char ev[19 + 8 + 300];
+        memset(ev, 0, sizeof ev);
+        le_put(ev + 19, 4, 8);
+        memcpy(ev + 27, "bin.000002", 10);
+        MARIADB_RPL_EVENT e;
+        memset(&e, 0, sizeof e);
+        e.raw_data = ev;
+        e.raw_data_size = 19 + 8 + 10;
+        int rc1 = on_rotate(&s, &e, d);
+        int ok1 = rc1 == 0 && !strcmp(s.file, "bin.000002") && s.pos == 4;
+        e.raw_data_size = 19 + 8; /* no name */
+        diag_clear(d);
+        int rc2 = on_rotate(&s, &e, d);
+        int ok2 = rc2 == DIAG_EIO && !strcmp(diag_last(d), "mysql: binlog bin.000002:4: a malformed ROTATE event");
+        e.raw_data_size = 19 + 8 + 256; /* a name longer than any file name */
+        diag_clear(d);
+        int rc3 = on_rotate(&s, &e, d);
+        s.crc = 1;
+        e.raw_data_size = 19 + 8 + 10 + 4;
+        r.fd_header_len = 0; /* before a format description: 19 */
+        int rc4 = on_rotate(&s, &e, d);
+        T_CHECK(ok1 && ok2 && rc3 == DIAG_EIO && !strcmp(s.file, "bin.000002") && rc4 == 0 && s.pos == 4,
+                "ROTATE: the next file and position; no name or one too long refused; with a checksum");
+    }
+
+    /* words and names in statements */
+    T_CHECK(!mentions("x9orders", 8, "orders") && !mentions("Zorders", 7, "orders") &&
+                !mentions("_orders", 7, "orders") && !mentions("$orders", 7, "orders") &&
+                !mentions("orders9", 7, "orders") && !mentions("ordersz", 7, "orders") &&
+                !mentions("ordersZ", 7, "orders") && !mentions("orders_", 7, "orders") &&
+                mentions("(orders)", 8, "orders") && mentions("`x`.`orders`", 12, "orders"),
+            "mentions: digits, letters of either case, _ and $ on either side make a longer name");
+    T_CHECK(word_is("\n\tBEGIN", 7, "BEGIN") && word_is("BEGIN_", 6, "BEGIN") && !word_is("BEGINz", 6, "begin"),
+            "word_is: newlines and tabs skipped, a non-letter ends the word");
+
+    /* statements: DML of every kind, no database, inside a transaction */
+    {
+        src_stream s;
+        memset(&s, 0, sizeof s);
+        rpl_table tb;
+        memset(&tb, 0, sizeof tb);
+        static char oname[] = "orders";
+        tb.name = oname;
+        s.tables = &tb;
+        s.ntables = 1;
+        int commit = 0, n = 0;
+        static const char *const dml[] = {"INSERT INTO orders VALUES (1)", "UPDATE orders SET a=1",
+                                          "REPLACE INTO orders VALUES (1)", "LOAD DATA INFILE 'f' INTO TABLE orders"};
+        s.in_trx = 1;
+        for (int i = 0; i < 4; i++) n += query(&s, "", dml[i], &commit) == 0 && !commit;
+        T_CHECK(n == 4 && s.nq == 4 && s.q[3].kind == SRC_CHANGE_TRUNCATE,
+                "INSERT, UPDATE, REPLACE and LOAD statements of a followed table (no database chosen): "
+                "read in full, inside the open transaction");
+        MARIADB_RPL_EVENT e;
+        memset(&e, 0, sizeof e);
+        T_CHECK(on_query(&s, &e, &commit, d) == 0 && !commit && s.nq == 4, "a QUERY event without a statement: nothing");
+        /* an ALTER while the server cannot be reached: the error, not a guess */
+        s.conn = calloc(1, sizeof *s.conn);
+        s.conn->host = strdup("127.0.0.1");
+        s.conn->port = 1;
+        diag_clear(d);
+        int rc = query(&s, "", "ALTER TABLE orders ADD x INT", &commit);
+        T_CHECK(rc == DIAG_ETRANSIENT && s.nq == 4, "an ALTER of a followed table while the server is unreachable: "
+                                                    "the connection error, nothing queued");
+        /* a TABLE_MAP with another column count: described anew, which fails the same way */
+        s.cfg.database = "";
+        s.tables[0].t.ncols = 2;
+        MARIADB_RPL_EVENT tm;
+        memset(&tm, 0, sizeof tm);
+        tm.event.table_map.table_id = 1;
+        tm.event.table_map.database.str = (char *)"";
+        tm.event.table_map.table.str = oname;
+        tm.event.table_map.table.length = 6;
+        tm.event.table_map.column_count = 1;
+        tm.event.table_map.column_types.str = (char *)"\x03";
+        tm.event.table_map.column_types.length = 1;
+        rc = on_table_map(&s, &tm, d);
+        T_CHECK(rc == DIAG_ETRANSIENT && s.nq == 4 && s.nmaps == 1,
+                "a TABLE_MAP of another shape while the server is unreachable: the connection error");
+        /* the queued changes come out of stream_next first, then it needs a stream */
+        src_change c;
+        s.ca = arena_new();
+        int k = 0, r;
+        while ((r = my_stream_next(&s, 0, &c, d)) == 1) k += c.kind == SRC_CHANGE_TRUNCATE && !strcmp(c.table, "orders");
+        T_CHECK(k == 4 && r == DIAG_EINVAL && !strcmp(diag_last(d), "mysql: the binlog stream is not started"),
+                "stream_next: the queued changes, then an error when the stream was never started");
+        s.tables = NULL;
+        s.ntables = 0;
+        src_stream *heap = malloc(sizeof *heap); /* stream_free frees the stream itself */
+        *heap = s;
+        stream_free(heap);
+    }
+
+    /* SHOW rows: the binlog position of SHOW MASTER STATUS and of the snapshot's status */
+    {
+        posbuf p;
+        memset(&p, 0, sizeof p);
+        char *r1[] = {(char *)"mysql-bin.000009", (char *)"1234"};
+        char *r2[] = {NULL, (char *)"1"};
+        on_master_status(&p, r2, 2);
+        on_master_status(&p, r1, 1);
+        int none = !p.have_file;
+        on_master_status(&p, r1, 2);
+        int ok = none && p.have_file && p.have_pos && !strcmp(p.file, "mysql-bin.000009") && p.pos == 1234;
+        posbuf q;
+        memset(&q, 0, sizeof q);
+        char *s1[] = {(char *)"Binlog_snapshot_file", (char *)"mysql-bin.000010"};
+        char *s2[] = {(char *)"binlog_snapshot_position", (char *)"77"};
+        char *s3[] = {(char *)"binlog_snapshot_file", (char *)""};
+        char *s4[] = {(char *)"binlog_snapshot_gtid", (char *)"0-1-2"};
+        on_row_fn(&q, s3, 2);
+        on_row_fn(&q, s4, 2);
+        on_row_fn(&q, r2, 2);
+        on_row_fn(&q, s1, 1);
+        int none2 = !q.have_file && !q.have_pos;
+        on_row_fn(&q, s1, 2);
+        on_row_fn(&q, s2, 2);
+        T_CHECK(ok && none2 && q.have_file && q.have_pos && !strcmp(q.file, "mysql-bin.000010") && q.pos == 77,
+                "SHOW rows: file and position; short, NULL, empty and other rows ignored");
+        /* a server connection that is gone */
+        MYSQL *my = mysql_init(NULL);
+        diag_clear(d);
+        int rc = master_position(my, &p, d);
+        int okm = rc == DIAG_ETRANSIENT && !p.have_file &&
+                  !strcmp(diag_last(d), "mysql: cannot read the binlog position (SHOW MASTER STATUS: Server has "
+                                        "gone away): the user needs the BINLOG MONITOR privilege (REPLICATION "
+                                        "CLIENT before MariaDB 10.5 and on MySQL)");
+        diag_clear(d);
+        rc = plain(my, "SET @a = 1", d);
+        T_CHECK(okm && rc == DIAG_ETRANSIENT && !strcmp(diag_last(d), "mysql: SET @a = 1: Server has gone away (error 2006)"),
+                "master_position and plain on a lost connection: named, transient");
+        mysql_close(my);
+    }
+
+    /* settings row */
+    {
+        settings x;
+        memset(&x, 0, sizeof x);
+        src_value row[5] = {{SRC_NUMBER, "1", 1}, {SRC_STRING, "ROW", 3}, {SRC_STRING, "FULL", 4},
+                            {SRC_NUMBER, "42", 2}, {SRC_STRING, "CRC32", 5}};
+        on_settings(&x, row);
+        int ok = x.log_bin && !strcmp(x.format, "ROW") && !strcmp(x.image, "FULL") && x.server_id == 42 &&
+                 !strcmp(x.checksum, "CRC32");
+        src_value nul[5] = {{SRC_NUMBER, "0", 1}, {SRC_NULL, NULL, 0}, {SRC_NULL, NULL, 0}, {SRC_NULL, NULL, 0},
+                            {SRC_NULL, NULL, 0}};
+        on_settings(&x, nul);
+        T_CHECK(ok && !x.log_bin && !x.format[0] && !x.image[0] && x.server_id == 0 && !x.checksum[0],
+                "server settings: log_bin, format, row image, server id, checksum; NULLs empty");
+    }
+
+    /* a stream start without a saved position reads the binlog's end */
+    {
+        src_stream *s = calloc(1, sizeof *s);
+        s->conn = calloc(1, sizeof *s->conn);
+        s->conn->pool[0] = mysql_init(NULL);
+        diag_clear(d);
+        int rc = my_stream_start(s, "", d);
+        T_CHECK(rc == DIAG_ETRANSIENT && s->nq == 0 && strstr(diag_last(d), "cannot read the binlog position"),
+                "stream start with no position: the binlog's end asked for, the error passed on");
+        stream_free(s);
+    }
+
+    /* the snapshot's connection handed to the first open naming it */
+    {
+        src_conn *h = calloc(1, sizeof *h), *got = NULL;
+        snprintf(handoff.token, sizeof handoff.token, "bin.000003:120");
+        handoff.c = h;
+        src_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.snapshot = "bin.000003:99";
+        cfg.host = "127.0.0.1";
+        cfg.port = 1;
+        diag_clear(d);
+        int rc1 = open_conn(&cfg, &got, d);
+        cfg.snapshot = "bin.000003:120";
+        int rc2 = open_conn(&cfg, &got, d);
+        T_CHECK(rc1 == DIAG_EIO && rc2 == 0 && got == h && handoff.c == NULL,
+                "open: the snapshot's connection for its own position only, once");
+        close_conn(got);
+    }
+
+    /* a pool with every connection busy, and one that cannot connect */
+    {
+        src_conn *c = calloc(1, sizeof *c);
+        c->host = strdup("127.0.0.1");
+        c->port = 1;
+        for (int i = 0; i < POOL_MAX; i++) c->busy[i] = 1;
+        diag_clear(d);
+        int rc1 = ping_conn(c, d);
+        int ok1 = rc1 == DIAG_ELIMIT && !strcmp(diag_last(d), "mysql: more than 8 scans open at once on one connection");
+        c->busy[3] = 0;
+        diag_clear(d);
+        int rc2 = ping_conn(c, d);
+        arena *a = arena_new();
+        const char **names = NULL;
+        int n = -1;
+        int rc3 = list_tables(c, NULL, a, &names, &n, d);
+        src_table st;
+        int rc4 = describe(c, NULL, "orders", a, &st, d);
+        T_CHECK(ok1 && rc2 == DIAG_ETRANSIENT && rc3 && rc4 && c->busy[3] == 0 &&
+                    strstr(diag_last(d), "mysql: cannot connect to 127.0.0.1:1"),
+                "ping, list and describe on a server that cannot be reached: the connection error");
+        arena_free(a);
+        close_conn(c);
+    }
+
+    /* Elasticsearch types and fractions */
+    T_CHECK(!strcmp(es_type_for("numeric", 0, 10, 0), "long") && !strcmp(es_type_for("decimal", 0, 19, 0), "double") &&
+                !strcmp(es_type_for("decimal", 0, 0, 0), "double") && !strcmp(es_type_for("decimal", 0, 10, 2), "double") &&
+                !strcmp(es_type_for("bit", 0, 1, 0), "boolean") && !strcmp(es_type_for("bit", 0, 64, 0), "unsigned_long") &&
+                !strcmp(es_type_for("bit", 0, 8, 0), "long") && !strcmp(es_type_for("int", 1, 0, 0), "long") &&
+                !strcmp(es_type_for("hyperint", 0, 0, 0), "keyword"),
+            "es_type_for: DECIMAL(p,0) long up to 18 digits, BIT(1) boolean, BIT(64) unsigned, INT UNSIGNED long, "
+            "an unknown type keyword");
+    {
+        char fr[16];
+        size_t n0 = fmt_frac(fr, 0, 31), n6 = fmt_frac(fr, 42, 31);
+        fr[n6] = 0;
+        T_CHECK(n0 == 0 && n6 == 7 && !strcmp(fr, ".000042"), "fractions of unknown digits: none when zero, else six");
+    }
+    {
+        MYSQL_FIELD f;
+        memset(&f, 0, sizeof f);
+        f.type = MYSQL_TYPE_JSON;
+        int j = is_json_field(&f);
+        f.type = MYSQL_TYPE_BLOB;
+        T_CHECK(j == 1 && is_json_field(&f) == 0, "is_json_field: MySQL's JSON type; a BLOB without attributes is not");
+    }
+    diag_free(d);
+}
+
 /* ------------------------------------------------------------ connections */
 
 static void test_connect(void)
@@ -694,13 +1036,14 @@ static void test_connect(void)
 
 int main(void)
 {
-    T_PLAN(44);
+    T_PLAN(64);
     S.ca = arena_new();
     test_values();
     test_events();
     test_text();
     test_scan_types();
     test_connect();
+    test_edges();
     arena_free(S.ca);
     return T_DONE();
 }
