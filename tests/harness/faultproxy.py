@@ -14,7 +14,7 @@ is not a general-purpose proxy: loopback only, standard library only.
 
   faultproxy.py --upstream http://127.0.0.1:9200 [--listen-port 0]
                 [--rate-429 F] [--fail-503 F] [--reset F] [--reset-after F]
-                [--item-reject F] [--swap-op F] [--swap-id F] [--endless-scroll]
+                [--item-reject F] [--item-reject-limit N] [--swap-op F] [--swap-id F] [--endless-scroll]
                 [--banner JSON] [--banner-header 'X-elastic-product: Elasticsearch']
                 [--seed N] [--fault-paths REGEX]
                 [--require-header 'Authorization: ApiKey xyz'] [--hold-file PATH]
@@ -29,7 +29,10 @@ same sequence on every run. --reset closes the client connection abruptly
 indexed) and then resets. --item-reject rewrites that fraction of successful
 items of a forwarded `_bulk` reply into status 429
 es_rejected_execution_exception items and sets `errors: true` (re-sending an
-index action is idempotent, so indexing upstream is fine). --swap-op
+index action is idempotent, so indexing upstream is fine); with
+--item-reject-limit N no item (same _index and _id) is rejected more than N
+times in a row, so a client retrying an item more than N times must succeed
+(without it, one item in a few thousand runs is rejected past any retry limit). --swap-op
 rewrites that fraction of successful items into `{"delete":{"status":404,
 "result":"not_found"}}` answers (another operation than the one sent);
 --swap-id gives that fraction of successful items another `_id`.
@@ -103,6 +106,7 @@ class State:
                       "banners": 0, "bulk_requests": 0, "in_flight": 0,
                       "max_in_flight": 0, "held": 0}
         self.scroll_seq = 0
+        self.rejected_in_a_row = {}  # (_index, _id) -> rejections since its last success
         self.log = open(opts.log, "a", encoding="utf-8") if opts.log else None
         up = urllib.parse.urlsplit(opts.upstream)
         if up.scheme != "http" or not up.hostname:
@@ -135,9 +139,21 @@ class State:
                 return name
         return None
 
-    def reject_item(self):
+    def reject_item(self, key):
+        """One draw for a successful item; with --item-reject-limit N an item
+        rejected N times in a row passes the next time (its sender, retrying
+        up to N times or more, then never gives up on it by chance)."""
         with self.lock:
-            return self.rng.random() < self.opts.item_reject
+            limit = self.opts.item_reject_limit
+            n = self.rejected_in_a_row.get(key, 0)
+            if limit and n >= limit:
+                self.rejected_in_a_row.pop(key, None)
+                return False
+            if self.rng.random() < self.opts.item_reject:
+                self.rejected_in_a_row[key] = n + 1
+                return True
+            self.rejected_in_a_row.pop(key, None)
+            return False
 
     def draw(self, p):
         if p <= 0:
@@ -198,7 +214,7 @@ def rewrite_items(state, body, encoding):
             res["_id"] = str(res["_id"]) + "-other"
             swapped_id += 1
             continue
-        if not state.reject_item():
+        if not state.reject_item((res.get("_index"), res.get("_id"))):
             continue
         new = {k: res[k] for k in ("_index", "_id") if k in res}
         new["status"] = 429
@@ -469,6 +485,8 @@ def main():
     ap.add_argument("--reset", type=fraction, default=0.0)
     ap.add_argument("--reset-after", type=fraction, default=0.0)
     ap.add_argument("--item-reject", type=fraction, default=0.0)
+    ap.add_argument("--item-reject-limit", type=int, default=0,
+                    help="reject one item at most this many times in a row (0: no limit)")
     ap.add_argument("--swap-op", type=fraction, default=0.0,
                     help="fraction of successful _bulk items answered as another operation")
     ap.add_argument("--swap-id", type=fraction, default=0.0,

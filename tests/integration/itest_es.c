@@ -689,6 +689,12 @@ static void test_faults(const char *var, const char *what, const char *op, int n
     cfg.bulk_max_retries = 10;
     cfg.initial_backoff_duration = 0.01;
     cfg.backoff_multiplier = 1.5;
+    /* a document that failed for good is recorded here (read below when the
+     * count is wrong), not in the default file of the working folder */
+    char dl[512];
+    snprintf(dl, sizeof dl, "%s/dead-faults-%s.ndjson", tmpdir, what);
+    remove(dl);
+    cfg.dead_letter_file = dl;
     es_bulk_stats st;
     acks a = {0, 0, 1, c, index, 0, 0};
     int rc = load(&cfg, index, n, &st, &a, d);
@@ -696,8 +702,19 @@ static void test_faults(const char *var, const char *what, const char *op, int n
     T_CHECK(rc == 0, name);
     if (rc) printf("#   %s\n", diag_last(d));
     snprintf(name, sizeof name, "%s: all %d documents present exactly once", what, n);
-    T_CHECK(count_of(c, index, d) == n && st.indexed + st.updated == (uint64_t)n && st.failed == 0,
-            name);
+    int64_t got = count_of(c, index, d);
+    T_CHECK(got == n && st.indexed + st.updated == (uint64_t)n && st.failed == 0, name);
+    if (got != n || st.indexed + st.updated != (uint64_t)n || st.failed != 0)
+        printf("#   counted %lld (%s), indexed %llu, updated %llu, failed %llu, mismatched %llu\n",
+               (long long)got, got < 0 ? diag_last(d) : "", (unsigned long long)st.indexed,
+               (unsigned long long)st.updated, (unsigned long long)st.failed,
+               (unsigned long long)st.mismatched);
+    if (st.failed) {
+        FILE *f = fopen(dl, "r");
+        char line[600];
+        if (f && fgets(line, sizeof line, f)) printf("#   first dead letter: %s", line);
+        if (f) fclose(f);
+    }
     printf("# %s: %llu requests, %llu request retries, %llu item retries\n", what,
            (unsigned long long)st.requests, (unsigned long long)st.request_retries,
            (unsigned long long)st.item_retries);
@@ -709,9 +726,13 @@ static void test_faults(const char *var, const char *what, const char *op, int n
     }
     snprintf(name, sizeof name, "%s: acks reach the last item in order", what);
     T_CHECK(a.monotonic && a.last == (uint64_t)n - 1, name);
+    /* how many acks come depends on timing: retried requests hold back the
+     * acks of the requests behind them, and one ack then covers them all
+     * (a run of 429s on the first request gave 2); the final ack is checked
+     * whatever the timing, and a.wrong counts every ack that ran ahead */
     snprintf(name, sizeof name, "%s: every acknowledged document is in the index (%d checks)",
              what, a.checked);
-    T_CHECK(a.checked >= 3 && a.wrong == 0, name);
+    T_CHECK(a.checked >= 1 && a.checked == a.calls && a.wrong == 0, name);
     item_op = "index";
     es_index_delete(c, index, d);
     es_client_free(c);

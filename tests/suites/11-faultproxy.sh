@@ -6,7 +6,7 @@
 # log and the self-imposed time limit. Test infrastructure for the bulk sink.
 set -uo pipefail
 . "$(dirname "$0")/../harness/lib.sh"
-plan 26
+plan 27
 need opensearch
 
 work=$(mktemp -d "$SQL2ES_TEST_TMP/faultproxy.XXXXXX")
@@ -92,6 +92,15 @@ check_eq "rejected items keep their _id" \
 curl -s -o /dev/null -X POST "$ES_URL/$idx/_refresh"
 check_eq "all 20 documents were indexed upstream" \
     "$(jget "$(curl -s "$ES_URL/$idx/_count")" 'd["count"]')" 20
+# --item-reject-limit: one item rejected every time is let through after 2 in a row
+start_proxy itemlimit --item-reject 1 --item-reject-limit 2
+seq3=
+for k in 1 2 3 4; do
+    r=$(curl -s -H 'Content-Type: application/x-ndjson' --data-binary "@$work/bulk5.ndjson" "$PROXY_URL/_bulk")
+    seq3="$seq3$(jget "$r" '",".join(str(i["index"]["status"]) for i in d["items"])') "
+done
+check_eq "--item-reject 1 --item-reject-limit 2: rejected twice, then passed, then rejected again" \
+    "$seq3" "429,429,429,429,429 429,429,429,429,429 200,200,200,200,200 429,429,429,429,429 "
 
 # 4. 503 and resets.
 check "proxy with --fail-503 1 starts" start_proxy f503 --fail-503 1

@@ -45,7 +45,7 @@ start_proxy() {
 }
 
 start_proxy PROXY_429 --rate-429 0.3 --fail-503 0.1 --seed 429
-start_proxy PROXY_ITEMS --item-reject 0.2 --seed 7
+start_proxy PROXY_ITEMS --item-reject 0.2 --item-reject-limit 4 --seed 7
 start_proxy PROXY_RESET --reset 0.15 --reset-after 0.15 --seed 11
 start_proxy PROXY_AUTH --require-header "Authorization: ApiKey $key"
 start_proxy PROXY_503ALL --fail-503 1.0 --fault-paths '.'
