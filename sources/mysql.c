@@ -1705,7 +1705,7 @@ static int value_of(src_stream *s, const rpl_map *m, int i, const unsigned char 
             real = mt[0];
         if (ty == MYSQL_TYPE_JSON) return 1; /* MySQL's binary JSON: read from the table */
         if (real == MYSQL_TYPE_ENUM) {
-            uint64_t x = le(p, (int)sz);
+            uint64_t x = le(p, sz > 8 ? 8 : (int)sz); /* a malformed map may claim more */
             const char *l = x >= 1 && (int)x <= t->nlabels[i] ? t->labels[i][x - 1] : "";
             set_text(s->ca, v, SRC_STRING, l, strlen(l));
             return 0;

@@ -193,6 +193,14 @@ static void test_values(void)
     T_STREQ(a, "S:b|S:|S:|J:[\"a\",\"c\"]|J:[]",
             "ENUM by its index (0 and unknown indexes empty), SET as a JSON array of its members");
 
+    /* a table map whose ENUM claims more bytes than a number holds (malformed):
+     * the first eight count, the index matches no member */
+    const unsigned char e12[12] = {2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    const unsigned char e1x[9] = {2, 0, 0, 0, 0, 0, 0, 0, 1};
+    snprintf(a, sizeof a, "%s|%s", val(MYSQL_TYPE_STRING, MYSQL_TYPE_ENUM, 12, S_ENUM, e12, 12),
+             val(MYSQL_TYPE_ENUM, 0, 9, S_ENUM, e1x, 9));
+    T_STREQ(a, "S:b|S:b", "ENUM of more than 8 bytes (a malformed table map): read as its first 8, no overflow");
+
     const unsigned char blob[] = {3, 0, 'a', 'b', 'c'}, js[] = {2, 0, '{', '}'};
     const unsigned char geo[] = {9, 0, 0, 0, 0xE6, 0x10, 0, 0, 1, 2, 3, 4, 5}, geo2[] = {2, 0, 0, 0, 1, 2};
     snprintf(a, sizeof a, "%s|%s|%s|%s|%s|%s", val(MYSQL_TYPE_BLOB, 2, 0, S_TEXT, blob, 5),
@@ -1036,7 +1044,7 @@ static void test_connect(void)
 
 int main(void)
 {
-    T_PLAN(64);
+    T_PLAN(65);
     S.ca = arena_new();
     test_values();
     test_events();
