@@ -984,6 +984,124 @@ static void test_edges(void)
     diag_free(d);
 }
 
+
+/* ------------------------------------------------------------ batch: scan columns, more values */
+
+static void test_more(void)
+{
+    char a[300];
+    /* TIME2 negative whole seconds (no fraction to borrow) */
+    char t1[40], t2[40];
+    snprintf(t1, sizeof t1, "%s", time2(1, 0, 0, 1, 0, 1));
+    snprintf(t2, sizeof t2, "%s", time2(1, 0, 0, 1, 0, 4));
+    snprintf(a, sizeof a, "%s|%s|%s", t1, t2, time2(1, 0, 0, 1, 0, 5));
+    T_STREQ(a, "S:-00:00:01.0|S:-00:00:01.0000|S:-00:00:01.00000", "TIME2 negative whole seconds with 1, 4 and 5 digits");
+
+    const unsigned char set9[9] = {0x06, 0, 0, 0, 0, 0, 0, 0, 0x01};
+    const unsigned char tb[] = {2, 'h', 'i'}, mb[] = {2, 0, 0, 'h', 'i'}, lb[] = {2, 0, 0, 0, 'h', 'i'};
+    snprintf(a, sizeof a, "%s|%s|%s|%s", val(MYSQL_TYPE_STRING, MYSQL_TYPE_SET, 9, S_SET, set9, 9),
+             val(MYSQL_TYPE_TINY_BLOB, 1, 0, S_TEXT, tb, 3), val(MYSQL_TYPE_MEDIUM_BLOB, 3, 0, S_BINARY, mb, 5),
+             val(MYSQL_TYPE_LONG_BLOB, 4, 0, S_TEXT, lb, 6));
+    T_STREQ(a, "J:[\"b\",\"c\"]|S:hi|B:hi|S:hi", "SET of 9 bytes by its first 8; TINY, MEDIUM and LONG blobs by 1, 3 and 4 length bytes");
+
+    /* the scan's values of the remaining kinds */
+    src_scan s;
+    col_state cs[8];
+    unsigned long len[8];
+    memset(&s, 0, sizeof s);
+    memset(cs, 0, sizeof cs);
+    memset(len, 0, sizeof len);
+    s.cs = cs;
+    s.len = len;
+    cs[0].kind = K_NULL;
+    cs[1].kind = K_DOUBLE, cs[1].u.f = -INFINITY;
+    cs[2].kind = K_BIT, memcpy(cs[2].u.small, "\0\0\0\0\0\0\0\x05\x09", 9), len[2] = 9;
+    cs[3].kind = K_DATE, cs[3].u.t.year = 2024, cs[3].u.t.month = 1, cs[3].u.t.day = 0;
+    cs[4].kind = K_DATE, cs[4].u.t.year = 999, cs[4].u.t.month = 1, cs[4].u.t.day = 2, cs[4].u.t.hour = 5;
+    cs[5].kind = K_GEOMETRY, cs[5].var = (char *)"ab", len[5] = 2;
+    cs[6].kind = K_BINARY, cs[6].var = (char *)"\x01\x02", len[6] = 2;
+    cs[7].kind = K_TIME, cs[7].u.t.hour = 100, cs[7].u.t.minute = 2, cs[7].u.t.second = 3;
+    char out[300];
+    size_t k = 0;
+    for (int i = 0; i < 8; i++) {
+        src_value v;
+        convert(&s, i, &v);
+        k += (size_t)snprintf(out + k, sizeof out - k, "%s%d:%.*s", i ? "|" : "", (int)v.kind, (int)v.n,
+                              v.p ? v.p : "");
+    }
+    char want[200];
+    snprintf(want, sizeof want, "%d:|%d:|%d:5|%d:|%d:0999-01-02|%d:ab|%d:\x01\x02|%d:100:02:03", SRC_NULL, SRC_NULL,
+             SRC_NUMBER, SRC_NULL, SRC_STRING, SRC_BINARY, SRC_BINARY, SRC_STRING);
+    T_STREQ(out, want, "convert: NULL, -infinity, BIT's first 8 bytes, a zero day, a DATE of year 999, "
+                       "GEOMETRY shorter than an SRID, BINARY, TIME of 100 hours");
+    T_CHECK(s.stats.warnings == 2, "convert: a warning for the infinity and for the zero day");
+
+    /* scan column set-up from the result's field descriptions */
+    {
+        src_scan sc;
+        memset(&sc, 0, sizeof sc);
+        MYSQL_BIND bind[4];
+        unsigned long ln[4];
+        my_bool isnull[4], err[4];
+        col_state c4[4];
+        src_column cols[4];
+        memset(bind, 0, sizeof bind);
+        memset(c4, 0, sizeof c4);
+        memset(cols, 0, sizeof cols);
+        sc.bind = bind;
+        sc.len = ln;
+        sc.isnull = isnull;
+        sc.err = err;
+        sc.cs = c4;
+        sc.cols = cols;
+        sc.a = arena_new();
+        MYSQL_FIELD f[4];
+        memset(f, 0, sizeof f);
+        f[0].type = MYSQL_TYPE_NEWDATE, f[0].name = (char *)"d", f[0].name_length = 1;
+        f[1].type = MYSQL_TYPE_NEWDECIMAL, f[1].length = 7, f[1].decimals = 2, f[1].name = (char *)"price",
+        f[1].name_length = 5;
+        f[2].type = MYSQL_TYPE_STRING, f[2].flags = SET_FLAG | NOT_NULL_FLAG, f[2].length = 9000, f[2].charsetnr = 45,
+        f[2].name = (char *)"tags", f[2].name_length = 4;
+        f[3].type = MYSQL_TYPE_TINY, f[3].length = 1, f[3].name = (char *)"flag", f[3].name_length = 4;
+        for (int i = 0; i < 4; i++) setup_column(&sc, i, &f[i]);
+        T_CHECK(c4[0].kind == K_DATE && bind[0].buffer_type == MYSQL_TYPE_DATE && !strcmp(cols[0].es_type, "date") &&
+                    c4[1].kind == K_DECIMAL && bind[1].buffer == c4[1].u.small && !strcmp(cols[1].es_type, "double") &&
+                    c4[2].kind == K_SET && c4[2].varcap == 4096 && !strcmp(cols[2].sql_type, "set") &&
+                    !cols[2].nullable && cols[0].nullable && !strcmp(cols[2].name, "tags") &&
+                    c4[3].kind == K_INT && c4[3].width == 1 && !strcmp(cols[3].es_type, "byte"),
+                "scan columns: NEWDATE read as DATE, DECIMAL(5,2) a double in its small buffer, SET's buffer "
+                "capped at 4096, NOT NULL, TINYINT(1) a byte");
+        for (int i = 0; i < 4; i++) free(c4[i].var);
+        buf_free(&c4[2].set);
+        arena_free(sc.a);
+    }
+
+    /* parse_labels: a backslash as the last byte */
+    arena *ar = arena_new();
+    const char **l = NULL;
+    int n = parse_labels(ar, "enum('a\\", &l);
+    T_CHECK(n == 1 && !strcmp(l[0], "a\\"), "parse_labels: a trailing backslash kept");
+    arena_free(ar);
+
+    /* rpl_fail: a replication handle without an error, a refused password */
+    src_stream st;
+    memset(&st, 0, sizeof st);
+    st.my = mysql_init(NULL);
+    MARIADB_RPL r;
+    memset(&r, 0, sizeof r);
+    st.rpl = &r;
+    diag *d = diag_new();
+    int rc1 = rpl_fail(&st, "x", d);
+    int ok1 = rc1 == DIAG_ETRANSIENT && !strcmp(diag_last(d), "mysql: x: connection lost (error 0)");
+    st.my->net.last_errno = ER_ACCESS_DENIED_;
+    snprintf(st.my->net.last_error, sizeof st.my->net.last_error, "Access denied for user");
+    int rc2 = rpl_fail(&st, "y", d);
+    T_CHECK(ok1 && rc2 == DIAG_EINVAL && strstr(diag_last(d), "y: Access denied for user (error 1045): reading the binlog"),
+            "rpl_fail: no error anywhere is a lost connection; error 1045 names the privilege");
+    mysql_close(st.my);
+    diag_free(d);
+}
+
 /* ------------------------------------------------------------ connections */
 
 static void test_connect(void)
@@ -1044,7 +1162,7 @@ static void test_connect(void)
 
 int main(void)
 {
-    T_PLAN(65);
+    T_PLAN(72);
     S.ca = arena_new();
     test_values();
     test_events();
@@ -1052,6 +1170,7 @@ int main(void)
     test_scan_types();
     test_connect();
     test_edges();
+    test_more();
     arena_free(S.ca);
     return T_DONE();
 }
