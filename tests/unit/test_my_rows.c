@@ -11,6 +11,7 @@
 #include "sources/mysql.c"
 
 #include <math.h>
+#include <unistd.h>
 
 #include "t.h"
 
@@ -465,7 +466,10 @@ static void test_events(void)
     free(S.old);
     free(S.absent);
     S.maps = NULL;
+    S.nmaps = 0;
     S.q = NULL;
+    S.nq = S.qhead = S.qcap = 0;
+    S.rowcap = 0;
     S.row = S.old = NULL;
     S.absent = NULL;
 }
@@ -1102,6 +1106,155 @@ static void test_more(void)
     diag_free(d);
 }
 
+
+/* ------------------------------------------------------------ batch: small edges */
+
+static void test_small(void)
+{
+    diag *d = diag_new();
+    char a[200];
+    snprintf(a, sizeof a, "%s", time2(0, 0, 0, 1, 123400, 4));
+    T_STREQ(a, "S:00:00:01.1234", "TIME2 positive with 4 fraction digits");
+
+    /* DECIMAL without integer digits, and a negative zero */
+    {
+        const unsigned char p5[] = {0x85}, nz[] = {0x7f, 0xff, 0xff, 0xff, 0xff};
+        buf b1 = BUF_INIT, b2 = BUF_INIT;
+        decimal_text(&b1, p5, 2, 2);
+        decimal_text(&b2, nz, 10, 2);
+        snprintf(a, sizeof a, "%.*s|%.*s", (int)b1.len, b1.data, (int)b2.len, b2.data);
+        buf_free(&b1);
+        buf_free(&b2);
+        T_STREQ(a, "0.05|0.00", "DECIMAL(2,2) 0.05 (no integer digits), a negative zero printed without its sign");
+    }
+
+    /* more than 16 queued changes */
+    {
+        src_stream s;
+        memset(&s, 0, sizeof s);
+        for (int i = 0; i < 40; i++) queue(&s, SRC_CHANGE_COMMIT, NULL, i == 39 ? "f:39" : NULL);
+        T_CHECK(s.nq == 40 && s.qcap == 64 && !strcmp(s.q[39].pos, "f:39") && !s.q[0].pos[0],
+                "the change queue grows past 16 and keeps each position");
+        free(s.q);
+    }
+
+    /* TABLE_MAP of a database with the same length, and with no database configured */
+    {
+        src_stream s;
+        memset(&s, 0, sizeof s);
+        rpl_table tb;
+        memset(&tb, 0, sizeof tb);
+        static char oname[] = "orders";
+        tb.name = oname;
+        s.tables = &tb;
+        s.ntables = 1;
+        T_CHECK(find_table(&s, "", 0, "orders", 6) == &tb && find_table(&s, "shop", 4, "orders", 6) == NULL,
+                "find_table: no database configured matches the empty one only");
+        s.cfg.database = "shop";
+        T_CHECK(find_table(&s, "shoq", 4, "orders", 6) == NULL && find_table(&s, "shop", 4, "order", 5) == NULL &&
+                    find_table(&s, "shop", 4, "orders", 6) == &tb,
+                "find_table: another database of the same length, a shorter name: not ours");
+        int commit = 0;
+        T_CHECK(query(&s, "shoq", "TRUNCATE orders", &commit) == 0 && s.nq == 0 && commit,
+                "TRUNCATE in another database of the same name length: not ours");
+        free(s.q);
+    }
+
+    /* names next to bytes of UTF-8 and upper-case letters */
+    T_CHECK(!mentions("\xc3\xa9orders", 8, "orders") && !mentions("Aorders", 7, "orders") &&
+                !mentions("ordersA", 7, "orders") && !mentions("orders\x80", 7, "orders") &&
+                mentions("orders.x", 8, "orders") && mentions("ORDERS", 6, "orders"),
+            "mentions: a UTF-8 byte or a letter on either side is part of a longer name");
+
+    /* a rows event of more than 4096 columns; a walk that was not started */
+    {
+        const unsigned char many[] = {7, 0, 0, 0, 0, 0, 1, 0, 252, 0x88, 0x13};
+        diag_clear(d);
+        int rc = rows(WRITE_ROWS_EVENT_V1, many, sizeof many, d);
+        src_change c;
+        S.walking = 0;
+        int r2 = next_change(&S, &c, d);
+        T_CHECK(rc == DIAG_EIO && strstr(diag_last(d), "a malformed rows event") && r2 == 0,
+                "a rows event of 5000 columns: malformed; next_change without a walk: nothing");
+    }
+
+    /* a column whose size cannot be known from its metadata */
+    {
+        unsigned char types[] = {MYSQL_TYPE_BLOB};
+        unsigned char meta[][2] = {{7, 0}};
+        unsigned char sems[] = {S_TEXT};
+        static char tname[] = "t";
+        rpl_table t = {0};
+        t.name = tname;
+        t.sem = sems;
+        rpl_map m = {0};
+        m.t = &t;
+        m.types = types;
+        m.meta = meta;
+        m.ncols = 1;
+        src_stream s;
+        memset(&s, 0, sizeof s);
+        s.rmap = &m;
+        const unsigned char img[] = {0x00, 1, 2, 3};
+        const unsigned char present[] = {0x01};
+        s.rp = img;
+        s.rend = img + sizeof img;
+        src_value out[1];
+        diag_clear(d);
+        T_CHECK(decode_image(&s, present, out, NULL, d) == DIAG_EIO && strstr(diag_last(d), "a row of t could not be decoded"),
+                "a BLOB with a 7-byte length (bad metadata): the row is refused");
+    }
+
+    /* SHOW rows with a NULL value; settings with log_bin ON */
+    {
+        posbuf p;
+        memset(&p, 0, sizeof p);
+        char *r1[] = {(char *)"bin.1", NULL};
+        on_master_status(&p, r1, 2);
+        on_snapshot_status(&p, r1, 2);
+        settings x;
+        memset(&x, 0, sizeof x);
+        src_value row[5] = {{SRC_STRING, "ON", 2}, {SRC_STRING, "ROW", 3}, {SRC_STRING, "FULL", 4},
+                            {SRC_NUMBER, "1", 1}, {SRC_STRING, "NONE", 4}};
+        on_settings(&x, row);
+        T_CHECK(!p.have_file && !p.have_pos && !x.log_bin && !strcmp(x.checksum, "NONE"),
+                "a NULL position ignored; log_bin read as 1 only");
+    }
+
+    /* TLS: a readable CA file, or TLS without one; the server still cannot be reached */
+    {
+        char path[] = "/tmp/sql2es-test-ca.XXXXXX";
+        int fd = mkstemp(path);
+        if (fd >= 0) close(fd);
+        src_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.host = "127.0.0.1";
+        cfg.port = 1;
+        cfg.ssl_enabled = 1;
+        cfg.ssl_ca = path;
+        src_conn *c = NULL;
+        diag_clear(d);
+        int rc1 = open_conn(&cfg, &c, d);
+        int ok1 = rc1 == DIAG_EIO && strstr(diag_last(d), "cannot connect to 127.0.0.1:1") != NULL;
+        cfg.ssl_ca = NULL;
+        diag_clear(d);
+        int rc2 = open_conn(&cfg, &c, d);
+        unlink(path);
+        T_CHECK(fd >= 0 && ok1 && rc2 == DIAG_EIO && c == NULL && strstr(diag_last(d), "cannot connect to 127.0.0.1:1"),
+                "TLS with a CA file and without: the connection error, not the CA's");
+    }
+
+    /* a stream whose snapshot connection no initial read took */
+    {
+        src_stream *s = calloc(1, sizeof *s);
+        s->snap = calloc(1, sizeof *s->snap);
+        handoff.c = s->snap;
+        stream_free(s);
+        T_CHECK(handoff.c == NULL, "stream close: the snapshot's connection not taken is closed");
+    }
+    diag_free(d);
+}
+
 /* ------------------------------------------------------------ connections */
 
 static void test_connect(void)
@@ -1162,7 +1315,7 @@ static void test_connect(void)
 
 int main(void)
 {
-    T_PLAN(72);
+    T_PLAN(84);
     S.ca = arena_new();
     test_values();
     test_events();
@@ -1171,6 +1324,7 @@ int main(void)
     test_connect();
     test_edges();
     test_more();
+    test_small();
     arena_free(S.ca);
     return T_DONE();
 }
