@@ -1252,6 +1252,72 @@ static void test_small(void)
     diag_free(d);
 }
 
+
+/* ------------------------------------------------------------ batch: a scan's failures */
+
+static void test_scan_fail(void)
+{
+    diag *d = diag_new();
+    MYSQL *my = mysql_init(NULL);
+    src_scan s;
+    memset(&s, 0, sizeof s);
+    s.my = my;
+    s.slot = -1;
+    s.st = mysql_stmt_init(my);
+    /* no error recorded on the statement nor the connection: the stream broke */
+    int rc1 = stmt_fail(&s, "reading rows", d);
+    T_CHECK(s.st && rc1 == DIAG_ETRANSIENT && s.dead &&
+                !strcmp(diag_last(d), "mysql: reading rows: lost connection to server during query (error 2013)"),
+            "stmt_fail without any error: a lost connection, the scan's connection dropped");
+    /* a value longer than its buffer fetched again: the buffer grows, the fetch fails here */
+    MYSQL_BIND bind[1];
+    unsigned long len[1] = {100};
+    col_state cs[1];
+    memset(bind, 0, sizeof bind);
+    memset(cs, 0, sizeof cs);
+    s.bind = bind;
+    s.len = len;
+    s.cs = cs;
+    s.dead = 0;
+    diag_clear(d);
+    int rc2 = refetch(&s, 0, d);
+    T_CHECK(rc2 == DIAG_EIO && cs[0].varcap == 128 && cs[0].var && bind[0].buffer == cs[0].var &&
+                bind[0].buffer_length == 128 && !s.dead && strstr(diag_last(d), "mysql: fetch a long value: ") &&
+                strstr(diag_last(d), "(error 2051)"),
+            "refetch: a 100-byte value grows the buffer from 16 to 128, a fetch without a row is an error");
+    free(cs[0].var);
+    /* next_row after the end, and on a lost connection */
+    const src_value *row = NULL;
+    s.done = 1;
+    int r1 = next_row(&s, &row, d);
+    s.done = 0;
+    s.dead = 1;
+    diag_clear(d);
+    int r2 = next_row(&s, &row, d);
+    T_CHECK(r1 == 0 && r2 == DIAG_ETRANSIENT && !row && !strcmp(diag_last(d), "mysql: the connection of this scan was lost"),
+            "next_row: nothing after the end; a lost connection named, transient");
+    mysql_stmt_close(s.st);
+    end_scan_impl(NULL);
+    /* stream_next with a connection but no replication handle */
+    src_stream st;
+    memset(&st, 0, sizeof st);
+    st.my = my;
+    st.ca = arena_new();
+    src_change c;
+    diag_clear(d);
+    int r3 = my_stream_next(&st, 0, &c, d);
+    T_CHECK(r3 == DIAG_EINVAL && !strcmp(diag_last(d), "mysql: the binlog stream is not started"),
+            "stream_next with a connection but no binlog reader: not started");
+    arena_free(st.ca);
+    src_conn cn;
+    memset(&cn, 0, sizeof cn);
+    cn.busy[0] = 1;
+    release(&cn, -1, 1);
+    T_CHECK(cn.busy[0] == 1, "release of no slot: nothing");
+    mysql_close(my);
+    diag_free(d);
+}
+
 /* ------------------------------------------------------------ connections */
 
 static void test_connect(void)
@@ -1312,7 +1378,7 @@ static void test_connect(void)
 
 int main(void)
 {
-    T_PLAN(84);
+    T_PLAN(89);
     S.ca = arena_new();
     test_values();
     test_events();
@@ -1322,6 +1388,7 @@ int main(void)
     test_edges();
     test_more();
     test_small();
+    test_scan_fail();
     arena_free(S.ca);
     return T_DONE();
 }
