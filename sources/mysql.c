@@ -1926,10 +1926,16 @@ static int on_table_map(src_stream *s, MARIADB_RPL_EVENT *e, diag *d)
     m->types = malloc((size_t)m->ncols + 1);
     m->meta = calloc((size_t)m->ncols + 1, sizeof *m->meta);
     if (!m->types || !m->meta) abort();
-    memcpy(m->types, tm->column_types.str, (size_t)m->ncols);
+    /* a types string shorter than the column count is a damaged event: the
+     * table is then read in full, as for metadata cut short */
+    size_t ntypes = tm->column_types.length < (size_t)m->ncols ? tm->column_types.length
+                                                                : (size_t)m->ncols;
+    memset(m->types, 0, (size_t)m->ncols + 1);
+    if (ntypes) memcpy(m->types, tm->column_types.str, ntypes);
+    if (ntypes < (size_t)m->ncols) m->bad = 1;
     const unsigned char *mp = (const unsigned char *)tm->metadata.str;
     const unsigned char *mend = mp + tm->metadata.length;
-    for (int i = 0; i < m->ncols; i++) {
+    for (int i = 0; i < m->ncols && !m->bad; i++) {
         int n = 0;
         switch (m->types[i]) {
         case MYSQL_TYPE_FLOAT: case MYSQL_TYPE_DOUBLE: case MYSQL_TYPE_BLOB:

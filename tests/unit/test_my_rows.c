@@ -17,6 +17,37 @@
 
 #include "t.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+/* A loopback port nobody listens on: bound, then closed (never an assumed
+ * free port such as 1). */
+static unsigned closed_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t n = sizeof a;
+    unsigned port = 0;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &n) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0) close(fd);
+    return port;
+}
+
+/* "cannot connect to 127.0.0.1:PORT" and what follows (one of 4 buffers) */
+static const char *refused_at(unsigned port, const char *tail)
+{
+    static char out[4][96];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(out[k], sizeof out[k], "cannot connect to 127.0.0.1:%u%s", port, tail);
+    return out[k];
+}
+
 /* ------------------------------------------------------------ value_of */
 
 static src_stream S;
@@ -447,6 +478,33 @@ static void test_events(void)
             "TABLE_MAP with short metadata: one full read of the table, its rows skipped");
     rc = table_map(7, "shop", "orders", types, 3, meta, 2, d);
     T_CHECK(rc == 0 && !S.maps[0].bad && T.stale == 0 && S.nq == 1, "a good TABLE_MAP again: decodable, no full read");
+    /* a types string shorter than its column count (a damaged event): never
+     * read past it (a heap copy of 2 bytes for 3 columns), the table read in full */
+    {
+        char *short_types = malloc(2);
+        memcpy(short_types, types, 2);
+        MARIADB_RPL_EVENT e2;
+        memset(&e2, 0, sizeof e2);
+        e2.event_type = TABLE_MAP_EVENT;
+        e2.event.table_map.table_id = 7;
+        e2.event.table_map.database.str = (char *)"shop";
+        e2.event.table_map.database.length = 4;
+        e2.event.table_map.table.str = (char *)"orders";
+        e2.event.table_map.table.length = 6;
+        e2.event.table_map.column_count = 3;
+        e2.event.table_map.column_types.str = short_types;
+        e2.event.table_map.column_types.length = 2;
+        e2.event.table_map.metadata.str = (char *)meta;
+        e2.event.table_map.metadata.length = 2;
+        S.nq = S.qhead = 0;
+        rc = on_table_map(&S, &e2, d);
+        free(short_types);
+        T_CHECK(rc == 0 && S.maps[0].bad && T.stale == 3 && S.nq == 1 &&
+                    S.q[0].kind == SRC_CHANGE_TRUNCATE && S.q[0].t == &T,
+                "TABLE_MAP with fewer types than columns: the table read in full, nothing read past the types");
+        rc = table_map(7, "shop", "orders", types, 3, meta, 2, d);
+        T_CHECK(rc == 0 && !S.maps[0].bad && T.stale == 0, "... and a good TABLE_MAP after it decodable again");
+    }
 
     /* every metadata width: FLOAT/BLOB 1 byte, BIT/DECIMAL/STRING/ENUM 2, others none */
     const char types2[] = {(char)MYSQL_TYPE_FLOAT, (char)MYSQL_TYPE_NEWDECIMAL, (char)MYSQL_TYPE_DATE};
@@ -813,7 +871,7 @@ static void test_edges(void)
         /* an ALTER while the server cannot be reached: the error, not a guess */
         s.conn = calloc(1, sizeof *s.conn);
         s.conn->host = strdup("127.0.0.1");
-        s.conn->port = 1;
+        s.conn->port = closed_port();
         diag_clear(d);
         int rc = query(&s, "", "ALTER TABLE orders ADD x INT", &commit);
         T_CHECK(rc == DIAG_ETRANSIENT && s.nq == 4, "an ALTER of a followed table while the server is unreachable: "
@@ -925,7 +983,7 @@ static void test_edges(void)
         memset(&cfg, 0, sizeof cfg);
         cfg.snapshot = "bin.000003:99";
         cfg.host = "127.0.0.1";
-        cfg.port = 1;
+        cfg.port = closed_port();
         diag_clear(d);
         int rc1 = open_conn(&cfg, &got, d);
         cfg.snapshot = "bin.000003:120";
@@ -939,7 +997,9 @@ static void test_edges(void)
     {
         src_conn *c = calloc(1, sizeof *c);
         c->host = strdup("127.0.0.1");
-        c->port = 1;
+        c->port = closed_port();
+        char refused[64];
+        snprintf(refused, sizeof refused, "mysql: cannot connect to 127.0.0.1:%u", c->port);
         for (int i = 0; i < POOL_MAX; i++) c->busy[i] = 1;
         diag_clear(d);
         int rc1 = ping_conn(c, d);
@@ -954,7 +1014,7 @@ static void test_edges(void)
         src_table st;
         int rc4 = describe(c, NULL, "orders", a, &st, d);
         T_CHECK(ok1 && rc2 == DIAG_ETRANSIENT && rc3 && rc4 && c->busy[3] == 0 &&
-                    strstr(diag_last(d), "mysql: cannot connect to 127.0.0.1:1"),
+                    strstr(diag_last(d), refused),
                 "ping, list and describe on a server that cannot be reached: the connection error");
         arena_free(a);
         close_conn(c);
@@ -1226,18 +1286,18 @@ static void test_small(void)
         src_config cfg;
         memset(&cfg, 0, sizeof cfg);
         cfg.host = "127.0.0.1";
-        cfg.port = 1;
+        cfg.port = closed_port();
         cfg.ssl_enabled = 1;
         cfg.ssl_ca = path;
         src_conn *c = NULL;
         diag_clear(d);
         int rc1 = open_conn(&cfg, &c, d);
-        int ok1 = rc1 == DIAG_EIO && strstr(diag_last(d), "cannot connect to 127.0.0.1:1") != NULL;
+        int ok1 = rc1 == DIAG_EIO && strstr(diag_last(d), refused_at(cfg.port, "")) != NULL;
         cfg.ssl_ca = NULL;
         diag_clear(d);
         int rc2 = open_conn(&cfg, &c, d);
         unlink(path);
-        T_CHECK(fd >= 0 && ok1 && rc2 == DIAG_EIO && c == NULL && strstr(diag_last(d), "cannot connect to 127.0.0.1:1"),
+        T_CHECK(fd >= 0 && ok1 && rc2 == DIAG_EIO && c == NULL && strstr(diag_last(d), refused_at(cfg.port, "")),
                 "TLS with a CA file and without: the connection error, not the CA's");
     }
 
@@ -1326,7 +1386,7 @@ static void test_connect(void)
     src_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.host = "127.0.0.1";
-    cfg.port = 1; /* nothing listens there */
+    cfg.port = closed_port(); /* nothing listens there */
     cfg.username = "u";
     cfg.password = "p";
     cfg.database = "shop";
@@ -1334,7 +1394,7 @@ static void test_connect(void)
     src_conn *c = (src_conn *)1;
     int rc = open_conn(&cfg, &c, d);
     T_CHECK(rc == DIAG_EIO && c == NULL && diag_count(d) == 1 &&
-                strstr(diag_last(d), "mysql: cannot connect to 127.0.0.1:1 as u: "),
+                strstr(diag_last(d), refused_at(cfg.port, " as u: ")),
             "open_conn: a refused connection named with host, port and user");
     diag_clear(d);
     cfg.ssl_enabled = 1;
@@ -1351,7 +1411,7 @@ static void test_connect(void)
     cfg.ssl_enabled = 0;
     cfg.ssl_ca = NULL;
     rc = my_stream_open(&cfg, &o, &st, snap, sizeof snap, d);
-    T_CHECK(rc == DIAG_EIO && st == NULL && snap[0] == 0 && strstr(diag_last(d), "cannot connect to 127.0.0.1:1"),
+    T_CHECK(rc == DIAG_EIO && st == NULL && snap[0] == 0 && strstr(diag_last(d), refused_at(cfg.port, "")),
             "stream open: a server that cannot be reached, nothing opened");
 
     /* stream start from a position that is not one */
@@ -1367,10 +1427,10 @@ static void test_connect(void)
     diag_clear(d);
     s->conn = calloc(1, sizeof *s->conn);
     s->conn->host = strdup("127.0.0.1");
-    s->conn->port = 1;
+    s->conn->port = closed_port();
     rc = my_stream_start(s, "bin.000001:4", d);
     T_CHECK(rc == DIAG_ETRANSIENT && s->nq == 1 && s->q[0].kind == SRC_CHANGE_RELATION && !s->my &&
-                strstr(diag_last(d), "cannot connect to 127.0.0.1:1 as (current user)"),
+                strstr(diag_last(d), refused_at(s->conn->port, " as (current user)")),
             "stream start: each table's columns queued, then the replication connection refused");
     stream_free(s);
     diag_free(d);
@@ -1378,7 +1438,7 @@ static void test_connect(void)
 
 int main(void)
 {
-    T_PLAN(89);
+    T_PLAN(91);
     S.ca = arena_new();
     test_values();
     test_events();
