@@ -32,7 +32,10 @@ es_rejected_execution_exception items and sets `errors: true` (re-sending an
 index action is idempotent, so indexing upstream is fine); with
 --item-reject-limit N no item (same _index and _id) is rejected more than N
 times in a row, so a client retrying an item more than N times must succeed
-(without it, one item in a few thousand runs is rejected past any retry limit). --swap-op
+(without it a seeded run can reject one item past any retry limit: a client
+makes about the same number of draws each run, so its last retries, a few
+items in small requests, fall on the same stretch of the seed's sequence every
+time, and seed 7 has many low values there). --swap-op
 rewrites that fraction of successful items into `{"delete":{"status":404,
 "result":"not_found"}}` answers (another operation than the one sent);
 --swap-id gives that fraction of successful items another `_id`.
@@ -141,8 +144,8 @@ class State:
 
     def reject_item(self, key):
         """One draw for a successful item; with --item-reject-limit N an item
-        rejected N times in a row passes the next time (its sender, retrying
-        up to N times or more, then never gives up on it by chance)."""
+        rejected N times in a row passes the next time (a sender retrying an
+        item more than N times then never has to give up on it)."""
         with self.lock:
             limit = self.opts.item_reject_limit
             n = self.rejected_in_a_row.get(key, 0)
