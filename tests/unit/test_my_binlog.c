@@ -7,21 +7,8 @@
 #include "sources/mysql.c"
 
 #include "t.h"
+#include "tests/unit/my_query.h"
 
-static int query(src_stream *s, const char *db, const char *stmt, int *commit)
-{
-    MARIADB_RPL_EVENT e;
-    memset(&e, 0, sizeof e);
-    e.event.query.statement.str = (char *)stmt;
-    e.event.query.statement.length = strlen(stmt);
-    e.event.query.database.str = (char *)db;
-    e.event.query.database.length = strlen(db);
-    *commit = 0;
-    diag *d = diag_new();
-    int rc = on_query(s, &e, commit, d);
-    diag_free(d);
-    return rc;
-}
 
 static const char *dec(const unsigned char *p, int prec, int scale)
 {

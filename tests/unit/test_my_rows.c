@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "t.h"
+#include "tests/unit/my_query.h"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -709,20 +710,23 @@ static void test_scan_types(void)
 
 /* ------------------------------------------------------------ more edges */
 
-static int query(src_stream *s, const char *db, const char *stmt, int *commit)
+/* A stream s whose rows event reads table name through map m (ncols columns
+ * of these binlog types, metadata and semantics). */
+static void map_stream(rpl_table *t, rpl_map *m, src_stream *s, char *name, unsigned char *types,
+                       unsigned char (*meta)[2], unsigned char *sems, int ncols)
 {
-    MARIADB_RPL_EVENT e;
-    memset(&e, 0, sizeof e);
-    e.event.query.statement.str = (char *)stmt;
-    e.event.query.statement.length = strlen(stmt);
-    e.event.query.database.str = (char *)db;
-    e.event.query.database.length = strlen(db);
-    *commit = 0;
-    diag *d = diag_new();
-    int rc = on_query(s, &e, commit, d);
-    diag_free(d);
-    return rc;
+    memset(t, 0, sizeof *t);
+    memset(m, 0, sizeof *m);
+    memset(s, 0, sizeof *s);
+    t->name = name;
+    t->sem = sems;
+    m->t = t;
+    m->types = types;
+    m->meta = meta;
+    m->ncols = ncols;
+    s->rmap = m;
 }
+
 
 static void test_edges(void)
 {
@@ -751,18 +755,11 @@ static void test_edges(void)
         unsigned char meta[][2] = {{0, 0}, {4, 0}};
         unsigned char sems[] = {S_TEXT, S_JSON};
         static char tname[] = "docs";
-        rpl_table t = {0};
-        t.name = tname;
-        t.sem = sems;
-        rpl_map m = {0};
-        m.t = &t;
-        m.types = types;
-        m.meta = meta;
-        m.ncols = 2;
+        rpl_table t;
+        rpl_map m;
         src_stream s;
-        memset(&s, 0, sizeof s);
+        map_stream(&t, &m, &s, tname, types, meta, sems, 2);
         s.ca = S.ca;
-        s.rmap = &m;
         snprintf(s.file, sizeof s.file, "b.1");
         s.pos = 4;
         const unsigned char present[] = {0x03};
@@ -1241,17 +1238,10 @@ static void test_small(void)
         unsigned char meta[][2] = {{7, 0}};
         unsigned char sems[] = {S_TEXT};
         static char tname[] = "t";
-        rpl_table t = {0};
-        t.name = tname;
-        t.sem = sems;
-        rpl_map m = {0};
-        m.t = &t;
-        m.types = types;
-        m.meta = meta;
-        m.ncols = 1;
+        rpl_table t;
+        rpl_map m;
         src_stream s;
-        memset(&s, 0, sizeof s);
-        s.rmap = &m;
+        map_stream(&t, &m, &s, tname, types, meta, sems, 1);
         const unsigned char img[] = {0x00, 1, 2, 3};
         const unsigned char present[] = {0x01};
         s.rp = img;
