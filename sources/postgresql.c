@@ -1923,40 +1923,52 @@ static void rd_tuple(rd *r, src_value *v, unsigned char *unchanged, int ncols)
     }
 }
 
+/* Keeps the relation a Relation message describes (replacing an older
+ * description): 0, -1 when the message is malformed (r->bad), DIAG_ENOMEM.
+ * A relation not kept whole is not kept at all: its changes are refused as
+ * undescribed rather than read with columns it lacks. */
 static int on_relation(src_stream *s, rd *r)
 {
-    uint32_t oid = rd32(r);
-    stream_rel nr = {oid, rdstr(r), rdstr(r), 0, NULL, NULL, NULL};
+    stream_rel nr = {0};
+    nr.oid = rd32(r);
+    nr.schema = rdstr(r); /* in order: an initializer list's calls are not sequenced */
+    nr.name = rdstr(r);
+    int oom = !r->bad && (!nr.schema || !nr.name);
     rd8(r); /* replica identity setting */
     nr.ncols = rd16(r);
-    if (!r->bad && nr.ncols > 0) {
+    if (!r->bad && !oom && nr.ncols > 0) {
         nr.names = calloc((size_t)nr.ncols, sizeof *nr.names);
         nr.types = calloc((size_t)nr.ncols, sizeof *nr.types);
-        if (!nr.types) r->bad = 1;
+        oom = !nr.names || !nr.types;
     }
-    for (int i = 0; i < nr.ncols && nr.names && nr.types && !r->bad; i++) {
+    for (int i = 0; i < nr.ncols && !oom && !r->bad; i++) {
         rd8(r);
         nr.names[i] = rdstr(r);
+        oom = !r->bad && !nr.names[i];
         nr.types[i] = rd32(r);
         rd32(r); /* typmod */
     }
-    stream_rel *old = find_rel(s, oid);
-    if (!old) {
-        if (s->nrels == s->caprels) {
-            int cap = s->caprels ? 2 * s->caprels : 8;
-            stream_rel *g = realloc(s->rels, (size_t)cap * sizeof *g);
-            if (!g) r->bad = 1;
-            else { s->rels = g; s->caprels = cap; }
-        }
-        if (!r->bad) old = &s->rels[s->nrels++];
-    } else {
+    if (!r->bad && !oom && grow_vals(s, nr.ncols) < 0) oom = 1;
+    stream_rel *old = find_rel(s, nr.oid);
+    if (old) { /* the older description goes whatever comes of this one */
         rel_clear(old);
+        *old = s->rels[--s->nrels];
     }
-    if (old) *old = nr;
-    else rel_clear(&nr); /* malformed before it had a place: nothing keeps what was read */
-    if (r->bad || !old || !nr.schema || !nr.name || (nr.ncols && !nr.names) ||
-        grow_vals(s, nr.ncols) < 0)
-        return -1;
+    if (!r->bad && !oom && s->nrels == s->caprels) {
+        int cap = s->caprels ? 2 * s->caprels : 8;
+        stream_rel *g = realloc(s->rels, (size_t)cap * sizeof *g);
+        if (g) {
+            s->rels = g;
+            s->caprels = cap;
+        } else {
+            oom = 1;
+        }
+    }
+    if (r->bad || oom) {
+        rel_clear(&nr);
+        return r->bad ? -1 : DIAG_ENOMEM;
+    }
+    s->rels[s->nrels++] = nr;
     return 0;
 }
 
@@ -2044,8 +2056,13 @@ static int decode(src_stream *s, const unsigned char *p, size_t n, src_change *o
         s->in_txn = 0;
         break;
     }
-    case 'R':
-        if (on_relation(s, &r) < 0) break;
+    case 'R': {
+        int rr = on_relation(s, &r);
+        if (rr == DIAG_ENOMEM) {
+            diag_error(d, (src_loc){0}, "postgresql: out of memory");
+            return DIAG_ENOMEM;
+        }
+        if (rr < 0) break;
         rel = find_rel(s, be32(p + 1));
         if (rel) {
             out->kind = SRC_CHANGE_RELATION;
@@ -2053,6 +2070,7 @@ static int decode(src_stream *s, const unsigned char *p, size_t n, src_change *o
             got = 1;
         }
         break;
+    }
     case 'I':
     case 'U':
     case 'D': {
@@ -2084,7 +2102,10 @@ static int decode(src_stream *s, const unsigned char *p, size_t n, src_change *o
         rd8(&r);
         if (r.bad || nr < 0 || (size_t)(r.end - r.p) < (size_t)nr * 4) { r.bad = 1; break; }
         uint32_t *t = realloc(s->trunc, (size_t)(nr ? nr : 1) * sizeof *t);
-        if (!t) { r.bad = 1; break; }
+        if (!t) {
+            diag_error(d, (src_loc){0}, "postgresql: out of memory");
+            return DIAG_ENOMEM;
+        }
         s->trunc = t;
         for (int i = 0; i < nr; i++) t[i] = rd32(&r);
         s->ntrunc = nr;
