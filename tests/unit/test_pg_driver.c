@@ -20,8 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <libpq-fe.h>
-
 #include "sources/source.h"
 
 /* -1: no failure; n >= 0: the allocation after n more succeed fails. */
