@@ -135,6 +135,120 @@ static const char *query(srv *v)
     }
 }
 
+/* ---- the extended protocol (PQexecParams, pipeline mode): each command's
+ * Parse asks the case's answer function; an error skips to the Sync. */
+typedef struct reply {
+    char kind;             /* 'r' rows, 'c' command complete, 'e' error */
+    const char *tag;       /* 'c' */
+    int ncols, nrows;      /* 'r' */
+    const char *const *vals;
+    const uint32_t *types; /* 'r': column types (NULL: text) */
+    const char *state, *msg; /* 'e' */
+} reply;
+/* sql with its parameters (the Bind's; none for a simple query) */
+typedef reply (*answer_fn)(srv *v, const char *sql, const char *const *params, int nparams);
+
+static void ext_loop(srv *v, answer_fn fn)
+{
+    static char sqlbuf[2048];
+    reply r = {0};
+    int skipping = 0;
+    for (;;) {
+        unsigned char h[5];
+        if (rd_full(v->fd, h, 5) < 0) return;
+        uint32_t len = (uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 8 | h[4];
+        if (len < 4 || len > 1 << 20) return;
+        char *body = malloc(len - 4 + 1);
+        if (rd_full(v->fd, body, len - 4) < 0) { free(body); return; }
+        body[len - 4] = 0;
+        int type = h[0];
+        if (type == 'X') { free(body); return; }
+        if (type == 'S') {
+            skipping = 0;
+            ready(v);
+        } else if (type == 'P' && !skipping) {
+            const char *q = body + strlen(body) + 1;
+            snprintf(sqlbuf, sizeof sqlbuf, "%s", q);
+            if (v->nlog < 16) snprintf(v->log[v->nlog], sizeof v->log[0], "%s", q);
+            v->nlog++;
+            o_begin('1'); o_end(v);
+        } else if (type == 'B' && !skipping) {
+            /* portal, statement, formats, then the parameters */
+            const unsigned char *b = (const unsigned char *)body;
+            size_t k = strlen(body) + 1;
+            k += strlen(body + k) + 1;
+            int nf = b[k] << 8 | b[k + 1];
+            k += 2 + 2 * (size_t)nf;
+            int np = b[k] << 8 | b[k + 1];
+            k += 2;
+            static char pv[4][128];
+            const char *pp[4] = {NULL, NULL, NULL, NULL};
+            for (int i = 0; i < np; i++) {
+                int32_t pl = (int32_t)((uint32_t)b[k] << 24 | (uint32_t)b[k + 1] << 16 | (uint32_t)b[k + 2] << 8 | b[k + 3]);
+                k += 4;
+                if (i < 4 && pl >= 0) {
+                    snprintf(pv[i], sizeof pv[i], "%.*s", (int)pl, body + k);
+                    pp[i] = pv[i];
+                }
+                if (pl > 0) k += (size_t)pl;
+            }
+            r = fn(v, sqlbuf, pp, np);
+            if (r.kind == 'e') {
+                error(v, r.state, r.msg);
+                skipping = 1;
+            } else {
+                o_begin('2'); o_end(v);
+            }
+        } else if (type == 'Q') {
+            if (v->nlog < 16) snprintf(v->log[v->nlog], sizeof v->log[0], "%s", body);
+            v->nlog++;
+            r = fn(v, body, NULL, 0);
+            if (r.kind == 'e') {
+                fail_with(v, r.state, r.msg);
+            } else if (r.kind == 'c') {
+                ok(v, r.tag);
+            } else {
+                rows(v, r.ncols, r.nrows, r.vals);
+            }
+        } else if (skipping) {
+            /* after an error: up to the Sync */
+        } else if (type == 'D') {
+            if (r.kind == 'r') {
+                o_begin('T');
+                o16(r.ncols);
+                for (int i = 0; i < r.ncols; i++) {
+                    char nm[16];
+                    snprintf(nm, sizeof nm, "c%d", i);
+                    ostr(nm); o32(0); o16(0); o32(r.types ? r.types[i] : 25); o16(-1); o32(0xffffffffu); o16(0);
+                }
+                o_end(v);
+            } else {
+                o_begin('n'); o_end(v);
+            }
+        } else if (type == 'E') {
+            if (r.kind == 'r') {
+                for (int k = 0; k < r.nrows; k++) {
+                    o_begin('D');
+                    o16(r.ncols);
+                    for (int i = 0; i < r.ncols; i++) {
+                        const char *x = r.vals[k * r.ncols + i];
+                        if (!x) { o32(0xffffffffu); continue; }
+                        o32((uint32_t)strlen(x));
+                        obytes(x, strlen(x));
+                    }
+                    o_end(v);
+                }
+                char tag[32];
+                snprintf(tag, sizeof tag, "SELECT %d", r.nrows);
+                complete(v, tag);
+            } else {
+                complete(v, r.tag ? r.tag : "OK");
+            }
+        }
+        free(body);
+    }
+}
+
 /* Reads until the client is gone. */
 static void drain(srv *v) { while (query(v)) ; }
 
@@ -851,13 +965,279 @@ static void test_stream_drop_and_reads(void)
     diag_free(d);
 }
 
+
+/* ------------------------------------------------------------ catalog and scans */
+
+#define A_OK(t) ((reply){'c', (t), 0, 0, NULL, NULL, NULL, NULL})
+#define A_ERR(st, m) ((reply){'e', NULL, 0, 0, NULL, NULL, (st), (m)})
+#define A_ROWS(nc, nr, v, ty) ((reply){'r', NULL, (nc), (nr), (v), (ty), NULL, NULL})
+
+static int fetches; /* FETCHes answered in the current case */
+static const char *fail_on; /* the case's failing statement (a prefix) */
+
+static reply ans_catalog(srv *v, const char *sql, const char *const *p, int np)
+{
+    (void)v;
+    (void)np;
+    if (!strncmp(sql, "SET DateStyle", 13)) return A_OK("SET");
+    if (fail_on && !strncmp(sql, fail_on, strlen(fail_on)))
+        return A_ERR("42501", "permission denied for table pg_class");
+    if (strstr(sql, "c.relname = $2")) {
+        static const char *const one_rel[] = {"16400", "r", "1234", "sales"};
+        if (!strcmp(p[1], "nope")) return A_ROWS(4, 0, NULL, NULL);
+        return A_ROWS(4, 1, one_rel, NULL);
+    }
+    if (strstr(sql, "FROM pg_catalog.pg_attribute")) {
+        static const char *const cols[] = {
+            "id", "integer", "t", "23", "-1", "1",
+            "code", "character varying(10)", "f", "1043", "14", "0",
+            "price", "price_d", "f", "70000", "-1", "0",
+            "prices", "price_d[]", "f", "70001", "-1", "0",
+            "mood", "mood", "f", "70002", "-1", "2",
+            "odd", "odd", "f", "70003", "-1", "0",
+            "deep", "deep", "f", "70010", "-1", "0",
+            "nest", "nest[]", "f", "70040", "-1", "0",
+            "denied", "denied", "f", "70030", "-1", "0",
+        };
+        return A_ROWS(6, fail_on && !strcmp(fail_on, "-types") ? 9 : 8, cols, NULL);
+    }
+    if (strstr(sql, "FROM pg_catalog.pg_type WHERE oid")) {
+        unsigned long oid = strtoul(p[0], NULL, 10);
+        static char row[6][16];
+        static const char *rp[6];
+        for (int i = 0; i < 6; i++) rp[i] = row[i];
+        const char *t = "b", *base = "0", *elem = "0", *mod = "-1", *cat = "U";
+        char nb[16];
+        if (oid == 70000) { t = "d"; base = "1700"; mod = "655366"; cat = "N"; }
+        else if (oid == 70001) { elem = "70000"; cat = "A"; }
+        else if (oid == 70002) { t = "e"; cat = "E"; }
+        else if (oid == 70003) return A_ROWS(6, 0, NULL, NULL);
+        else if (oid >= 70010 && oid < 70030) { t = "d"; snprintf(nb, sizeof nb, "%lu", oid + 1); base = nb; }
+        else if (oid == 70030) return A_ERR("42501", "permission denied for table pg_type");
+        else if (oid == 70040) { elem = "70041"; cat = "A"; }
+        else if (oid == 70041) { t = "d"; base = "1007"; cat = "A"; }
+        snprintf(row[0], 16, "%s", t); snprintf(row[1], 16, "%s", base); snprintf(row[2], 16, "%s", elem);
+        snprintf(row[3], 16, ","); snprintf(row[4], 16, "%s", mod); snprintf(row[5], 16, "%s", cat);
+        return A_ROWS(6, 1, rp, NULL);
+    }
+    if (strstr(sql, "SELECT c.relname FROM")) {
+        static const char *const names[] = {"items", "orders"};
+        return A_ROWS(1, 2, names, NULL);
+    }
+    return A_ERR("XX000", "unexpected");
+}
+
+static void sc_catalog(srv *v) { ext_loop(v, ans_catalog); }
+
+static src_conn *connect_to(srv *v, const char *snapshot)
+{
+    src_config cfg = cfg_for(v);
+    cfg.snapshot = snapshot;
+    src_conn *c = NULL;
+    diag *d = diag_new();
+    if (pg_connect(&cfg, NULL, &c, d) != 0) printf("# connect: %s\n", diag_last(d));
+    diag_free(d);
+    return c;
+}
+
+static void test_catalog(void)
+{
+    diag *d = diag_new();
+    fail_on = NULL;
+    srv *v = srv_start(sc_catalog);
+    src_conn *c = connect_to(v, NULL);
+    arena *a = arena_new();
+    src_table t;
+    int rc = c ? pg_describe(c, "sales", "items", a, &t, d) : -99;
+    const char *es[8];
+    for (int i = 0; i < 8; i++) es[i] = rc == 0 && i < t.ncols ? t.cols[i].es_type : "?";
+    T_CHECK(rc == 0 && t.ncols == 8 && !strcmp(t.schema, "sales") && t.row_estimate == 1234 && !t.is_view &&
+                !t.cols[0].nullable && t.cols[1].nullable && !strcmp(t.cols[1].sql_type, "character varying(10)") &&
+                t.npk == 2 && t.pk[0] == 0 && t.pk[1] == 4,
+            "describe: the columns, the estimate, the primary key in its order");
+    T_CHECK(rc == 0 && !strcmp(es[0], "integer") && !strcmp(es[1], "text") && !strcmp(es[2], "scaled_float") &&
+                !strcmp(es[3], "scaled_float") && !strcmp(es[4], "keyword") && !strcmp(es[5], "keyword") &&
+                !strcmp(es[6], "keyword") && !strcmp(es[7], "keyword"),
+            "describe: a domain over numeric(10,2) and an array of it are scaled_float; an enum, an unknown "
+            "type, a chain of domains deeper than 8 and an array of a domain over an array are keyword");
+    int lookups = v->nlog;
+    rc = c ? pg_describe(c, "sales", "items", a, &t, d) : -99;
+    T_CHECK(rc == 0 && v->nlog == lookups + 2, "describe again: the types come from the connection's cache");
+    c->schema = NULL;
+    rc = c ? pg_describe(c, NULL, "nope", a, &t, d) : -99;
+    T_CHECK(rc == DIAG_ENOTFOUND && !strcmp(diag_last(d), "postgresql: table \"(current schema)\".\"nope\" not found"),
+            "describe: a table not there: not found, in the current schema");
+    const char **names = NULL;
+    int n = 0;
+    rc = c ? pg_list_tables(c, NULL, a, &names, &n, d) : -99;
+    T_CHECK(rc == 0 && n == 2 && !strcmp(names[0], "items") && !strcmp(names[1], "orders"), "list_tables: the names");
+    fail_on = "SELECT c.relname FROM";
+    rc = c ? pg_list_tables(c, "sales", a, &names, &n, d) : -99;
+    snprintf(want, sizeof want, "postgresql: cannot list tables on 127.0.0.1:%d as bob: 42501 permission denied "
+             "for table pg_class", v->port);
+    T_CHECK(rc == DIAG_EIO && !strcmp(diag_last(d), want), "list_tables: refused: the server's error");
+    fail_on = "SELECT c.oid, c.relkind";
+    rc = c ? pg_describe(c, "sales", "items", a, &t, d) : -99;
+    snprintf(want, sizeof want, "postgresql: cannot describe table on 127.0.0.1:%d as bob: 42501 permission "
+             "denied for table pg_class", v->port);
+    T_CHECK(rc == DIAG_EIO && !strcmp(diag_last(d), want), "describe: the catalog refused: the server's error");
+    fail_on = "SELECT a.attname";
+    rc = c ? pg_describe(c, "sales", "items", a, &t, d) : -99;
+    snprintf(want, sizeof want, "postgresql: cannot describe table on 127.0.0.1:%d as bob: 42501 permission "
+             "denied for table pg_class", v->port);
+    T_CHECK(rc == DIAG_EIO && !strcmp(diag_last(d), want), "describe: the columns refused: the server's error");
+    fail_on = "-types";
+    rc = c ? pg_describe(c, "sales", "items", a, &t, d) : -99;
+    snprintf(want, sizeof want, "postgresql: type lookup failed on 127.0.0.1:%d as bob: 42501 permission "
+             "denied for table pg_type", v->port);
+    T_CHECK(rc == DIAG_EIO && !strcmp(diag_last(d), want), "describe: a type's lookup refused: the server's error");
+    fail_on = NULL;
+    pg_close(c);
+    arena_free(a);
+    srv_stop(v);
+    srv_free(v);
+    diag_free(d);
+}
+
+/* scans: BEGIN, DECLARE, FETCHes (2 rows, 1 row, then none) */
+static reply ans_scan(srv *v, const char *sql, const char *const *p, int np)
+{
+    (void)v;
+    (void)p;
+    (void)np;
+    static const uint32_t types[] = {23, 25};
+    static const char *const b1[] = {"1", "a", "2", "b"};
+    static const char *const b2[] = {"3", NULL};
+    if (!strncmp(sql, "SET DateStyle", 13)) return A_OK("SET");
+    if (fail_on && !strncmp(sql, fail_on, strlen(fail_on))) {
+        if (!strncmp(fail_on, "FETCH", 5) && fetches++ == 0) return A_ROWS(2, 2, b1, types);
+        if (!strncmp(fail_on, "FETCH", 5)) return A_ERR("40001", "could not serialize access due to concurrent update");
+        if (!strncmp(fail_on, "SELECT 23", 9)) return A_ERR("57014", "canceling statement due to user request");
+        return A_ERR("42601", "syntax error at or near \"FORM\"");
+    }
+    if (!strncmp(sql, "BEGIN", 5)) return A_OK("BEGIN");
+    if (!strncmp(sql, "SET TRANSACTION SNAPSHOT", 24)) return A_OK("SET");
+    if (!strncmp(sql, "DECLARE", 7)) return A_OK("DECLARE CURSOR");
+    if (!strncmp(sql, "FETCH", 5)) {
+        int k = fetches++;
+        return k == 0 ? A_ROWS(2, 2, b1, types) : k == 1 ? A_ROWS(2, 1, b2, types) : A_ROWS(2, 0, NULL, types);
+    }
+    if (!strncmp(sql, "SELECT 23, -1, pg_catalog.format_type(23, -1), 25, -1", 53)) {
+        static const char *const nm[] = {"23", "-1", "integer", "25", "-1", "text"};
+        return A_ROWS(6, 1, nm, NULL);
+    }
+    if (!strncmp(sql, "COMMIT", 6) || !strncmp(sql, "ROLLBACK", 8) || !strncmp(sql, "CLOSE", 5)) return A_OK("OK");
+    return A_ERR("XX000", "unexpected");
+}
+
+static void sc_scan(srv *v) { ext_loop(v, ans_scan); }
+
+static const char *val_text(const src_value *x)
+{
+    static char t[2][32];
+    static int k;
+    k ^= 1;
+    if (x->kind == SRC_NULL) return "null";
+    snprintf(t[k], sizeof t[k], "%.*s", (int)x->n, x->p);
+    return t[k];
+}
+
+static void test_scan(void)
+{
+    diag *d = diag_new();
+    fail_on = NULL;
+    fetches = 0;
+    srv *v = srv_start(sc_scan);
+    src_conn *c = connect_to(v, "00000003-0000001B-1");
+    src_query q = {0};
+    q.sql = "SELECT id, name FROM t ;  ";
+    q.fetch_size = 2;
+    src_scan *s = NULL;
+    int rc = c ? pg_begin_scan(c, &q, &s, d) : -99;
+    const src_column *cols = NULL;
+    int nc = 0;
+    if (!rc) pg_scan_columns(s, &cols, &nc);
+    T_CHECK(rc == 0 && nc == 2 && !strcmp(cols[0].sql_type, "integer") && !strcmp(cols[1].sql_type, "text") &&
+                !strcmp(cols[0].es_type, "integer") && !strcmp(cols[1].es_type, "text") &&
+                !strcmp(v->log[1], "BEGIN ISOLATION LEVEL REPEATABLE READ") &&
+                !strcmp(v->log[2], "SET TRANSACTION SNAPSHOT '00000003-0000001B-1'") &&
+                !strcmp(v->log[3], "DECLARE sql2es_c1 NO SCROLL CURSOR FOR SELECT id, name FROM t"),
+            "scan: BEGIN, the snapshot, the cursor over the query without its ';'; the columns' types named once");
+    char got[128] = "";
+    const src_value *row;
+    int r;
+    while (!rc && (r = pg_next(s, &row, d)) == 1) {
+        char one[40];
+        snprintf(one, sizeof one, "%s%s/%s", got[0] ? " " : "", val_text(&row[0]), val_text(&row[1]));
+        strncat(got, one, sizeof got - strlen(got) - 1);
+    }
+    T_STREQ(got, "1/a 2/b 3/null", "scan: the rows of both batches, then the end");
+    T_CHECK(!rc && pg_stats(s)->rows == 3, "scan: three rows counted");
+    if (!rc) pg_end_scan(s);
+    /* the same query again: as many FETCHes as last time sent at once */
+    fetches = 0;
+    rc = c ? pg_begin_scan(c, &q, &s, d) : -99;
+    T_CHECK(rc == 0 && s->expect >= 3 && s->nsent >= 3, "scan again: the FETCHes the query took last time sent at once");
+    got[0] = 0;
+    while (!rc && (r = pg_next(s, &row, d)) == 1) {
+        char one[40];
+        snprintf(one, sizeof one, "%s%s/%s", got[0] ? " " : "", val_text(&row[0]), val_text(&row[1]));
+        strncat(got, one, sizeof got - strlen(got) - 1);
+    }
+    T_STREQ(got, "1/a 2/b 3/null", "scan again: the same rows");
+    if (!rc) pg_end_scan(s);
+
+    q.sql = "SELECT 1 FORM t";
+    fail_on = "DECLARE";
+    rc = c ? pg_begin_scan(c, &q, &s, d) : -99;
+    snprintf(want, sizeof want, "postgresql: query failed on 127.0.0.1:%d as bob: 42601 syntax error at or near "
+             "\"FORM\" (query: SELECT 1 FORM t)", v->port);
+    T_CHECK(rc == DIAG_EIO && !strcmp(diag_last(d), want), "scan: the cursor refused: the server's error and the query");
+    fail_on = "FETCH";
+    fetches = 0;
+    q.sql = "SELECT id, name FROM t";
+    rc = c ? pg_begin_scan(c, &q, &s, d) : -99;
+    int r1 = rc ? -99 : pg_next(s, &row, d);
+    int r2 = rc ? -99 : pg_next(s, &row, d);
+    int r3 = rc ? -99 : pg_next(s, &row, d);
+    int r4 = rc ? -99 : pg_next(s, &row, d);
+    snprintf(want, sizeof want, "postgresql: read failed on 127.0.0.1:%d as bob: connection lost: 40001 could not "
+             "serialize access due to concurrent update (query: SELECT id, name FROM t)", v->port);
+    T_CHECK(rc == 0 && r1 == 1 && r2 == 1 && r3 == DIAG_ETRANSIENT && r4 == DIAG_EIO && !strcmp(diag_last(d), want),
+            "scan: a serialization failure on the second batch: retried, named; the scan stays failed");
+    if (!rc) pg_end_scan(s);
+    fail_on = "SELECT 23";
+    fetches = 0;
+    pg_close(c); /* a new connection: the type names are not cached */
+    srv_stop(v);
+    srv_free(v);
+    v = srv_start(sc_scan);
+    c = connect_to(v, NULL);
+    rc = c ? pg_begin_scan(c, &q, &s, d) : -99;
+    snprintf(want, sizeof want, "postgresql: type lookup failed on 127.0.0.1:%d as bob: 57014 canceling statement "
+             "due to user request (query: SELECT id, name FROM t)", v->port);
+    T_CHECK(rc == DIAG_EIO && !strcmp(diag_last(d), want), "scan: the type names refused: the server's error and the query");
+    fail_on = NULL;
+    fetches = 0;
+    rc = c ? pg_begin_scan(c, &q, &s, d) : -99;
+    T_CHECK(rc == 0 && pg_next(s, &row, d) == 1 && !strcmp(val_text(&row[0]), "1"),
+            "scan: after the failed one the connection serves the next scan");
+    if (!rc) pg_end_scan(s);
+    pg_close(c);
+    srv_stop(v);
+    srv_free(v);
+    diag_free(d);
+}
+
 int main(void)
 {
-    T_PLAN(38);
+    T_PLAN(56);
     test_session();
     test_stream_open();
     test_stream();
     test_stream_ends();
     test_stream_drop_and_reads();
+    test_catalog();
+    test_scan();
     return T_DONE();
 }
