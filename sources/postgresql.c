@@ -1714,9 +1714,19 @@ static void check_identity(src_stream *s, const src_config *cfg, const src_strea
         buf_printf(&b, "SELECT c.relreplident FROM pg_class c JOIN pg_namespace n ON n.oid = "
                        "c.relnamespace WHERE c.relname = %s AND n.nspname = %s",
                    tl ? tl : "''", sl ? sl : "current_schema()");
-        int rc = 0;
-        PGresult *r = repl_exec(s, b.data, PGRES_TUPLES_OK, "cannot read the replica identity", d, &rc);
-        if (r && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "f") != 0)
+        /* advisory: a replica identity that cannot be read is a warning (the
+         * stream opens; a lost connection fails the next query) */
+        PGresult *r = PQexec(s->c->pg, b.data);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            diag *why = diag_new();
+            fail(s->c, r, why, "cannot read the replica identity", NULL);
+            diag_warning(d, (src_loc){0}, "%s (table '%s': whether its old rows come whole is not "
+                         "checked)", diag_last(why), o->full_identity[i]);
+            diag_free(why);
+            PQclear(r);
+            r = NULL;
+        }
+        if (r && PQntuples(r) == 1 && PQnfields(r) >= 1 && strcmp(PQgetvalue(r, 0, 0), "f") != 0)
             diag_warning(d, (src_loc){0},
                          "postgresql: table '%s' is nested in documents and its REPLICA IDENTITY "
                          "is not FULL: a deleted row, or a row moved to another parent, leaves "
@@ -1752,7 +1762,11 @@ static int pg_stream_open(const src_config *cfg, const src_stream_opts *o, src_s
     int rc = pg_connect(&rc_cfg, "database", &s->c, d);
     if (rc) goto done;
     PGresult *r = repl_exec(s, "SHOW wal_level", PGRES_TUPLES_OK, "cannot read wal_level", d, &rc);
-    if (r && strcmp(PQgetvalue(r, 0, 0), "logical") != 0) {
+    if (r && (PQntuples(r) != 1 || PQnfields(r) < 1)) {
+        diag_error(d, (src_loc){0}, "postgresql: SHOW wal_level on %s answered %d rows of %d "
+                   "columns, not one value", s->c->label, PQntuples(r), PQnfields(r));
+        rc = DIAG_EIO;
+    } else if (r && strcmp(PQgetvalue(r, 0, 0), "logical") != 0) {
         diag_error(d, (src_loc){0},
                    "postgresql: wal_level is '%s' on %s: following changes needs logical "
                    "decoding (wal_level = logical in postgresql.conf, then restart the server)",
@@ -1770,7 +1784,11 @@ static int pg_stream_open(const src_config *cfg, const src_stream_opts *o, src_s
                    "active FROM pg_replication_slots WHERE slot_name = %s", sl ? sl : "''");
     r = repl_exec(s, b.data, PGRES_TUPLES_OK, "cannot read the replication slots", d, &rc);
     int exists = r && PQntuples(r) == 1;
-    if (exists && strcmp(PQgetvalue(r, 0, 1), "pgoutput") != 0) {
+    if (exists && PQnfields(r) < 3) {
+        diag_error(d, (src_loc){0}, "postgresql: the replication slots query on %s answered %d "
+                   "columns, not 3", s->c->label, PQnfields(r));
+        rc = DIAG_EIO;
+    } else if (exists && strcmp(PQgetvalue(r, 0, 1), "pgoutput") != 0) {
         diag_error(d, (src_loc){0}, "postgresql: slot '%s' exists with plugin '%s', not pgoutput: "
                    "drop it or name another slot", s->slot, PQgetvalue(r, 0, 1));
         rc = DIAG_EINVAL;
