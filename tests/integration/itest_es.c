@@ -38,6 +38,7 @@
 #include "sinks/es.h"
 #include "sinks/es_api.h"
 #include "sinks/sink.h"
+#include "tests/unit/loopback.h"
 #include "tests/unit/t.h"
 
 static const char *es_url, *tmpdir;
@@ -1353,18 +1354,9 @@ static void test_dead_letter_file(void)
 /* 9.14: the node down: every wait printed, the figures agree */
 static void test_wait_messages(void)
 {
-    /* a port nobody listens on: bound, then closed */
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t sl = sizeof sa;
-    bind(fd, (struct sockaddr *)&sa, sizeof sa);
-    getsockname(fd, (struct sockaddr *)&sa, &sl);
-    close(fd);
+    int port = closed_port();
     char host[64];
-    snprintf(host, sizeof host, "http://user:hunter2@127.0.0.1:%d", ntohs(sa.sin_port));
+    snprintf(host, sizeof host, "http://user:hunter2@127.0.0.1:%d", port);
     diag *d = diag_new();
     plan_es cfg = base_cfg(host);
     cfg.max_wait_duration = 1.0;
@@ -1382,7 +1374,7 @@ static void test_wait_messages(void)
     printf("# waited %.2f s:\n%s# %s\n", took, log, diag_last(d));
     char want[200];
     snprintf(want, sizeof want, "sql2es: waiting for http://127.0.0.1:%d: connection refused, "
-             "retry 1 in 0.1 s\n", ntohs(sa.sin_port));
+             "retry 1 in 0.1 s\n", port);
     T_CHECK(log && strncmp(log, want, strlen(want)) == 0,
             "wait: each wait is printed (host, reason, retry number, seconds)");
     int nlines = 0;

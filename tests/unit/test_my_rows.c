@@ -16,36 +16,16 @@
 #include <unistd.h>
 
 #include "t.h"
+#include "tests/unit/loopback.h"
 #include "tests/unit/my_query.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-
-/* A loopback port nobody listens on: bound, then closed (never an assumed
- * free port such as 1). */
-static unsigned closed_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t n = sizeof a;
-    unsigned port = 0;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &n) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0) close(fd);
-    return port;
-}
-
 /* "cannot connect to 127.0.0.1:PORT" and what follows (one of 4 buffers) */
-static const char *refused_at(unsigned port, const char *tail)
+static const char *refused_at(int port, const char *tail)
 {
     static char out[4][96];
     static int k;
     k = (k + 1) % 4;
-    snprintf(out[k], sizeof out[k], "cannot connect to 127.0.0.1:%u%s", port, tail);
+    snprintf(out[k], sizeof out[k], "cannot connect to 127.0.0.1:%d%s", port, tail);
     return out[k];
 }
 
@@ -996,7 +976,7 @@ static void test_edges(void)
         c->host = strdup("127.0.0.1");
         c->port = closed_port();
         char refused[64];
-        snprintf(refused, sizeof refused, "mysql: cannot connect to 127.0.0.1:%u", c->port);
+        snprintf(refused, sizeof refused, "mysql: %s", refused_at((int)c->port, ""));
         for (int i = 0; i < POOL_MAX; i++) c->busy[i] = 1;
         diag_clear(d);
         int rc1 = ping_conn(c, d);

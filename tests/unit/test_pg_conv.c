@@ -10,6 +10,7 @@
 #include "sources/postgresql.c"
 
 #include "t.h"
+#include "tests/unit/pg_msg.h"
 
 static char out[128];
 
@@ -58,22 +59,6 @@ static const char *array(conv_kind elem, char delim, const char *s)
 }
 
 /* ---- pgoutput messages */
-static unsigned char M[512];
-static size_t mn;
-static void m8(int v) { M[mn++] = (unsigned char)v; }
-static void m16(int v) { m8(v >> 8); m8(v); }
-static void m32(uint32_t v) { m16((int)(v >> 16)); m16((int)(v & 0xffff)); }
-static void m64(uint64_t v) { m32((uint32_t)(v >> 32)); m32((uint32_t)v); }
-static void mstr(const char *z) { memcpy(M + mn, z, strlen(z) + 1); mn += strlen(z) + 1; }
-static void mval(const char *v)
-{
-    if (!v) { m8('n'); return; }
-    if (!strcmp(v, "(u)")) { m8('u'); return; }
-    m8('t');
-    m32((uint32_t)strlen(v));
-    memcpy(M + mn, v, strlen(v));
-    mn += strlen(v);
-}
 static void relation_msg(uint32_t oid, int ncols)
 {
     mn = 0;

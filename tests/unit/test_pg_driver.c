@@ -47,24 +47,9 @@ static void *t_realloc(void *p, size_t n) { return should_fail() ? NULL : reallo
 #undef realloc
 
 #include "t.h"
+#include "tests/unit/loopback.h"
+#include "tests/unit/pg_msg.h"
 
-/* A loopback port nobody listens on (bound, then closed). */
-static int closed_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t n = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &n) != 0) {
-        perror("closed_port");
-        exit(1);
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 /* A loopback listener that never answers; *port gets its port. */
 static int silent_listener(int *port)
@@ -169,19 +154,19 @@ static void test_errors(void)
             "fail: a refused connection: libpq's 'connection to server ... failed: ' and its hint dropped");
     pg_close(c);
     const char *m;
-    int mn;
-    first_line(NULL, &m, &mn);
-    T_CHECK(mn == 0, "first_line: no message is empty");
-    first_line("FATAL:  password authentication failed for user \"x\"\nDETAIL: y", &m, &mn);
-    T_CHECK(mn == 43 && !strncmp(m, "password authentication failed for user \"x\"", (size_t)mn),
+    int ml;
+    first_line(NULL, &m, &ml);
+    T_CHECK(ml == 0, "first_line: no message is empty");
+    first_line("FATAL:  password authentication failed for user \"x\"\nDETAIL: y", &m, &ml);
+    T_CHECK(ml == 43 && !strncmp(m, "password authentication failed for user \"x\"", (size_t)ml),
             "first_line: 'FATAL:  ' and the lines after the first dropped");
-    first_line("ERROR:  relation \"t\" does not exist", &m, &mn);
-    T_CHECK(mn == 27 && !strncmp(m, "relation \"t\" does not exist", (size_t)mn), "first_line: 'ERROR:  ' dropped");
+    first_line("ERROR:  relation \"t\" does not exist", &m, &ml);
+    T_CHECK(ml == 27 && !strncmp(m, "relation \"t\" does not exist", (size_t)ml), "first_line: 'ERROR:  ' dropped");
     char big[600];
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = 0;
-    first_line(big, &m, &mn);
-    T_CHECK(mn == 400, "first_line: a line is cut at 400 bytes");
+    first_line(big, &m, &ml);
+    T_CHECK(ml == 400, "first_line: a line is cut at 400 bytes");
     diag_free(d);
 }
 
@@ -488,21 +473,6 @@ static void test_conversions(void)
 }
 
 /* ---- pgoutput decoder, allocations failing */
-static unsigned char M[512];
-static size_t mn;
-static void m8(int v) { M[mn++] = (unsigned char)v; }
-static void m16(int v) { m8(v >> 8); m8(v); }
-static void m32(uint32_t v) { m16((int)(v >> 16)); m16((int)(v & 0xffff)); }
-static void m64(uint64_t v) { m32((uint32_t)(v >> 32)); m32((uint32_t)v); }
-static void mstr(const char *z) { memcpy(M + mn, z, strlen(z) + 1); mn += strlen(z) + 1; }
-static void mval(const char *v)
-{
-    if (!v) { m8('n'); return; }
-    m8('t');
-    m32((uint32_t)strlen(v));
-    memcpy(M + mn, v, strlen(v));
-    mn += strlen(v);
-}
 /* Relation oid: columns id int4, name text, and a third of type t3. */
 static void relation_msg(uint32_t oid, uint32_t t3)
 {
