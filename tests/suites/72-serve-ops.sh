@@ -154,6 +154,9 @@ if ! $KIB wait "$JS" in_progress --timeout 30 >/dev/null; then
     not_ok "the slow job starts"
 fi
 wait_for 10 bash -c "curl -s 'http://$ADDR/' | grep -q '$JS'"
+# the job list and the connector documents are read apart (each poll): the
+# page may show the job before the poll that reads the new name
+wait_for 15 bash -c "curl -s 'http://$ADDR/' | grep -q 'Slow &lt;script&gt;'"
 CHROME=$(command -v chromium || command -v chromium-browser || true)
 if [ -z "$CHROME" ]; then
     sh "$SQL2ES_ROOT/tools/install-deps.sh" >deps.log 2>&1
