@@ -10,18 +10,9 @@
 #include "sources/postgresql.c"
 
 #include "t.h"
-#include "tests/unit/pg_msg.h"
+#include "tests/unit/pg_helpers.h"
 
-static char out[128];
 
-static const char *dt(conv_kind cv, const char *s, size_t cap)
-{
-    int n = conv_datetime(cv, s, strlen(s), out, cap);
-    if (n == -1) return "(infinity)";
-    if (n < 0) return "(not understood)";
-    out[n] = '\0';
-    return out;
-}
 
 static const char *money(const char *s)
 {

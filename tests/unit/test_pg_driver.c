@@ -48,26 +48,12 @@ static void *t_realloc(void *p, size_t n) { return should_fail() ? NULL : reallo
 
 #include "t.h"
 #include "tests/unit/loopback.h"
-#include "tests/unit/pg_msg.h"
-
+#include "tests/unit/pg_helpers.h"
 
 /* A loopback listener that never answers; *port gets its port. */
-static int silent_listener(int *port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t n = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 8) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &n) != 0) {
-        perror("silent_listener");
-        exit(1);
-    }
-    *port = ntohs(a.sin_port);
-    return fd;
-}
+static int silent_listener(int *port) { return loopback_socket(8, port); }
+
+
 
 static char want[512];
 
@@ -80,10 +66,10 @@ static const char *match(int op, int with_buf)
     int r = pg_text_match(with_buf ? &b : NULL, (src_text_op)op, "c", "$1");
     if (!r) return "(not offered)";
     if (!with_buf) return "(offered)";
-    static char out[256];
-    snprintf(out, sizeof out, "%s", b.data ? b.data : "");
+    static char sql[256];
+    snprintf(sql, sizeof sql, "%s", b.data ? b.data : "");
     buf_free(&b);
-    return out;
+    return sql;
 }
 
 static void test_text_match(void)
@@ -330,16 +316,7 @@ static void test_stream_names(void)
 /* ---- conversions */
 static src_scan S;
 static buf B;
-static char out[128];
 
-static const char *dt(conv_kind cv, const char *s, size_t cap)
-{
-    int n = conv_datetime(cv, s, strlen(s), out, cap);
-    if (n == -1) return "(infinity)";
-    if (n < 0) return "(not understood)";
-    out[n] = '\0';
-    return out;
-}
 
 static const char *array(conv_kind elem, const char *s)
 {
