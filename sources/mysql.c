@@ -1923,14 +1923,13 @@ static int on_table_map(src_stream *s, MARIADB_RPL_EVENT *e, diag *d)
     m->bad = 0;
     m->ncols = (int)tm->column_count;
     if (!m->t) return 0;
-    m->types = malloc((size_t)m->ncols + 1);
+    m->types = calloc((size_t)m->ncols + 1, 1);
     m->meta = calloc((size_t)m->ncols + 1, sizeof *m->meta);
     if (!m->types || !m->meta) abort();
     /* a types string shorter than the column count is a damaged event: the
      * table is then read in full, as for metadata cut short */
     size_t ntypes = tm->column_types.length < (size_t)m->ncols ? tm->column_types.length
                                                                 : (size_t)m->ncols;
-    memset(m->types, 0, (size_t)m->ncols + 1);
     if (ntypes) memcpy(m->types, tm->column_types.str, ntypes);
     if (ntypes < (size_t)m->ncols) m->bad = 1;
     const unsigned char *mp = (const unsigned char *)tm->metadata.str;

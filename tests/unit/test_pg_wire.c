@@ -398,6 +398,19 @@ static void test_session(void)
 /* ---- stream_open */
 static const char *const pub_rows_orders[] = {"orders", NULL};
 
+/* The session set-up and a stream open's first three answers, as a server
+ * ready to stream: wal_level logical, a publication holding orders, a
+ * pgoutput slot (active "t" or "f"). 0 when the set-up failed. */
+static int ready_slot(srv *v, const char *active)
+{
+    if (setup(v)) return 0;
+    const char *const slot[] = {"0", "pgoutput", active};
+    if (query(v)) one(v, "logical");
+    if (query(v)) rows(v, 1, 2, pub_rows_orders);
+    if (query(v)) rows(v, 3, 1, slot);
+    return 1;
+}
+
 static void sc_wal_replica(srv *v)
 {
     if (setup(v)) return;
@@ -504,12 +517,7 @@ static void sc_fresh(srv *v)
 /* streaming, then the server ends the copy with an error */
 static void sc_stream_error(srv *v)
 {
-    if (setup(v)) return;
-    static const char *const pub[] = {"orders", NULL};
-    if (query(v)) one(v, "logical");
-    if (query(v)) rows(v, 1, 2, pub);
-    static const char *const slot[] = {"0", "pgoutput", "f"};
-    if (query(v)) rows(v, 3, 1, slot);
+    if (!ready_slot(v, "f")) return;
     if (!query(v)) return;
     o_begin('W'); o8(0); o16(0); o_end(v);
     o_begin('d'); o8('k'); o64(0x5000); o64(0); o8(0); o_end(v);
@@ -529,12 +537,7 @@ static void sc_stream_error(srv *v)
 /* the START_REPLICATION refused */
 static void sc_start_refused(srv *v)
 {
-    if (setup(v)) return;
-    static const char *const pub[] = {"orders", NULL};
-    if (query(v)) one(v, "logical");
-    if (query(v)) rows(v, 1, 2, pub);
-    static const char *const slot[] = {"0", "pgoutput", "t"};
-    if (query(v)) rows(v, 3, 1, slot);
+    if (!ready_slot(v, "t")) return;
     if (query(v)) fail_with(v, "55006", "replication slot \"sql2es_slot\" is active for PID 77");
     drain(v);
 }
@@ -542,12 +545,7 @@ static void sc_start_refused(srv *v)
 /* streaming, then the server closes the connection */
 static void sc_stream_cut(srv *v)
 {
-    if (setup(v)) return;
-    static const char *const pub[] = {"orders", NULL};
-    if (query(v)) one(v, "logical");
-    if (query(v)) rows(v, 1, 2, pub);
-    static const char *const slot[] = {"0", "pgoutput", "f"};
-    if (query(v)) rows(v, 3, 1, slot);
+    if (!ready_slot(v, "f")) return;
     if (!query(v)) return;
     o_begin('W'); o8(0); o16(0); o_end(v);
     /* a Begin with no Commit: the keepalive after it is no idle point */
@@ -614,9 +612,8 @@ static void sc_slots_short(srv *v)
 static void sc_identity_fails_slots_fail(srv *v)
 {
     if (setup(v)) return;
-    static const char *const pub[] = {"orders", NULL};
     if (query(v)) one(v, "logical");
-    if (query(v)) rows(v, 1, 2, pub);
+    if (query(v)) rows(v, 1, 2, pub_rows_orders);
     if (query(v)) one(v, "f");                                   /* orders: FULL */
     if (query(v)) fail_with(v, "42501", "permission denied");    /* items' identity */
     if (query(v)) fail_with(v, "42501", "permission denied for view pg_replication_slots");
@@ -625,12 +622,7 @@ static void sc_identity_fails_slots_fail(srv *v)
 
 static void sc_create_slot_fails(srv *v)
 {
-    if (setup(v)) return;
-    static const char *const pub[] = {"orders", NULL};
-    if (query(v)) one(v, "logical");
-    if (query(v)) rows(v, 1, 2, pub);
-    static const char *const slot[] = {"0", "pgoutput", "f"};
-    if (query(v)) rows(v, 3, 1, slot);
+    if (!ready_slot(v, "f")) return;
     if (query(v)) fail_with(v, "55006", "replication slot \"sql2es_slot\" is active for PID 77");
     drain(v);
 }
@@ -638,9 +630,8 @@ static void sc_create_slot_fails(srv *v)
 static void sc_slot_limit(srv *v)
 {
     if (setup(v)) return;
-    static const char *const pub[] = {"orders", NULL};
     if (query(v)) one(v, "logical");
-    if (query(v)) rows(v, 1, 2, pub);
+    if (query(v)) rows(v, 1, 2, pub_rows_orders);
     if (query(v)) rows(v, 3, 0, NULL);
     if (query(v)) fail_with(v, "53400", "all replication slots are in use");
     drain(v);
