@@ -608,6 +608,21 @@ static const char *ftype(enum enum_field_types t, unsigned flags, unsigned cs, u
     return field_sql_type(&f, 0);
 }
 
+/* Columns 0..n-1 of scan s converted, as "kind:text|kind:text..." */
+static const char *converted(src_scan *s, int n)
+{
+    static char out[512];
+    size_t k = 0;
+    out[0] = 0;
+    for (int i = 0; i < n; i++) {
+        src_value v;
+        convert(s, i, &v);
+        k += (size_t)snprintf(out + k, sizeof out - k, "%s%d:%.*s", i ? "|" : "", (int)v.kind, (int)v.n,
+                              v.p ? v.p : "");
+    }
+    return out;
+}
+
 static void test_scan_types(void)
 {
     char a[600];
@@ -668,14 +683,7 @@ static void test_scan_types(void)
     buf_init(&cs[11].set, 0);
     cs[12].kind = K_DECIMAL, memcpy(cs[12].u.small, "-12.50", 6), len[12] = 6;
     cs[13].kind = K_JSON, cs[13].var = (char *)"{\"a\":1}", len[13] = 7;
-    char out[400];
-    size_t k = 0;
-    for (int i = 0; i < 14; i++) {
-        src_value v;
-        convert(&s, i, &v);
-        k += (size_t)snprintf(out + k, sizeof out - k, "%s%d:%.*s", i ? "|" : "", (int)v.kind, (int)v.n,
-                              v.p ? v.p : "");
-    }
+    const char *out = converted(&s, 14);
     char want[200];
     snprintf(want, sizeof want, "%d:-5|%d:65535|%d:-70000|%d:18446744073709551615|%d:|%d:2.0|%d:256|"
                                 "%d:2024-02-29T23:00:00.005|%d:|%d:-51:00:00.250000|%d:WKB|%d:[\"x\",\"\",\"y\"]|%d:-12.50|%d:{\"a\":1}",
@@ -1059,14 +1067,7 @@ static void test_more(void)
     cs[5].kind = K_GEOMETRY, cs[5].var = (char *)"ab", len[5] = 2;
     cs[6].kind = K_BINARY, cs[6].var = (char *)"\x01\x02", len[6] = 2;
     cs[7].kind = K_TIME, cs[7].u.t.hour = 100, cs[7].u.t.minute = 2, cs[7].u.t.second = 3;
-    char out[300];
-    size_t k = 0;
-    for (int i = 0; i < 8; i++) {
-        src_value v;
-        convert(&s, i, &v);
-        k += (size_t)snprintf(out + k, sizeof out - k, "%s%d:%.*s", i ? "|" : "", (int)v.kind, (int)v.n,
-                              v.p ? v.p : "");
-    }
+    const char *out = converted(&s, 8);
     char want[200];
     snprintf(want, sizeof want, "%d:|%d:|%d:5|%d:|%d:0999-01-02|%d:ab|%d:\x01\x02|%d:100:02:03", SRC_NULL, SRC_NULL,
              SRC_NUMBER, SRC_NULL, SRC_STRING, SRC_BINARY, SRC_BINARY, SRC_STRING);
